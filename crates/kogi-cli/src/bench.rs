@@ -1,0 +1,144 @@
+//! `kogi bench`: speed measured in one run, side by side, reported as medians and percentiles.
+
+use crate::output::Out;
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use kogi_core::app::{Config, Kogi};
+use kogi_core::retrieval::{Retriever, SearchParams};
+use kogi_core::store::Db;
+use kogi_core::transcript::import::{ImportOptions, import_bytes};
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum What {
+    /// Time to index one lecture from scratch (no cached embeddings)
+    Index,
+    /// Hybrid query latency over a corpus of many lectures
+    Search,
+}
+
+#[derive(Args)]
+pub struct BenchArgs {
+    what: What,
+    /// Transcript to use [default: the real raw lecture in ../shared/data]
+    #[arg(long)]
+    file: Option<PathBuf>,
+    /// Repetitions (index) — the median is reported
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// Lectures in the search corpus
+    #[arg(long, default_value_t = 100)]
+    lectures: usize,
+    /// Queries timed (search)
+    #[arg(long, default_value_t = 200)]
+    queries: usize,
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn transcript(args: &BenchArgs) -> Result<(String, Vec<u8>)> {
+    let path = match &args.file {
+        Some(f) => f.clone(),
+        None => crate::shared_data_dir().context("pass --file: no ../shared/data here")?.join("LLM2024_day4_raw.txt"),
+    };
+    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    Ok((path.file_name().unwrap_or_default().to_string_lossy().into_owned(), bytes))
+}
+
+const QUERIES: &[&str] = &[
+    "LLMにおけるInference Time Scalingとは？",
+    "スケール則とは何ですか？",
+    "Chinchillaの経験則では最適なトークン数は？",
+    "学習に必要な計算量の近似式",
+    "Self-Consistencyとはどのような手法ですか？",
+    "GPT-4の開発でスケール則はどう使われたか",
+    "Grokkingとはどんな現象ですか？",
+    "Process Reward Model",
+    "Contrastive Decoding",
+    "μTransfer 学習率",
+    "what is a scaling law?",
+    "best-of-N sampling with a reward model",
+];
+
+pub fn run(args: BenchArgs, cfg: Config, out: &Out) -> Result<()> {
+    let (name, bytes) = transcript(&args)?;
+    let cancel = AtomicBool::new(false);
+    match args.what {
+        What::Index => {
+            let mut secs = Vec::new();
+            let mut chunks = 0;
+            let mut provider = String::new();
+            for _ in 0..args.runs.max(1) {
+                let mut kogi = Kogi::with_db(cfg.clone(), Db::open_in_memory()?);
+                kogi.embedder()?; // model load is not indexing
+                provider = kogi.embedder()?.provider.to_string();
+                let t = import_bytes(&name, &bytes, &ImportOptions::default())?;
+                let start = Instant::now();
+                let id = kogi.db.import_transcript(&t)?.lecture.id;
+                let r = kogi.index(id, &mut |_| {}, &cancel)?;
+                secs.push(start.elapsed().as_secs_f64());
+                chunks = r.chunks;
+            }
+            secs.sort_by(f64::total_cmp);
+            let report = serde_json::json!({
+                "bench": "index", "file": name, "chars": String::from_utf8_lossy(&bytes).chars().count(),
+                "strategy": cfg.strategy.name(), "chunks": chunks, "provider": provider,
+                "threads": cfg.threads, "runs": secs.len(), "median_s": percentile(&secs, 0.5),
+                "min_s": secs[0], "max_s": secs[secs.len() - 1],
+            });
+            if !out.json(&report) {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            }
+        }
+        What::Search => {
+            let dir = tempfile::tempdir()?;
+            let mut cfg = cfg.clone();
+            cfg.db = dir.path().join("bench.sqlite3");
+            let mut kogi = Kogi::open(cfg.clone())?;
+            let build = Instant::now();
+            // The corpus: copies of the lecture, each made distinct by a header line; their chunk
+            // texts repeat, so embeddings are computed once and reused (indexing is benchmarked apart).
+            let base = String::from_utf8(bytes).context("the benchmark transcript must be UTF-8")?;
+            for i in 0..args.lectures {
+                let text = format!("講義 {i} / lecture copy {i}\n{base}");
+                let t = import_bytes(&format!("copy-{i}-{name}"), text.as_bytes(), &ImportOptions::default())?;
+                let id = kogi.db.import_transcript(&t)?.lecture.id;
+                kogi.index(id, &mut |_| {}, &cancel)?;
+            }
+            let build_s = build.elapsed().as_secs_f64();
+            let strategy = cfg.strategy.clone();
+            let (db, embedder) = kogi.parts()?;
+            let mut retriever = Retriever::new(embedder, &strategy);
+            let params = SearchParams::default();
+            let load = Instant::now();
+            retriever.search(db, QUERIES[0], &params)?; // loads the dense index
+            let load_s = load.elapsed().as_secs_f64();
+            let chunks = db.current_chunks(&strategy.name(), kogi_core::inference::Embed::model_id(embedder), &Default::default())?.len();
+            let mut ms = Vec::with_capacity(args.queries);
+            for i in 0..args.queries {
+                let t = Instant::now();
+                let r = retriever.search(db, QUERIES[i % QUERIES.len()], &params)?;
+                ms.push(t.elapsed().as_secs_f64() * 1e3);
+                assert!(!r.is_empty());
+            }
+            ms.sort_by(f64::total_cmp);
+            let report = serde_json::json!({
+                "bench": "search", "mode": "hybrid", "k": params.k, "lectures": args.lectures, "chunks": chunks,
+                "strategy": strategy.name(), "provider": embedder.provider.to_string(), "threads": cfg.threads,
+                "corpus_build_s": build_s, "first_query_with_index_load_s": load_s,
+                "queries": ms.len(), "p50_ms": percentile(&ms, 0.5), "p95_ms": percentile(&ms, 0.95),
+                "max_ms": ms[ms.len() - 1],
+                "note": "each query embeds the question, ranks all chunks densely, runs FTS5 BM25, fuses and reads passage texts",
+            });
+            if !out.json(&report) {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            }
+        }
+    }
+    Ok(())
+}

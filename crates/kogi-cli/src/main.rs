@@ -1,0 +1,354 @@
+//! `kogi`: the command-line shell over kogi-core. Parses arguments, shows progress, prints results.
+
+mod bench;
+mod output;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use kogi_core::app::{Config, Kogi};
+use kogi_core::chunk::Strategy;
+use kogi_core::eval::{self, TranscriptVersion};
+use kogi_core::inference::runtime::Provider;
+use kogi_core::lecture::LectureId;
+use kogi_core::retrieval::{Mode, SearchParams};
+use kogi_core::store::{Db, SearchFilter};
+use kogi_core::transcript::LectureMeta;
+use kogi_core::transcript::import::{DEFAULT_MAX_BYTES, ImportOptions};
+use output::Out;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+#[derive(Parser)]
+#[command(name = "kogi", version, about = "Question your lecture transcripts, offline.")]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct Global {
+    /// Database file [default: $KOGI_DB, else ~/.local/share/kogi/kogi.sqlite3]
+    #[arg(long, global = true)]
+    db: Option<PathBuf>,
+    /// Embedding model folder [default: <models dir>/multilingual-e5-small]
+    #[arg(long, global = true)]
+    embedder: Option<PathBuf>,
+    /// Execution provider: auto (TensorRT → CUDA → CPU), cpu, cuda, tensorrt
+    #[arg(long, global = true, default_value = "auto")]
+    provider: Provider,
+    /// Threads for inference [default: all cores]
+    #[arg(long, global = true)]
+    threads: Option<usize>,
+    /// Chunking: sentences:m200, sentence_window:r2:m120, paragraphs:m800:w600:o100, token_windows:s128:o32, semantic:m400:n100:tauto
+    #[arg(long, global = true)]
+    chunking: Option<String>,
+    /// Print results as JSON (for scripts)
+    #[arg(long, global = true)]
+    json: bool,
+    /// No progress bars or chatter
+    #[arg(long, short, global = true)]
+    quiet: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Import transcript files (text, SRT, WebVTT, JSON) as lectures
+    Import {
+        files: Vec<PathBuf>,
+        #[arg(long)]
+        course: Option<String>,
+        #[arg(long)]
+        title: Option<String>,
+        #[arg(long)]
+        date: Option<String>,
+        #[arg(long)]
+        speaker: Option<String>,
+        /// Refuse files larger than this many bytes
+        #[arg(long, default_value_t = DEFAULT_MAX_BYTES)]
+        max_bytes: u64,
+        /// Index each lecture right after importing it
+        #[arg(long)]
+        index: bool,
+    },
+    /// List lectures
+    Lectures {
+        #[arg(long)]
+        course: Option<String>,
+    },
+    /// Chunk and embed lectures (all by default); only new chunk texts are embedded
+    Index { lectures: Vec<i64> },
+    /// Search the lectures
+    Search {
+        question: String,
+        #[arg(long, default_value = "hybrid")]
+        mode: Mode,
+        #[arg(short, default_value_t = 5)]
+        k: usize,
+        #[arg(long = "lecture")]
+        lectures: Vec<i64>,
+        #[arg(long)]
+        course: Option<String>,
+    },
+    /// Retrieval metrics (hit@1/3/5, MRR@5, context size) on a question file
+    Eval {
+        #[arg(long)]
+        questions: PathBuf,
+        #[arg(long, default_value = "corrected")]
+        transcript: TranscriptVersion,
+        /// Folder with LLM2024_day4.txt / LLM2024_day4_raw.txt [default: ../shared/data beside the checkout]
+        #[arg(long)]
+        data: Option<PathBuf>,
+        #[arg(long, default_value = "hybrid")]
+        mode: Mode,
+        #[arg(short, default_value_t = 5)]
+        k: usize,
+    },
+    /// Benchmarks: indexing time and query latency
+    Bench(bench::BenchArgs),
+    /// Installed models and the ONNX Runtime in use
+    Models,
+    /// Import a transcript, index it and answer a search: the quickest look at kogi
+    Demo {
+        /// Transcript to use [default: the real lecture in ../shared/data if present, else the bundled sample]
+        file: Option<PathBuf>,
+        #[arg(long, default_value = "LLMにおけるInference Time Scalingとは？")]
+        question: String,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let filter = if cli.global.quiet { "error" } else { "warn" };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("KOGI_LOG").unwrap_or_else(|_| filter.into()))
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(e) = run(cli) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn config(g: &Global) -> Result<Config> {
+    let mut c = Config::default();
+    if let Some(db) = &g.db {
+        c.db = db.clone();
+    }
+    if let Some(e) = &g.embedder {
+        c.embedder = e.clone();
+    }
+    c.provider = g.provider;
+    c.threads = g.threads;
+    if let Some(s) = &g.chunking {
+        c.strategy = s.parse::<Strategy>()?;
+    }
+    Ok(c)
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let g = cli.global;
+    let out = Out::new(g.json, g.quiet);
+    match cli.command {
+        Command::Import { files, course, title, date, speaker, max_bytes, index } => {
+            if files.is_empty() {
+                bail!("name at least one file to import");
+            }
+            let mut kogi = Kogi::open(config(&g)?)?;
+            let opts = ImportOptions { max_bytes, meta: LectureMeta { course, title, date, speaker }, format: None };
+            let mut results = Vec::new();
+            let mut failed = 0;
+            for f in &files {
+                match kogi.import(f, &opts) {
+                    Ok(imp) => {
+                        out.line(&format!(
+                            "{} lecture {}: {} ({} chars)",
+                            if imp.created { "imported" } else { "already imported as" },
+                            imp.lecture.id,
+                            imp.lecture.meta.title.as_deref().unwrap_or(&imp.lecture.file_name),
+                            imp.lecture.chars
+                        ));
+                        if index {
+                            let r = index_one(&mut kogi, imp.lecture.id, &out)?;
+                            out.line(&format!("  indexed: {} chunks ({} embedded now)", r.chunks, r.embedded));
+                        }
+                        results.push(serde_json::json!({"file": f, "ok": true, "created": imp.created, "lecture": imp.lecture}));
+                    }
+                    Err(e) => {
+                        failed += 1;
+                        eprintln!("error: {e}");
+                        results.push(serde_json::json!({"file": f, "ok": false, "error": e.to_string()}));
+                    }
+                }
+            }
+            out.json(&results);
+            if failed > 0 {
+                bail!("{failed} of {} files could not be imported (nothing was stored for them)", files.len());
+            }
+        }
+        Command::Lectures { course } => {
+            let db = Db::open(&config(&g)?.db)?;
+            let lectures = db.lectures(course.as_deref())?;
+            if out.json(&lectures) {
+                return Ok(());
+            }
+            if lectures.is_empty() {
+                println!("no lectures yet — `kogi import FILE` adds one");
+            }
+            for l in lectures {
+                println!(
+                    "{:>4}  {:<16} {:<40} {:>10} {:>8} chars  {} revision(s)",
+                    l.id.0,
+                    l.meta.course.as_deref().unwrap_or("-"),
+                    l.meta.title.as_deref().unwrap_or(&l.file_name),
+                    l.meta.date.as_deref().unwrap_or(""),
+                    l.chars,
+                    l.revisions
+                );
+            }
+        }
+        Command::Index { lectures } => {
+            let mut kogi = Kogi::open(config(&g)?)?;
+            let ids: Vec<LectureId> = if lectures.is_empty() {
+                kogi.db.lectures(None)?.into_iter().map(|l| l.id).collect()
+            } else {
+                lectures.into_iter().map(LectureId).collect()
+            };
+            let mut reports = Vec::new();
+            for id in ids {
+                let r = index_one(&mut kogi, id, &out)?;
+                out.line(&format!(
+                    "lecture {}: {} chunks, {} embedded now, {} reused{} ({:.1} s)",
+                    id,
+                    r.chunks,
+                    r.embedded,
+                    r.reused,
+                    if r.up_to_date { ", already up to date" } else { "" },
+                    r.seconds
+                ));
+                reports.push(r);
+            }
+            out.json(&reports);
+        }
+        Command::Search { question, mode, k, lectures, course } => {
+            let mut kogi = Kogi::open(config(&g)?)?;
+            let params = SearchParams {
+                mode,
+                k,
+                filter: SearchFilter { lectures: lectures.into_iter().map(LectureId).collect(), course },
+                ..Default::default()
+            };
+            let passages = kogi.search(&question, &params)?;
+            if !out.json(&passages) {
+                output::print_passages(&passages);
+            }
+        }
+        Command::Eval { questions, transcript, data, mode, k } => {
+            let cfg = config(&g)?;
+            let m = run_eval(cfg, g.db.is_some(), &questions, transcript, data.as_deref(), mode, k, &out)?;
+            if !out.json(&m) {
+                output::print_metrics(&m, transcript);
+            }
+        }
+        Command::Bench(args) => bench::run(args, config(&g)?, &out)?,
+        Command::Models => output::models(&config(&g)?, &out)?,
+        Command::Demo { file, question } => demo(config(&g)?, file, &question, &out)?,
+    }
+    Ok(())
+}
+
+fn index_one(kogi: &mut Kogi, id: LectureId, out: &Out) -> Result<kogi_core::index::IndexReport> {
+    let bar = out.progress(&format!("indexing lecture {id}"));
+    let cancel = AtomicBool::new(false);
+    let r = kogi.index(id, &mut |p| {
+        bar.set_length(p.total as u64);
+        bar.set_position(p.done as u64);
+    }, &cancel);
+    bar.finish_and_clear();
+    Ok(r?)
+}
+
+/// The folder of the project's real lecture data, when the checkout sits beside one.
+pub fn shared_data_dir() -> Option<PathBuf> {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+    here.is_dir().then_some(here)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn run_eval(
+    mut cfg: Config,
+    keep_db: bool,
+    questions: &Path,
+    transcript: TranscriptVersion,
+    data: Option<&Path>,
+    mode: Mode,
+    k: usize,
+    out: &Out,
+) -> Result<eval::RetrievalMetrics> {
+    let qs = eval::load_questions(questions)?;
+    let data = match data {
+        Some(d) => d.to_owned(),
+        None => shared_data_dir().context("no data folder: pass --data DIR holding LLM2024_day4.txt and LLM2024_day4_raw.txt")?,
+    };
+    let file = data.join(match transcript {
+        TranscriptVersion::Corrected => "LLM2024_day4.txt",
+        TranscriptVersion::Raw => "LLM2024_day4_raw.txt",
+    });
+    // A fresh private database unless --db was given, so any question file runs as is.
+    let mut kogi = if keep_db {
+        Kogi::open(cfg)?
+    } else {
+        let db = Db::open_in_memory()?;
+        cfg.db = PathBuf::from(":memory:");
+        Kogi::with_db(cfg, db)
+    };
+    let imp = kogi.import(&file, &ImportOptions::default())?;
+    index_one(&mut kogi, imp.lecture.id, out)?;
+    let params = SearchParams { mode, k, filter: SearchFilter { lectures: vec![imp.lecture.id], course: None }, ..Default::default() };
+    let strategy = kogi.config.strategy.clone();
+    let (db, embedder) = kogi.parts()?;
+    let mut retriever = kogi_core::retrieval::Retriever::new(embedder, &strategy);
+    let mut results = Vec::new();
+    for q in qs.iter().filter(|q| q.answerable) {
+        let passages = retriever.search(db, &q.question, &params)?;
+        results.push(eval::score_question(q, &passages, transcript));
+    }
+    Ok(eval::aggregate(results))
+}
+
+fn demo(mut cfg: Config, file: Option<PathBuf>, question: &str, out: &Out) -> Result<()> {
+    let file = match file {
+        Some(f) => f,
+        None => match shared_data_dir() {
+            Some(d) => d.join("LLM2024_day4_raw.txt"),
+            None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/sample-lecture.srt"),
+        },
+    };
+    if std::env::var_os("KOGI_DB").is_none() && cfg.db == kogi_core::store::default_path() {
+        cfg.db = kogi_core::paths::data_dir().join("demo.sqlite3");
+    }
+    let mut kogi = Kogi::open(cfg)?;
+    println!("database: {}", kogi.db.path().display());
+    let imp = kogi.import(&file, &ImportOptions::default())?;
+    println!(
+        "{} lecture {}: {} ({} chars)",
+        if imp.created { "imported" } else { "already imported:" },
+        imp.lecture.id,
+        imp.lecture.file_name,
+        imp.lecture.chars
+    );
+    let r = index_one(&mut kogi, imp.lecture.id, out)?;
+    println!(
+        "indexed with {} on {}: {} chunks, {} embedded now ({:.1} s)",
+        r.strategy,
+        kogi.embedder()?.provider,
+        r.chunks,
+        r.embedded,
+        r.seconds
+    );
+    println!("\nQ: {question}\n");
+    let passages = kogi.search(question, &SearchParams { k: 3, ..Default::default() })?;
+    output::print_passages(&passages);
+    Ok(())
+}

@@ -1,0 +1,27 @@
+//! Inference behind small interfaces, so pipelines run with tiny models in tests.
+
+pub mod embed;
+pub mod manifest;
+pub mod runtime;
+
+use crate::Result;
+
+/// Whether a text is a question or a passage: e5-style models embed the two with different prefixes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Query,
+    Passage,
+}
+
+/// Turns texts into L2-normalised vectors.
+pub trait Embed: Send + Sync {
+    /// Stable identity of the model (name plus a content hash), the key of cached embeddings.
+    fn model_id(&self) -> &str;
+    fn dimensions(&self) -> usize;
+    fn embed(&self, texts: &[&str], role: Role) -> Result<Vec<Vec<f32>>>;
+}
+
+/// Splits a text into the model's tokens, reporting each token's char span (for token-window chunks).
+pub trait TokenSpans: Send + Sync {
+    fn token_spans(&self, text: &str) -> Result<Vec<crate::text::CharSpan>>;
+}

@@ -1,0 +1,17 @@
+//! kogi's core: every domain concept (lecture, transcript revision, chunk, passage, answer, citation)
+//! and the pipelines over them. Front ends (CLI, desktop shell) are thin adapters over this crate.
+
+pub mod app;
+pub mod chunk;
+pub mod error;
+pub mod eval;
+pub mod index;
+pub mod inference;
+pub mod lecture;
+pub mod paths;
+pub mod retrieval;
+pub mod store;
+pub mod text;
+pub mod transcript;
+
+pub use error::{Error, Result};

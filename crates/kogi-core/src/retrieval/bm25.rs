@@ -1,0 +1,104 @@
+//! Turning a user's question into an FTS5 query that can never be query syntax.
+//!
+//! The index uses the `trigram` tokenizer, so a query term matches as a substring. A question is cut
+//! into runs of one script (kanji, katakana, Latin/digits; hiragana runs are mostly particles and are
+//! dropped), and every run contributes its character trigrams as quoted phrases OR-ed together. Partial
+//! overlap still scores, which is what noisy ASR text needs (「スケール足」 still shares 「スケー」「ケール」
+//! with 「スケール則」).
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Script {
+    Kanji,
+    Katakana,
+    Hiragana,
+    Latin,
+    Other,
+}
+
+fn script(c: char) -> Script {
+    match c {
+        '\u{3040}'..='\u{309f}' => Script::Hiragana,
+        '\u{30a0}'..='\u{30ff}' | '\u{ff66}'..='\u{ff9f}' => Script::Katakana,
+        '\u{4e00}'..='\u{9fff}' | '\u{3400}'..='\u{4dbf}' | '々' | '〆' => Script::Kanji,
+        c if c.is_alphanumeric() => Script::Latin,
+        _ => Script::Other,
+    }
+}
+
+/// Runs of kanji, katakana and Latin letters/digits worth searching for: hiragana (mostly particles),
+/// spaces and punctuation end a run. 「スケール則とは」 gives 「スケール則」.
+pub fn terms(question: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    for c in question.chars() {
+        // Fold full-width ASCII so 「ＧＰＴ」 matches "GPT".
+        let c = match c {
+            '\u{ff01}'..='\u{ff5e}' => char::from_u32(c as u32 - 0xfee0).unwrap_or(c),
+            _ => c,
+        };
+        match script(c) {
+            Script::Kanji | Script::Katakana | Script::Latin => cur.push(c),
+            Script::Hiragana | Script::Other => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Quote a string as one FTS5 phrase: inside double quotes, `"` is doubled and nothing else is special.
+pub fn quote(term: &str) -> String {
+    format!("\"{}\"", term.replace('"', "\"\""))
+}
+
+/// The FTS5 MATCH expression for a question, or `None` when nothing in it can be searched
+/// (trigram phrases shorter than 3 characters match nothing).
+pub fn fts_query(question: &str) -> Option<String> {
+    let mut grams: Vec<String> = Vec::new();
+    for t in terms(question) {
+        let chars: Vec<char> = t.chars().collect();
+        if chars.len() < 3 {
+            continue;
+        }
+        for w in chars.windows(3) {
+            let g: String = w.iter().collect::<String>().to_lowercase();
+            if !grams.contains(&g) {
+                grams.push(g);
+            }
+        }
+    }
+    if grams.is_empty() {
+        return None;
+    }
+    Some(grams.iter().map(|g| quote(g)).collect::<Vec<_>>().join(" OR "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn japanese_question_becomes_trigram_phrases_without_particles() {
+        let q = fts_query("スケール則とは何ですか？").unwrap();
+        assert_eq!(q, r#""スケー" OR "ケール" OR "ール則""#);
+    }
+
+    #[test]
+    fn query_syntax_in_a_question_is_quoted_not_interpreted() {
+        let q = fts_query(r#"NEAR(a b) OR "quoted" -minus * col:x AND NOT"#).unwrap();
+        for part in q.split(" OR ") {
+            assert!(part.starts_with('"') && part.ends_with('"'), "{part}");
+        }
+        assert!(fts_query("*** ? --").is_none());
+    }
+
+    #[test]
+    fn quote_doubles_embedded_quotes() {
+        assert_eq!(quote(r#"a"b"#), r#""a""b""#);
+    }
+}

@@ -1,0 +1,215 @@
+//! Retrieval: dense exact top-k, BM25 through FTS5, and their reciprocal-rank fusion, over the
+//! newest revision of each lecture. Every passage says where it lives (lecture, revision, range, time).
+
+pub mod bm25;
+mod dense;
+
+pub use dense::DenseIndex;
+
+use crate::chunk::Strategy;
+use crate::inference::{Embed, Role};
+use crate::lecture::{LectureId, RevisionId};
+use crate::store::{ChunkRow, Db, SearchFilter};
+use crate::text::CharSpan;
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Dense,
+    Bm25,
+    #[default]
+    Hybrid,
+}
+
+impl std::str::FromStr for Mode {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "dense" => Ok(Self::Dense),
+            "bm25" => Ok(Self::Bm25),
+            "hybrid" => Ok(Self::Hybrid),
+            _ => Err(Error::Invalid(format!("unknown search mode {s:?} — use dense, bm25 or hybrid"))),
+        }
+    }
+}
+
+/// A piece of a lecture handed to the reader or the model.
+#[derive(Debug, Clone, Serialize)]
+pub struct Passage {
+    pub lecture: LectureId,
+    pub title: String,
+    pub course: Option<String>,
+    pub revision: RevisionId,
+    /// What is shown / handed to the model.
+    pub span: CharSpan,
+    /// The part that matched the question (inside `span`).
+    pub matched: CharSpan,
+    pub text: String,
+    pub start_ms: Option<u64>,
+    pub end_ms: Option<u64>,
+    /// Fused score (higher is better).
+    pub score: f64,
+    pub dense: Option<f32>,
+    pub bm25: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SearchParams {
+    pub mode: Mode,
+    pub k: usize,
+    pub filter: SearchFilter,
+    /// Candidates taken from each ranker before fusion.
+    pub candidates: usize,
+    /// Reciprocal-rank-fusion constant.
+    pub rrf_k: f64,
+    /// Weight of the dense ranking in the fusion (BM25 gets 1 − this).
+    pub dense_weight: f64,
+}
+
+impl Default for SearchParams {
+    fn default() -> Self {
+        Self { mode: Mode::Hybrid, k: 5, filter: SearchFilter::default(), candidates: 50, rrf_k: 60.0, dense_weight: 0.5 }
+    }
+}
+
+/// Holds the dense index and revision texts in memory between queries (the app keeps one).
+pub struct Retriever<'e> {
+    embedder: &'e dyn Embed,
+    strategy: String,
+    dense: Option<DenseIndex>,
+    texts: HashMap<RevisionId, Arc<RevisionText>>,
+    meta: HashMap<LectureId, (String, Option<String>)>,
+}
+
+struct RevisionText {
+    text: String,
+    /// byte offset of each char (+ end)
+    bytes: Vec<usize>,
+    segments: Vec<crate::transcript::Segment>,
+}
+
+impl RevisionText {
+    fn slice(&self, s: CharSpan) -> &str {
+        let n = self.bytes.len() - 1;
+        &self.text[self.bytes[s.start.min(n)]..self.bytes[s.end.min(n)]]
+    }
+}
+
+impl<'e> Retriever<'e> {
+    pub fn new(embedder: &'e dyn Embed, strategy: &Strategy) -> Self {
+        Self { embedder, strategy: strategy.name(), dense: None, texts: HashMap::new(), meta: HashMap::new() }
+    }
+
+    /// Drop cached state (after indexing or editing).
+    pub fn invalidate(&mut self) {
+        self.dense = None;
+        self.texts.clear();
+        self.meta.clear();
+    }
+
+    fn dense_index(&mut self, db: &Db) -> Result<&DenseIndex> {
+        if self.dense.is_none() {
+            self.dense = Some(DenseIndex::load(db, &self.strategy, self.embedder.model_id())?);
+        }
+        Ok(self.dense.as_ref().expect("loaded"))
+    }
+
+    pub fn search(&mut self, db: &Db, question: &str, p: &SearchParams) -> Result<Vec<Passage>> {
+        let question = question.trim();
+        if question.is_empty() {
+            return Err(Error::Invalid("the question is empty — type what you want to find".into()));
+        }
+        let model = self.embedder.model_id().to_owned();
+        let n = p.candidates.max(p.k);
+        let dense: Vec<(ChunkRow, f32)> = if p.mode != Mode::Bm25 {
+            let q = self.embedder.embed(&[question], Role::Query)?.pop().unwrap_or_default();
+            self.dense_index(db)?.search(&q, n, &p.filter)
+        } else {
+            Vec::new()
+        };
+        let lexical: Vec<(ChunkRow, f64)> = match (p.mode, bm25::fts_query(question)) {
+            (Mode::Dense, _) | (_, None) => Vec::new(),
+            (_, Some(q)) => db.fts_search(&q, &self.strategy, &model, &p.filter, n)?,
+        };
+        if dense.is_empty() && lexical.is_empty() && db.current_chunks(&self.strategy, &model, &p.filter)?.is_empty() {
+            return Err(Error::NotFoundItem(format!(
+                "nothing is indexed for chunking {} and model {model} — run `kogi index` first",
+                self.strategy
+            )));
+        }
+        // Reciprocal-rank fusion: robust to the two rankers' incomparable score scales.
+        let (wd, wl) = match p.mode {
+            Mode::Dense => (1.0, 0.0),
+            Mode::Bm25 => (0.0, 1.0),
+            Mode::Hybrid => (p.dense_weight, 1.0 - p.dense_weight),
+        };
+        let mut fused: HashMap<i64, (ChunkRow, f64, Option<f32>, Option<f64>)> = HashMap::new();
+        for (rank, (row, s)) in dense.into_iter().enumerate() {
+            let e = fused.entry(row.id).or_insert_with(|| (row, 0.0, None, None));
+            e.1 += wd / (p.rrf_k + rank as f64 + 1.0);
+            e.2 = Some(s);
+        }
+        for (rank, (row, s)) in lexical.into_iter().enumerate() {
+            let e = fused.entry(row.id).or_insert_with(|| (row, 0.0, None, None));
+            e.1 += wl / (p.rrf_k + rank as f64 + 1.0);
+            e.3 = Some(s);
+        }
+        let mut ranked: Vec<_> = fused.into_values().collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.id.cmp(&b.0.id)));
+        // Overlapping windows say the same thing twice: keep the better one.
+        let mut chosen: Vec<(ChunkRow, f64, Option<f32>, Option<f64>)> = Vec::new();
+        for cand in ranked {
+            let c = &cand.0;
+            let dup = chosen.iter().any(|(o, ..)| {
+                o.revision == c.revision && {
+                    let a = o.chunk.context;
+                    let b = c.chunk.context;
+                    let inter = a.end.min(b.end).saturating_sub(a.start.max(b.start));
+                    inter * 2 > b.len().min(a.len())
+                }
+            });
+            if !dup {
+                chosen.push(cand);
+                if chosen.len() == p.k {
+                    break;
+                }
+            }
+        }
+        chosen.into_iter().map(|(row, score, d, l)| self.passage(db, &row, score, d, l)).collect()
+    }
+
+    fn passage(&mut self, db: &Db, row: &ChunkRow, score: f64, dense: Option<f32>, bm25: Option<f64>) -> Result<Passage> {
+        if !self.texts.contains_key(&row.revision) {
+            let rev = db.revision(row.revision)?;
+            let mut bytes: Vec<usize> = rev.text.char_indices().map(|(b, _)| b).collect();
+            bytes.push(rev.text.len());
+            self.texts.insert(row.revision, Arc::new(RevisionText { text: rev.text, bytes, segments: rev.segments }));
+        }
+        if !self.meta.contains_key(&row.lecture) {
+            let l = db.lecture(row.lecture)?;
+            self.meta.insert(row.lecture, (l.meta.title.unwrap_or(l.file_name), l.meta.course));
+        }
+        let rt = &self.texts[&row.revision];
+        let (title, course) = self.meta[&row.lecture].clone();
+        let span = row.chunk.context;
+        let timed: Vec<_> = rt.segments.iter().filter(|s| s.span.overlaps(&span)).collect();
+        Ok(Passage {
+            lecture: row.lecture,
+            title,
+            course,
+            revision: row.revision,
+            span,
+            matched: row.chunk.matched,
+            text: rt.slice(span).to_owned(),
+            start_ms: timed.first().and_then(|s| s.start_ms),
+            end_ms: timed.last().and_then(|s| s.end_ms),
+            score,
+            dense,
+            bm25,
+        })
+    }
+}

@@ -1,0 +1,202 @@
+use super::Db;
+use crate::chunk::Chunk;
+use crate::lecture::{LectureId, RevisionId};
+use crate::text::CharSpan;
+use crate::Result;
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ChunkSetId(pub i64);
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChunkSet {
+    pub id: ChunkSetId,
+    pub revision: RevisionId,
+    pub strategy: String,
+    pub model: String,
+    pub chunks: i64,
+}
+
+/// A stored chunk with where it lives.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChunkRow {
+    pub id: i64,
+    pub lecture: LectureId,
+    pub revision: RevisionId,
+    pub chunk: Chunk,
+    pub text_sha256: String,
+}
+
+/// Which lectures a search looks at. Empty means all.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SearchFilter {
+    pub lectures: Vec<LectureId>,
+    pub course: Option<String>,
+}
+
+impl SearchFilter {
+    /// SQL condition on `l` (lectures), with its parameters appended to `params`.
+    fn sql(&self, params: &mut Vec<rusqlite::types::Value>) -> String {
+        let mut cond = String::from("1");
+        if !self.lectures.is_empty() {
+            let marks: Vec<String> = self
+                .lectures
+                .iter()
+                .map(|l| {
+                    params.push(l.0.into());
+                    format!("?{}", params.len())
+                })
+                .collect();
+            cond.push_str(&format!(" AND l.id IN ({})", marks.join(",")));
+        }
+        if let Some(c) = &self.course {
+            params.push(c.clone().into());
+            cond.push_str(&format!(" AND l.course = ?{}", params.len()));
+        }
+        cond
+    }
+}
+
+/// Chunk sets that search uses: those of each lecture's newest revision.
+const CURRENT_SETS: &str = "
+    FROM chunk_sets s
+    JOIN revisions r ON r.id = s.revision_id
+    JOIN lectures l ON l.id = r.lecture_id
+    WHERE r.number = (SELECT max(number) FROM revisions r2 WHERE r2.lecture_id = l.id)";
+
+fn chunk_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChunkRow> {
+    let g = |i| r.get::<_, i64>(i).map(|v| v as usize);
+    Ok(ChunkRow {
+        id: r.get(0)?,
+        lecture: LectureId(r.get(1)?),
+        revision: RevisionId(r.get(2)?),
+        chunk: Chunk { matched: CharSpan::new(g(3)?, g(4)?), context: CharSpan::new(g(5)?, g(6)?) },
+        text_sha256: r.get(7)?,
+    })
+}
+
+const CHUNK_COLS: &str =
+    "c.id, l.id, r.id, c.match_start, c.match_end, c.context_start, c.context_end, c.text_sha256";
+
+impl Db {
+    pub fn chunk_set(&self, revision: RevisionId, strategy: &str, model: &str) -> Result<Option<ChunkSet>> {
+        self.conn
+            .query_row(
+                "SELECT s.id, s.revision_id, s.strategy, s.model, (SELECT count(*) FROM chunks c WHERE c.chunk_set_id = s.id)
+                 FROM chunk_sets s WHERE s.revision_id = ?1 AND s.strategy = ?2 AND s.model = ?3",
+                params![revision.0, strategy, model],
+                |r| {
+                    Ok(ChunkSet {
+                        id: ChunkSetId(r.get(0)?),
+                        revision: RevisionId(r.get(1)?),
+                        strategy: r.get(2)?,
+                        model: r.get(3)?,
+                        chunks: r.get(4)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Store the chunks of a revision in one transaction, replacing the same lecture's chunk sets of
+    /// that strategy and model for older revisions (chunks are derived data; revisions stay).
+    /// `texts[i]` is the matched text of `chunks[i]`.
+    pub fn put_chunk_set(
+        &mut self,
+        lecture: LectureId,
+        revision: RevisionId,
+        strategy: &str,
+        model: &str,
+        chunks: &[Chunk],
+        texts: &[&str],
+    ) -> Result<ChunkSetId> {
+        assert_eq!(chunks.len(), texts.len());
+        let path = self.path.clone();
+        let err = |e| super::db_error(&path, e);
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
+        tx.execute(
+            "DELETE FROM chunk_sets WHERE strategy = ?1 AND model = ?2
+               AND revision_id IN (SELECT id FROM revisions WHERE lecture_id = ?3)",
+            params![strategy, model, lecture.0],
+        )
+        .map_err(err)?;
+        tx.execute(
+            "INSERT INTO chunk_sets (revision_id, strategy, model) VALUES (?1, ?2, ?3)",
+            params![revision.0, strategy, model],
+        )
+        .map_err(err)?;
+        let set = tx.last_insert_rowid();
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO chunks (chunk_set_id, ord, match_start, match_end, context_start, context_end, text, text_sha256)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )
+                .map_err(err)?;
+            for (i, (c, t)) in chunks.iter().zip(texts).enumerate() {
+                stmt.execute(params![
+                    set,
+                    i as i64,
+                    c.matched.start as i64,
+                    c.matched.end as i64,
+                    c.context.start as i64,
+                    c.context.end as i64,
+                    t,
+                    super::sha256_hex(t.as_bytes())
+                ])
+                .map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)?;
+        Ok(ChunkSetId(set))
+    }
+
+    /// The searchable chunks (newest revision of each lecture) of one strategy and model.
+    pub fn current_chunks(&self, strategy: &str, model: &str, filter: &SearchFilter) -> Result<Vec<ChunkRow>> {
+        let mut params: Vec<rusqlite::types::Value> = vec![strategy.to_owned().into(), model.to_owned().into()];
+        let cond = filter.sql(&mut params);
+        let sql = format!(
+            "SELECT {CHUNK_COLS} {CURRENT_SETS} AND s.strategy = ?1 AND s.model = ?2 AND {cond}
+             ORDER BY l.id, c.ord"
+        )
+        .replace("WHERE r.number", "JOIN chunks c ON c.chunk_set_id = s.id WHERE r.number");
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(params), chunk_from_row).map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.err(e))
+    }
+
+    /// Full-text search (FTS5 trigram, BM25) over the searchable chunks. `fts_query` must already be
+    /// escaped (see `retrieval::bm25::fts_query`). Returns (chunk, bm25 score; higher is better).
+    pub fn fts_search(
+        &self,
+        fts_query: &str,
+        strategy: &str,
+        model: &str,
+        filter: &SearchFilter,
+        limit: usize,
+    ) -> Result<Vec<(ChunkRow, f64)>> {
+        let mut params: Vec<rusqlite::types::Value> =
+            vec![fts_query.to_owned().into(), strategy.to_owned().into(), model.to_owned().into()];
+        let cond = filter.sql(&mut params);
+        params.push((limit as i64).into());
+        let sql = format!(
+            "SELECT {CHUNK_COLS}, -bm25(chunks_fts) AS score
+             FROM chunks_fts f JOIN chunks c ON c.id = f.rowid
+             JOIN chunk_sets s ON s.id = c.chunk_set_id
+             JOIN revisions r ON r.id = s.revision_id
+             JOIN lectures l ON l.id = r.lecture_id
+             WHERE chunks_fts MATCH ?1 AND s.strategy = ?2 AND s.model = ?3 AND {cond}
+               AND r.number = (SELECT max(number) FROM revisions r2 WHERE r2.lecture_id = l.id)
+             ORDER BY bm25(chunks_fts) LIMIT ?{}",
+            params.len()
+        );
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(params), |r| Ok((chunk_from_row(r)?, r.get::<_, f64>(8)?)))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.err(e))
+    }
+}

@@ -1,0 +1,115 @@
+//! Versioned migrations, applied in order inside one transaction each; `PRAGMA user_version` records
+//! how far a file has come.
+
+use rusqlite::Connection;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: lectures, revisions, segments, chunks, embeddings, trigram FTS.
+    r#"
+    CREATE TABLE lectures (
+        id            INTEGER PRIMARY KEY,
+        course        TEXT,
+        title         TEXT NOT NULL,
+        date          TEXT,
+        speaker       TEXT,
+        file_name     TEXT NOT NULL,
+        format        TEXT NOT NULL,
+        encoding      TEXT NOT NULL,
+        source_sha256 TEXT NOT NULL UNIQUE,
+        created_at    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+    );
+    CREATE INDEX lectures_course ON lectures(course);
+
+    CREATE TABLE revisions (
+        id          INTEGER PRIMARY KEY,
+        lecture_id  INTEGER NOT NULL REFERENCES lectures(id) ON DELETE RESTRICT,
+        number      INTEGER NOT NULL,
+        parent_id   INTEGER REFERENCES revisions(id) ON DELETE RESTRICT,
+        kind        TEXT NOT NULL,
+        message     TEXT,
+        text        TEXT NOT NULL,
+        text_sha256 TEXT NOT NULL,
+        created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+        UNIQUE (lecture_id, number)
+    );
+    -- Revisions are history: never rewritten, never deleted.
+    CREATE TRIGGER revisions_immutable BEFORE UPDATE ON revisions
+        BEGIN SELECT RAISE(ABORT, 'revisions are immutable'); END;
+    CREATE TRIGGER revisions_kept BEFORE DELETE ON revisions
+        BEGIN SELECT RAISE(ABORT, 'revisions are never deleted'); END;
+
+    CREATE TABLE segments (
+        revision_id INTEGER NOT NULL REFERENCES revisions(id),
+        ord         INTEGER NOT NULL,
+        start_char  INTEGER NOT NULL,
+        end_char    INTEGER NOT NULL,
+        start_ms    INTEGER,
+        end_ms      INTEGER,
+        PRIMARY KEY (revision_id, ord)
+    ) WITHOUT ROWID;
+
+    -- One chunking of one revision with one strategy for one embedding model.
+    CREATE TABLE chunk_sets (
+        id          INTEGER PRIMARY KEY,
+        revision_id INTEGER NOT NULL REFERENCES revisions(id),
+        strategy    TEXT NOT NULL,
+        model       TEXT NOT NULL,
+        created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+        UNIQUE (revision_id, strategy, model)
+    );
+
+    CREATE TABLE chunks (
+        id            INTEGER PRIMARY KEY,
+        chunk_set_id  INTEGER NOT NULL REFERENCES chunk_sets(id) ON DELETE CASCADE,
+        ord           INTEGER NOT NULL,
+        match_start   INTEGER NOT NULL,
+        match_end     INTEGER NOT NULL,
+        context_start INTEGER NOT NULL,
+        context_end   INTEGER NOT NULL,
+        text          TEXT NOT NULL,
+        text_sha256   TEXT NOT NULL,
+        UNIQUE (chunk_set_id, ord)
+    );
+
+    -- Keyed by content, so an edited revision re-embeds only the chunks whose text is new.
+    CREATE TABLE embeddings (
+        model       TEXT NOT NULL,
+        text_sha256 TEXT NOT NULL,
+        dims        INTEGER NOT NULL,
+        vector      BLOB NOT NULL,
+        PRIMARY KEY (model, text_sha256)
+    ) WITHOUT ROWID;
+
+    CREATE VIRTUAL TABLE chunks_fts USING fts5(
+        text, content='chunks', content_rowid='id', tokenize='trigram'
+    );
+    CREATE TRIGGER chunks_fts_insert AFTER INSERT ON chunks BEGIN
+        INSERT INTO chunks_fts(rowid, text) VALUES (new.id, new.text);
+    END;
+    CREATE TRIGGER chunks_fts_delete AFTER DELETE ON chunks BEGIN
+        INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    END;
+    "#,
+];
+
+pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
+
+pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > CURRENT_VERSION {
+        return Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_MISMATCH),
+            Some(format!(
+                "the database was written by a newer kogi (schema {version}, this one knows {CURRENT_VERSION}) — update kogi"
+            )),
+        ));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+        tracing::info!(version = i + 1, "database migrated");
+    }
+    Ok(())
+}
