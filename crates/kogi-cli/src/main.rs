@@ -104,6 +104,9 @@ enum Command {
         mode: Mode,
         #[arg(short, default_value_t = 5)]
         k: usize,
+        /// Weight of the dense ranking in hybrid fusion (0–1)
+        #[arg(long, default_value_t = SearchParams::default().dense_weight)]
+        dense_weight: f64,
     },
     /// Benchmarks: indexing time and query latency
     Bench(bench::BenchArgs),
@@ -244,9 +247,10 @@ fn run(cli: Cli) -> Result<()> {
                 output::print_passages(&passages);
             }
         }
-        Command::Eval { questions, transcript, data, mode, k } => {
+        Command::Eval { questions, transcript, data, mode, k, dense_weight } => {
             let cfg = config(&g)?;
-            let m = run_eval(cfg, g.db.is_some(), &questions, transcript, data.as_deref(), mode, k, &out)?;
+            let params = SearchParams { mode, k, dense_weight, ..Default::default() };
+            let m = run_eval(cfg, g.db.is_some(), &questions, transcript, data.as_deref(), params, &out)?;
             if !out.json(&m) {
                 output::print_metrics(&m, transcript);
             }
@@ -275,15 +279,13 @@ pub fn shared_data_dir() -> Option<PathBuf> {
     here.is_dir().then_some(here)
 }
 
-#[allow(clippy::too_many_arguments)]
 pub fn run_eval(
     mut cfg: Config,
     keep_db: bool,
     questions: &Path,
     transcript: TranscriptVersion,
     data: Option<&Path>,
-    mode: Mode,
-    k: usize,
+    mut params: SearchParams,
     out: &Out,
 ) -> Result<eval::RetrievalMetrics> {
     let qs = eval::load_questions(questions)?;
@@ -305,7 +307,7 @@ pub fn run_eval(
     };
     let imp = kogi.import(&file, &ImportOptions::default())?;
     index_one(&mut kogi, imp.lecture.id, out)?;
-    let params = SearchParams { mode, k, filter: SearchFilter { lectures: vec![imp.lecture.id], course: None }, ..Default::default() };
+    params.filter = SearchFilter { lectures: vec![imp.lecture.id], course: None };
     let strategy = kogi.config.strategy.clone();
     let (db, embedder) = kogi.parts()?;
     let mut retriever = kogi_core::retrieval::Retriever::new(embedder, &strategy);

