@@ -81,6 +81,8 @@ enum Command {
     Index { lectures: Vec<i64> },
     /// Search the lectures
     Search {
+        /// The question (may start with '-')
+        #[arg(allow_hyphen_values = true)]
         question: String,
         #[arg(long, default_value = "hybrid")]
         mode: Mode,
