@@ -99,11 +99,9 @@ pub fn library_candidates() -> Vec<PathBuf> {
             c.push(PathBuf::from(p));
         }
     }
-    if let Ok(exe) = std::env::current_exe() {
-        if let Some(dir) = exe.parent() {
-            c.push(dir.join(&name));
-            c.push(dir.join("../lib/kogi").join(&name));
-        }
+    if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(|d| d.to_owned())) {
+        c.push(dir.join(&name));
+        c.push(dir.join("../lib/kogi").join(&name));
     }
     c.push(crate::paths::data_dir().join("onnxruntime").join(&name));
     // The checkout's setup script puts it here; the path is baked in at build time for `cargo run`.
