@@ -1,10 +1,11 @@
 //! Turning a user's question into an FTS5 query that can never be query syntax.
 //!
 //! The index uses the `trigram` tokenizer, so a query term matches as a substring. A question is cut
-//! into runs of one script (kanji, katakana, Latin/digits; hiragana runs are mostly particles and are
-//! dropped), and every run contributes its character trigrams as quoted phrases OR-ed together. Partial
-//! overlap still scores, which is what noisy ASR text needs (「スケール足」 still shares 「スケー」「ケール」
-//! with 「スケール則」).
+//! into runs of letters (kanji, kana, Latin/digits; spaces and punctuation end a run), and every run
+//! contributes its character trigrams as quoted phrases OR-ed together. Partial overlap still scores,
+//! which is what noisy ASR text needs (「スケール足」 still shares 「スケー」「ケール」 with 「スケール則」).
+//! Hiragana stays in: Japanese content words and phrases are written with it (「しょぼい」, 「則とは何」),
+//! and BM25's IDF already gives the common particle trigrams (「ですか」) little weight.
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Script {
@@ -25,8 +26,8 @@ fn script(c: char) -> Script {
     }
 }
 
-/// Runs of kanji, katakana and Latin letters/digits worth searching for: hiragana (mostly particles),
-/// spaces and punctuation end a run. 「スケール則とは」 gives 「スケール則」.
+/// Runs of letters (kanji, kana, Latin letters/digits) worth searching for: spaces and punctuation
+/// end a run. 「スケール則とは？」 gives 「スケール則とは」.
 pub fn terms(question: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut cur = String::new();
@@ -37,9 +38,8 @@ pub fn terms(question: &str) -> Vec<String> {
             _ => c,
         };
         match script(c) {
-            Script::Kanji | Script::Katakana | Script::Latin => cur.push(c),
-            Script::Hiragana if std::env::var_os("KOGI_BM25_ALL").is_some() => cur.push(c),
-            Script::Hiragana | Script::Other => {
+            Script::Kanji | Script::Katakana | Script::Hiragana | Script::Latin => cur.push(c),
+            Script::Other => {
                 if !cur.is_empty() {
                     out.push(std::mem::take(&mut cur));
                 }
@@ -84,9 +84,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn japanese_question_becomes_trigram_phrases_without_particles() {
-        let q = fts_query("スケール則とは何ですか？").unwrap();
-        assert_eq!(q, r#""スケー" OR "ケール" OR "ール則""#);
+    fn japanese_question_becomes_trigram_phrases_across_scripts() {
+        let q = fts_query("スケール則とは？").unwrap();
+        assert_eq!(q, r#""スケー" OR "ケール" OR "ール則" OR "ル則と" OR "則とは""#);
+        assert_eq!(terms("Self-Consistencyとは何ですか？"), ["Self", "Consistencyとは何ですか"]);
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Retrieval: dense exact top-k, BM25 through FTS5, and their reciprocal-rank fusion, over the
-//! newest revision of each lecture. Every passage says where it lives (lecture, revision, range, time).
+//! newest revision of each lecture. Both rankers score what a passage hands to the model: dense
+//! similarity smoothed over a sentence window's sentences, BM25 over the window's text. Every passage
+//! says where it lives (lecture, revision, range, time).
 
 pub mod bm25;
 mod dense;
@@ -72,7 +74,9 @@ pub struct SearchParams {
 
 impl Default for SearchParams {
     fn default() -> Self {
-        Self { mode: Mode::Hybrid, k: 5, filter: SearchFilter::default(), candidates: 50, rrf_k: 60.0, dense_weight: 0.5 }
+        // A small fusion constant: with two rankers and five passages to fill, a passage either ranker
+        // puts at the very top should beat one both rank middling.
+        Self { mode: Mode::Hybrid, k: 5, filter: SearchFilter::default(), candidates: 50, rrf_k: 10.0, dense_weight: 0.5 }
     }
 }
 
@@ -183,15 +187,15 @@ impl<'e> Retriever<'e> {
     }
 
     fn passage(&mut self, db: &Db, row: &ChunkRow, score: f64, dense: Option<f32>, bm25: Option<f64>) -> Result<Passage> {
-        if !self.texts.contains_key(&row.revision) {
+        if let std::collections::hash_map::Entry::Vacant(e) = self.texts.entry(row.revision) {
             let rev = db.revision(row.revision)?;
             let mut bytes: Vec<usize> = rev.text.char_indices().map(|(b, _)| b).collect();
             bytes.push(rev.text.len());
-            self.texts.insert(row.revision, Arc::new(RevisionText { text: rev.text, bytes, segments: rev.segments }));
+            e.insert(Arc::new(RevisionText { text: rev.text, bytes, segments: rev.segments }));
         }
-        if !self.meta.contains_key(&row.lecture) {
+        if let std::collections::hash_map::Entry::Vacant(e) = self.meta.entry(row.lecture) {
             let l = db.lecture(row.lecture)?;
-            self.meta.insert(row.lecture, (l.meta.title.unwrap_or(l.file_name), l.meta.course));
+            e.insert((l.meta.title.unwrap_or(l.file_name), l.meta.course));
         }
         let rt = &self.texts[&row.revision];
         let (title, course) = self.meta[&row.lecture].clone();

@@ -1,7 +1,7 @@
 use super::Db;
 use crate::chunk::Chunk;
 use crate::lecture::{LectureId, RevisionId};
-use crate::text::CharSpan;
+use crate::text::{CharIndex, CharSpan};
 use crate::Result;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
@@ -129,14 +129,19 @@ impl Db {
         )
         .map_err(err)?;
         let set = tx.last_insert_rowid();
+        // The context text feeds full-text search (a window is found by all of its words).
+        let revision_text: String =
+            tx.query_row("SELECT text FROM revisions WHERE id = ?1", params![revision.0], |r| r.get(0)).map_err(err)?;
+        let ix = CharIndex::new(&revision_text);
         {
             let mut stmt = tx
                 .prepare_cached(
-                    "INSERT INTO chunks (chunk_set_id, ord, match_start, match_end, context_start, context_end, text, text_sha256)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    "INSERT INTO chunks (chunk_set_id, ord, match_start, match_end, context_start, context_end, text, text_sha256, context_text)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 )
                 .map_err(err)?;
             for (i, (c, t)) in chunks.iter().zip(texts).enumerate() {
+                let context = if c.context == c.matched { *t } else { ix.slice(c.context) };
                 stmt.execute(params![
                     set,
                     i as i64,
@@ -145,7 +150,8 @@ impl Db {
                     c.context.start as i64,
                     c.context.end as i64,
                     t,
-                    super::sha256_hex(t.as_bytes())
+                    super::sha256_hex(t.as_bytes()),
+                    context
                 ])
                 .map_err(err)?;
             }
@@ -168,7 +174,8 @@ impl Db {
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.err(e))
     }
 
-    /// Full-text search (FTS5 trigram, BM25) over the searchable chunks. `fts_query` must already be
+    /// Full-text search (FTS5 trigram, BM25) over the context text of the searchable chunks (what is
+    /// handed to the model: for a sentence window, the whole window). `fts_query` must already be
     /// escaped (see `retrieval::bm25::fts_query`). Returns (chunk, bm25 score; higher is better).
     pub fn fts_search(
         &self,

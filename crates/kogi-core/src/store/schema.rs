@@ -90,6 +90,30 @@ const MIGRATIONS: &[&str] = &[
         INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
     END;
     "#,
+    // 2: full-text search over what a chunk hands to the model (its context window), not only the
+    // part it matches: a sentence window is scored by the words of the whole window. `substr` counts
+    // code points, as the offsets do.
+    r#"
+    DROP TRIGGER chunks_fts_insert;
+    DROP TRIGGER chunks_fts_delete;
+    DROP TABLE chunks_fts;
+    ALTER TABLE chunks ADD COLUMN context_text TEXT NOT NULL DEFAULT '';
+    UPDATE chunks SET context_text = (
+        SELECT substr(r.text, chunks.context_start + 1, chunks.context_end - chunks.context_start)
+        FROM chunk_sets s JOIN revisions r ON r.id = s.revision_id
+        WHERE s.id = chunks.chunk_set_id
+    );
+    CREATE VIRTUAL TABLE chunks_fts USING fts5(
+        context_text, content='chunks', content_rowid='id', tokenize='trigram'
+    );
+    INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild');
+    CREATE TRIGGER chunks_fts_insert AFTER INSERT ON chunks BEGIN
+        INSERT INTO chunks_fts(rowid, context_text) VALUES (new.id, new.context_text);
+    END;
+    CREATE TRIGGER chunks_fts_delete AFTER DELETE ON chunks BEGIN
+        INSERT INTO chunks_fts(chunks_fts, rowid, context_text) VALUES ('delete', old.id, old.context_text);
+    END;
+    "#,
 ];
 
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
