@@ -17,6 +17,8 @@ pub enum What {
     Index,
     /// Hybrid query latency over a corpus of many lectures
     Search,
+    /// Time to first token and decode speed of a chat model, plain greedy and with n-gram speculation
+    Generate,
 }
 
 #[derive(Args)]
@@ -34,6 +36,15 @@ pub struct BenchArgs {
     /// Queries timed (search)
     #[arg(long, default_value_t = 200)]
     queries: usize,
+    /// Chat model folder (generate) [default: <models dir>/smollm2-135m-instruct]
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// New tokens per generation (generate)
+    #[arg(long, default_value_t = 256)]
+    new_tokens: usize,
+    /// Synthetic prompt lengths in tokens instead of the RAG prompt, e.g. 512,2048 (generate)
+    #[arg(long, value_delimiter = ',')]
+    prompt_tokens: Vec<usize>,
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -66,6 +77,9 @@ const QUERIES: &[&str] = &[
 ];
 
 pub fn run(args: BenchArgs, cfg: Config, out: &Out) -> Result<()> {
+    if let What::Generate = args.what {
+        return crate::bench_generate::run(&args.model, args.new_tokens, &args.prompt_tokens, args.runs, &cfg, out);
+    }
     let (name, bytes) = transcript(&args)?;
     let cancel = AtomicBool::new(false);
     match args.what {
@@ -95,6 +109,7 @@ pub fn run(args: BenchArgs, cfg: Config, out: &Out) -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             }
         }
+        What::Generate => unreachable!("handled above"),
         What::Search => {
             let dir = tempfile::tempdir()?;
             let mut cfg = cfg.clone();

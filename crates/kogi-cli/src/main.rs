@@ -1,6 +1,7 @@
 //! `kogi`: the command-line shell over kogi-core. Parses arguments, shows progress, prints results.
 
 mod bench;
+mod bench_generate;
 mod output;
 
 use anyhow::{Context, Result, bail};

@@ -5,6 +5,7 @@ pub mod app;
 pub mod chunk;
 pub mod error;
 pub mod eval;
+pub mod generate;
 pub mod index;
 pub mod inference;
 pub mod lecture;

@@ -1,0 +1,341 @@
+//! The generation loop: prefill, then token by token (or, greedily, several at once with n-gram
+//! speculation), streaming text as it is produced, stopping on end-of-turn ids, stop strings, the token
+//! limit or a cancel flag.
+
+use super::chat::{ChatTokenizer, Message, StreamDecoder};
+use super::decoder::{Decoder, KvCache};
+use super::ngram::{NgramConfig, NgramDrafter};
+use super::sampling::{Sampler, SamplingParams, argmax, log_softmax};
+use crate::inference::runtime::SessionConfig;
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GenerateParams {
+    pub max_new_tokens: usize,
+    pub sampling: SamplingParams,
+    /// Generation stops before any of these strings (they are not part of the answer).
+    pub stop_strings: Vec<String>,
+    /// Extra stop ids besides the model's end-of-turn ids.
+    pub stop_ids: Vec<u32>,
+    /// n-gram speculation (greedy decoding only; output identical to plain greedy).
+    pub speculative: Option<NgramConfig>,
+    /// Prompt tokens per prefill pass.
+    pub prefill_chunk: usize,
+    /// Decode with two-row steps so every logit equals an uncached pass bit for bit (see below).
+    /// Off: one-row steps, faster on CPU int4 models, but their numbers differ slightly from
+    /// multi-row passes, so speculative output would no longer be identical to it.
+    pub exact_steps: bool,
+}
+
+impl Default for GenerateParams {
+    fn default() -> Self {
+        Self {
+            max_new_tokens: 256,
+            sampling: SamplingParams::default(),
+            stop_strings: Vec::new(),
+            stop_ids: Vec::new(),
+            speculative: None,
+            prefill_chunk: 512,
+            exact_steps: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishReason {
+    EndOfTurn,
+    StopString,
+    /// Cut at `max_new_tokens`: the answer may be incomplete.
+    MaxTokens,
+    /// The model's context window is full.
+    ContextFull,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct GenerationStats {
+    pub prompt_tokens: usize,
+    pub new_tokens: usize,
+    pub forward_passes: u64,
+    /// Milliseconds from the call to the first new token.
+    pub ttft_ms: f64,
+    /// New tokens after the first, per second of the time after the first.
+    pub decode_tokens_per_s: f64,
+    pub total_ms: f64,
+    pub drafted: usize,
+    pub accepted: usize,
+}
+
+impl GenerationStats {
+    pub fn acceptance_rate(&self) -> f64 {
+        if self.drafted == 0 { 0.0 } else { self.accepted as f64 / self.drafted as f64 }
+    }
+    /// Decode-phase tokens per forward pass (1.0 without speculation).
+    pub fn tokens_per_pass(&self, prefill_passes: u64) -> f64 {
+        let passes = self.forward_passes.saturating_sub(prefill_passes).max(1);
+        self.new_tokens.saturating_sub(1) as f64 / passes as f64
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Generation {
+    pub tokens: Vec<u32>,
+    pub text: String,
+    pub finish: FinishReason,
+    pub stats: GenerationStats,
+}
+
+/// A chat model: decoder + tokenizer + template.
+pub struct LanguageModel {
+    pub decoder: Decoder,
+    pub tokenizer: ChatTokenizer,
+    pub dir: PathBuf,
+    pub name: String,
+}
+
+/// The interface the answer pipeline needs from a generator (tiny test models implement it too).
+pub trait Generate {
+    fn tokenizer(&self) -> &ChatTokenizer;
+    fn generate(
+        &mut self,
+        prompt: &[u32],
+        params: &GenerateParams,
+        on_text: &mut dyn FnMut(&str),
+        cancel: &AtomicBool,
+    ) -> Result<Generation>;
+}
+
+impl LanguageModel {
+    pub fn open(dir: &Path, config: &SessionConfig) -> Result<Self> {
+        let tokenizer = ChatTokenizer::from_dir(dir)?;
+        let decoder = Decoder::open(dir, config)?;
+        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        Ok(Self { decoder, tokenizer, dir: dir.to_owned(), name })
+    }
+
+    pub fn encode_chat(&self, messages: &[Message]) -> Result<Vec<u32>> {
+        self.tokenizer.encode_chat(messages)
+    }
+
+    /// Log-probabilities of the next token after each prompt, for the given candidate ids
+    /// (`[prompt][candidate]`). Prompts run as one batch when they have equal length, else one by one.
+    pub fn next_token_logprobs(&mut self, prompts: &[Vec<u32>], candidates: &[u32]) -> Result<Vec<Vec<f32>>> {
+        let mut out = Vec::with_capacity(prompts.len());
+        let mut i = 0;
+        while i < prompts.len() {
+            // Batch runs of equal-length prompts (no padding needed).
+            let mut j = i + 1;
+            while j < prompts.len() && prompts[j].len() == prompts[i].len() && j - i < 16 {
+                j += 1;
+            }
+            let group = &prompts[i..j];
+            let len = group[0].len();
+            let mut cache = self.decoder.new_cache(group.len(), len + 1)?;
+            let flat: Vec<u32> = group.iter().flat_map(|p| p.iter().copied()).collect();
+            let logits = self.decoder.prefill(&mut cache, &flat, usize::MAX)?;
+            let v = self.decoder.info.vocab;
+            for row in 0..group.len() {
+                let lp = log_softmax(&logits[row * v..(row + 1) * v]);
+                out.push(candidates.iter().map(|&c| lp.get(c as usize).copied().unwrap_or(f32::NEG_INFINITY)).collect());
+            }
+            i = j;
+        }
+        Ok(out)
+    }
+}
+
+/// Where text and stop strings are tracked while tokens arrive.
+struct Output<'a> {
+    decoder: StreamDecoder<'a>,
+    text: String,
+    /// Bytes of `text` already handed to the caller (held back while a stop string may be starting).
+    emitted: usize,
+    stops: &'a [String],
+}
+
+impl<'a> Output<'a> {
+    /// Add a token; returns true when a stop string completed.
+    fn push(&mut self, id: u32, on_text: &mut dyn FnMut(&str)) -> Result<bool> {
+        let piece = self.decoder.push(id)?;
+        self.text.push_str(&piece);
+        for s in self.stops {
+            if let Some(pos) = self.text.find(s.as_str()) {
+                self.text.truncate(pos);
+                self.flush(on_text, self.text.len());
+                return Ok(true);
+            }
+        }
+        // Hold back a tail that could be the start of a stop string.
+        let hold = self
+            .stops
+            .iter()
+            .map(|s| {
+                (1..s.len().min(self.text.len() + 1))
+                    .rev()
+                    .find(|&n| s.is_char_boundary(n) && self.text.ends_with(&s[..n]))
+                    .unwrap_or(0)
+            })
+            .max()
+            .unwrap_or(0);
+        self.flush(on_text, self.text.len() - hold);
+        Ok(false)
+    }
+
+    fn flush(&mut self, on_text: &mut dyn FnMut(&str), upto: usize) {
+        if upto > self.emitted && self.text.is_char_boundary(upto) {
+            on_text(&self.text[self.emitted..upto]);
+            self.emitted = upto;
+        }
+    }
+
+    fn finish(&mut self, on_text: &mut dyn FnMut(&str)) -> Result<()> {
+        let rest = self.decoder.finish()?;
+        self.text.push_str(&rest);
+        self.flush(on_text, self.text.len());
+        Ok(())
+    }
+}
+
+impl Generate for LanguageModel {
+    fn tokenizer(&self) -> &ChatTokenizer {
+        &self.tokenizer
+    }
+
+    fn generate(
+        &mut self,
+        prompt: &[u32],
+        params: &GenerateParams,
+        on_text: &mut dyn FnMut(&str),
+        cancel: &AtomicBool,
+    ) -> Result<Generation> {
+        params.sampling.validate()?;
+        if prompt.is_empty() {
+            return Err(Error::Invalid("the prompt is empty".into()));
+        }
+        let started = Instant::now();
+        let context = self.decoder.info.context;
+        if prompt.len() >= context {
+            return Err(Error::Invalid(format!(
+                "the prompt has {} tokens but the model's context window is {context} — shorten it",
+                prompt.len()
+            )));
+        }
+        let speculate = params.speculative.clone().filter(|_| params.sampling.is_greedy());
+        let max_k = speculate.as_ref().map(|c| c.max_k).unwrap_or(0);
+        let capacity = (prompt.len() + params.max_new_tokens + max_k + 1).min(context);
+        let passes_before = self.decoder.forward_passes;
+        let mut cache: KvCache = self.decoder.new_cache(1, capacity)?;
+        let mut logits = self.decoder.prefill(&mut cache, prompt, params.prefill_chunk)?;
+        let prefill_passes = self.decoder.forward_passes - passes_before;
+        let mut sampler = Sampler::new(params.sampling.clone());
+        let mut history: Vec<u32> = prompt.to_vec();
+        let mut next = sampler.sample(&mut logits, &history);
+        let ttft = started.elapsed();
+        let mut stops: Vec<u32> = self.tokenizer.end_of_turn_ids().to_vec();
+        stops.extend(&params.stop_ids);
+        let mut out = Output { decoder: StreamDecoder::new(&self.tokenizer), text: String::new(), emitted: 0, stops: &params.stop_strings };
+        let mut generated: Vec<u32> = Vec::new();
+        let mut drafter = speculate.map(|cfg| {
+            let mut d = NgramDrafter::new(cfg);
+            d.extend(prompt);
+            d
+        });
+        let vocab = self.decoder.info.vocab;
+        let finish = 'outer: loop {
+            // `next` is decided but not yet in the cache: accept it.
+            if stops.contains(&next) {
+                break FinishReason::EndOfTurn;
+            }
+            generated.push(next);
+            history.push(next);
+            if let Some(d) = drafter.as_mut() {
+                d.extend(&[next]);
+            }
+            if out.push(next, on_text)? {
+                break FinishReason::StopString;
+            }
+            if generated.len() >= params.max_new_tokens {
+                break FinishReason::MaxTokens;
+            }
+            if cancel.load(Ordering::Relaxed) {
+                break FinishReason::Cancelled;
+            }
+            if cache.len + 1 >= cache.capacity {
+                break FinishReason::ContextFull;
+            }
+            // Every step re-feeds the last cached token with the new one: ONNX Runtime's int4 kernels
+            // compute a one-row call differently from a multi-row one (up to ~1 logit apart), and
+            // multi-row results do not depend on the other rows. With at least two rows per call,
+            // plain and speculative decoding see the same numbers as an uncached pass, bit for bit.
+            let last = *history.iter().rev().nth(1).expect("prompt is not empty");
+            let base = cache.len - 1;
+            match drafter.as_mut() {
+                None if !params.exact_steps => {
+                    let mut l = self.decoder.forward(&mut cache, &[next], 1)?;
+                    next = sampler.sample(&mut l, &history);
+                }
+                None => {
+                    self.decoder.truncate(&mut cache, base)?;
+                    let mut l = self.decoder.forward(&mut cache, &[last, next], 1)?;
+                    next = sampler.sample(&mut l, &history);
+                }
+                Some(d) => {
+                    self.decoder.truncate(&mut cache, base)?;
+                    let room = (cache.capacity - base - 2).min(params.max_new_tokens - generated.len());
+                    let mut draft = d.draft_next();
+                    draft.truncate(room);
+                    let mut feed = Vec::with_capacity(draft.len() + 2);
+                    feed.push(last);
+                    feed.push(next);
+                    feed.extend_from_slice(&draft);
+                    let l = self.decoder.forward(&mut cache, &feed, feed.len() - 1)?;
+                    // Greedy prediction after `next` and after each draft; accept drafts while they agree.
+                    let preds: Vec<u32> = (0..=draft.len()).map(|i| argmax(&l[i * vocab..(i + 1) * vocab])).collect();
+                    let accepted = draft.iter().zip(&preds).take_while(|(a, b)| a == b).count();
+                    if !draft.is_empty() {
+                        d.observe(draft.len(), accepted);
+                    }
+                    // Keep `next` and the accepted drafts in the cache; drop the rest.
+                    self.decoder.truncate(&mut cache, base + 2 + accepted)?;
+                    for &t in &draft[..accepted] {
+                        if stops.contains(&t) {
+                            break 'outer FinishReason::EndOfTurn;
+                        }
+                        generated.push(t);
+                        history.push(t);
+                        d.extend(&[t]);
+                        if out.push(t, on_text)? {
+                            break 'outer FinishReason::StopString;
+                        }
+                        if generated.len() >= params.max_new_tokens {
+                            break 'outer FinishReason::MaxTokens;
+                        }
+                    }
+                    next = preds[accepted];
+                }
+            }
+        };
+        out.finish(on_text)?;
+        let total = started.elapsed();
+        let decode_s = (total - ttft).as_secs_f64();
+        let (drafted, accepted) = drafter.as_ref().map(|d| (d.stats().drafted, d.stats().accepted)).unwrap_or((0, 0));
+        let forward_passes = self.decoder.forward_passes - passes_before;
+        let stats = GenerationStats {
+            prompt_tokens: prompt.len(),
+            new_tokens: generated.len(),
+            forward_passes,
+            ttft_ms: ttft.as_secs_f64() * 1e3,
+            decode_tokens_per_s: if decode_s > 0.0 { generated.len().saturating_sub(1) as f64 / decode_s } else { 0.0 },
+            total_ms: total.as_secs_f64() * 1e3,
+            drafted,
+            accepted,
+        };
+        let _ = prefill_passes;
+        Ok(Generation { tokens: generated, text: out.text, finish, stats })
+    }
+}

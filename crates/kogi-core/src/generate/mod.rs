@@ -1,0 +1,7 @@
+//! Text generation with a local decoder model: KV cache, sampling, n-gram speculation, scoring.
+
+pub mod chat;
+pub mod decoder;
+pub mod engine;
+pub mod ngram;
+pub mod sampling;

@@ -1,0 +1,410 @@
+//! Learning-free drafts for speculative decoding ("prompt lookup decoding").
+//!
+//! Answers about a lecture quote the retrieved passages and repeat their own phrases, so the tokens
+//! that followed an earlier occurrence of the current suffix are a cheap and often right guess at
+//! what comes next. The model checks the whole draft in one forward pass and keeps the longest prefix
+//! it agrees with; a wrong draft costs only that pass's extra width, never correctness.
+//!
+//! Contract with the decoder: the drafter's sequence holds only *committed* tokens. Feed it the
+//! prompt with [`NgramDrafter::extend`], then after each verification append exactly the tokens the
+//! model kept (the accepted draft prefix plus the token the model produced itself). Rejected draft
+//! tokens are never appended, so the index never needs rollback or deletion.
+
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// Suffix lengths to look up and draft lengths to adapt between.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NgramConfig {
+    /// Longest suffix looked up (tried first: a longer match is a more reliable predictor).
+    pub max_n: usize,
+    /// Shortest suffix looked up.
+    pub min_n: usize,
+    /// Most tokens drafted per step.
+    pub max_k: usize,
+    /// Fewest tokens drafted per step (when a match exists).
+    pub min_k: usize,
+}
+
+impl Default for NgramConfig {
+    fn default() -> Self {
+        Self { max_n: 4, min_n: 1, max_k: 8, min_k: 1 }
+    }
+}
+
+impl NgramConfig {
+    pub fn validate(&self) -> Result<()> {
+        let Self { max_n, min_n, max_k, min_k } = *self;
+        if min_n == 0 || min_n > max_n {
+            return Err(Error::Invalid(format!("n-gram lengths need 1 ≤ min_n ≤ max_n, got min_n {min_n}, max_n {max_n}")));
+        }
+        if min_k == 0 || min_k > max_k {
+            return Err(Error::Invalid(format!("draft lengths need 1 ≤ min_k ≤ max_k, got min_k {min_k}, max_k {max_k}")));
+        }
+        Ok(())
+    }
+
+    /// The nearest valid configuration: bounds raised to 1 and each maximum to at least its minimum.
+    fn sanitised(&self) -> Self {
+        let min_n = self.min_n.max(1);
+        let min_k = self.min_k.max(1);
+        Self { min_n, max_n: self.max_n.max(min_n), min_k, max_k: self.max_k.max(min_k) }
+    }
+}
+
+/// Totals over every verification of a non-empty draft.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DraftStats {
+    pub drafted: usize,
+    pub accepted: usize,
+    pub verifications: usize,
+}
+
+impl DraftStats {
+    /// Accepted share of all drafted tokens; 0 before anything was drafted.
+    pub fn acceptance_rate(&self) -> f64 {
+        if self.drafted == 0 { 0.0 } else { self.accepted as f64 / self.drafted as f64 }
+    }
+}
+
+/// Weight of the newest verification in the acceptance average: about the last three verifications
+/// dominate, so K follows the switch between quoting a passage and writing freely within a few steps.
+const EMA_WEIGHT: f64 = 0.5;
+/// Above this average acceptance K grows by one; below [`SHRINK_BELOW`] it halves. Growing slowly and
+/// shrinking fast (AIMD) keeps wasted verification width small when drafts stop matching.
+const GROW_ABOVE: f64 = 0.7;
+const SHRINK_BELOW: f64 = 0.3;
+
+/// Drafts continuations by looking the sequence's suffix up earlier in the sequence, and adapts how
+/// many tokens to draft to how many the model has been accepting.
+#[derive(Clone)]
+pub struct NgramDrafter {
+    cfg: NgramConfig,
+    k: usize,
+    acceptance_ema: f64,
+    stats: DraftStats,
+    tokens: Vec<u32>,
+    /// Every n-gram (min_n ≤ n ≤ max_n) that is already followed by a token → its most recent start.
+    /// Only followed occurrences are indexed, so looking up the current suffix finds an *earlier*
+    /// occurrence, never the suffix itself. Keys of different lengths never compare equal, so one map
+    /// serves all n; exact keys (not hashes) mean no collision can return a wrong match.
+    index: HashMap<Box<[u32]>, usize>,
+}
+
+impl std::fmt::Debug for NgramDrafter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NgramDrafter")
+            .field("cfg", &self.cfg)
+            .field("k", &self.k)
+            .field("acceptance_ema", &self.acceptance_ema)
+            .field("stats", &self.stats)
+            .field("tokens", &self.tokens.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl NgramDrafter {
+    /// A drafter starting at K = `max_k` (drafts are cheap to check until shown otherwise). An invalid
+    /// `cfg` is corrected to the nearest valid one; use [`NgramConfig::validate`] to report it instead.
+    pub fn new(cfg: NgramConfig) -> Self {
+        let cfg = cfg.sanitised();
+        Self { k: cfg.max_k, cfg, acceptance_ema: 0.5, stats: DraftStats::default(), tokens: Vec::new(), index: HashMap::new() }
+    }
+
+    pub fn config(&self) -> &NgramConfig {
+        &self.cfg
+    }
+
+    /// Current draft length.
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    pub fn stats(&self) -> DraftStats {
+        self.stats
+    }
+
+    /// The committed sequence the index covers.
+    pub fn tokens(&self) -> &[u32] {
+        &self.tokens
+    }
+
+    /// Forget the sequence (a new prompt begins). K and the statistics carry over: the next answer from
+    /// the same model tends to quote as much as the last one.
+    pub fn clear(&mut self) {
+        self.tokens.clear();
+        self.index.clear();
+    }
+
+    /// Append committed tokens (see the module docs: never rejected draft tokens), updating the index
+    /// in O(max_n) per token.
+    pub fn extend(&mut self, new_tokens: &[u32]) {
+        self.tokens.reserve(new_tokens.len());
+        for &token in new_tokens {
+            self.tokens.push(token);
+            // The new token is the first follower of each n-gram ending just before it.
+            let end = self.tokens.len() - 1;
+            for n in self.cfg.min_n..=self.cfg.max_n.min(end) {
+                let start = end - n;
+                let gram = &self.tokens[start..end];
+                match self.index.get_mut(gram) {
+                    Some(last) => *last = start,
+                    None => {
+                        self.index.insert(gram.into(), start);
+                    }
+                }
+            }
+        }
+    }
+
+    /// [`Self::draft`] of the sequence built with [`Self::extend`], in O(max_n) lookups.
+    pub fn draft_next(&self) -> Vec<u32> {
+        let len = self.tokens.len();
+        for n in (self.cfg.min_n..=self.cfg.max_n.min(len)).rev() {
+            if let Some(&start) = self.index.get(&self.tokens[len - n..]) {
+                return self.continuation(&self.tokens, start + n);
+            }
+        }
+        Vec::new()
+    }
+
+    /// Look up the last n tokens of `tokens` (prompt + generated so far), n from max_n down to min_n,
+    /// at an earlier position of `tokens`; return up to [`Self::k`] tokens that followed the most recent
+    /// earlier match, preferring the longest n. Empty when nothing matches. A plain scan, independent of
+    /// the index: O(len · max_n).
+    pub fn draft(&self, tokens: &[u32]) -> Vec<u32> {
+        let len = tokens.len();
+        for n in (self.cfg.min_n..=self.cfg.max_n.min(len)).rev() {
+            let suffix = &tokens[len - n..];
+            // Windows of all but the last token start before the suffix and are each followed by a token.
+            if let Some(start) = tokens[..len - 1].windows(n).rposition(|w| w == suffix) {
+                return self.continuation(tokens, start + n);
+            }
+        }
+        Vec::new()
+    }
+
+    fn continuation(&self, tokens: &[u32], from: usize) -> Vec<u32> {
+        tokens[from..tokens.len().min(from + self.k)].to_vec()
+    }
+
+    /// Record a verification in which `accepted` of `drafted` tokens were kept, and adapt K: an
+    /// exponential moving average of the acceptance ratio above [`GROW_ABOVE`] adds one (up to max_k),
+    /// below [`SHRINK_BELOW`] halves K (down to min_k). A step with nothing drafted says nothing about
+    /// draft quality and is ignored.
+    pub fn observe(&mut self, drafted: usize, accepted: usize) {
+        if drafted == 0 {
+            return;
+        }
+        let accepted = accepted.min(drafted);
+        self.stats.drafted += drafted;
+        self.stats.accepted += accepted;
+        self.stats.verifications += 1;
+        let ratio = accepted as f64 / drafted as f64;
+        self.acceptance_ema = EMA_WEIGHT * ratio + (1.0 - EMA_WEIGHT) * self.acceptance_ema;
+        if self.acceptance_ema > GROW_ABOVE {
+            self.k = (self.k + 1).min(self.cfg.max_k);
+        } else if self.acceptance_ema < SHRINK_BELOW {
+            self.k = (self.k / 2).max(self.cfg.min_k);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn drafter(max_n: usize, min_n: usize, max_k: usize) -> NgramDrafter {
+        NgramDrafter::new(NgramConfig { max_n, min_n, max_k, min_k: 1 })
+    }
+
+    /// Both lookups, which must agree.
+    fn both(d: &NgramDrafter, tokens: &[u32]) -> Vec<u32> {
+        let mut incremental = NgramDrafter::new(d.config().clone());
+        incremental.k = d.k;
+        incremental.extend(tokens);
+        let stateless = d.draft(tokens);
+        assert_eq!(incremental.draft_next(), stateless, "tokens {tokens:?}");
+        stateless
+    }
+
+    #[test]
+    fn drafts_copy_what_followed_an_earlier_occurrence() {
+        let d = drafter(4, 1, 3);
+        assert_eq!(both(&d, &[10, 11, 12, 13, 14, 15, 20, 11, 12]), vec![13, 14, 15]);
+        // The continuation may run up to the end of the sequence, suffix included.
+        let d = drafter(4, 1, 8);
+        assert_eq!(both(&d, &[10, 11, 12, 13, 20, 11, 12]), vec![13, 20, 11, 12]);
+    }
+
+    #[test]
+    fn the_longest_matching_suffix_is_preferred() {
+        // [1, 2] occurred at 0 (then 3); [2] occurred more recently at 4 (then 4).
+        let d = drafter(4, 1, 2);
+        assert_eq!(both(&d, &[1, 2, 3, 7, 2, 4, 1, 2]), vec![3, 7]);
+        // Limiting n to 1 falls back to the single-token match.
+        let d = drafter(1, 1, 2);
+        assert_eq!(both(&d, &[1, 2, 3, 7, 2, 4, 1, 2]), vec![4, 1]);
+    }
+
+    #[test]
+    fn among_equal_lengths_the_most_recent_occurrence_is_preferred() {
+        let d = drafter(2, 1, 8);
+        assert_eq!(both(&d, &[1, 2, 3, 1, 2, 4, 1, 2]), vec![4, 1, 2]);
+        // Overlapping occurrences count too: in a run, the most recent earlier one is one step back.
+        assert_eq!(both(&d, &[5, 5, 5, 5]), vec![5]);
+    }
+
+    #[test]
+    fn no_match_gives_an_empty_draft() {
+        let d = drafter(4, 1, 8);
+        for tokens in [&[][..], &[1], &[1, 2, 3, 4], &[1, 2, 3, 2, 1, 4]] {
+            assert!(both(&d, tokens).is_empty(), "{tokens:?}");
+        }
+        // A single-token match does not count when min_n is 2.
+        let d = drafter(4, 2, 8);
+        assert!(both(&d, &[1, 9, 2, 3, 1]).is_empty());
+        assert_eq!(both(&d, &[1, 9, 2, 3, 1, 9]), vec![2, 3, 1, 9]);
+    }
+
+    #[test]
+    fn a_draft_is_never_longer_than_k() {
+        let tokens: Vec<u32> = (0..50).chain(0..50).collect();
+        for k in 1..=8 {
+            let d = drafter(4, 1, k);
+            assert_eq!(both(&d, &tokens).len(), k);
+        }
+        // Shrinking K shortens the next draft.
+        let mut d = drafter(4, 1, 8);
+        d.extend(&tokens[..60]);
+        assert_eq!(d.draft_next().len(), 8);
+        d.observe(8, 0);
+        d.observe(8, 0);
+        assert!(d.k() < 8);
+        assert_eq!(d.draft_next().len(), d.k());
+    }
+
+    #[test]
+    fn k_shrinks_on_rejection_and_grows_on_acceptance_within_bounds() {
+        let mut d = NgramDrafter::new(NgramConfig { max_n: 4, min_n: 1, max_k: 8, min_k: 2 });
+        assert_eq!(d.k(), 8);
+        let mut last = d.k();
+        for _ in 0..20 {
+            d.observe(d.k(), 0);
+            assert!(d.k() <= last && d.k() >= 2);
+            last = d.k();
+        }
+        assert_eq!(d.k(), 2);
+        for _ in 0..20 {
+            d.observe(d.k(), d.k());
+            assert!(d.k() >= last && d.k() <= 8);
+            last = d.k();
+        }
+        assert_eq!(d.k(), 8);
+        // Mixed results around one half leave K where it is.
+        let before = d.k();
+        d.acceptance_ema = 0.5;
+        d.observe(4, 2);
+        assert_eq!(d.k(), before);
+    }
+
+    #[test]
+    fn stats_total_the_verifications_of_non_empty_drafts() {
+        let mut d = NgramDrafter::new(NgramConfig::default());
+        assert_eq!(d.stats().acceptance_rate(), 0.0);
+        d.observe(0, 0);
+        d.observe(8, 6);
+        d.observe(4, 9); // more accepted than drafted is clamped
+        assert_eq!(d.stats(), DraftStats { drafted: 12, accepted: 10, verifications: 2 });
+        assert!((d.stats().acceptance_rate() - 10.0 / 12.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn clear_forgets_the_sequence_but_keeps_k() {
+        let mut d = drafter(2, 1, 8);
+        d.extend(&[1, 2, 3, 1, 2]);
+        assert_eq!(d.draft_next(), vec![3, 1, 2]);
+        d.observe(3, 0);
+        d.observe(3, 0);
+        let k = d.k();
+        d.clear();
+        assert!(d.tokens().is_empty() && d.draft_next().is_empty());
+        d.extend(&[7, 1, 2]);
+        assert!(d.draft_next().is_empty());
+        assert_eq!(d.k(), k);
+    }
+
+    #[test]
+    fn config_validation_and_sanitising() {
+        NgramConfig::default().validate().unwrap();
+        for bad in [
+            NgramConfig { min_n: 0, ..NgramConfig::default() },
+            NgramConfig { min_n: 5, max_n: 4, ..NgramConfig::default() },
+            NgramConfig { min_k: 0, ..NgramConfig::default() },
+            NgramConfig { min_k: 9, max_k: 8, ..NgramConfig::default() },
+        ] {
+            assert!(matches!(bad.validate(), Err(Error::Invalid(_))), "{bad:?}");
+            let d = NgramDrafter::new(bad);
+            d.config().validate().unwrap();
+        }
+        let partial: NgramConfig = serde_json::from_str(r#"{"max_k": 5}"#).unwrap();
+        assert_eq!(partial, NgramConfig { max_k: 5, ..NgramConfig::default() });
+    }
+
+    proptest! {
+        #[test]
+        fn incremental_index_equals_the_stateless_scan(
+            tokens in prop::collection::vec(0u32..4, 0..200),
+            chunks in prop::collection::vec(1usize..6, 1..80),
+            max_n in 1usize..6,
+            min_n in 1usize..6,
+            max_k in 1usize..10,
+            observations in prop::collection::vec((0usize..10, 0usize..10), 0..80),
+        ) {
+            let min_n = min_n.min(max_n);
+            let mut d = NgramDrafter::new(NgramConfig { max_n, min_n, max_k, min_k: 1 });
+            let mut fed = 0;
+            for (i, &chunk) in chunks.iter().cycle().enumerate() {
+                let end = (fed + chunk).min(tokens.len());
+                d.extend(&tokens[fed..end]);
+                fed = end;
+                prop_assert_eq!(d.tokens(), &tokens[..fed]);
+                let draft = d.draft_next();
+                prop_assert_eq!(&draft, &d.draft(&tokens[..fed]));
+                prop_assert!(draft.len() <= d.k());
+                // Vary K along the way, as the decoder would.
+                if let Some(&(drafted, accepted)) = observations.get(i) {
+                    d.observe(drafted, accepted);
+                }
+                if fed == tokens.len() {
+                    break;
+                }
+            }
+        }
+
+        #[test]
+        fn a_draft_is_what_followed_an_earlier_occurrence_of_a_suffix(
+            tokens in prop::collection::vec(0u32..3, 0..100),
+            max_n in 1usize..5,
+        ) {
+            let d = drafter(max_n, 1, 8);
+            let draft = d.draft(&tokens);
+            if !draft.is_empty() {
+                // Some n and earlier start reproduce it.
+                let len = tokens.len();
+                let found = (1..=max_n.min(len)).any(|n| {
+                    (0..len - n).any(|s| tokens[s..s + n] == tokens[len - n..]
+                        && tokens[s + n..].starts_with(&draft))
+                });
+                prop_assert!(found);
+            } else if !tokens.is_empty() {
+                // Empty only if even the last token never occurred before.
+                let last = tokens[tokens.len() - 1];
+                prop_assert!(!tokens[..tokens.len() - 1].contains(&last));
+            }
+        }
+    }
+}
