@@ -242,7 +242,7 @@ fn run(cli: Cli) -> Result<()> {
             let params = SearchParams {
                 mode,
                 k,
-                filter: SearchFilter { lectures: lectures.into_iter().map(LectureId).collect(), course },
+                filter: SearchFilter { lectures: lectures.into_iter().map(LectureId).collect(), course, ..Default::default() },
                 ..Default::default()
             };
             let passages = kogi.search(&question, &params)?;
@@ -310,7 +310,7 @@ pub fn run_eval(
     };
     let imp = kogi.import(&file, &ImportOptions::default())?;
     index_one(&mut kogi, imp.lecture.id, out)?;
-    params.filter = SearchFilter { lectures: vec![imp.lecture.id], course: None };
+    params.filter = SearchFilter { lectures: vec![imp.lecture.id], ..Default::default() };
     let strategy = kogi.config.strategy.clone();
     let (db, embedder) = kogi.parts()?;
     let mut retriever = kogi_core::retrieval::Retriever::new(embedder, &strategy);

@@ -188,10 +188,10 @@ fn filters_restrict_search_to_a_lecture_or_course() {
     }
     let mut r = Retriever::new(&e, &strategy());
     for mode in [Mode::Dense, Mode::Bm25, Mode::Hybrid] {
-        let p = SearchParams { mode, k: 10, filter: SearchFilter { lectures: vec![], course: Some("NLP".into()) }, ..Default::default() };
+        let p = SearchParams { mode, k: 10, filter: SearchFilter { course: Some("NLP".into()), ..Default::default() }, ..Default::default() };
         let hits = r.search(&db, "スケール則の計算資源", &p).unwrap();
         assert!(!hits.is_empty() && hits.iter().all(|h| h.lecture == ids[1]), "{mode:?}");
-        let p = SearchParams { mode, k: 10, filter: SearchFilter { lectures: vec![ids[0]], course: None }, ..Default::default() };
+        let p = SearchParams { mode, k: 10, filter: SearchFilter { lectures: vec![ids[0]], ..Default::default() }, ..Default::default() };
         assert!(r.search(&db, "スケール則の計算資源", &p).unwrap().iter().all(|h| h.lecture == ids[0]));
     }
 }
@@ -241,4 +241,28 @@ fn a_locked_database_is_a_clear_error_not_a_hang() {
     assert!(err.to_string().contains("locked"), "{err}");
     holder.conn().execute_batch("ROLLBACK").unwrap();
     assert!(db.import_transcript(&t).unwrap().created);
+}
+
+#[test]
+fn the_original_import_stays_searchable_beside_the_newest_revision() {
+    use kogi_core::store::Which;
+    let (mut db, l) = setup();
+    let e = CharBag::new();
+    let cancel = AtomicBool::new(false);
+    let ix = Indexer::new(&e);
+    let r1 = db.head_revision(l).unwrap();
+    ix.index_lecture(&mut db, l, &strategy(), &mut |_| {}, &cancel).unwrap();
+    let r2 = db.add_revision(l, r1.id, RevisionKind::Edit, None, &r1.text.replace("Chinchilla", "チンチラ"), &[]).unwrap();
+    ix.index_lecture(&mut db, l, &strategy(), &mut |_| {}, &cancel).unwrap();
+    let r3 = db.add_revision(l, r2.id, RevisionKind::Edit, None, &r2.text.replace("チンチラ", "ちんちら"), &[]).unwrap();
+    ix.index_lecture(&mut db, l, &strategy(), &mut |_| {}, &cancel).unwrap();
+    let mut r = Retriever::new(&e, &strategy());
+    for (which, rev) in [(Which::Original, r1.id), (Which::Newest, r3.id)] {
+        let p = SearchParams { mode: Mode::Hybrid, k: 3, filter: SearchFilter { revision: which, ..Default::default() }, ..Default::default() };
+        let hits = r.search(&db, "経験則", &p).unwrap();
+        assert!(!hits.is_empty() && hits.iter().all(|h| h.revision == rev), "{which:?}");
+    }
+    // The intermediate revision's chunks were dropped (derived data); the revision itself stays.
+    assert!(db.chunk_set(r2.id, &strategy().name(), e.model_id()).unwrap().is_none());
+    assert_eq!(db.revision(r2.id).unwrap().number, 2);
 }

@@ -52,6 +52,7 @@ impl<'a> Indexer<'a> {
         Self { embedder, tokens: None, batch: 64 }
     }
 
+    /// Index a lecture's newest revision.
     pub fn index_lecture(
         &self,
         db: &mut Db,
@@ -60,9 +61,23 @@ impl<'a> Indexer<'a> {
         progress: &mut dyn FnMut(Progress),
         cancel: &AtomicBool,
     ) -> Result<IndexReport> {
+        let head = db.lecture(lecture)?.head;
+        self.index_revision(db, head, strategy, progress, cancel)
+    }
+
+    /// Index one revision (the newest, or the original import for the raw rung of the RAG ladder).
+    pub fn index_revision(
+        &self,
+        db: &mut Db,
+        revision: RevisionId,
+        strategy: &Strategy,
+        progress: &mut dyn FnMut(Progress),
+        cancel: &AtomicBool,
+    ) -> Result<IndexReport> {
         let started = Instant::now();
         let model = self.embedder.model_id().to_owned();
-        let revision = db.head_revision(lecture)?;
+        let revision = db.revision(revision)?;
+        let lecture = revision.lecture;
         let name = strategy.name();
         let report = |chunks, embedded, reused, up_to_date| IndexReport {
             lecture,

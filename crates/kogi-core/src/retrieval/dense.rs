@@ -1,5 +1,5 @@
 use crate::lecture::LectureId;
-use crate::store::{ChunkRow, Db, SearchFilter};
+use crate::store::{ChunkRow, Db, SearchFilter, Which};
 use crate::{Error, Result};
 
 /// All chunk vectors of the searchable revisions in one row-major matrix: exact top-k by dot product
@@ -21,8 +21,8 @@ pub struct DenseIndex {
 }
 
 impl DenseIndex {
-    pub fn load(db: &Db, strategy: &str, model: &str) -> Result<Self> {
-        let rows = db.current_chunks(strategy, model, &SearchFilter::default())?;
+    pub fn load(db: &Db, strategy: &str, model: &str, which: Which) -> Result<Self> {
+        let rows = db.current_chunks(strategy, model, &SearchFilter { revision: which, ..Default::default() })?;
         let hashes: Vec<&str> = rows.iter().map(|r| r.text_sha256.as_str()).collect();
         let vectors = db.embeddings(model, &hashes)?;
         let mut courses_by_lecture: std::collections::HashMap<LectureId, Option<String>> = Default::default();

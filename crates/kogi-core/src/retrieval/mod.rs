@@ -11,7 +11,7 @@ pub use dense::DenseIndex;
 use crate::chunk::Strategy;
 use crate::inference::{Embed, Role};
 use crate::lecture::{LectureId, RevisionId};
-use crate::store::{ChunkRow, Db, SearchFilter};
+use crate::store::{ChunkRow, Db, SearchFilter, Which};
 use crate::text::CharSpan;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -84,7 +84,7 @@ impl Default for SearchParams {
 pub struct Retriever<'e> {
     embedder: &'e dyn Embed,
     strategy: String,
-    dense: Option<DenseIndex>,
+    dense: HashMap<Which, DenseIndex>,
     texts: HashMap<RevisionId, Arc<RevisionText>>,
     meta: HashMap<LectureId, (String, Option<String>)>,
 }
@@ -105,21 +105,22 @@ impl RevisionText {
 
 impl<'e> Retriever<'e> {
     pub fn new(embedder: &'e dyn Embed, strategy: &Strategy) -> Self {
-        Self { embedder, strategy: strategy.name(), dense: None, texts: HashMap::new(), meta: HashMap::new() }
+        Self { embedder, strategy: strategy.name(), dense: HashMap::new(), texts: HashMap::new(), meta: HashMap::new() }
     }
 
     /// Drop cached state (after indexing or editing).
     pub fn invalidate(&mut self) {
-        self.dense = None;
+        self.dense.clear();
         self.texts.clear();
         self.meta.clear();
     }
 
-    fn dense_index(&mut self, db: &Db) -> Result<&DenseIndex> {
-        if self.dense.is_none() {
-            self.dense = Some(DenseIndex::load(db, &self.strategy, self.embedder.model_id())?);
+    fn dense_index(&mut self, db: &Db, which: Which) -> Result<&DenseIndex> {
+        if !self.dense.contains_key(&which) {
+            let ix = DenseIndex::load(db, &self.strategy, self.embedder.model_id(), which)?;
+            self.dense.insert(which, ix);
         }
-        Ok(self.dense.as_ref().expect("loaded"))
+        Ok(&self.dense[&which])
     }
 
     pub fn search(&mut self, db: &Db, question: &str, p: &SearchParams) -> Result<Vec<Passage>> {
@@ -131,7 +132,7 @@ impl<'e> Retriever<'e> {
         let n = p.candidates.max(p.k);
         let dense: Vec<(ChunkRow, f32)> = if p.mode != Mode::Bm25 {
             let q = self.embedder.embed(&[question], Role::Query)?.pop().unwrap_or_default();
-            self.dense_index(db)?.search(&q, n, &p.filter)
+            self.dense_index(db, p.filter.revision)?.search(&q, n, &p.filter)
         } else {
             Vec::new()
         };

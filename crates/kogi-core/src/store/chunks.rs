@@ -29,17 +29,39 @@ pub struct ChunkRow {
     pub text_sha256: String,
 }
 
+/// Which revision of each lecture a search reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Which {
+    /// The newest revision (the corrected text).
+    #[default]
+    Newest,
+    /// Revision 1: the transcript as imported (the raw ASR text).
+    Original,
+}
+
+impl Which {
+    fn sql(self) -> &'static str {
+        match self {
+            Which::Newest => "r.number = (SELECT max(number) FROM revisions r2 WHERE r2.lecture_id = l.id)",
+            Which::Original => "r.number = 1",
+        }
+    }
+}
+
 /// Which lectures a search looks at. Empty means all.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SearchFilter {
     pub lectures: Vec<LectureId>,
     pub course: Option<String>,
+    #[serde(default)]
+    pub revision: Which,
 }
 
 impl SearchFilter {
     /// SQL condition on `l` (lectures), with its parameters appended to `params`.
     fn sql(&self, params: &mut Vec<rusqlite::types::Value>) -> String {
-        let mut cond = String::from("1");
+        let mut cond = String::from(self.revision.sql());
         if !self.lectures.is_empty() {
             let marks: Vec<String> = self
                 .lectures
@@ -59,12 +81,12 @@ impl SearchFilter {
     }
 }
 
-/// Chunk sets that search uses: those of each lecture's newest revision.
+/// Chunk sets that search uses (the filter picks each lecture's newest or original revision).
 const CURRENT_SETS: &str = "
     FROM chunk_sets s
     JOIN revisions r ON r.id = s.revision_id
     JOIN lectures l ON l.id = r.lecture_id
-    WHERE r.number = (SELECT max(number) FROM revisions r2 WHERE r2.lecture_id = l.id)";
+    WHERE 1";
 
 fn chunk_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChunkRow> {
     let g = |i| r.get::<_, i64>(i).map(|v| v as usize);
@@ -102,7 +124,8 @@ impl Db {
     }
 
     /// Store the chunks of a revision in one transaction, replacing the same lecture's chunk sets of
-    /// that strategy and model for older revisions (chunks are derived data; revisions stay).
+    /// that strategy and model for intermediate revisions: the original (revision 1) and the newest
+    /// stay searchable (chunks are derived data; revisions themselves are never deleted).
     /// `texts[i]` is the matched text of `chunks[i]`.
     pub fn put_chunk_set(
         &mut self,
@@ -119,8 +142,9 @@ impl Db {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
         tx.execute(
             "DELETE FROM chunk_sets WHERE strategy = ?1 AND model = ?2
-               AND revision_id IN (SELECT id FROM revisions WHERE lecture_id = ?3)",
-            params![strategy, model, lecture.0],
+               AND revision_id IN (SELECT id FROM revisions WHERE lecture_id = ?3 AND number != 1)
+               AND revision_id != ?4",
+            params![strategy, model, lecture.0, revision.0],
         )
         .map_err(err)?;
         tx.execute(
@@ -168,7 +192,7 @@ impl Db {
             "SELECT {CHUNK_COLS} {CURRENT_SETS} AND s.strategy = ?1 AND s.model = ?2 AND {cond}
              ORDER BY l.id, c.ord"
         )
-        .replace("WHERE r.number", "JOIN chunks c ON c.chunk_set_id = s.id WHERE r.number");
+        .replace("WHERE 1", "JOIN chunks c ON c.chunk_set_id = s.id WHERE 1");
         let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
         let rows = stmt.query_map(rusqlite::params_from_iter(params), chunk_from_row).map_err(|e| self.err(e))?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.err(e))
@@ -196,7 +220,6 @@ impl Db {
              JOIN revisions r ON r.id = s.revision_id
              JOIN lectures l ON l.id = r.lecture_id
              WHERE chunks_fts MATCH ?1 AND s.strategy = ?2 AND s.model = ?3 AND {cond}
-               AND r.number = (SELECT max(number) FROM revisions r2 WHERE r2.lecture_id = l.id)
              ORDER BY bm25(chunks_fts) LIMIT ?{}",
             params.len()
         );

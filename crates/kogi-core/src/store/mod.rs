@@ -6,7 +6,7 @@ mod embeddings;
 mod lectures;
 mod schema;
 
-pub use chunks::{ChunkRow, ChunkSet, ChunkSetId, SearchFilter};
+pub use chunks::{ChunkRow, ChunkSet, ChunkSetId, SearchFilter, Which};
 pub use lectures::{Imported, sha256_hex};
 
 use crate::{Error, Result};
