@@ -36,6 +36,12 @@ pub struct BenchArgs {
     /// Queries timed (search)
     #[arg(long, default_value_t = 200)]
     queries: usize,
+    /// Keep the search corpus in this database file (reused when it exists)
+    #[arg(long)]
+    corpus_db: Option<PathBuf>,
+    /// Search mode timed (search)
+    #[arg(long, default_value = "hybrid")]
+    mode: kogi_core::retrieval::Mode,
     /// Chat model folder (generate) [default: <models dir>/smollm2-135m-instruct]
     #[arg(long)]
     model: Option<PathBuf>,
@@ -113,7 +119,7 @@ pub fn run(args: BenchArgs, cfg: Config, out: &Out) -> Result<()> {
         What::Search => {
             let dir = tempfile::tempdir()?;
             let mut cfg = cfg.clone();
-            cfg.db = dir.path().join("bench.sqlite3");
+            cfg.db = args.corpus_db.clone().unwrap_or_else(|| dir.path().join("bench.sqlite3"));
             let mut kogi = Kogi::open(cfg.clone())?;
             let build = Instant::now();
             // The corpus: copies of the lecture, each made distinct by a header line; their chunk
@@ -129,7 +135,7 @@ pub fn run(args: BenchArgs, cfg: Config, out: &Out) -> Result<()> {
             let strategy = cfg.strategy.clone();
             let (db, embedder) = kogi.parts()?;
             let mut retriever = Retriever::new(embedder, &strategy);
-            let params = SearchParams::default();
+            let params = SearchParams { mode: args.mode, ..Default::default() };
             let load = Instant::now();
             retriever.search(db, QUERIES[0], &params)?; // loads the dense index
             let load_s = load.elapsed().as_secs_f64();
@@ -143,7 +149,7 @@ pub fn run(args: BenchArgs, cfg: Config, out: &Out) -> Result<()> {
             }
             ms.sort_by(f64::total_cmp);
             let report = serde_json::json!({
-                "bench": "search", "mode": "hybrid", "k": params.k, "lectures": args.lectures, "chunks": chunks,
+                "bench": "search", "mode": params.mode, "k": params.k, "lectures": args.lectures, "chunks": chunks,
                 "strategy": strategy.name(), "provider": embedder.provider.to_string(), "threads": cfg.threads,
                 "corpus_build_s": build_s, "first_query_with_index_load_s": load_s,
                 "queries": ms.len(), "p50_ms": percentile(&ms, 0.5), "p95_ms": percentile(&ms, 0.95),

@@ -110,6 +110,9 @@ enum Command {
         /// Weight of the dense ranking in hybrid fusion (0–1)
         #[arg(long, default_value_t = SearchParams::default().dense_weight)]
         dense_weight: f64,
+        /// Most trigram phrases per full-text query
+        #[arg(long, default_value_t = SearchParams::default().max_terms)]
+        max_terms: usize,
     },
     /// Benchmarks: indexing time and query latency
     Bench(bench::BenchArgs),
@@ -250,9 +253,9 @@ fn run(cli: Cli) -> Result<()> {
                 output::print_passages(&passages);
             }
         }
-        Command::Eval { questions, transcript, data, mode, k, dense_weight } => {
+        Command::Eval { questions, transcript, data, mode, k, dense_weight, max_terms } => {
             let cfg = config(&g)?;
-            let params = SearchParams { mode, k, dense_weight, ..Default::default() };
+            let params = SearchParams { mode, k, dense_weight, max_terms, ..Default::default() };
             let m = run_eval(cfg, g.db.is_some(), &questions, transcript, data.as_deref(), params, &out)?;
             if !out.json(&m) {
                 output::print_metrics(&m, transcript);

@@ -317,6 +317,35 @@ impl Decoder {
         Ok(logits)
     }
 
+    /// A cache of `n` rows that all continue the single sequence in `cache` (its prompt is computed
+    /// once, then copied): self-consistency samples and beams start here.
+    pub fn fork(&self, cache: &KvCache, n: usize) -> Result<KvCache> {
+        if cache.batch != 1 {
+            return Err(Error::Invalid("only a single-sequence cache can be forked".into()));
+        }
+        let mut out = self.new_cache(n, cache.capacity)?;
+        out.len = cache.len;
+        let f16 = self.info.kv_f16;
+        match (&cache.store, &mut out.store) {
+            (KvStore::Shared(src), KvStore::Shared(dst)) => {
+                for (s, d) in src.iter().zip(dst.iter_mut()) {
+                    for (sv, dv) in s.iter().zip(d.iter_mut()) {
+                        repeat_into(sv, dv, n, f16)?;
+                    }
+                }
+            }
+            (KvStore::Grown(Some(src)), KvStore::Grown(dst)) => {
+                let mut layers = Vec::with_capacity(src.len());
+                for [k, v] in src {
+                    layers.push([repeat_new(k, n, f16)?, repeat_new(v, n, f16)?]);
+                }
+                *dst = Some(layers);
+            }
+            _ => {}
+        }
+        Ok(out)
+    }
+
     /// Copy the cache rows into a new order (beam search): row `i` of the result is row `order[i]`.
     pub fn reorder(&self, cache: &mut KvCache, order: &[usize]) -> Result<()> {
         if order.len() != cache.batch {
@@ -403,4 +432,27 @@ fn gather_rows(v: &mut DynValue, order: &[usize], f16: bool) -> Result<()> {
         Ok(())
     }
     if f16 { go::<f16>(v, order) } else { go::<f32>(v, order) }
+}
+
+fn repeat_into(src: &DynValue, dst: &mut DynValue, n: usize, f16: bool) -> Result<()> {
+    fn go<T: ort::value::PrimitiveTensorElementType + Copy + std::fmt::Debug + 'static>(src: &DynValue, dst: &mut DynValue, n: usize) -> Result<()> {
+        let (_, s) = src.try_extract_tensor::<T>().map_err(rt)?;
+        let (_, d) = dst.try_extract_tensor_mut::<T>().map_err(rt)?;
+        for r in 0..n {
+            d[r * s.len()..(r + 1) * s.len()].copy_from_slice(s);
+        }
+        Ok(())
+    }
+    if f16 { go::<f16>(src, dst, n) } else { go::<f32>(src, dst, n) }
+}
+
+fn repeat_new(src: &DynValue, n: usize, f16: bool) -> Result<DynValue> {
+    fn go<T: ort::value::PrimitiveTensorElementType + Copy + std::fmt::Debug + 'static>(src: &DynValue, n: usize) -> Result<DynValue> {
+        let (shape, s) = src.try_extract_tensor::<T>().map_err(rt)?;
+        let mut dims: Vec<i64> = shape.iter().copied().collect();
+        dims[0] *= n as i64;
+        let data: Vec<T> = (0..n).flat_map(|_| s.iter().copied()).collect();
+        Ok(Tensor::from_array((dims, data)).map_err(rt)?.into_dyn())
+    }
+    if f16 { go::<f16>(src, n) } else { go::<f32>(src, n) }
 }

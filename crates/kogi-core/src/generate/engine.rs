@@ -88,6 +88,31 @@ pub struct Generation {
     pub text: String,
     pub finish: FinishReason,
     pub stats: GenerationStats,
+    /// Sum of the model's log-probabilities of the generated tokens (unmodified distribution).
+    pub logprob: f64,
+}
+
+impl Generation {
+    /// Mean log-probability per token: a length-fair confidence score (best-of-N).
+    pub fn mean_logprob(&self) -> f64 {
+        if self.tokens.is_empty() { f64::NEG_INFINITY } else { self.logprob / self.tokens.len() as f64 }
+    }
+}
+
+fn logsumexp(v: &[f32]) -> f32 {
+    let m = v.iter().copied().filter(|x| !x.is_nan()).fold(f32::NEG_INFINITY, f32::max);
+    if !m.is_finite() {
+        return m;
+    }
+    m + v.iter().map(|x| (x - m).exp()).sum::<f32>().ln()
+}
+
+/// Sample with `sampler` and return the token with its log-probability under the raw logits.
+fn pick(sampler: &mut Sampler, logits: &mut [f32], history: &[u32]) -> (u32, f32) {
+    let lse = logsumexp(logits);
+    let raw = logits.to_vec();
+    let t = sampler.sample(logits, history);
+    (t, raw[t as usize] - lse)
 }
 
 /// A chat model: decoder + tokenizer + template.
@@ -234,7 +259,8 @@ impl Generate for LanguageModel {
         let prefill_passes = self.decoder.forward_passes - passes_before;
         let mut sampler = Sampler::new(params.sampling.clone());
         let mut history: Vec<u32> = prompt.to_vec();
-        let mut next = sampler.sample(&mut logits, &history);
+        let (mut next, mut next_lp) = pick(&mut sampler, &mut logits, &history);
+        let mut logprob = 0f64;
         let ttft = started.elapsed();
         let mut stops: Vec<u32> = self.tokenizer.end_of_turn_ids().to_vec();
         stops.extend(&params.stop_ids);
@@ -253,6 +279,7 @@ impl Generate for LanguageModel {
             }
             generated.push(next);
             history.push(next);
+            logprob += next_lp as f64;
             if let Some(d) = drafter.as_mut() {
                 d.extend(&[next]);
             }
@@ -277,12 +304,12 @@ impl Generate for LanguageModel {
             match drafter.as_mut() {
                 None if !params.exact_steps => {
                     let mut l = self.decoder.forward(&mut cache, &[next], 1)?;
-                    next = sampler.sample(&mut l, &history);
+                    (next, next_lp) = pick(&mut sampler, &mut l, &history);
                 }
                 None => {
                     self.decoder.truncate(&mut cache, base)?;
                     let mut l = self.decoder.forward(&mut cache, &[last, next], 1)?;
-                    next = sampler.sample(&mut l, &history);
+                    (next, next_lp) = pick(&mut sampler, &mut l, &history);
                 }
                 Some(d) => {
                     self.decoder.truncate(&mut cache, base)?;
@@ -295,19 +322,22 @@ impl Generate for LanguageModel {
                     feed.extend_from_slice(&draft);
                     let l = self.decoder.forward(&mut cache, &feed, feed.len() - 1)?;
                     // Greedy prediction after `next` and after each draft; accept drafts while they agree.
-                    let preds: Vec<u32> = (0..=draft.len()).map(|i| argmax(&l[i * vocab..(i + 1) * vocab])).collect();
+                    let rows: Vec<&[f32]> = (0..=draft.len()).map(|i| &l[i * vocab..(i + 1) * vocab]).collect();
+                    let preds: Vec<u32> = rows.iter().map(|r| argmax(r)).collect();
+                    let lps: Vec<f32> = rows.iter().zip(&preds).map(|(r, &p)| r[p as usize] - logsumexp(r)).collect();
                     let accepted = draft.iter().zip(&preds).take_while(|(a, b)| a == b).count();
                     if !draft.is_empty() {
                         d.observe(draft.len(), accepted);
                     }
                     // Keep `next` and the accepted drafts in the cache; drop the rest.
                     self.decoder.truncate(&mut cache, base + 2 + accepted)?;
-                    for &t in &draft[..accepted] {
+                    for (i, &t) in draft[..accepted].iter().enumerate() {
                         if stops.contains(&t) {
                             break 'outer FinishReason::EndOfTurn;
                         }
                         generated.push(t);
                         history.push(t);
+                        logprob += lps[i] as f64;
                         d.extend(&[t]);
                         if out.push(t, on_text)? {
                             break 'outer FinishReason::StopString;
@@ -317,6 +347,7 @@ impl Generate for LanguageModel {
                         }
                     }
                     next = preds[accepted];
+                    next_lp = lps[accepted];
                 }
             }
         };
@@ -336,6 +367,6 @@ impl Generate for LanguageModel {
             accepted,
         };
         let _ = prefill_passes;
-        Ok(Generation { tokens: generated, text: out.text, finish, stats })
+        Ok(Generation { tokens: generated, text: out.text, finish, stats, logprob })
     }
 }

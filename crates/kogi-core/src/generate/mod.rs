@@ -1,5 +1,6 @@
 //! Text generation with a local decoder model: KV cache, sampling, n-gram speculation, scoring.
 
+pub mod batch;
 pub mod chat;
 pub mod decoder;
 pub mod engine;

@@ -60,6 +60,19 @@ pub fn quote(term: &str) -> String {
 /// The FTS5 MATCH expression for a question, or `None` when nothing in it can be searched
 /// (trigram phrases shorter than 3 characters match nothing).
 pub fn fts_query(question: &str) -> Option<String> {
+    phrase_query(&trigrams(question))
+}
+
+/// OR of quoted trigram phrases, or `None` for none.
+pub fn phrase_query(grams: &[String]) -> Option<String> {
+    if grams.is_empty() {
+        return None;
+    }
+    Some(grams.iter().map(|g| quote(g)).collect::<Vec<_>>().join(" OR "))
+}
+
+/// The distinct lower-cased character trigrams of the question's runs, in order.
+pub fn trigrams(question: &str) -> Vec<String> {
     let mut grams: Vec<String> = Vec::new();
     for t in terms(question) {
         let chars: Vec<char> = t.chars().collect();
@@ -73,10 +86,7 @@ pub fn fts_query(question: &str) -> Option<String> {
             }
         }
     }
-    if grams.is_empty() {
-        return None;
-    }
-    Some(grams.iter().map(|g| quote(g)).collect::<Vec<_>>().join(" OR "))
+    grams
 }
 
 #[cfg(test)]

@@ -70,13 +70,20 @@ pub struct SearchParams {
     pub rrf_k: f64,
     /// Weight of the dense ranking in the fusion (BM25 gets 1 − this).
     pub dense_weight: f64,
+    /// Most trigram phrases in a full-text query (the rarest are kept).
+    #[serde(default = "default_max_terms")]
+    pub max_terms: usize,
+}
+
+fn default_max_terms() -> usize {
+    SearchParams::default().max_terms
 }
 
 impl Default for SearchParams {
     fn default() -> Self {
         // A small fusion constant: with two rankers and five passages to fill, a passage either ranker
         // puts at the very top should beat one both rank middling.
-        Self { mode: Mode::Hybrid, k: 5, filter: SearchFilter::default(), candidates: 50, rrf_k: 10.0, dense_weight: 0.5 }
+        Self { mode: Mode::Hybrid, k: 5, filter: SearchFilter::default(), candidates: 50, rrf_k: 10.0, dense_weight: 0.5, max_terms: 64 }
     }
 }
 
@@ -130,16 +137,29 @@ impl<'e> Retriever<'e> {
         }
         let model = self.embedder.model_id().to_owned();
         let n = p.candidates.max(p.k);
-        let dense: Vec<(ChunkRow, f32)> = if p.mode != Mode::Bm25 {
-            let q = self.embedder.embed(&[question], Role::Query)?.pop().unwrap_or_default();
-            self.dense_index(db, p.filter.revision)?.search(&q, n, &p.filter)
-        } else {
-            Vec::new()
-        };
-        let lexical: Vec<(ChunkRow, f64)> = match (p.mode, bm25::fts_query(question)) {
-            (Mode::Dense, _) | (_, None) => Vec::new(),
-            (_, Some(q)) => db.fts_search(&q, &self.strategy, &model, &p.filter, n)?,
-        };
+        if p.mode != Mode::Bm25 {
+            self.dense_index(db, p.filter.revision)?;
+        }
+        // The two rankers run side by side: the question's embedding and dense scan on a second
+        // thread, full-text search here (the connection stays on its thread).
+        let this = &*self;
+        let (dense, lexical) = std::thread::scope(|scope| -> Result<(Vec<(ChunkRow, f32)>, Vec<(ChunkRow, f64)>)> {
+            let dense = (p.mode != Mode::Bm25).then(|| {
+                scope.spawn(|| -> Result<Vec<(ChunkRow, f32)>> {
+                    let q = this.embedder.embed(&[question], Role::Query)?.pop().unwrap_or_default();
+                    Ok(this.dense[&p.filter.revision].search(&q, n, &p.filter))
+                })
+            });
+            let lexical = match (p.mode, this.lexical_query(db, question, p.max_terms)?) {
+                (Mode::Dense, _) | (_, None) => Vec::new(),
+                (_, Some(q)) => db.fts_search(&q, &this.strategy, &model, &p.filter, n)?,
+            };
+            let dense = match dense {
+                Some(h) => h.join().map_err(|_| Error::Runtime("dense search panicked".into()))??,
+                None => Vec::new(),
+            };
+            Ok((dense, lexical))
+        })?;
         if dense.is_empty() && lexical.is_empty() && db.current_chunks(&self.strategy, &model, &p.filter)?.is_empty() {
             return Err(Error::NotFoundItem(format!(
                 "nothing is indexed for chunking {} and model {model} — run `kogi index` first",
@@ -185,6 +205,27 @@ impl<'e> Retriever<'e> {
             }
         }
         chosen.into_iter().map(|(row, score, d, l)| self.passage(db, &row, score, d, l)).collect()
+    }
+
+    /// The question's trigrams that can discriminate: absent ones match nothing, and ones in more than
+    /// half of all chunks get no BM25 weight (FTS5 floors their IDF) yet dominate the query's cost.
+    /// FTS5's BM25 costs a few microseconds per matching row and phrase, so only the `max_terms`
+    /// rarest are kept: they carry nearly all of the IDF weight.
+    fn lexical_query(&self, db: &Db, question: &str, max_terms: usize) -> Result<Option<String>> {
+        let grams = bm25::trigrams(question);
+        if grams.is_empty() {
+            return Ok(None);
+        }
+        let (df, total) = db.fts_document_frequencies(&grams)?;
+        let mut useful: Vec<(i64, usize, String)> = grams
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, g)| df.get(&g).copied().filter(|&d| d > 0 && d * 2 <= total).map(|d| (d, i, g)))
+            .collect();
+        useful.sort();
+        useful.truncate(max_terms.max(1));
+        useful.sort_by_key(|u| u.1);
+        Ok(bm25::phrase_query(&useful.into_iter().map(|u| u.2).collect::<Vec<_>>()))
     }
 
     fn passage(&mut self, db: &Db, row: &ChunkRow, score: f64, dense: Option<f32>, bm25: Option<f64>) -> Result<Passage> {

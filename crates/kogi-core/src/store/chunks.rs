@@ -209,24 +209,62 @@ impl Db {
         filter: &SearchFilter,
         limit: usize,
     ) -> Result<Vec<(ChunkRow, f64)>> {
-        let mut params: Vec<rusqlite::types::Value> =
-            vec![fts_query.to_owned().into(), strategy.to_owned().into(), model.to_owned().into()];
-        let cond = filter.sql(&mut params);
-        params.push((limit as i64).into());
-        let sql = format!(
-            "SELECT {CHUNK_COLS}, -bm25(chunks_fts) AS score
-             FROM chunks_fts f JOIN chunks c ON c.id = f.rowid
-             JOIN chunk_sets s ON s.id = c.chunk_set_id
-             JOIN revisions r ON r.id = s.revision_id
-             JOIN lectures l ON l.id = r.lecture_id
-             WHERE chunks_fts MATCH ?1 AND s.strategy = ?2 AND s.model = ?3 AND {cond}
-             ORDER BY bm25(chunks_fts) LIMIT ?{}",
-            params.len()
-        );
-        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map(rusqlite::params_from_iter(params), |r| Ok((chunk_from_row(r)?, r.get::<_, f64>(8)?)))
+        // Rank inside FTS5 first (a subquery over the index alone), then join and filter a pool of
+        // the best rows: joining every matching row before sorting costs more than ranking them.
+        // The pool grows when filters (other strategies, revisions, lectures) leave too few.
+        let mut pool = (limit * 8).max(64);
+        loop {
+            let mut params: Vec<rusqlite::types::Value> =
+                vec![fts_query.to_owned().into(), strategy.to_owned().into(), model.to_owned().into(), (pool as i64).into()];
+            let cond = filter.sql(&mut params);
+            params.push((limit as i64).into());
+            let sql = format!(
+                "SELECT {CHUNK_COLS}, -m.score AS score
+                 FROM (SELECT rowid AS id, bm25(chunks_fts) AS score FROM chunks_fts
+                       WHERE chunks_fts MATCH ?1 ORDER BY score LIMIT ?4) m
+                 JOIN chunks c ON c.id = m.id
+                 JOIN chunk_sets s ON s.id = c.chunk_set_id
+                 JOIN revisions r ON r.id = s.revision_id
+                 JOIN lectures l ON l.id = r.lecture_id
+                 WHERE s.strategy = ?2 AND s.model = ?3 AND {cond}
+                 ORDER BY m.score LIMIT ?{}",
+                params.len()
+            );
+            let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
+            let rows = stmt
+                .query_map(rusqlite::params_from_iter(params), |r| Ok((chunk_from_row(r)?, r.get::<_, f64>(8)?)))
+                .map_err(|e| self.err(e))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(|e| self.err(e))?;
+            let matched: i64 = if rows.len() >= limit {
+                0
+            } else {
+                self.conn
+                    .query_row("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?1", [fts_query], |r| r.get(0))
+                    .map_err(|e| self.err(e))?
+            };
+            if rows.len() >= limit || matched as usize <= pool {
+                return Ok(rows);
+            }
+            pool *= 4;
+        }
+    }
+
+    /// How many indexed chunks contain each term (FTS5 trigram statistics), and the total.
+    pub fn fts_document_frequencies(&self, terms: &[String]) -> Result<(std::collections::HashMap<String, i64>, i64)> {
+        let total: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM chunks", [], |r| r.get(0))
             .map_err(|e| self.err(e))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.err(e))
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT doc FROM chunks_fts_vocab WHERE term = ?1")
+            .map_err(|e| self.err(e))?;
+        let mut out = std::collections::HashMap::new();
+        for t in terms {
+            let df: i64 = stmt.query_row([t], |r| r.get(0)).optional().map_err(|e| self.err(e))?.unwrap_or(0);
+            out.insert(t.clone(), df);
+        }
+        Ok((out, total))
     }
 }

@@ -114,6 +114,11 @@ const MIGRATIONS: &[&str] = &[
         INSERT INTO chunks_fts(chunks_fts, rowid, context_text) VALUES ('delete', old.id, old.context_text);
     END;
     "#,
+    // 3: term statistics of the full-text index, so a query can leave out trigrams that occur almost
+    // everywhere (they add nothing to BM25 but cost the most to evaluate).
+    r#"
+    CREATE VIRTUAL TABLE chunks_fts_vocab USING fts5vocab(chunks_fts, row);
+    "#,
 ];
 
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
