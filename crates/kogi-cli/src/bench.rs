@@ -48,6 +48,12 @@ pub struct BenchArgs {
     /// New tokens per generation (generate)
     #[arg(long, default_value_t = 256)]
     new_tokens: usize,
+    /// n-gram speculation: longest suffix looked up, shortest, most drafted tokens (generate)
+    #[arg(long, default_value = "4,1,8", value_delimiter = ',')]
+    ngram: Vec<usize>,
+    /// A chat to use instead of the built-in RAG prompt: JSON `[{"role": …, "content": …}, …]` (generate)
+    #[arg(long)]
+    chat: Option<PathBuf>,
     /// Synthetic prompt lengths in tokens instead of the RAG prompt, e.g. 512,2048 (generate)
     #[arg(long, value_delimiter = ',')]
     prompt_tokens: Vec<usize>,
@@ -84,7 +90,7 @@ const QUERIES: &[&str] = &[
 
 pub fn run(args: BenchArgs, cfg: Config, out: &Out) -> Result<()> {
     if let What::Generate = args.what {
-        return crate::bench_generate::run(&args.model, args.new_tokens, &args.prompt_tokens, args.runs, &cfg, out);
+        return crate::bench_generate::run(&args.model, args.new_tokens, &args.prompt_tokens, args.chat.as_deref(), &args.ngram, args.runs, &cfg, out);
     }
     let (name, bytes) = transcript(&args)?;
     let cancel = AtomicBool::new(false);

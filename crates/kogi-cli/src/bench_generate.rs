@@ -2,7 +2,7 @@
 //! measured side by side in one run on the same prompts, with the outputs compared token for token.
 
 use crate::output::Out;
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use kogi_core::app::Config;
 use kogi_core::generate::chat::Message;
 use kogi_core::generate::engine::{Generate, GenerateParams, Generation, LanguageModel};
@@ -33,14 +33,32 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-pub fn run(model: &Option<PathBuf>, new_tokens: usize, prompt_lengths: &[usize], runs: usize, cfg: &Config, out: &Out) -> Result<()> {
+pub fn run(
+    model: &Option<PathBuf>,
+    new_tokens: usize,
+    prompt_lengths: &[usize],
+    chat: Option<&std::path::Path>,
+    ngram: &[usize],
+    runs: usize,
+    cfg: &Config,
+    out: &Out,
+) -> Result<()> {
+    let ngram = match ngram {
+        [max_n, min_n, max_k] => NgramConfig { max_n: *max_n, min_n: *min_n, max_k: *max_k, ..Default::default() },
+        _ => bail!("--ngram takes three numbers: max_n,min_n,max_k"),
+    };
+    ngram.validate()?;
     let dir = model.clone().unwrap_or_else(|| kogi_core::paths::models_dir().join("smollm2-135m-instruct"));
     let session = SessionConfig { provider: cfg.provider, threads: cfg.threads, ..Default::default() };
     let mut lm = LanguageModel::open(&dir, &session)?;
     let cancel = AtomicBool::new(false);
     // The prompts: the RAG prompt, or synthetic ones of given lengths (real tokenizer, real text).
     let mut prompts: Vec<(String, Vec<u32>)> = Vec::new();
-    if prompt_lengths.is_empty() {
+    if let Some(path) = chat {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let messages: Vec<Message> = serde_json::from_str(&text).with_context(|| format!("{}: not a list of messages", path.display()))?;
+        prompts.push((path.display().to_string(), lm.encode_chat(&messages)?));
+    } else if prompt_lengths.is_empty() {
         prompts.push(("rag".into(), lm.encode_chat(&rag_messages())?));
     } else {
         let text: String = RAG_PASSAGES.join(" ");
@@ -53,7 +71,7 @@ pub fn run(model: &Option<PathBuf>, new_tokens: usize, prompt_lengths: &[usize],
     let mut results = Vec::new();
     for (name, prompt) in &prompts {
         let plain_params = GenerateParams { max_new_tokens: new_tokens, ..Default::default() };
-        let spec_params = GenerateParams { speculative: Some(NgramConfig::default()), ..plain_params.clone() };
+        let spec_params = GenerateParams { speculative: Some(ngram.clone()), ..plain_params.clone() };
         // Warm-up (allocations, kernels) is not measured.
         lm.generate(prompt, &GenerateParams { max_new_tokens: 4, ..Default::default() }, &mut |_| {}, &cancel)?;
         let fast_params = GenerateParams { exact_steps: false, ..plain_params.clone() };
@@ -110,7 +128,7 @@ pub fn run(model: &Option<PathBuf>, new_tokens: usize, prompt_lengths: &[usize],
     }
     let report = serde_json::json!({
         "bench": "generate", "model": dir, "layout": lm.decoder.info.layout, "provider": lm.decoder.provider.to_string(),
-        "threads": cfg.threads, "runs": runs, "results": results,
+        "threads": cfg.threads, "runs": runs, "ngram": ngram, "results": results,
     });
     if !out.json(&report) {
         println!("{}", serde_json::to_string_pretty(&report)?);

@@ -1,5 +1,6 @@
 //! `kogi`: the command-line shell over kogi-core. Parses arguments, shows progress, prints results.
 
+mod ask;
 mod bench;
 mod bench_generate;
 mod output;
@@ -94,7 +95,18 @@ enum Command {
         #[arg(long)]
         course: Option<String>,
     },
-    /// Retrieval metrics (hit@1/3/5, MRR@5, context size) on a question file
+    /// Ask a question: the answer streams in, then its citations
+    Ask {
+        #[arg(allow_hyphen_values = true)]
+        question: String,
+        #[command(flatten)]
+        answer: ask::AnswerArgs,
+        /// Run several steps of the RAG ladder and show their answers one after another (all when no list)
+        #[arg(long, value_delimiter = ',', num_args = 0..)]
+        compare: Option<Vec<kogi_core::answer::Rung>>,
+    },
+    /// Retrieval metrics (hit@1/3/5, MRR@5, context size) on a question file; with --answers also
+    /// fact recall and refusal accuracy of each step of the RAG ladder
     Eval {
         #[arg(long)]
         questions: PathBuf,
@@ -113,6 +125,18 @@ enum Command {
         /// Most trigram phrases per full-text query
         #[arg(long, default_value_t = SearchParams::default().max_terms)]
         max_terms: usize,
+        /// Also generate answers and score them (fact recall, refusal accuracy)
+        #[arg(long)]
+        answers: bool,
+        /// Ladder steps to answer with (with --answers)
+        #[arg(long, value_delimiter = ',', default_value = "none,raw,corrected,windows,reranked,chunks")]
+        modes: Vec<kogi_core::answer::Rung>,
+        /// Chat model folder (with --answers)
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Token budget of each answer (with --answers)
+        #[arg(long, default_value_t = 128)]
+        max_tokens: usize,
     },
     /// Benchmarks: indexing time and query latency
     Bench(bench::BenchArgs),
@@ -253,7 +277,52 @@ fn run(cli: Cli) -> Result<()> {
                 output::print_passages(&passages);
             }
         }
-        Command::Eval { questions, transcript, data, mode, k, dense_weight, max_terms } => {
+        Command::Ask { question, answer, compare } => {
+            let compare = compare.map(|c| if c.is_empty() { kogi_core::answer::Rung::ALL.to_vec() } else { c });
+            ask::ask(config(&g)?, &question, &answer, compare, &out)?;
+        }
+        Command::Eval { questions, transcript: _, data, k, answers: true, modes, model, max_tokens, .. } => {
+            let qs = eval::load_questions(&questions)?;
+            let data = match data {
+                Some(d) => d,
+                None => shared_data_dir().context("no data folder: pass --data DIR")?,
+            };
+            let args = ask::AnswerArgs {
+                mode: kogi_core::answer::Rung::Windows,
+                k,
+                model,
+                lang: None,
+                max_tokens,
+                temperature: 0.0,
+                top_p: 1.0,
+                seed: None,
+                no_speculation: false,
+                think: None,
+                min_similarity: kogi_core::answer::AskParams::default().min_similarity,
+                lectures: vec![],
+                course: None,
+            };
+            let results = ask::eval_answers(
+                config(&g)?,
+                &qs,
+                &data.join("LLM2024_day4_raw.txt"),
+                &data.join("LLM2024_day4.txt"),
+                &args,
+                &modes,
+                &out,
+            )?;
+            if !out.json(&results) {
+                println!("\n| step | fact recall | refusal accuracy | answerable declined | mean tokens | mean s |");
+                println!("|---|---|---|---|---|---|");
+                for r in &results {
+                    println!(
+                        "| {} | {:.2} | {:.2} ({} q) | {} of {} | {:.0} | {:.1} |",
+                        r.rung.name(), r.fact_recall, r.refusal_accuracy, r.unanswerable, r.false_refusals, r.answerable, r.mean_new_tokens, r.mean_seconds
+                    );
+                }
+            }
+        }
+        Command::Eval { questions, transcript, data, mode, k, dense_weight, max_terms, .. } => {
             let cfg = config(&g)?;
             let params = SearchParams { mode, k, dense_weight, max_terms, ..Default::default() };
             let m = run_eval(cfg, g.db.is_some(), &questions, transcript, data.as_deref(), params, &out)?;

@@ -1,6 +1,7 @@
 //! kogi's core: every domain concept (lecture, transcript revision, chunk, passage, answer, citation)
 //! and the pipelines over them. Front ends (CLI, desktop shell) are thin adapters over this crate.
 
+pub mod answer;
 pub mod app;
 pub mod chunk;
 pub mod error;

@@ -312,15 +312,18 @@ impl Generate for LanguageModel {
                     (next, next_lp) = pick(&mut sampler, &mut l, &history);
                 }
                 Some(d) => {
-                    self.decoder.truncate(&mut cache, base)?;
                     let room = (cache.capacity - base - 2).min(params.max_new_tokens - generated.len());
                     let mut draft = d.draft_next();
                     draft.truncate(room);
+                    // With a draft the call has two rows or more already; without, re-feed `last`.
                     let mut feed = Vec::with_capacity(draft.len() + 2);
-                    feed.push(last);
+                    if draft.is_empty() {
+                        self.decoder.truncate(&mut cache, base)?;
+                        feed.push(last);
+                    }
                     feed.push(next);
                     feed.extend_from_slice(&draft);
-                    let l = self.decoder.forward(&mut cache, &feed, feed.len() - 1)?;
+                    let l = self.decoder.forward(&mut cache, &feed, draft.len() + 1)?;
                     // Greedy prediction after `next` and after each draft; accept drafts while they agree.
                     let rows: Vec<&[f32]> = (0..=draft.len()).map(|i| &l[i * vocab..(i + 1) * vocab]).collect();
                     let preds: Vec<u32> = rows.iter().map(|r| argmax(r)).collect();
