@@ -99,25 +99,24 @@ impl LanguageModel {
                 rows.iter_mut().filter(|r| r.finish.is_none()).for_each(|r| r.finish = Some(FinishReason::ContextFull));
                 break;
             }
-            // Two rows per sequence, as in `generate`: the last cached token again, then the new one.
+            // With one sequence, two rows per step as in `generate` (exact numbers); with several,
+            // one row each: GroupQueryAttention takes multi-token steps only at batch size 1.
+            let exact = n == 1;
             let mut feed = Vec::with_capacity(2 * n);
             for (i, r) in rows.iter().enumerate() {
-                let hist_last = |k: usize| -> u32 {
-                    let all = prompt.len() + r.tokens.len();
-                    let idx = all - 1 - k;
-                    if idx < prompt.len() { prompt[idx] } else { r.tokens[idx - prompt.len()] }
-                };
-                if r.finish.is_none() {
-                    feed.push(hist_last(1));
-                    feed.push(next[i]);
-                } else {
-                    // Finished rows idle on a harmless token; their results are ignored.
-                    feed.push(hist_last(0));
-                    feed.push(hist_last(0));
+                let all = prompt.len() + r.tokens.len();
+                let at = |idx: usize| if idx < prompt.len() { prompt[idx] } else { r.tokens[idx - prompt.len()] };
+                let (prev, cur) = if r.finish.is_none() { (at(all - 2), next[i]) } else { (at(all - 1), at(all - 1)) };
+                // Finished rows idle on a harmless token; their results are ignored.
+                if exact {
+                    feed.push(prev);
                 }
+                feed.push(cur);
             }
-            let base = cache.len - 1;
-            self.decoder.truncate(&mut cache, base)?;
+            if exact {
+                let base = cache.len - 1;
+                self.decoder.truncate(&mut cache, base)?;
+            }
             let logits = self.decoder.forward(&mut cache, &feed, 1)?;
             for i in 0..n {
                 if rows[i].finish.is_some() {
@@ -215,15 +214,21 @@ impl LanguageModel {
             let mut order = keep.clone();
             order.resize(cache.batch, keep[0]);
             self.decoder.reorder(&mut cache, &order)?;
+            // One beam: two rows per step, exactly as greedy decoding; several: one row each
+            // (GroupQueryAttention takes multi-token steps only at batch size 1).
+            let exact = cache.batch == 1;
             let mut feed = Vec::with_capacity(2 * cache.batch);
             for row in 0..cache.batch {
                 let (toks, _) = &live[row.min(live.len() - 1)];
-                let prev = if toks.len() >= 2 { toks[toks.len() - 2] } else { *prompt.last().expect("non-empty") };
-                feed.push(prev);
+                if exact {
+                    feed.push(if toks.len() >= 2 { toks[toks.len() - 2] } else { *prompt.last().expect("non-empty") });
+                }
                 feed.push(*toks.last().expect("non-empty"));
             }
-            let base = cache.len - 1;
-            self.decoder.truncate(&mut cache, base)?;
+            if exact {
+                let base = cache.len - 1;
+                self.decoder.truncate(&mut cache, base)?;
+            }
             let logits = self.decoder.forward(&mut cache, &feed, 1)?;
             let mut cands: Vec<(f64, usize, u32)> = Vec::new();
             for (b, (_, score)) in live.iter().enumerate() {
