@@ -23,40 +23,40 @@ pub enum What {
 
 #[derive(Args)]
 pub struct BenchArgs {
-    what: What,
+    pub(crate) what: What,
     /// Transcript to use [default: the real raw lecture in ../shared/data]
     #[arg(long)]
-    file: Option<PathBuf>,
+    pub(crate) file: Option<PathBuf>,
     /// Repetitions (index) — the median is reported
     #[arg(long, default_value_t = 3)]
-    runs: usize,
+    pub(crate) runs: usize,
     /// Lectures in the search corpus
     #[arg(long, default_value_t = 100)]
-    lectures: usize,
+    pub(crate) lectures: usize,
     /// Queries timed (search)
     #[arg(long, default_value_t = 200)]
-    queries: usize,
+    pub(crate) queries: usize,
     /// Keep the search corpus in this database file (reused when it exists)
     #[arg(long)]
-    corpus_db: Option<PathBuf>,
+    pub(crate) corpus_db: Option<PathBuf>,
     /// Search mode timed (search)
     #[arg(long, default_value = "hybrid")]
-    mode: kogi_core::retrieval::Mode,
+    pub(crate) mode: kogi_core::retrieval::Mode,
     /// Chat model folder (generate) [default: <models dir>/smollm2-135m-instruct]
     #[arg(long)]
-    model: Option<PathBuf>,
+    pub(crate) model: Option<PathBuf>,
     /// New tokens per generation (generate)
     #[arg(long, default_value_t = 256)]
-    new_tokens: usize,
+    pub(crate) new_tokens: usize,
     /// n-gram speculation: longest suffix looked up, shortest, most drafted tokens (generate)
     #[arg(long, default_value = "4,1,8", value_delimiter = ',')]
-    ngram: Vec<usize>,
+    pub(crate) ngram: Vec<usize>,
     /// A chat to use instead of the built-in RAG prompt: JSON `[{"role": …, "content": …}, …]` (generate)
     #[arg(long)]
-    chat: Option<PathBuf>,
+    pub(crate) chat: Option<PathBuf>,
     /// Synthetic prompt lengths in tokens instead of the RAG prompt, e.g. 512,2048 (generate)
     #[arg(long, value_delimiter = ',')]
-    prompt_tokens: Vec<usize>,
+    pub(crate) prompt_tokens: Vec<usize>,
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -90,7 +90,7 @@ const QUERIES: &[&str] = &[
 
 pub fn run(args: BenchArgs, cfg: Config, out: &Out) -> Result<()> {
     if let What::Generate = args.what {
-        return crate::bench_generate::run(&args.model, args.new_tokens, &args.prompt_tokens, args.chat.as_deref(), &args.ngram, args.runs, &cfg, out);
+        return crate::bench_generate::run(&args, &cfg, out);
     }
     let (name, bytes) = transcript(&args)?;
     let cancel = AtomicBool::new(false);

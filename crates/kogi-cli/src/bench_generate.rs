@@ -8,7 +8,6 @@ use kogi_core::generate::chat::Message;
 use kogi_core::generate::engine::{Generate, GenerateParams, Generation, LanguageModel};
 use kogi_core::generate::ngram::NgramConfig;
 use kogi_core::inference::runtime::SessionConfig;
-use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
 /// A retrieval-augmented prompt whose answer should quote its passages: where prompt lookup pays.
@@ -33,16 +32,9 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-pub fn run(
-    model: &Option<PathBuf>,
-    new_tokens: usize,
-    prompt_lengths: &[usize],
-    chat: Option<&std::path::Path>,
-    ngram: &[usize],
-    runs: usize,
-    cfg: &Config,
-    out: &Out,
-) -> Result<()> {
+pub fn run(args: &crate::bench::BenchArgs, cfg: &Config, out: &Out) -> Result<()> {
+    let (model, new_tokens, prompt_lengths, chat, ngram, runs) =
+        (&args.model, args.new_tokens, &args.prompt_tokens[..], args.chat.as_deref(), &args.ngram[..], args.runs);
     let ngram = match ngram {
         [max_n, min_n, max_k] => NgramConfig { max_n: *max_n, min_n: *min_n, max_k: *max_k, ..Default::default() },
         _ => bail!("--ngram takes three numbers: max_n,min_n,max_k"),

@@ -201,10 +201,10 @@ pub fn cited_numbers(text: &str) -> Vec<usize> {
         let inside = &rest[..close];
         if inside.chars().all(|c| c.is_ascii_digit() || c == ',' || c == ' ' || c == '-') {
             for part in inside.split(',') {
-                if let Ok(n) = part.trim().parse::<usize>() {
-                    if !out.contains(&n) {
-                        out.push(n);
-                    }
+                if let Ok(n) = part.trim().parse::<usize>()
+                    && !out.contains(&n)
+                {
+                    out.push(n);
                 }
             }
         }
@@ -246,10 +246,8 @@ impl<'a> Answerer<'a> {
                 changed = true;
             }
         }
-        if changed {
-            if let Some(r) = self.retrievers.get_mut(&strategy.name()) {
-                r.invalidate();
-            }
+        if changed && let Some(r) = self.retrievers.get_mut(&strategy.name()) {
+            r.invalidate();
         }
         Ok(())
     }

@@ -219,7 +219,7 @@ impl Decoder {
     /// logits of the last `want` positions of every row: `[batch][want][vocab]` flattened.
     pub fn forward(&mut self, cache: &mut KvCache, tokens: &[u32], want: usize) -> Result<Vec<f32>> {
         let b = cache.batch;
-        if tokens.is_empty() || tokens.len() % b != 0 {
+        if tokens.is_empty() || !tokens.len().is_multiple_of(b) {
             return Err(Error::Invalid(format!("{} tokens do not split into {b} equal rows", tokens.len())));
         }
         let s = tokens.len() / b;

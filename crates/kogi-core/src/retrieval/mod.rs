@@ -87,6 +87,9 @@ impl Default for SearchParams {
     }
 }
 
+/// One ranker's results, best first.
+type Ranked<S> = Vec<(ChunkRow, S)>;
+
 /// Holds the dense index and revision texts in memory between queries (the app keeps one).
 pub struct Retriever<'e> {
     embedder: &'e dyn Embed,
@@ -143,7 +146,7 @@ impl<'e> Retriever<'e> {
         // The two rankers run side by side: the question's embedding and dense scan on a second
         // thread, full-text search here (the connection stays on its thread).
         let this = &*self;
-        let (dense, lexical) = std::thread::scope(|scope| -> Result<(Vec<(ChunkRow, f32)>, Vec<(ChunkRow, f64)>)> {
+        let (dense, lexical) = std::thread::scope(|scope| -> Result<(Ranked<f32>, Ranked<f64>)> {
             let dense = (p.mode != Mode::Bm25).then(|| {
                 scope.spawn(|| -> Result<Vec<(ChunkRow, f32)>> {
                     let q = this.embedder.embed(&[question], Role::Query)?.pop().unwrap_or_default();
