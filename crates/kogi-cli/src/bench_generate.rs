@@ -17,14 +17,31 @@ pub const RAG_PASSAGES: &[&str] = &[
     "The compute needed to train a transformer is roughly six times the number of parameters times the number of training tokens. This simple formula is used to plan training runs before they start.",
     "Inference time scaling means spending more compute when answering: the model thinks longer on hard questions, samples several answers, or checks its steps with a reward model, and accuracy keeps improving as that compute grows.",
 ];
-pub const RAG_QUESTION: &str = "What does the lecture say about the optimal number of training tokens and about the compute needed for training? Quote the passages.";
+pub const RAG_QUESTION: &str = "What does the lecture say about the optimal number of training tokens and about the compute needed for training?";
 
-fn rag_messages() -> Vec<Message> {
-    let passages: String = RAG_PASSAGES.iter().enumerate().map(|(i, p)| format!("[{}] {}\n", i + 1, p)).collect();
-    vec![
-        Message::system("Answer the question using only the numbered passages. Quote the passages word for word."),
-        Message::user(format!("Passages:\n{passages}\nQuestion: {RAG_QUESTION}")),
-    ]
+/// The prompt `kogi ask` builds (English) for the built-in passages.
+fn rag_prompt(lm: &LanguageModel) -> Result<Vec<u32>> {
+    use kogi_core::retrieval::Passage;
+    let passages: Vec<Passage> = RAG_PASSAGES
+        .iter()
+        .enumerate()
+        .map(|(i, t)| Passage {
+            lecture: kogi_core::lecture::LectureId(1),
+            title: "Scaling laws".into(),
+            course: None,
+            revision: kogi_core::lecture::RevisionId(1),
+            span: kogi_core::text::CharSpan::new(i * 1000, i * 1000 + t.chars().count()),
+            matched: kogi_core::text::CharSpan::new(i * 1000, i * 1000 + t.chars().count()),
+            text: (*t).to_owned(),
+            start_ms: None,
+            end_ms: None,
+            score: 1.0,
+            dense: None,
+            bm25: None,
+        })
+        .collect();
+    let built = kogi_core::answer::prompt::build(&lm.tokenizer, RAG_QUESTION, &passages, kogi_core::answer::prompt::Lang::En, false, 4096)?;
+    Ok(built.tokens)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -51,7 +68,7 @@ pub fn run(args: &crate::bench::BenchArgs, cfg: &Config, out: &Out) -> Result<()
         let messages: Vec<Message> = serde_json::from_str(&text).with_context(|| format!("{}: not a list of messages", path.display()))?;
         prompts.push((path.display().to_string(), lm.encode_chat(&messages)?));
     } else if prompt_lengths.is_empty() {
-        prompts.push(("rag".into(), lm.encode_chat(&rag_messages())?));
+        prompts.push(("rag".into(), rag_prompt(&lm)?));
     } else {
         let text: String = RAG_PASSAGES.join(" ");
         let unit = lm.tokenizer.encode(&text)?;
