@@ -4,6 +4,7 @@
 pub mod answer;
 pub mod app;
 pub mod chunk;
+pub mod correction;
 pub mod error;
 pub mod eval;
 pub mod generate;

@@ -119,6 +119,26 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE VIRTUAL TABLE chunks_fts_vocab USING fts5vocab(chunks_fts, row);
     "#,
+    // 4: the correction workflow — per-course glossaries, and cached language-model scans.
+    r#"
+    CREATE TABLE glossary (
+        id         INTEGER PRIMARY KEY,
+        course     TEXT NOT NULL DEFAULT '',
+        term       TEXT NOT NULL,
+        variants   TEXT NOT NULL DEFAULT '[]',
+        note       TEXT,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+        UNIQUE (course, term)
+    );
+    CREATE TABLE scans (
+        revision_id INTEGER NOT NULL REFERENCES revisions(id),
+        model       TEXT NOT NULL,
+        params      TEXT NOT NULL,
+        result      TEXT NOT NULL,
+        created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+        PRIMARY KEY (revision_id, model, params)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
