@@ -2,6 +2,7 @@
 
 mod ask;
 mod bench;
+mod correct;
 mod bench_generate;
 mod output;
 
@@ -137,6 +138,49 @@ enum Command {
         /// Token budget of each answer (with --answers)
         #[arg(long, default_value_t = 128)]
         max_tokens: usize,
+    },
+    /// Character diff between two revisions
+    Diff { a: i64, b: i64 },
+    /// A lecture's revisions, oldest first
+    Revisions { lecture: i64 },
+    /// Restore a revision as a new one (nothing is overwritten)
+    Restore { lecture: i64, revision: i64 },
+    /// The course glossary: terms and the wrong spellings ASR produces for them
+    Glossary {
+        #[command(subcommand)]
+        cmd: correct::GlossaryCmd,
+    },
+    /// Passages the language model finds surprising (probable recognition errors), ranked
+    Suspicious {
+        lecture: i64,
+        #[arg(long, default_value_t = 20)]
+        top: usize,
+        #[arg(long)]
+        model: Option<PathBuf>,
+    },
+    /// Replacements for one span: glossary terms first, then the model (never more than the span)
+    Suggest {
+        lecture: i64,
+        #[arg(long)]
+        span: String,
+        /// Accept suggestion N: it becomes a new revision
+        #[arg(long)]
+        accept: Option<usize>,
+        #[arg(long)]
+        model: Option<PathBuf>,
+    },
+    /// CER of a raw transcript against a reference, after a glossary, and how well suspicious spans find errors
+    EvalCorrection {
+        #[arg(long)]
+        raw: PathBuf,
+        #[arg(long)]
+        reference: PathBuf,
+        #[arg(long)]
+        glossary: Option<PathBuf>,
+        #[arg(long, default_value_t = 50)]
+        top: usize,
+        #[arg(long)]
+        model: Option<PathBuf>,
     },
     /// Benchmarks: indexing time and query latency
     Bench(bench::BenchArgs),
@@ -329,6 +373,21 @@ fn run(cli: Cli) -> Result<()> {
             if !out.json(&m) {
                 output::print_metrics(&m, transcript);
             }
+        }
+        Command::Diff { a, b } => correct::diff(&Db::open(&config(&g)?.db)?, a, b, &out)?,
+        Command::Revisions { lecture } => correct::revisions(&Db::open(&config(&g)?.db)?, lecture, &out)?,
+        Command::Restore { lecture, revision } => correct::restore(&mut Db::open(&config(&g)?.db)?, lecture, revision, &out)?,
+        Command::Glossary { cmd } => correct::glossary_cmd(&mut Db::open(&config(&g)?.db)?, cmd, &out)?,
+        Command::Suspicious { lecture, top, model } => {
+            let cfg = config(&g)?;
+            correct::suspicious_cmd(&mut Db::open(&cfg.db)?, &cfg, &model, lecture, top, &out)?
+        }
+        Command::Suggest { lecture, span, accept, model } => {
+            let cfg = config(&g)?;
+            correct::suggest_cmd(&mut Db::open(&cfg.db)?, &cfg, &model, lecture, &span, accept, &out)?
+        }
+        Command::EvalCorrection { raw, reference, glossary, top, model } => {
+            correct::eval_correction(&config(&g)?, &model, &raw, &reference, glossary.as_deref(), top, &out)?
         }
         Command::Bench(args) => bench::run(args, config(&g)?, &out)?,
         Command::Models => output::models(&config(&g)?, &out)?,
