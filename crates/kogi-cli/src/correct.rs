@@ -5,7 +5,7 @@ use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use kogi_core::app::Config;
 use kogi_core::correction::align::{cer, error_spans, span_precision_recall};
-use kogi_core::correction::diff::Hunk;
+use kogi_core::correction::diff::{Hunk, diff_texts};
 use kogi_core::correction::glossary::{self, ReplaceOptions, Term};
 use kogi_core::correction::suspicious::{self, ScanParams};
 use kogi_core::generate::engine::LanguageModel;
@@ -263,17 +263,44 @@ pub fn eval_correction(cfg: &Config, model: &Option<PathBuf>, raw: &Path, refere
         let occ = glossary::preview(&raw_text, &terms, &ReplaceOptions::default());
         let corrected = glossary::apply(&raw_text, &occ);
         let after = cer(&corrected, &ref_text);
-        // A replacement is wrong when the reference does not have the term at that place: judge by
-        // whether it removed an error (the true error spans of the raw text) or not.
+        // A replacement is right when, after the glossary, the replaced text agrees with the reference:
+        // no difference between the corrected text and the reference touches it.
+        let mut applied: Vec<_> = occ.iter().filter(|o| o.applied).collect();
+        applied.sort_by_key(|o| o.span.start);
+        let mut shift: isize = 0;
+        let mut placed = Vec::with_capacity(applied.len());
+        for o in &applied {
+            let start = (o.span.start as isize + shift) as usize;
+            let len = o.replacement.chars().count();
+            placed.push(CharSpan::new(start, start + len));
+            shift += len as isize - o.span.len() as isize;
+        }
+        let hunks = diff_texts(&corrected, &ref_text);
+        let wrong: Vec<_> = applied
+            .iter()
+            .zip(&placed)
+            .filter(|(_, p)| hunks.iter().any(|h| h.old.overlaps(p) || (h.old.is_empty() && h.old.start > p.start && h.old.start < p.end)))
+            .map(|(o, p)| {
+                let h = hunks.iter().find(|h| h.old.overlaps(p) || (h.old.is_empty() && h.old.start > p.start && h.old.start < p.end));
+                serde_json::json!({"occurrence": o, "reference_there": h.map(|h| format!("{}[{}]{}", h.before, h.new_text, h.after))})
+            })
+            .collect();
+        // A wrong replacement changes text that was right: its span holds no recognition error.
         let truth = error_spans(&raw_text, &ref_text);
-        let applied: Vec<_> = occ.iter().filter(|o| o.applied).collect();
-        let wrong: Vec<_> = applied.iter().filter(|o| !truth.iter().any(|t| t.overlaps(&o.span))).collect();
+        let introduced: Vec<_> = applied.iter().filter(|o| !truth.iter().any(|t| t.overlaps(&o.span))).collect();
         report["glossary"] = serde_json::json!({
             "file": g, "terms": terms.len(), "occurrences": occ.len(), "applied": applied.len(),
             "not_whole_terms": occ.iter().filter(|o| !o.whole_term).count(),
-            "wrong_replacements": wrong.len(), "wrong": wrong, "cer_after": after,
+            "wrong_replacements": introduced.len(), "wrong": introduced,
+            "not_matching_reference": wrong.len(), "not_matching": wrong, "cer_after": after,
             "cer_reduction": before.cer - after.cer,
         });
+    }
+    if top == 0 {
+        if !out.json(&report) {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+        return Ok(());
     }
     let truth = error_spans(&raw_text, &ref_text);
     let mut lm = lm(cfg, model)?;
