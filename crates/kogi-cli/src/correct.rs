@@ -172,7 +172,7 @@ pub fn glossary_cmd(db: &mut Db, cmd: GlossaryCmd, out: &Out) -> Result<()> {
             }
             let r = db.apply_occurrences(LectureId(lecture), head.id, &occ)?;
             out.line(&format!(
-                "replaced {} occurrence(s) as revision {} (#{}); re-index with `kogi index {lecture}`",
+                "replaced {} occurrence(s) as revision {} (#{})",
                 occ.iter().filter(|o| o.applied).count(),
                 r.id,
                 r.number

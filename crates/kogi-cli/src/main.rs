@@ -21,6 +21,7 @@ use output::Out;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
+
 #[derive(Parser)]
 #[command(name = "kogi", version, about = "Question your lecture transcripts, offline.")]
 struct Cli {
@@ -126,6 +127,9 @@ enum Command {
         /// Most trigram phrases per full-text query
         #[arg(long, default_value_t = SearchParams::default().max_terms)]
         max_terms: usize,
+        /// Correct the transcript with this glossary before indexing (gold ranges follow the edit)
+        #[arg(long)]
+        glossary: Option<PathBuf>,
         /// Also generate answers and score them (fact recall, refusal accuracy)
         #[arg(long)]
         answers: bool,
@@ -366,25 +370,40 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
-        Command::Eval { questions, transcript, data, mode, k, dense_weight, max_terms, .. } => {
+        Command::Eval { questions, transcript, data, mode, k, dense_weight, max_terms, glossary, .. } => {
             let cfg = config(&g)?;
             let params = SearchParams { mode, k, dense_weight, max_terms, ..Default::default() };
-            let m = run_eval(cfg, g.db.is_some(), &questions, transcript, data.as_deref(), params, &out)?;
+            let m = run_eval(cfg, g.db.is_some(), &questions, transcript, data.as_deref(), params, glossary.as_deref(), &out)?;
             if !out.json(&m) {
                 output::print_metrics(&m, transcript);
             }
         }
         Command::Diff { a, b } => correct::diff(&Db::open(&config(&g)?.db)?, a, b, &out)?,
         Command::Revisions { lecture } => correct::revisions(&Db::open(&config(&g)?.db)?, lecture, &out)?,
-        Command::Restore { lecture, revision } => correct::restore(&mut Db::open(&config(&g)?.db)?, lecture, revision, &out)?,
-        Command::Glossary { cmd } => correct::glossary_cmd(&mut Db::open(&config(&g)?.db)?, cmd, &out)?,
+        Command::Restore { lecture, revision } => {
+            correct::restore(&mut Db::open(&config(&g)?.db)?, lecture, revision, &out)?;
+            reindex(&g, lecture, &out)?;
+        }
+        Command::Glossary { cmd } => {
+            let edited = match &cmd {
+                correct::GlossaryCmd::Apply { lecture, preview: false, .. } => Some(*lecture),
+                _ => None,
+            };
+            correct::glossary_cmd(&mut Db::open(&config(&g)?.db)?, cmd, &out)?;
+            if let Some(l) = edited {
+                reindex(&g, l, &out)?;
+            }
+        }
         Command::Suspicious { lecture, top, model } => {
             let cfg = config(&g)?;
             correct::suspicious_cmd(&mut Db::open(&cfg.db)?, &cfg, &model, lecture, top, &out)?
         }
         Command::Suggest { lecture, span, accept, model } => {
             let cfg = config(&g)?;
-            correct::suggest_cmd(&mut Db::open(&cfg.db)?, &cfg, &model, lecture, &span, accept, &out)?
+            correct::suggest_cmd(&mut Db::open(&cfg.db)?, &cfg, &model, lecture, &span, accept, &out)?;
+            if accept.is_some() {
+                reindex(&g, lecture, &out)?;
+            }
         }
         Command::EvalCorrection { raw, reference, glossary, top, model } => {
             correct::eval_correction(&config(&g)?, &model, &raw, &reference, glossary.as_deref(), top, &out)?
@@ -392,6 +411,22 @@ fn run(cli: Cli) -> Result<()> {
         Command::Bench(args) => bench::run(args, config(&g)?, &out)?,
         Command::Models => output::models(&config(&g)?, &out)?,
         Command::Demo { file, question } => demo(config(&g)?, file, &question, &out)?,
+    }
+    Ok(())
+}
+
+/// After an edit: bring the index of an already indexed lecture up to date (only new chunk texts
+/// are embedded; old citations keep resolving to their revision).
+fn reindex(g: &Global, lecture: i64, out: &Out) -> Result<()> {
+    let mut kogi = Kogi::open(config(g)?)?;
+    let indexed: i64 = kogi.db.conn().query_row(
+        "SELECT count(*) FROM chunk_sets s JOIN revisions r ON r.id = s.revision_id WHERE r.lecture_id = ?1",
+        [lecture],
+        |r| r.get(0),
+    )?;
+    if indexed > 0 {
+        let r = index_one(&mut kogi, LectureId(lecture), out)?;
+        out.line(&format!("re-indexed: {} chunks, {} embedded now, {} reused", r.chunks, r.embedded, r.reused));
     }
     Ok(())
 }
@@ -420,6 +455,7 @@ pub fn run_eval(
     transcript: TranscriptVersion,
     data: Option<&Path>,
     mut params: SearchParams,
+    glossary: Option<&Path>,
     out: &Out,
 ) -> Result<eval::RetrievalMetrics> {
     let qs = eval::load_questions(questions)?;
@@ -440,6 +476,16 @@ pub fn run_eval(
         Kogi::with_db(cfg, db)
     };
     let imp = kogi.import(&file, &ImportOptions::default())?;
+    // With a glossary, the transcript is corrected first (one new revision), and the gold ranges
+    // are carried through that edit like any citation.
+    let mut moved: Option<(String, String)> = None;
+    if let Some(g) = glossary {
+        let terms = kogi_core::correction::glossary::load_glossary_file(g)?;
+        let head = kogi.db.head_revision(imp.lecture.id)?;
+        let opts = kogi_core::correction::glossary::ReplaceOptions::default();
+        let (rev, _) = kogi.db.apply_glossary(imp.lecture.id, head.id, &terms, &opts)?;
+        moved = Some((head.text, rev.text));
+    }
     index_one(&mut kogi, imp.lecture.id, out)?;
     params.filter = SearchFilter { lectures: vec![imp.lecture.id], ..Default::default() };
     let strategy = kogi.config.strategy.clone();
@@ -448,9 +494,33 @@ pub fn run_eval(
     let mut results = Vec::new();
     for q in qs.iter().filter(|q| q.answerable) {
         let passages = retriever.search(db, &q.question, &params)?;
-        results.push(eval::score_question(q, &passages, transcript));
+        let q = match &moved {
+            Some((old, new)) => moved_gold(q, transcript, old, new),
+            None => q.clone(),
+        };
+        results.push(eval::score_question(&q, &passages, transcript));
     }
     Ok(eval::aggregate(results))
+}
+
+/// The question with its gold ranges of `transcript` carried from `old` onto the edited `new` text.
+fn moved_gold(q: &eval::Question, transcript: TranscriptVersion, old: &str, new: &str) -> eval::Question {
+    use kogi_core::transcript::Segment;
+    let spans = q.gold_spans(transcript);
+    let segs: Vec<Segment> = spans.iter().map(|s| Segment { span: *s, start_ms: None, end_ms: None }).collect();
+    let mapped = kogi_core::correction::diff::map_segments(old, new, &segs);
+    let mut q = q.clone();
+    q.gold_chars = mapped
+        .iter()
+        .map(|m| {
+            let r = Some([m.span.start, m.span.end]);
+            match transcript {
+                TranscriptVersion::Corrected => eval::GoldChars { corrected: r, raw: None },
+                TranscriptVersion::Raw => eval::GoldChars { corrected: None, raw: r },
+            }
+        })
+        .collect();
+    q
 }
 
 fn demo(mut cfg: Config, file: Option<PathBuf>, question: &str, out: &Out) -> Result<()> {
