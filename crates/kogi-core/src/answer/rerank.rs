@@ -4,6 +4,7 @@
 
 use crate::generate::chat::Message;
 use crate::generate::engine::LanguageModel;
+use crate::generate::sampling::logsumexp;
 use crate::inference::manifest::ModelDir;
 use crate::inference::runtime::{ProviderReport, SessionConfig, open_session};
 use crate::retrieval::Passage;
@@ -17,13 +18,6 @@ pub trait Rerank {
     fn relevance(&mut self, question: &str, passages: &[Passage]) -> Result<Vec<f32>>;
 }
 
-fn logsumexp(v: &[f32]) -> f32 {
-    let m = v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    if !m.is_finite() {
-        return m;
-    }
-    m + v.iter().map(|x| (x - m).exp()).sum::<f32>().ln()
-}
 
 /// The seed notebook's reranker: P(yes) / (P(yes) + P(no)) as the model's next token.
 pub struct LlmJudge<'a> {

@@ -647,20 +647,6 @@ fn find_spans(chars: &[char], surprisal: &[Option<f32>], params: &ScanParams) ->
 // ---------------------------------------------------------------------------------------------
 // Suggestions
 
-/// Levenshtein distance over characters.
-fn edit_distance(a: &[char], b: &[char]) -> usize {
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for (i, ca) in a.iter().enumerate() {
-        cur[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        std::mem::swap(&mut prev, &mut cur);
-    }
-    prev[b.len()]
-}
-
 /// Similarity of a close spelling must reach this (1 − distance / longer length).
 const MIN_SIMILARITY: f32 = 0.6;
 
@@ -708,7 +694,7 @@ fn glossary_matches(original: &str, glossary: &[(String, Vec<String>)]) -> Vec<(
             for len in vc.len().saturating_sub(1).max(1)..=(vc.len() + 1).min(span.len()) {
                 for st in 0..=span.len() - len {
                     let sub = &span[st..st + len];
-                    let sim = 1.0 - edit_distance(sub, &vc) as f32 / len.max(vc.len()) as f32;
+                    let sim = 1.0 - crate::correction::align::levenshtein(sub, &vc) as f32 / len.max(vc.len()) as f32;
                     if sim >= MIN_SIMILARITY && best.is_none_or(|(b, _, _)| sim > b) {
                         best = Some((sim, st, st + len));
                     }

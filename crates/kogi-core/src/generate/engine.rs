@@ -5,7 +5,7 @@
 use super::chat::{ChatTokenizer, Message, StreamDecoder};
 use super::decoder::{Decoder, KvCache};
 use super::ngram::{NgramConfig, NgramDrafter};
-use super::sampling::{Sampler, SamplingParams, argmax, log_softmax};
+use super::sampling::{Sampler, SamplingParams, argmax, log_softmax, logsumexp};
 use crate::inference::runtime::SessionConfig;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -99,13 +99,6 @@ impl Generation {
     }
 }
 
-fn logsumexp(v: &[f32]) -> f32 {
-    let m = v.iter().copied().filter(|x| !x.is_nan()).fold(f32::NEG_INFINITY, f32::max);
-    if !m.is_finite() {
-        return m;
-    }
-    m + v.iter().map(|x| (x - m).exp()).sum::<f32>().ln()
-}
 
 /// Sample with `sampler` and return the token with its log-probability under the raw logits.
 fn pick(sampler: &mut Sampler, logits: &mut [f32], history: &[u32]) -> (u32, f32) {

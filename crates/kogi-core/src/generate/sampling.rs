@@ -77,6 +77,15 @@ pub fn argmax(logits: &[f32]) -> u32 {
     best as u32
 }
 
+/// log Σ exp(v), stable; NaN entries are ignored, and all −∞ gives −∞.
+pub fn logsumexp(v: &[f32]) -> f32 {
+    let m = v.iter().copied().filter(|x| !x.is_nan()).fold(f32::NEG_INFINITY, f32::max);
+    if !m.is_finite() {
+        return m;
+    }
+    m + v.iter().filter(|x| !x.is_nan()).map(|x| (x - m).exp()).sum::<f32>().ln()
+}
+
 /// Log-probabilities of `logits`, computed as `x - max - ln Σ exp(x - max)` so large logits do not
 /// overflow; the sum is accumulated in f64 so a large vocabulary does not lose precision. NaN entries
 /// stay NaN and take no part in the normaliser; +inf entries share all the mass. With no entry above
