@@ -373,7 +373,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Eval { questions, transcript, data, mode, k, dense_weight, max_terms, glossary, .. } => {
             let cfg = config(&g)?;
             let params = SearchParams { mode, k, dense_weight, max_terms, ..Default::default() };
-            let m = run_eval(cfg, g.db.is_some(), &questions, transcript, data.as_deref(), params, glossary.as_deref(), &out)?;
+            let input = EvalInput { questions: &questions, transcript, data: data.as_deref(), glossary: glossary.as_deref() };
+            let m = run_eval(cfg, g.db.is_some(), &input, params, &out)?;
             if !out.json(&m) {
                 output::print_metrics(&m, transcript);
             }
@@ -448,16 +449,18 @@ pub fn shared_data_dir() -> Option<PathBuf> {
     here.is_dir().then_some(here)
 }
 
-pub fn run_eval(
-    mut cfg: Config,
-    keep_db: bool,
-    questions: &Path,
-    transcript: TranscriptVersion,
-    data: Option<&Path>,
-    mut params: SearchParams,
-    glossary: Option<&Path>,
-    out: &Out,
-) -> Result<eval::RetrievalMetrics> {
+/// What `kogi eval` evaluates: a question file against one version of the lecture.
+pub struct EvalInput<'a> {
+    pub questions: &'a Path,
+    pub transcript: TranscriptVersion,
+    /// Folder with the lecture files (default: the data beside the checkout).
+    pub data: Option<&'a Path>,
+    /// Correct the transcript with this glossary first.
+    pub glossary: Option<&'a Path>,
+}
+
+pub fn run_eval(mut cfg: Config, keep_db: bool, input: &EvalInput, mut params: SearchParams, out: &Out) -> Result<eval::RetrievalMetrics> {
+    let EvalInput { questions, transcript, data, glossary } = *input;
     let qs = eval::load_questions(questions)?;
     let data = match data {
         Some(d) => d.to_owned(),
