@@ -172,6 +172,22 @@ fn generation_stops_at_the_limit_an_end_of_turn_id_or_a_stop_string() {
 }
 
 #[test]
+fn tokens_stream_through_a_channel_while_generation_runs() {
+    let mut lm = open(&smollm2());
+    let p = lm.encode_chat(&[kogi_core::generate::chat::Message::user("Count from one to five.")]).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let g = std::thread::scope(|s| {
+        let reader = s.spawn(move || rx.iter().collect::<Vec<String>>());
+        let mut sink = kogi_core::generate::engine::channel_sink(tx);
+        let g = lm.generate(&p, &greedy(16), &mut sink, &AtomicBool::new(false)).unwrap();
+        drop(sink);
+        (g, reader.join().unwrap())
+    });
+    assert_eq!(g.1.concat(), g.0.text);
+    assert!(g.1.len() > 1);
+}
+
+#[test]
 fn streamed_text_adds_up_to_the_answer() {
     let mut lm = open(&smollm2());
     let p = lm.encode_chat(&[kogi_core::generate::chat::Message::user("Say hello in Japanese and English.")]).unwrap();

@@ -108,6 +108,14 @@ fn pick(sampler: &mut Sampler, logits: &mut [f32], history: &[u32]) -> (u32, f32
     (t, raw[t as usize] - lse)
 }
 
+/// A text sink that forwards each piece of the answer into a channel as it is produced (the desktop
+/// shell and other threads read the stream from the receiver). A closed receiver is ignored.
+pub fn channel_sink(tx: std::sync::mpsc::Sender<String>) -> impl FnMut(&str) {
+    move |piece: &str| {
+        let _ = tx.send(piece.to_owned());
+    }
+}
+
 /// A chat model: decoder + tokenizer + template.
 pub struct LanguageModel {
     pub decoder: Decoder,

@@ -14,6 +14,9 @@ use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
+/// Draft tokens allowed per matched token (see [`NgramDrafter::draft`]).
+pub const DRAFT_PER_MATCHED: usize = 2;
+
 /// Suffix lengths to look up and draft lengths to adapt between.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -164,7 +167,7 @@ impl NgramDrafter {
         let len = self.tokens.len();
         for n in (self.cfg.min_n..=self.cfg.max_n.min(len)).rev() {
             if let Some(&start) = self.index.get(&self.tokens[len - n..]) {
-                return self.continuation(&self.tokens, start + n);
+                return self.continuation(&self.tokens, start + n, n);
             }
         }
         Vec::new()
@@ -180,14 +183,17 @@ impl NgramDrafter {
             let suffix = &tokens[len - n..];
             // Windows of all but the last token start before the suffix and are each followed by a token.
             if let Some(start) = tokens[..len - 1].windows(n).rposition(|w| w == suffix) {
-                return self.continuation(tokens, start + n);
+                return self.continuation(tokens, start + n, n);
             }
         }
         Vec::new()
     }
 
-    fn continuation(&self, tokens: &[u32], from: usize) -> Vec<u32> {
-        tokens[from..tokens.len().min(from + self.k)].to_vec()
+    /// Up to K tokens after `from`, and at most `DRAFT_PER_MATCHED * n` of them: a short match
+    /// predicts only a little way ahead, and every drafted token costs a row in the verifying pass.
+    fn continuation(&self, tokens: &[u32], from: usize, n: usize) -> Vec<u32> {
+        let k = self.k.min(DRAFT_PER_MATCHED * n);
+        tokens[from..tokens.len().min(from + k)].to_vec()
     }
 
     /// Record a verification in which `accepted` of `drafted` tokens were kept, and adapt K: an
