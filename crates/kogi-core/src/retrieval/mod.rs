@@ -73,6 +73,13 @@ pub struct SearchParams {
     /// Most trigram phrases in a full-text query (the rarest are kept).
     #[serde(default = "default_max_terms")]
     pub max_terms: usize,
+    /// Largest passage a merge of overlapping windows may produce, in characters.
+    #[serde(default = "default_max_passage_chars")]
+    pub max_passage_chars: usize,
+}
+
+fn default_max_passage_chars() -> usize {
+    SearchParams::default().max_passage_chars
 }
 
 fn default_max_terms() -> usize {
@@ -83,7 +90,7 @@ impl Default for SearchParams {
     fn default() -> Self {
         // A small fusion constant: with two rankers and five passages to fill, a passage either ranker
         // puts at the very top should beat one both rank middling.
-        Self { mode: Mode::Hybrid, k: 5, filter: SearchFilter::default(), candidates: 50, rrf_k: 10.0, dense_weight: 0.5, max_terms: 64 }
+        Self { mode: Mode::Hybrid, k: 5, filter: SearchFilter::default(), candidates: 50, rrf_k: 10.0, dense_weight: 0.5, max_terms: 64, max_passage_chars: 600 }
     }
 }
 
@@ -188,11 +195,13 @@ impl<'e> Retriever<'e> {
         }
         let mut ranked: Vec<_> = fused.into_values().collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.id.cmp(&b.0.id)));
-        // Overlapping windows say the same thing twice: keep the better one.
+        // Overlapping windows say much the same thing: a candidate overlapping a chosen passage by more
+        // than half is not listed again, but the chosen passage grows to cover it when the union stays
+        // small, so what only the candidate held is not lost.
         let mut chosen: Vec<(ChunkRow, f64, Option<f32>, Option<f64>)> = Vec::new();
         for cand in ranked {
             let c = &cand.0;
-            let dup = chosen.iter().any(|(o, ..)| {
+            let dup = chosen.iter_mut().find(|(o, ..)| {
                 o.revision == c.revision && {
                     let a = o.chunk.context;
                     let b = c.chunk.context;
@@ -200,10 +209,18 @@ impl<'e> Retriever<'e> {
                     inter * 2 > b.len().min(a.len())
                 }
             });
-            if !dup {
-                chosen.push(cand);
-                if chosen.len() == p.k {
-                    break;
+            match dup {
+                Some((o, ..)) => {
+                    let union = o.chunk.context.union(&c.chunk.context);
+                    if union.len() <= p.max_passage_chars {
+                        o.chunk.context = union;
+                    }
+                }
+                None => {
+                    chosen.push(cand);
+                    if chosen.len() == p.k {
+                        break;
+                    }
                 }
             }
         }
