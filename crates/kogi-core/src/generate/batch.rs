@@ -53,7 +53,6 @@ impl LanguageModel {
         let stops: Vec<u32> = self.tokenizer.end_of_turn_ids().iter().chain(&params.stop_ids).copied().collect();
         let vocab = self.decoder.info.vocab;
         let mut rows: Vec<Row> = (0..n).map(|_| Row { tokens: Vec::new(), logprob: 0.0, finish: None }).collect();
-        let mut texts: Vec<String> = vec![String::new(); n];
         let mut next: Vec<u32> = Vec::with_capacity(n);
         let mut next_lp: Vec<f32> = Vec::with_capacity(n);
         for s in samplers.iter_mut() {
@@ -78,8 +77,8 @@ impl LanguageModel {
                 r.tokens.push(t);
                 r.logprob += next_lp[i] as f64;
                 if !params.stop_strings.is_empty() {
-                    texts[i] = self.tokenizer.decode(&r.tokens)?;
-                    if stop_string_cut(&mut texts[i], &params.stop_strings) {
+                    let mut text = self.tokenizer.decode(&r.tokens)?;
+                    if stop_string_cut(&mut text, &params.stop_strings) {
                         r.finish = Some(FinishReason::StopString);
                         continue;
                     }
@@ -133,10 +132,9 @@ impl LanguageModel {
         let total = started.elapsed();
         let passes = self.decoder.forward_passes - passes_before;
         let mut out = Vec::with_capacity(n);
-        for (i, r) in rows.into_iter().enumerate() {
+        for r in rows {
             let mut text = self.tokenizer.decode(&r.tokens)?;
             stop_string_cut(&mut text, &params.stop_strings);
-            let _ = &texts[i];
             out.push(Generation {
                 stats: GenerationStats {
                     prompt_tokens: prompt.len(),

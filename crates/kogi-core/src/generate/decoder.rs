@@ -236,7 +236,6 @@ impl Decoder {
         let mask = Tensor::from_array(([b as i64, total as i64], vec![1i64; b * total])).map_err(rt)?;
         self.forward_passes += 1;
         let vocab = self.info.vocab;
-        let kv_f16 = self.info.kv_f16;
         let logits = match &mut cache.store {
             KvStore::Shared(layers) => {
                 let mut binding = self.session.create_binding().map_err(rt)?;
@@ -285,7 +284,6 @@ impl Decoder {
                     next.push([k, v]);
                 }
                 *prev = Some(next);
-                let _ = kv_f16;
                 logits
             }
         };

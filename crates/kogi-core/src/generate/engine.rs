@@ -75,11 +75,6 @@ impl GenerationStats {
     pub fn acceptance_rate(&self) -> f64 {
         if self.drafted == 0 { 0.0 } else { self.accepted as f64 / self.drafted as f64 }
     }
-    /// Decode-phase tokens per forward pass (1.0 without speculation).
-    pub fn tokens_per_pass(&self, prefill_passes: u64) -> f64 {
-        let passes = self.forward_passes.saturating_sub(prefill_passes).max(1);
-        self.new_tokens.saturating_sub(1) as f64 / passes as f64
-    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -257,7 +252,6 @@ impl Generate for LanguageModel {
         let passes_before = self.decoder.forward_passes;
         let mut cache: KvCache = self.decoder.new_cache(1, capacity)?;
         let mut logits = self.decoder.prefill(&mut cache, prompt, params.prefill_chunk)?;
-        let prefill_passes = self.decoder.forward_passes - passes_before;
         let mut sampler = Sampler::new(params.sampling.clone());
         let mut history: Vec<u32> = prompt.to_vec();
         let (mut next, mut next_lp) = pick(&mut sampler, &mut logits, &history);
@@ -370,7 +364,6 @@ impl Generate for LanguageModel {
             drafted,
             accepted,
         };
-        let _ = prefill_passes;
         Ok(Generation { tokens: generated, text: out.text, finish, stats, logprob })
     }
 }
