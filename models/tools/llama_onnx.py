@@ -80,7 +80,10 @@ def rope_caches(cfg: LlamaConfig):
     the entries to the other neighbouring float; build_smollm2.py carries those fix-ups for its model."""
     dim = cfg.head_dim
     exponent = np.arange(0, dim, 2).astype(np.float32) / np.float32(dim)
-    inv_freq = (np.float32(1.0) / np.power(np.float32(cfg.rope_theta), exponent)).astype(np.float32)
+    # pow in float64, rounded once: numpy's float32 pow is vectorised (SVML) on AVX-512 machines and
+    # differs there in the last bit, which changes the tables with the CPU the model is built on.
+    power = np.array([math.pow(cfg.rope_theta, float(e)) for e in exponent]).astype(np.float32)
+    inv_freq = (np.float32(1.0) / power).astype(np.float32)
     t = np.arange(cfg.max_context, dtype=np.float32)
     freqs = np.outer(t, inv_freq).astype(np.float32).astype(np.float64)
     return np.cos(freqs).astype(np.float32), np.sin(freqs).astype(np.float32)

@@ -799,6 +799,32 @@ mod tests {
     }
 
     #[test]
+    fn a_scan_reads_back_from_its_json_bit_identical() {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        for _ in 0..2000 {
+            let scan = Scan {
+                revision: RevisionId(1),
+                model: "m".into(),
+                params: params(),
+                tokens: 10,
+                spans: vec![SuspiciousSpan {
+                    span: CharSpan { start: 0, end: 1 },
+                    text: "x".into(),
+                    score: rng.random::<f32>() * 10.0,
+                    mean_surprisal: rng.random::<f32>() * 20.0,
+                    before: String::new(),
+                    after: String::new(),
+                }],
+                seconds: rng.random::<f64>() * 100.0,
+                provider: "cpu".into(),
+            };
+            let back: Scan = serde_json::from_str(&serde_json::to_string(&scan).unwrap()).unwrap();
+            assert_eq!(back, scan);
+        }
+    }
+
+    #[test]
     fn windows_overlap_and_reach_the_end() {
         assert!(window_starts(1, 256, 192).is_empty());
         assert_eq!(window_starts(100, 256, 192), vec![0]);
