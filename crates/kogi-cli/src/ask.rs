@@ -51,6 +51,10 @@ pub struct AnswerArgs {
     /// Below this best passage similarity the lecture is taken not to cover the question
     #[arg(long, default_value_t = AskParams::default().min_similarity)]
     pub min_similarity: f32,
+    /// Prime the answer with "[" so the model first names the excerpt it rests on (small models
+    /// rarely cite on their own)
+    #[arg(long)]
+    pub lead_citation: bool,
     #[arg(long = "lecture")]
     pub lectures: Vec<i64>,
     #[arg(long)]
@@ -68,6 +72,7 @@ impl AnswerArgs {
         }
         p.filter = SearchFilter { lectures: self.lectures.iter().copied().map(LectureId).collect(), course: self.course.clone(), ..Default::default() };
         p.think = self.think.as_deref().map(parse_think).transpose()?;
+        p.lead_citation = self.lead_citation;
         Ok(p)
     }
 

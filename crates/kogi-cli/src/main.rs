@@ -347,6 +347,7 @@ fn run(cli: Cli) -> Result<()> {
                 no_speculation: false,
                 think: None,
                 min_similarity: kogi_core::answer::AskParams::default().min_similarity,
+                lead_citation: false,
                 lectures: vec![],
                 course: None,
             };

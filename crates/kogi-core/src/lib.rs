@@ -13,6 +13,7 @@ pub mod inference;
 pub mod lecture;
 pub mod paths;
 pub mod retrieval;
+pub mod settings;
 pub mod store;
 pub mod text;
 pub mod transcript;

@@ -113,6 +113,9 @@ pub struct AskParams {
     pub min_similarity: f32,
     pub filter: SearchFilter,
     pub think: Option<ThinkHarder>,
+    /// Begin the answer with "[" (the assistant's reply primed with it), so that the model first
+    /// names the excerpt it rests on. Small models rarely cite on their own; this costs nothing.
+    pub lead_citation: bool,
 }
 
 impl Default for AskParams {
@@ -127,6 +130,7 @@ impl Default for AskParams {
             min_similarity: 0.75,
             filter: SearchFilter::default(),
             think: None,
+            lead_citation: false,
         }
     }
 }
@@ -319,8 +323,15 @@ impl<'a> Answerer<'a> {
         if built.trimmed > 0 {
             tracing::info!(trimmed = built.trimmed, budget, "passages left out or shortened to fit the model's window");
         }
+        // The primed "[" is part of the answer: streamed first, kept in the text.
+        let lead = if p.lead_citation && p.think.is_none() && !answer.passages.is_empty() { "[" } else { "" };
+        let mut tokens = built.tokens.clone();
+        if !lead.is_empty() {
+            tokens.extend(self.lm.tokenizer.encode(lead)?);
+            on_text(lead);
+        }
         let generation = match p.think {
-            None => self.lm.generate(&built.tokens, &p.generate, on_text, cancel)?,
+            None => self.lm.generate(&tokens, &p.generate, on_text, cancel)?,
             Some(method) => {
                 let (g, report) = self.think_harder(method, question, &answer.passages, &built.tokens, p, cancel)?;
                 on_text(&g.text);
@@ -328,7 +339,7 @@ impl<'a> Answerer<'a> {
                 g
             }
         };
-        answer.text = generation.text.trim().to_owned();
+        answer.text = format!("{lead}{}", generation.text).trim().to_owned();
         answer.cut = generation.finish == FinishReason::MaxTokens;
         answer.finish = Some(generation.finish);
         answer.stats = Some(generation.stats.clone());

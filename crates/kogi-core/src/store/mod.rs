@@ -2,11 +2,13 @@
 //! embeddings keyed by (model, text hash), and an FTS5 trigram index (Japanese has no spaces).
 
 mod chunks;
+mod drafts;
 mod embeddings;
 mod lectures;
 mod schema;
 
 pub use chunks::{ChunkRow, ChunkSet, ChunkSetId, SearchFilter, Which};
+pub use drafts::Draft;
 pub use lectures::{Imported, sha256_hex};
 
 use crate::{Error, Result};

@@ -139,6 +139,15 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (revision_id, model, params)
     ) WITHOUT ROWID;
     "#,
+    // 5: unsaved edits, kept while a person types so that a crash or a closed window loses nothing.
+    r#"
+    CREATE TABLE drafts (
+        lecture_id  INTEGER PRIMARY KEY REFERENCES lectures(id),
+        parent_id   INTEGER NOT NULL REFERENCES revisions(id),
+        text        TEXT NOT NULL,
+        updated_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+    );
+    "#,
 ];
 
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -1,0 +1,135 @@
+// Ask: a question, an answer streamed in, citations that open the lecture at the passage; a mode
+// selector for the RAG ladder, a side-by-side comparison, and "think harder" (self-consistency).
+import { api, finished, message, RUNGS, type Answer, type Asked, type Passage, type Rung } from "../api";
+import { clear, h } from "../dom";
+import { clock, splitCitations } from "../text";
+import type { Ctx } from "../main";
+
+let lastQuestion = "";
+
+export function mountAsk(el: HTMLElement, ctx: Ctx): () => void {
+  const s = ctx.status.settings;
+  const question = h("textarea", { id: "question", rows: 2, placeholder: "講義について質問してください — e.g. LLMにおけるInference Time Scalingとは？" });
+  question.value = lastQuestion;
+  const mode = h("select", { id: "mode", title: "Step of the RAG ladder" }, ...RUNGS.map((r) => h("option", { value: r.id, title: r.hint }, r.label)));
+  mode.value = s.mode;
+  const compare = h("input", { type: "checkbox", id: "compare" });
+  const think = h("input", { type: "checkbox", id: "think" });
+  const compareSet = h("fieldset", { class: "compare-set", id: "compare-set", hidden: true },
+    ...RUNGS.map((r) => h("label", {}, h("input", { type: "checkbox", value: r.id, checked: r.id === "none" || r.id === "raw" || r.id === "windows" }), ` ${r.label}`)));
+  compare.addEventListener("change", () => {
+    compareSet.hidden = !compare.checked;
+    mode.disabled = compare.checked;
+  });
+  const askBtn = h("button", { class: "primary", id: "ask", type: "submit" }, "Ask");
+  const cancelBtn = h("button", { id: "cancel-ask", type: "button", hidden: true }, "Stop");
+  const progress = h("div", { class: "hint", id: "ask-progress" });
+  const results = h("div", { class: "answers", id: "answers" });
+  const tiny = s.chat_model === "smollm2-135m-instruct"
+    ? h("p", { class: "hint" }, "The default model (SmolLM2-135M) is tiny and English-only: its answers, especially in Japanese, are weak. Bring a Llama 3 export for real use (see Settings).")
+    : null;
+  const form = h("form", { class: "ask-form", onsubmit: (e: Event) => { e.preventDefault(); run(); } },
+    question,
+    h("div", { class: "row" }, h("label", {}, "Mode ", mode), h("label", {}, compare, " Compare steps"), h("label", { title: `Sample ${s.think_samples} answers and keep the one that agrees most with the others` }, think, " Think harder"), askBtn, cancelBtn),
+    compareSet);
+  el.append(h("h1", {}, "Ask"), form, tiny ?? "", progress, results);
+  question.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) run();
+  });
+
+  let running: number | null = null;
+  cancelBtn.addEventListener("click", () => running !== null && api.cancel(running));
+
+  async function run() {
+    const q = question.value.trim();
+    if (!q || running !== null) return;
+    lastQuestion = q;
+    const modes: Rung[] = compare.checked
+      ? [...compareSet.querySelectorAll<HTMLInputElement>("input:checked")].map((i) => i.value as Rung)
+      : [mode.value as Rung];
+    if (modes.length === 0) {
+      ctx.toast("Choose at least one step to compare.", "error");
+      return;
+    }
+    clear(results);
+    results.classList.toggle("side-by-side", modes.length > 1);
+    const columns = new Map<string, { box: HTMLElement; stream: HTMLElement }>();
+    for (const m of modes) {
+      const stream = h("div", { class: "stream", "data-mode": m });
+      const box = h("section", { class: "answer", "data-mode": m }, h("h2", {}, RUNGS.find((r) => r.id === m)!.label), stream);
+      columns.set(m, { box, stream });
+      results.append(box);
+    }
+    const t0 = performance.now();
+    let firstAt: number | null = null;
+    askBtn.disabled = true;
+    cancelBtn.hidden = false;
+    progress.textContent = "Retrieving passages…";
+    try {
+      running = await api.ask(q, modes, think.checked);
+      const asked = await finished<Asked>(running, (e) => {
+        if (e.type === "progress") progress.textContent = e.stage;
+        if (e.type === "text") {
+          if (firstAt === null) {
+            firstAt = performance.now() - t0;
+            results.dataset.firstTokenMs = firstAt.toFixed(0);
+          }
+          columns.get(e.part)?.stream.append(e.text);
+        }
+      });
+      asked.answers.forEach((a, i) => render(columns.get(a.rung)!.box, a, asked.first_text_ms[i]));
+      progress.textContent = firstAt !== null ? `First words after ${(firstAt / 1000).toFixed(2)} s; done in ${((performance.now() - t0) / 1000).toFixed(1)} s.` : "";
+      results.dataset.done = "true";
+    } catch (e) {
+      progress.textContent = "";
+      results.append(h("p", { class: "error", role: "alert" }, message(e) === "cancelled" ? "Stopped." : message(e)));
+    } finally {
+      running = null;
+      askBtn.disabled = false;
+      cancelBtn.hidden = true;
+    }
+  }
+
+  function open(p: { lecture: number; revision: number; span: { start: number; end: number } }) {
+    ctx.go("lecture", { lecture: p.lecture, revision: p.revision, span: p.span });
+  }
+
+  function render(box: HTMLElement, a: Answer, firstMs: number | null) {
+    const title = box.querySelector("h2")!;
+    clear(box);
+    box.append(title);
+    const body = h("div", { class: "answer-text" });
+    for (const piece of splitCitations(a.text)) {
+      if (piece.kind === "text") {
+        body.append(piece.text);
+        continue;
+      }
+      const c = a.citations.find((x) => x.n === piece.n);
+      if (c) body.append(h("a", { href: "#", class: "cite", "data-n": c.n, title: `${c.title}, characters ${c.span.start}–${c.span.end}`, onclick: (e: Event) => { e.preventDefault(); open(c); } }, piece.label));
+      else body.append(h("span", { class: "cite-missing", title: "no such passage was given" }, piece.label));
+    }
+    box.append(body);
+    if (a.not_covered) box.append(h("p", { class: "hint" }, a.gated ? "No passage was similar enough to the question, so the model was not asked." : "The model said the lecture does not cover this."));
+    if (a.cut) box.append(h("p", { class: "hint" }, "The answer hit the token limit (raise it in Settings)."));
+    if (a.passages.length > 0) {
+      const cited = new Set(a.citations.map((c) => c.n));
+      box.append(h("h3", {}, a.citations.length ? "Sources" : "Passages given to the model (none cited)"), h("ol", { class: "sources" }, ...a.passages.map((p, i) => source(p, i + 1, cited.has(i + 1)))));
+    }
+    const stats = [`${(a.ms / 1000).toFixed(1)} s`];
+    if (firstMs !== null) stats.unshift(`first words ${(firstMs / 1000).toFixed(2)} s`);
+    if (a.stats?.new_tokens) stats.push(`${a.stats.new_tokens} tokens`);
+    if (a.think) stats.push(`thought harder: ${a.think.samples} samples, chose #${a.think.chosen + 1}`);
+    box.append(h("p", { class: "stats" }, stats.join(" · ")));
+  }
+
+  function source(p: Passage, n: number, cited: boolean) {
+    const when = p.start_ms !== null && p.start_ms !== undefined ? ` @ ${clock(p.start_ms)}` : "";
+    return h("li", { class: cited ? "cited" : "" },
+      h("a", { href: "#", class: "source", "data-n": n, onclick: (e: Event) => { e.preventDefault(); open(p); } }, `[${n}] ${p.title}${when}`),
+      h("div", { class: "snippet" }, p.text.length > 220 ? `${p.text.slice(0, 220)}…` : p.text));
+  }
+
+  return () => {
+    if (running !== null) api.cancel(running);
+  };
+}

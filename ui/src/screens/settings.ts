@@ -1,0 +1,103 @@
+// Settings: where models live and which are installed, the execution provider (and the one really in
+// use), generation settings. Validation happens in Rust; its message is shown as is.
+import { api, message, RUNGS, type AppStatus, type ProviderReport, type Settings } from "../api";
+import { clear, h } from "../dom";
+import type { Ctx } from "../main";
+
+export function mountSettings(el: HTMLElement, ctx: Ctx): () => void {
+  render(ctx.status);
+  ctx.refreshStatus().then(render).catch(() => {});
+
+  function render(st: AppStatus) {
+    clear(el);
+    const s: Settings = { ...st.settings };
+    const field = (label: string, input: HTMLElement, hint?: string) => h("label", { class: "field" }, h("span", {}, label), input, hint ? h("small", {}, hint) : "");
+    const text = (id: string, value: string, placeholder = "") => h("input", { id, value, placeholder });
+    const num = (id: string, value: number, step: string, min: string, max: string) => h("input", { id, type: "number", value, step, min, max });
+    const select = (id: string, value: string, options: [string, string][]) => {
+      const sel = h("select", { id }, ...options.map(([v, l]) => h("option", { value: v }, l)));
+      sel.value = value;
+      return sel;
+    };
+    const modelNames = (kind: string, current: string): [string, string][] => {
+      const names = st.models.models.filter((m) => m.kind === kind).map((m) => m.name);
+      if (!names.includes(current)) names.unshift(current);
+      return names.map((n) => [n, n]);
+    };
+    const modelsDir = text("models-dir", s.models_dir ?? "", st.models.dir);
+    const embedder = select("embedder", s.embedder, modelNames("embedder", s.embedder));
+    const chat = select("chat-model", s.chat_model, modelNames("chat", s.chat_model));
+    const provider = select("provider", s.provider, [["auto", "Auto (TensorRT → CUDA → CPU)"], ["cpu", "CPU"], ["cuda", "CUDA"], ["tensorrt", "TensorRT"]]);
+    const temperature = num("temperature", s.temperature, "0.05", "0", "2");
+    const topP = num("top-p", s.top_p, "0.05", "0.05", "1");
+    const maxTokens = num("max-tokens", s.max_tokens, "16", "1", "4096");
+    const speculation = h("input", { type: "checkbox", id: "speculation" });
+    speculation.checked = s.speculation;
+    const mode = select("default-mode", s.mode, RUNGS.map((r) => [r.id, r.label]));
+    const k = num("k", s.k, "1", "1", "20");
+    const lang = select("lang", s.lang ?? "", [["", "The question's language"], ["ja", "日本語"], ["en", "English"]]);
+    const samples = num("think-samples", s.think_samples, "1", "2", "16");
+
+    const runtime = "Ok" in st.runtime ? st.runtime.Ok : `not found — ${st.runtime.Err}`;
+    const inUse = (r: ProviderReport | null, what: string) =>
+      r ? `${what}: ${r.in_use}${r.fell_back.length ? ` (auto skipped ${r.fell_back.map(([p, why]) => `${p}: ${why}`).join("; ")})` : ""}` : `${what}: not loaded yet`;
+
+    const models = h("table", { class: "models" }, h("thead", {}, h("tr", {}, h("th", {}, "Model"), h("th", {}, "Kind"), h("th", {}, "Languages"), h("th", {}, "State"))),
+      h("tbody", {}, ...st.models.models.map((m) => h("tr", {}, h("td", {}, m.name), h("td", {}, m.kind ?? "?"), h("td", {}, m.languages.join(", ")), h("td", { class: m.problem ? "error" : "ok" }, m.problem ?? "ready")))));
+
+    const save = h("button", { class: "primary", id: "save-settings", type: "submit" }, "Save settings");
+    el.append(
+      h("h1", {}, "Settings"),
+      st.settings_problem ? h("p", { class: "error" }, st.settings_problem) : "",
+      st.models.help ? h("div", { class: "notice", id: "models-help" }, h("pre", {}, st.models.help)) : "",
+      h("form", { class: "settings", onsubmit: async (e: Event) => {
+        e.preventDefault();
+        const next: Settings = {
+          ...s,
+          models_dir: modelsDir.value.trim() || null,
+          embedder: embedder.value,
+          chat_model: chat.value,
+          provider: provider.value as Settings["provider"],
+          temperature: Number(temperature.value),
+          top_p: Number(topP.value),
+          max_tokens: Number(maxTokens.value),
+          speculation: speculation.checked,
+          mode: mode.value as Settings["mode"],
+          k: Number(k.value),
+          lang: (lang.value || null) as Settings["lang"],
+          think_samples: Number(samples.value),
+        };
+        try {
+          const updated = await api.saveSettings(next);
+          ctx.status = updated;
+          ctx.toast("Settings saved.");
+          render(updated);
+        } catch (err) {
+          ctx.toast(message(err), "error");
+        }
+      } },
+        h("h2", {}, "Models"),
+        field("Models folder", modelsDir, `Empty = the default (${st.models.dir})`),
+        models,
+        field("Embedding model", embedder),
+        field("Chat model", chat, "The default SmolLM2-135M is tiny and English-only; a Llama 3 export answers far better (models/README.md)."),
+        h("h2", {}, "Execution provider"),
+        field("Run models on", provider),
+        h("p", { class: "hint", id: "provider-in-use" }, inUse(st.embedder_provider, "Embedder"), " · ", inUse(st.chat_provider, "Chat model")),
+        h("p", { class: "hint" }, `ONNX Runtime: ${runtime}`),
+        h("h2", {}, "Answers"),
+        field("Default mode", mode),
+        field("Passages (k)", k),
+        field("Answer language", lang),
+        field("Temperature", temperature, "0 = greedy (deterministic)"),
+        field("Top-p", topP),
+        field("Max new tokens", maxTokens),
+        h("label", { class: "field check" }, speculation, h("span", {}, "n-gram speculative decoding (faster; greedy output is identical)")),
+        field("Think-harder samples", samples),
+        save,
+      ),
+      h("p", { class: "hint" }, `Database: ${st.db_path} · settings: ${st.settings_path} · kogi ${st.version}`),
+    );
+  }
+  return () => {};
+}

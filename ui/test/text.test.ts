@@ -1,0 +1,87 @@
+import { describe, expect, it, vi } from "vitest";
+import { clock, codePointToUtf16, debounce, draftWorthOffering, groupByCourse, percent, splitCitations, utf16ToCodePoint } from "../src/text";
+
+describe("code point offsets", () => {
+  it("are the same as UTF-16 offsets for Japanese text in the BMP", () => {
+    expect(codePointToUtf16("講義の録音", 3)).toBe(3);
+  });
+  it("count a character outside the BMP once, where UTF-16 counts two units", () => {
+    const t = "a😀b講";
+    expect(codePointToUtf16(t, 2)).toBe(3);
+    expect(codePointToUtf16(t, 4)).toBe(5);
+    expect(utf16ToCodePoint(t, 3)).toBe(2);
+    for (let cp = 0; cp <= 4; cp++) expect(utf16ToCodePoint(t, codePointToUtf16(t, cp))).toBe(cp);
+  });
+  it("clamp past the end", () => {
+    expect(codePointToUtf16("ab", 10)).toBe(2);
+  });
+});
+
+describe("citations in an answer", () => {
+  it("split into text and numbered marks in ASCII, full-width and lenticular forms", () => {
+    expect(splitCitations("推論時に計算を増やす[1]。また［２］【3】")).toEqual([
+      { kind: "text", text: "推論時に計算を増やす" },
+      { kind: "cite", n: 1, label: "[1]" },
+      { kind: "text", text: "。また" },
+      { kind: "cite", n: 2, label: "[2]" },
+      { kind: "cite", n: 3, label: "[3]" },
+    ]);
+  });
+  it("expand lists like [1, 2] and [1、3]", () => {
+    const cites = splitCitations("x [1, 2] y [1、3]").filter((p) => p.kind === "cite").map((p) => (p.kind === "cite" ? p.n : 0));
+    expect(cites).toEqual([1, 2, 1, 3]);
+  });
+  it("leave brackets that hold no number as text", () => {
+    expect(splitCitations("[a] and []")).toEqual([{ kind: "text", text: "[a] and []" }]);
+  });
+  it("never turn markup in model output into elements (the pieces are plain strings)", () => {
+    const pieces = splitCitations("<img src=x onerror=alert(1)>[1]");
+    expect(pieces[0]).toEqual({ kind: "text", text: "<img src=x onerror=alert(1)>" });
+  });
+});
+
+describe("formatting", () => {
+  it("shows a timestamp as hh:mm:ss", () => {
+    expect(clock(3_723_000)).toBe("01:02:03");
+    expect(clock(0)).toBe("00:00:00");
+  });
+  it("keeps progress within 0–100 and shows an unknown total as 0", () => {
+    expect(percent(5, 10)).toBe(50);
+    expect(percent(12, 10)).toBe(100);
+    expect(percent(1, 0)).toBe(0);
+  });
+});
+
+describe("the library", () => {
+  it("groups lectures by course, courses sorted, lectures without a course last, each by date", () => {
+    const l = (course: string | null, date: string, title: string) => ({ meta: { course, date, title } });
+    const g = groupByCourse([l("LLM", "2024-10-02", "day4"), l(null, "2024-01-01", "misc"), l("LLM", "2024-09-01", "day1"), l("AI", "2024-05-05", "x")]);
+    expect(g.map(([c, ls]) => [c, ls.map((x) => x.meta.title)])).toEqual([["AI", ["x"]], ["LLM", ["day1", "day4"]], ["", ["misc"]]]);
+  });
+});
+
+describe("drafts", () => {
+  it("are offered back only when they differ from the saved text", () => {
+    const head = { id: 2, text: "saved" };
+    expect(draftWorthOffering(null, head)).toBe(false);
+    expect(draftWorthOffering({ text: "saved", parent: 2 }, head)).toBe(false);
+    expect(draftWorthOffering({ text: "typed", parent: 2 }, head)).toBe(true);
+  });
+  it("are written once typing pauses, and flushed at once when the window closes", () => {
+    vi.useFakeTimers();
+    const f = vi.fn();
+    const d = debounce(f, 700);
+    d("a");
+    d("ab");
+    vi.advanceTimersByTime(699);
+    expect(f).not.toHaveBeenCalled();
+    vi.advanceTimersByTime(1);
+    expect(f).toHaveBeenCalledExactlyOnceWith("ab");
+    d("abc");
+    d.flush();
+    expect(f).toHaveBeenLastCalledWith("abc");
+    d.flush();
+    expect(f).toHaveBeenCalledTimes(2);
+    vi.useRealTimers();
+  });
+});
