@@ -88,9 +88,16 @@ export class TranscriptEditor {
     const v = this.view;
     const doc = v.state.doc.toString();
     const ms: Mark[] = spans.map((s) => ({ from: codePointToUtf16(doc, s.start), to: codePointToUtf16(doc, s.end), kind: s.kind }));
-    const effects: StateEffect<unknown>[] = [setMarks.of(ms)];
-    if (focus && ms.length > 0) effects.push(EditorView.scrollIntoView(ms[0].from, { y: "center" }));
-    v.dispatch({ effects, selection: focus && ms.length > 0 ? { anchor: ms[0].from } : undefined });
+    v.dispatch({ effects: setMarks.of(ms), selection: focus && ms.length > 0 ? { anchor: ms[0].from } : undefined });
+    if (focus && ms.length > 0) this.scrollTo(ms[0].from);
+  }
+
+  /** Scroll a position near the top. Wrapped lines far down have only estimated heights until they
+   * are drawn, so scroll again once the first scroll has made CodeMirror measure them. */
+  private scrollTo(pos: number): void {
+    const scroll = () => this.view.dispatch({ effects: EditorView.scrollIntoView(pos, { y: "start", yMargin: 48 }) });
+    scroll();
+    for (const ms of [60, 200, 500]) setTimeout(() => this.merge || this.single ? scroll() : undefined, ms);
   }
 
   find(): void {

@@ -93,7 +93,7 @@ export function mountLecture(el: HTMLElement, ctx: Ctx, target?: LectureTarget):
     saveBtn.disabled = true;
     saveBtn.hidden = viewingOld;
     setStatus(`${head.text.length.toLocaleString()} characters · ${view.revisions.length} revisions kept`);
-    if (!t.span) showHistory();
+    showHistory();
   }
 
   function showCited(rev: Revision, span: { start: number; end: number }) {

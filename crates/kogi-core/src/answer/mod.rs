@@ -339,7 +339,8 @@ impl<'a> Answerer<'a> {
                 g
             }
         };
-        answer.text = format!("{lead}{}", generation.text).trim().to_owned();
+        // A reply cut at the token limit may end inside a character; drop its replacement mark.
+        answer.text = format!("{lead}{}", generation.text).trim().trim_end_matches('\u{FFFD}').trim_end().to_owned();
         answer.cut = generation.finish == FinishReason::MaxTokens;
         answer.finish = Some(generation.finish);
         answer.stats = Some(generation.stats.clone());

@@ -1,0 +1,222 @@
+// End-to-end test of the built desktop app through its real webview: tauri-driver in front of
+// WebKitWebDriver, spoken to in plain W3C WebDriver over HTTP. Run under a display (xvfb-run).
+//
+//   node ui/e2e/run.mjs --app target/debug/kogi-desktop --out ui/e2e-out
+//
+// Uses the real raw transcript (../shared/data/LLM2024_day4_raw.txt or $KOGI_E2E_TRANSCRIPT) and the
+// installed default models ($KOGI_MODELS or ~/.local/share/kogi/models). Starts from an empty data
+// folder each run. Screenshots (PNG) and timings (results.json) go to --out.
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+const args = Object.fromEntries(process.argv.slice(2).reduce((a, v, i, all) => (v.startsWith("--") ? [...a, [v.slice(2), all[i + 1]]] : a), []));
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..");
+const app = path.resolve(args.app ?? path.join(root, "target/debug/kogi-desktop"));
+const out = path.resolve(args.out ?? path.join(root, "ui/e2e-out"));
+const port = Number(args.port ?? 4444);
+const transcript = path.resolve(process.env.KOGI_E2E_TRANSCRIPT ?? path.join(root, "../shared/data/LLM2024_day4_raw.txt"));
+const models = process.env.KOGI_MODELS ?? path.join(os.homedir(), ".local/share/kogi/models");
+const driverBin = process.env.TAURI_DRIVER ?? "tauri-driver";
+const QUESTION = "LLMにおけるInference Time Scalingとは？";
+const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
+
+for (const [what, p] of [["the desktop app", app], ["the raw transcript", transcript], ["the models folder", models]]) {
+  if (!fs.existsSync(p)) fail(`${what} is missing: ${p}`);
+}
+fs.mkdirSync(out, { recursive: true });
+const home = fs.mkdtempSync(path.join(os.tmpdir(), "kogi-e2e-"));
+// Copy the transcript under a plain name: the picker sends the file itself.
+const file = path.join(home, path.basename(transcript));
+fs.copyFileSync(transcript, file);
+
+const results = { started: new Date().toISOString(), steps: [], screenshots: [] };
+const env = { ...process.env, KOGI_HOME: path.join(home, "data"), KOGI_MODELS: models, KOGI_LOG: process.env.KOGI_LOG ?? "info,ort=warn" };
+const driver = spawn(driverBin, ["--port", String(port)], { env, stdio: ["ignore", "inherit", "inherit"] });
+driver.on("exit", (code) => code && console.error(`tauri-driver exited with ${code}`));
+
+let session = null;
+const base = `http://127.0.0.1:${port}`;
+
+async function wd(method, url, body) {
+  const r = await fetch(`${base}${url}`, { method, headers: { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const j = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error(`${method} ${url}: ${r.status} ${JSON.stringify(j.value ?? j).slice(0, 400)}`);
+  return j.value;
+}
+const s = (u) => `/session/${session}${u}`;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(what, f, timeoutMs = 30_000, everyMs = 100) {
+  const t0 = Date.now();
+  let last;
+  while (Date.now() - t0 < timeoutMs) {
+    try {
+      const v = await f();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    await sleep(everyMs);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (${last.message})` : ""}`);
+}
+const js = (script, ...a) => wd("POST", s("/execute/sync"), { script, args: a });
+const find = async (css) => (await wd("POST", s("/element"), { using: "css selector", value: css }))[ELEMENT];
+const findAll = async (css) => (await wd("POST", s("/elements"), { using: "css selector", value: css })).map((e) => e[ELEMENT]);
+const click = async (css) => wd("POST", s(`/element/${await find(css)}/click`), {});
+const type = async (css, text) => wd("POST", s(`/element/${await find(css)}/value`), { text });
+const textOf = (css) => js("const e = document.querySelector(arguments[0]); return e ? e.textContent : null;", css);
+const exists = (css) => js("return !!document.querySelector(arguments[0]);", css);
+
+async function shot(name) {
+  await sleep(400); // let the page settle: an early screenshot shows the first paint
+  const png = await wd("GET", s("/screenshot"));
+  const p = path.join(out, `${name}.png`);
+  fs.writeFileSync(p, Buffer.from(png, "base64"));
+  results.screenshots.push(path.basename(p));
+}
+
+async function step(name, f) {
+  const t0 = Date.now();
+  process.stdout.write(`e2e: ${name} … `);
+  try {
+    const v = await f();
+    const ms = Date.now() - t0;
+    results.steps.push({ name, ms, ok: true });
+    console.log(`ok (${(ms / 1000).toFixed(1)} s)`);
+    return v;
+  } catch (e) {
+    results.steps.push({ name, ms: Date.now() - t0, ok: false, error: e.message });
+    console.log("FAILED");
+    if (session) await shot(`failed-${name.replace(/[^a-z0-9]+/gi, "-")}`).catch(() => {});
+    throw e;
+  }
+}
+
+/** Start the app (a new WebDriver session) and wait for its first usable screen; returns ms. */
+async function launch() {
+  const t0 = Date.now();
+  const v = await wd("POST", "/session", { capabilities: { alwaysMatch: { "tauri:options": { application: app } } } });
+  session = v.sessionId;
+  await waitFor("the window to be usable", () => exists("#app[data-ready] #screen[data-screen=library]"), 60_000, 25);
+  return Date.now() - t0;
+}
+
+function fail(msg) {
+  console.error(`e2e: ${msg}`);
+  process.exit(2);
+}
+
+async function main() {
+  await waitFor("tauri-driver to listen", async () => (await fetch(`${base}/status`)).ok, 20_000);
+  results.launch_ms = await step("launch the app to a usable window", launch);
+  await shot("01-library-empty");
+
+  await step("import the real raw transcript through the file picker", async () => {
+    await type("#file-input", file);
+    const label = await waitFor("the import to finish", async () => {
+      const t = await textOf("#imports .progress.finished .progress-label");
+      return t && t.length > 0 ? t : null;
+    }, 240_000, 250);
+    if (!/imported/.test(label) || (await exists("#imports .progress.failed"))) throw new Error(`import failed: ${label}`);
+    await waitFor("the lecture in the list", () => exists(".lecture-row"));
+  });
+  await shot("02-library");
+
+  await step("open the lecture: raw and corrected side by side", async () => {
+    await click(".lecture-row td.title");
+    await waitFor("the editors", async () => (await findAll(".cm-mergeView .cm-editor")).length === 2);
+    const t = await textOf(".cm-mergeView .cm-content");
+    if (!t || t.length < 100) throw new Error("the transcript is not shown");
+  });
+  await shot("03-lecture");
+
+  await step("add a glossary term, preview the replace-all, apply and save it as a revision", async () => {
+    await click("#open-glossary");
+    await type("#term", "スケール則");
+    await type("#variants", "スケール足");
+    await click("#add-term");
+    await waitFor("the term in the list", async () => ((await textOf(".terms")) ?? "").includes("スケール則"));
+    await click("#glossary-preview-btn");
+    await waitFor("the preview", () => exists("#glossary-apply"));
+    const n = await js("return document.querySelectorAll('#glossary-preview .occurrences li').length;");
+    if (n < 1) throw new Error("no occurrence previewed");
+    results.glossary_occurrences = n;
+    await shot("04-glossary-preview");
+    await click("#glossary-apply");
+    await waitFor("revision 2", async () => ((await textOf("#working-label")) ?? "").includes("Revision 2"), 30_000);
+    await waitFor("the background re-index", async () => ((await textOf("#reindex .progress-label")) ?? "").startsWith("Index up to date"), 240_000, 250);
+  });
+  await shot("05-lecture-saved");
+
+  await step("unsaved typing survives closing the window and is offered back", async () => {
+    await click(".cm-mergeViewEditor:last-child .cm-content");
+    await type(".cm-mergeViewEditor:last-child .cm-content", "（追記）");
+    await waitFor("the draft to be kept", async () => ((await textOf("#lecture-status")) ?? "").includes("Draft kept"), 10_000);
+    await wd("DELETE", s("")); // closes the app
+    session = null;
+    results.relaunch_ms = await launch();
+    await click(".lecture-row td.title");
+    await waitFor("the draft offer", () => exists("#draft-offer"), 20_000);
+  });
+  await shot("06-draft-offered");
+  await step("restore the draft, then discard it again", async () => {
+    await click("#draft-offer button.primary");
+    await waitFor("unsaved edits", async () => ((await textOf("#save")) ?? "").includes("•"));
+    await js("document.querySelector('#tab-ask').click();");
+  });
+
+  await step("ask the question: the answer streams in with a citation", async () => {
+    await waitFor("the ask screen", () => exists("#question"));
+    await type("#question", QUESTION);
+    const typed = await js("return document.querySelector('#question').value;");
+    if (typed !== QUESTION) throw new Error(`the question box holds ${JSON.stringify(typed)}`);
+    const t0 = Date.now();
+    await click("#ask");
+    await waitFor("the first streamed words", async () => ((await textOf("#answers .stream")) ?? "").length > 0, 240_000, 20);
+    results.first_token_wall_ms = Date.now() - t0;
+    await shot("07-ask-streaming");
+    await waitFor("the answer to finish", () => exists("#answers[data-done]"), 300_000, 250);
+    results.first_token_ms = Number(await js("return document.querySelector('#answers').dataset.firstTokenMs;"));
+    results.answer = await textOf("#answers .answer-text");
+    if (!(await exists("#answers a.cite"))) throw new Error(`the answer cites nothing: ${results.answer}`);
+  });
+  await shot("08-answer");
+
+  await step("click the citation: the lecture opens at the passage, highlighted", async () => {
+    await click("#answers a.cite");
+    await waitFor("the highlighted passage", () => exists(".cm-cited"), 20_000);
+    await waitFor("the cited banner", () => exists("#cited-banner"));
+    await waitFor("the cited passage scrolled into view", () =>
+      js("const r = document.querySelector('.cm-cited').getBoundingClientRect(); const e = document.querySelector('#editor').getBoundingClientRect(); return r.top >= e.top && r.top < e.bottom - 20;"), 5_000);
+  });
+  await shot("09-cited-passage");
+
+  await step("settings show the models and the provider", async () => {
+    await click("#tab-settings");
+    await waitFor("the settings form", () => exists("#save-settings"));
+    const t = await textOf("#provider-in-use");
+    if (!/cpu/i.test(t ?? "")) throw new Error(`provider in use not shown: ${t}`);
+  });
+  await shot("10-settings");
+}
+
+let code = 0;
+try {
+  await main();
+} catch (e) {
+  console.error(`e2e: ${e.message}`);
+  code = 1;
+} finally {
+  if (session) await wd("DELETE", s("")).catch(() => {});
+  driver.kill();
+  results.ok = code === 0;
+  results.finished = new Date().toISOString();
+  fs.writeFileSync(path.join(out, "results.json"), JSON.stringify(results, null, 2));
+  fs.rmSync(home, { recursive: true, force: true });
+  console.log(`e2e: ${results.steps.filter((x) => x.ok).length} of ${results.steps.length} steps passed; screenshots in ${out}: ${results.screenshots.join(", ")}`);
+  if (results.launch_ms !== undefined) console.log(`e2e: launch→usable ${results.launch_ms} ms; question→first token ${results.first_token_ms ?? "?"} ms`);
+}
+process.exit(code);
