@@ -9,14 +9,25 @@ cd "$root"
 ORT_VERSION=1.31.1
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
-# 1. System packages (only what is missing; Debian's registry).
+# 1. System packages (only what is missing; Debian's registry). The desktop app builds against
+#    WebKitGTK 4.1; a Japanese font makes transcripts readable where the system has none.
 need=()
 command -v python3 >/dev/null || need+=(python3 python3-venv)
 command -v cc >/dev/null || need+=(build-essential)
+command -v npm >/dev/null || need+=(nodejs npm)
+pkg-config --exists webkit2gtk-4.1 2>/dev/null || need+=(pkg-config libwebkit2gtk-4.1-dev)
+fc-list :lang=ja 2>/dev/null | grep -q . || need+=(fonts-ipafont-gothic)
 command -v cargo >/dev/null || { say "cargo is missing: install Rust (rustup) first"; exit 1; }
 if [ "${#need[@]}" -gt 0 ]; then
   say "installing system packages: ${need[*]}"
-  apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}"
+  sudo=(); [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  "${sudo[@]}" apt-get update -qq && DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+
+# 1b. The desktop app's front end (TypeScript, built into ui/dist, which the app embeds).
+if ! cmp -s ui/package-lock.json ui/node_modules/.kogi-lock 2>/dev/null; then
+  say "installing the front end's packages (npm ci)"
+  (cd ui && npm ci --no-audit --no-fund --loglevel=error && cp package-lock.json node_modules/.kogi-lock)
 fi
 
 # 2. Python environment for the model tooling (pinned; from PyPI).

@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
 # Every test: set everything up (first time only), then the whole workspace's tests — unit, property,
-# end-to-end through the real binary, and the real-data evaluations when ../shared/data exists.
+# end-to-end through the real CLI binary, the real-data evaluations when ../shared/data exists — the
+# front end's unit tests, and the desktop app end to end through its real webview (under Xvfb).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 bash scripts/setup.sh
+bash scripts/setup-e2e.sh
 .kogi/venv/bin/python models/tools/llama_onnx.py selftest > /dev/null
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
+(cd ui && npm run --silent build) || status=$?
 cargo test --workspace --all-targets --no-fail-fast 2>&1 | tee "$log" || status=$?
-# One closing line over every test binary.
+(cd ui && npx vitest run --reporter=default) 2>&1 | tee -a "$log" || status=$?
+bash scripts/e2e.sh 2>&1 | tee -a "$log" || status=$?
+# One closing line over every test binary, the front end's tests and the end-to-end steps.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }
+     /^ +Tests +[0-9]+/ { for (i = 1; i <= NF; i++) { if ($(i) == "passed") p += $(i-1); if ($(i) == "failed") f += $(i-1) } }
+     /^e2e: [0-9]+ of [0-9]+ steps passed/ { p += $2; f += $4 - $2 }
      END { printf "%d passed, %d failed\n", p, f }' "$log"
 exit "$status"

@@ -80,7 +80,9 @@ pub async fn ui_ready(app: AppHandle, state: State<'_, AppState>) -> CmdResult<f
     let ms = state.launched.elapsed().as_secs_f64() * 1e3;
     tracing::info!(ms, "window usable");
     if std::env::var_os("KOGI_EXIT_WHEN_READY").is_some() {
-        println!("KOGI_READY_MS={ms:.1}");
+        // Wall-clock time too, so a caller can measure from before the process started.
+        let epoch_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+        println!("KOGI_READY_MS={ms:.1}\nKOGI_READY_EPOCH_MS={epoch_ms}");
         app.exit(0);
     }
     Ok(ms)

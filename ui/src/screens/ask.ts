@@ -52,6 +52,8 @@ export function mountAsk(el: HTMLElement, ctx: Ctx): () => void {
       return;
     }
     clear(results);
+    delete results.dataset.done;
+    delete results.dataset.firstTokenMs;
     results.classList.toggle("side-by-side", modes.length > 1);
     const columns = new Map<string, { box: HTMLElement; stream: HTMLElement }>();
     for (const m of modes) {
