@@ -33,8 +33,19 @@ fs.copyFileSync(transcript, file);
 
 const results = { started: new Date().toISOString(), steps: [], screenshots: [] };
 const env = { ...process.env, KOGI_HOME: path.join(home, "data"), KOGI_MODELS: models, KOGI_LOG: process.env.KOGI_LOG ?? "info,ort=warn" };
-const driver = spawn(driverBin, ["--port", String(port)], { env, stdio: ["ignore", "inherit", "inherit"] });
-driver.on("exit", (code) => code && console.error(`tauri-driver exited with ${code}`));
+// The app inherits tauri-driver's environment: a new driver per environment.
+let driver = startDriver(env);
+function startDriver(e) {
+  const d = spawn(driverBin, ["--port", String(port)], { env: e, stdio: ["ignore", "inherit", "inherit"] });
+  d.on("exit", (code) => code && console.error(`tauri-driver exited with ${code}`));
+  return d;
+}
+async function restartDriver(e) {
+  driver.kill();
+  await new Promise((r) => driver.once("exit", r));
+  driver = startDriver(e);
+  await waitFor("tauri-driver to listen", async () => (await fetch(`${base}/status`)).ok, 20_000);
+}
 
 let session = null;
 const base = `http://127.0.0.1:${port}`;
@@ -212,6 +223,18 @@ async function main() {
     if (!/cpu/i.test(t ?? "")) throw new Error(`provider in use not shown: ${t}`);
   });
   await shot("10-settings");
+
+  await step("a first run with no models explains how to get them", async () => {
+    await wd("DELETE", s(""));
+    session = null;
+    const empty = path.join(home, "no-models");
+    fs.mkdirSync(empty);
+    await restartDriver({ ...env, KOGI_HOME: path.join(home, "fresh"), KOGI_MODELS: empty });
+    await launch();
+    const help = await textOf("#models-missing");
+    if (!help || !help.includes("scripts/setup.sh")) throw new Error(`no explanation shown: ${help}`);
+  });
+  await shot("11-first-run-no-models");
 }
 
 let code = 0;

@@ -323,15 +323,28 @@ impl<'a> Answerer<'a> {
         if built.trimmed > 0 {
             tracing::info!(trimmed = built.trimmed, budget, "passages left out or shortened to fit the model's window");
         }
-        // The primed "[" is part of the answer: streamed first, kept in the text.
-        let lead = if p.lead_citation && p.think.is_none() && !answer.passages.is_empty() { "[" } else { "" };
+        // The primed "[" is part of the answer: kept in the text, and streamed together with the
+        // model's first piece (so the stream's first text still marks the model's first token).
+        // With one excerpt there is nothing to choose: the answer begins with its citation.
+        let lead = match answer.passages.len() {
+            _ if !p.lead_citation || p.think.is_some() => "",
+            0 => "",
+            1 => "[1]",
+            _ => "[",
+        };
         let mut tokens = built.tokens.clone();
-        if !lead.is_empty() {
-            tokens.extend(self.lm.tokenizer.encode(lead)?);
-            on_text(lead);
-        }
+        tokens.extend(self.lm.tokenizer.encode(lead)?);
+        let mut unsent = lead;
+        let mut stream = |t: &str| {
+            if unsent.is_empty() {
+                on_text(t);
+            } else {
+                on_text(&format!("{unsent}{t}"));
+                unsent = "";
+            }
+        };
         let generation = match p.think {
-            None => self.lm.generate(&tokens, &p.generate, on_text, cancel)?,
+            None => self.lm.generate(&tokens, &p.generate, &mut stream, cancel)?,
             Some(method) => {
                 let (g, report) = self.think_harder(method, question, &answer.passages, &built.tokens, p, cancel)?;
                 on_text(&g.text);
