@@ -30,6 +30,9 @@ const home = fs.mkdtempSync(path.join(os.tmpdir(), "kogi-e2e-"));
 // Copy the transcript under a plain name: the picker sends the file itself.
 const file = path.join(home, path.basename(transcript));
 fs.copyFileSync(transcript, file);
+// A broken file picked together with it: it must fail alone, with the core's message.
+const broken = path.join(home, "broken.srt");
+fs.writeFileSync(broken, "1\n00:00:01,000 --> garbage\nこんにちは\n");
 
 const results = { started: new Date().toISOString(), steps: [], screenshots: [] };
 const env = { ...process.env, KOGI_HOME: path.join(home, "data"), KOGI_MODELS: models, KOGI_LOG: process.env.KOGI_LOG ?? "info,ort=warn" };
@@ -125,14 +128,14 @@ async function main() {
   results.launch_ms = await step("launch the app to a usable window", launch);
   await shot("01-library-empty");
 
-  await step("import the real raw transcript through the file picker", async () => {
-    await type("#file-input", file);
-    const label = await waitFor("the import to finish", async () => {
-      const t = await textOf("#imports .progress.finished .progress-label");
-      return t && t.length > 0 ? t : null;
-    }, 240_000, 250);
-    if (!/imported/.test(label) || (await exists("#imports .progress.failed"))) throw new Error(`import failed: ${label}`);
-    await waitFor("the lecture in the list", () => exists(".lecture-row"));
+  await step("import the real raw transcript and a broken file at once through the file picker", async () => {
+    await type("#file-input", `${file}\n${broken}`);
+    await waitFor("both imports to finish", async () => (await findAll("#imports .progress.finished")).length === 2, 240_000, 250);
+    const good = await textOf(`#imports .progress[data-file="${path.basename(file)}"] .progress-label`);
+    const bad = await textOf(`#imports .progress[data-file="broken.srt"].failed .progress-label`);
+    if (!/imported/.test(good ?? "")) throw new Error(`import failed: ${good}`);
+    if (!/line 2: expected an end time/.test(bad ?? "")) throw new Error(`the broken file's error is not shown: ${bad}`);
+    await waitFor("the lecture in the list", async () => (await findAll(".lecture-row")).length === 1);
   });
   await shot("02-library");
 
@@ -176,7 +179,20 @@ async function main() {
   await step("restore the draft, then discard it again", async () => {
     await click("#draft-offer button.primary");
     await waitFor("unsaved edits", async () => ((await textOf("#save")) ?? "").includes("•"));
-    await js("document.querySelector('#tab-ask').click();");
+  });
+
+  await step("settings: shorter answers, saved and read back", async () => {
+    await click("#tab-settings");
+    await waitFor("the settings form", () => exists("#max-tokens"));
+    await js("const i = document.querySelector('#max-tokens'); i.value = ''; return true;");
+    await type("#max-tokens", "96");
+    await click("#save-settings");
+    const toast = await waitFor("the save to be confirmed", () => textOf(".toast"), 10_000);
+    if (!toast.includes("Settings saved")) throw new Error(toast);
+    await click("#tab-library");
+    await click("#tab-settings");
+    await waitFor("the stored value", async () => (await js("return document.querySelector('#max-tokens')?.value;")) === "96");
+    await click("#tab-ask");
   });
 
   await step("ask the question: the answer streams in with a citation", async () => {
@@ -216,13 +232,47 @@ async function main() {
   });
   await shot("09-cited-passage");
 
+  await step("compare two steps of the ladder side by side", async () => {
+    await click("#tab-ask");
+    await waitFor("the ask screen", () => exists("#compare"));
+    await click("#compare");
+    await js("for (const b of document.querySelectorAll('#compare-set input')) b.checked = ['none', 'windows'].includes(b.value); return true;");
+    await click("#ask");
+    await waitFor("both answers", () => exists("#answers[data-done]"), 300_000, 250);
+    const modes = await js("return [...document.querySelectorAll('#answers .answer')].map(a => a.dataset.mode + ':' + (a.querySelector('.answer-text') ? 'done' : 'missing'));");
+    if (JSON.stringify(modes) !== JSON.stringify(["none:done", "windows:done"])) throw new Error(`columns: ${modes}`);
+  });
+  await shot("10-compare");
+
+  await step("scan for suspicious passages shows progress and can be cancelled", async () => {
+    await click("#tab-lecture");
+    await waitFor("the editor", () => exists(".cm-content"));
+    await click("#draft-offer .link");
+    await waitFor("the draft discarded", async () => !(await exists("#draft-offer")));
+    await click("#open-suspicious");
+    await click("#scan");
+    await waitFor("the scan's progress", async () => ((await textOf("#suspicious .progress-label")) ?? "").startsWith("scanning"), 120_000, 100);
+    await shot("11-scan-progress");
+    await click("#suspicious .progress button");
+    await waitFor("the scan to stop", async () => ((await textOf("#suspicious .progress.failed .progress-label")) ?? "") === "cancelled", 60_000, 100);
+  });
+
+  await step("history: restore the raw revision as a new one", async () => {
+    await click("#open-history");
+    await click(".history li[data-revision] button.link:nth-of-type(2)");
+    await waitFor("revision 3", async () => ((await textOf("#working-label")) ?? "").includes("Revision 3"), 30_000);
+    const n = await js("return document.querySelectorAll('.history li').length;");
+    if (n !== 3) throw new Error(`${n} revisions listed`);
+  });
+  await shot("12-history-restored");
+
   await step("settings show the models and the provider", async () => {
     await click("#tab-settings");
     await waitFor("the settings form", () => exists("#save-settings"));
     const t = await textOf("#provider-in-use");
     if (!/cpu/i.test(t ?? "")) throw new Error(`provider in use not shown: ${t}`);
   });
-  await shot("10-settings");
+  await shot("13-settings");
 
   await step("a first run with no models explains how to get them", async () => {
     await wd("DELETE", s(""));
@@ -234,7 +284,7 @@ async function main() {
     const help = await textOf("#models-missing");
     if (!help || !help.includes("scripts/setup.sh")) throw new Error(`no explanation shown: ${help}`);
   });
-  await shot("11-first-run-no-models");
+  await shot("14-first-run-no-models");
 }
 
 let code = 0;

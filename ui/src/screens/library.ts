@@ -64,7 +64,8 @@ export function mountLibrary(el: HTMLElement, ctx: Ctx): () => void {
       bar.finish(`${name} — ${r.created ? "imported" : "already in the library"}`);
       refresh();
     } catch (e) {
-      bar.finish(`${name} — ${message(e)}`, true);
+      const m = message(e);
+      bar.finish(m.startsWith(name) ? m : `${name} — ${m}`, true);
     }
   }
 

@@ -50,7 +50,9 @@ export function mountSettings(el: HTMLElement, ctx: Ctx): () => void {
       h("h1", {}, "Settings"),
       st.settings_problem ? h("p", { class: "error" }, st.settings_problem) : "",
       st.models.help ? h("div", { class: "notice", id: "models-help" }, h("pre", {}, st.models.help)) : "",
-      h("form", { class: "settings", onsubmit: async (e: Event) => {
+      // Rust validates (with messages that say what is allowed); the browser's step rules would
+      // silently refuse values such as 96 tokens.
+      h("form", { class: "settings", novalidate: true, onsubmit: async (e: Event) => {
         e.preventDefault();
         const next: Settings = {
           ...s,

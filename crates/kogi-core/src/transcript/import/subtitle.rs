@@ -149,11 +149,11 @@ fn parse_timing(line: &str) -> Result<(u64, u64), String> {
     let end_text = right.split_whitespace().next().unwrap_or("");
     let parse = |which: &str, t: &str| {
         parse_timestamp(t).ok_or_else(|| {
-            format!("expected a {which} time like `00:00:01,000` (hours optional, `,` or `.` before the milliseconds), found `{t}` in `{line}`")
+            format!("expected {which} time like `00:00:01,000` (hours optional, `,` or `.` before the milliseconds), found `{t}` in `{line}`")
         })
     };
-    let start = parse("start", start_text)?;
-    let end = parse("end", end_text)?;
+    let start = parse("a start", start_text)?;
+    let end = parse("an end", end_text)?;
     if end < start {
         return Err(format!(
             "the cue ends ({end_text}) before it starts ({start_text}) — expected end ≥ start"
