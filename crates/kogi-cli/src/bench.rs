@@ -19,6 +19,8 @@ pub enum What {
     Search,
     /// Time to first token and decode speed of a chat model, plain greedy and with n-gram speculation
     Generate,
+    /// Embedding throughput (passages/s) of an embedder model folder
+    Embed,
 }
 
 #[derive(Args)]
@@ -57,6 +59,30 @@ pub struct BenchArgs {
     /// Synthetic prompt lengths in tokens instead of the RAG prompt, e.g. 512,2048 (generate)
     #[arg(long, value_delimiter = ',')]
     pub(crate) prompt_tokens: Vec<usize>,
+    /// Prompt tokens per prefill pass (generate)
+    #[arg(long, default_value_t = 512)]
+    pub(crate) prefill_chunk: usize,
+    /// Which decoding variants to time: plain (two-row exact steps), fast (one-row steps), spec (n-gram) (generate)
+    #[arg(long, default_value = "plain,fast,spec", value_delimiter = ',')]
+    pub(crate) variants: Vec<String>,
+    /// Replay decode steps from CUDA graphs (CUDA provider) (generate)
+    #[arg(long)]
+    pub(crate) cuda_graph: bool,
+    /// Read the GPU's used memory (nvidia-smi) after every generation (generate)
+    #[arg(long)]
+    pub(crate) gpu_memory: bool,
+    /// Also time one pass verifying K = 1..N drafted tokens against one decode step (generate)
+    #[arg(long, default_value_t = 0)]
+    pub(crate) verify_k: usize,
+    /// Also answer the RAG prompt this many times in a row, reading GPU memory after each (generate)
+    #[arg(long, default_value_t = 0)]
+    pub(crate) questions: usize,
+    /// Passages embedded per run (embed)
+    #[arg(long, default_value_t = 2000)]
+    pub(crate) passages: usize,
+    /// Characters per passage, cut from the transcript (embed)
+    #[arg(long, default_value_t = 400)]
+    pub(crate) passage_chars: usize,
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -64,7 +90,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
-fn transcript(args: &BenchArgs) -> Result<(String, Vec<u8>)> {
+pub(crate) fn transcript(args: &BenchArgs) -> Result<(String, Vec<u8>)> {
     let path = match &args.file {
         Some(f) => f.clone(),
         None => crate::shared_data_dir().context("pass --file: no ../shared/data here")?.join("LLM2024_day4_raw.txt"),
@@ -91,6 +117,9 @@ const QUERIES: &[&str] = &[
 pub fn run(args: BenchArgs, cfg: Config, out: &Out) -> Result<()> {
     if let What::Generate = args.what {
         return crate::bench_generate::run(&args, &cfg, out);
+    }
+    if let What::Embed = args.what {
+        return crate::bench_generate::embed(&args, &cfg, out);
     }
     let (name, bytes) = transcript(&args)?;
     let cancel = AtomicBool::new(false);
@@ -121,7 +150,7 @@ pub fn run(args: BenchArgs, cfg: Config, out: &Out) -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             }
         }
-        What::Generate => unreachable!("handled above"),
+        What::Generate | What::Embed => unreachable!("handled above"),
         What::Search => {
             let dir = tempfile::tempdir()?;
             let mut cfg = cfg.clone();

@@ -8,12 +8,12 @@
 //!
 //! Inputs and outputs are read from the graph, never assumed.
 
-use crate::inference::runtime::{ProviderReport, SessionConfig, open_session};
+use crate::inference::runtime::{Provider, ProviderReport, SessionConfig, open_built, open_session};
 use crate::{Error, Result};
 use half::f16;
 use ort::memory::{AllocationDevice, Allocator, AllocatorType, MemoryInfo, MemoryType};
-use ort::session::Session;
-use ort::value::{DynValue, Tensor, TensorElementType, ValueType};
+use ort::session::{RunOptions, Session};
+use ort::value::{DynValue, Outlet, Shape, SymbolicDimensions, Tensor, TensorElementType, ValueType};
 use serde::Serialize;
 use std::path::Path;
 
@@ -45,7 +45,41 @@ pub struct Decoder {
     pub provider: ProviderReport,
     /// Forward passes run (for "tokens per forward pass" reports).
     pub forward_passes: u64,
+    /// On-device greedy head (GPU providers, genai layout): argmax and its log-probability are
+    /// computed where the logits are, so only the chosen ids cross to the host.
+    head: Option<Session>,
+    /// Fixed-address buffers for CUDA-graph decode steps (`cuda_graph` in the session config).
+    graph: Option<GraphBuffers>,
+    /// Why CUDA graphs are off although they were asked for.
+    pub cuda_graph_note: Option<String>,
 }
+
+/// The greedy choice at each of the last `want` positions of each row (`[batch][want]`), with its
+/// log-probability under the model's distribution.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Picked {
+    pub ids: Vec<u32>,
+    pub logprobs: Vec<f32>,
+}
+
+/// A CUDA graph replays the kernels of its capture with the same device addresses, so everything a
+/// decode step reads or writes lives in buffers allocated once: the KV cache (one sequence, up to
+/// `capacity` tokens), the input ids and a full-width attention mask (ones for real tokens, zeros
+/// after; GroupQueryAttention takes the lengths from it), and the logits.
+struct GraphBuffers {
+    capacity: usize,
+    kv: Vec<[DynValue; 2]>,
+    mask: Tensor<i64>,
+    /// Per step width (1: one-row steps, 2: exact steps): input ids and logits.
+    steps: Vec<(usize, Tensor<i64>, DynValue)>,
+    /// Captured graph ids, by step width.
+    captured: Vec<usize>,
+}
+
+/// Widths of decode steps that are replayed from a CUDA graph.
+const GRAPH_STEP_WIDTHS: [usize; 2] = [1, 2];
+/// Largest sequence the CUDA-graph buffers hold; longer requests take ordinary buffers.
+const GRAPH_CAPACITY: usize = 4096;
 
 /// A KV cache for `batch` sequences that advance together.
 pub struct KvCache {
@@ -59,6 +93,8 @@ pub struct KvCache {
 enum KvStore {
     /// One shared past/present buffer per layer and K/V.
     Shared(Vec<[DynValue; 2]>),
+    /// The decoder's own fixed-address buffers (CUDA graphs; one sequence at a time).
+    Resident,
     /// The last step's present values (`None` before the first step).
     Grown(Option<Vec<[DynValue; 2]>>),
 }
@@ -83,7 +119,16 @@ impl Decoder {
             Ok(s) => Some(serde_json::from_str(&s).map_err(|e| merr(format!("genai_config.json is not valid JSON: {e}")))?),
             Err(_) => None,
         };
-        let (session, provider) = open_session(&model_file, config)?;
+        // ONNX Runtime refuses graph capture for some graphs (nodes it cannot capture): then run
+        // without it and say why.
+        let mut cuda_graph_note = None;
+        let (session, provider) = match open_session(&model_file, config) {
+            Err(e) if config.cuda_graph => {
+                cuda_graph_note = Some(format!("CUDA graphs refused: {e}"));
+                open_session(&model_file, &SessionConfig { cuda_graph: false, ..config.clone() })?
+            }
+            r => r?,
+        };
         let inputs: Vec<(String, ValueType)> =
             session.inputs().iter().map(|o| (o.name().to_owned(), o.dtype().clone())).collect();
         let outputs: Vec<(String, ValueType)> =
@@ -153,7 +198,87 @@ impl Decoder {
         let layout = if genai.is_some() && !has_position_ids && share { Layout::Genai } else { Layout::Optimum };
         let info = DecoderInfo { layout, layers: past.len(), kv_heads, head_dim, vocab, context, kv_f16 };
         tracing::debug!(?info, "decoder loaded");
-        Ok(Self { session, info, past, present, has_position_ids, logits_name, provider, forward_passes: 0 })
+        let on_gpu = matches!(provider.in_use, Provider::Cuda | Provider::TensorRt);
+        let logits_type = outputs
+            .iter()
+            .find(|(n, _)| n == &logits_name)
+            .and_then(|(_, t)| t.tensor_type())
+            .unwrap_or(TensorElementType::Float32);
+        let head = if on_gpu && layout == Layout::Genai {
+            Some(open_built(greedy_head(logits_type).map_err(rt)?, provider.in_use, config)?)
+        } else {
+            None
+        };
+        let mut me = Self {
+            session,
+            info,
+            past,
+            present,
+            has_position_ids,
+            logits_name,
+            provider,
+            forward_passes: 0,
+            head,
+            graph: None,
+            cuda_graph_note,
+        };
+        if config.cuda_graph && me.cuda_graph_note.is_none() {
+            if me.provider.in_use != Provider::Cuda || me.head.is_none() {
+                me.cuda_graph_note = Some(format!(
+                    "CUDA graphs need the CUDA provider and the genai layout (provider {}, layout {:?})",
+                    me.provider.in_use, me.info.layout
+                ));
+            } else {
+                me.graph = Some(me.graph_buffers(logits_type)?);
+            }
+        }
+        Ok(me)
+    }
+
+    /// Make greedy choices with the head graph on whatever provider the decoder runs on (GPU
+    /// decoders have it already). On the CPU this runs the same head as on a GPU, so tests pin its
+    /// numbers without one.
+    pub fn enable_greedy_head(&mut self, config: &SessionConfig) -> Result<()> {
+        if self.info.layout != Layout::Genai {
+            return Err(Error::Invalid("the greedy head needs the genai layout (shared KV buffers)".into()));
+        }
+        if self.head.is_none() {
+            let ty = self.session.outputs().iter().find(|o| o.name() == self.logits_name).and_then(|o| o.dtype().tensor_type());
+            let ty = ty.unwrap_or(TensorElementType::Float32);
+            self.head = Some(open_built(greedy_head(ty).map_err(rt)?, self.provider.in_use, config)?);
+        }
+        Ok(())
+    }
+
+    /// Whether greedy choices are made on the device (see [`Decoder::forward_greedy`]).
+    pub fn picks_on_device(&self) -> bool {
+        self.head.is_some()
+    }
+
+    /// Whether decode steps are replayed from CUDA graphs.
+    pub fn uses_cuda_graph(&self) -> bool {
+        self.graph.is_some()
+    }
+
+    fn graph_buffers(&self, logits_type: TensorElementType) -> Result<GraphBuffers> {
+        let capacity = GRAPH_CAPACITY.min(self.info.context);
+        let allocator = Allocator::new(&self.session, self.memory_info()?).map_err(rt)?;
+        let mut kv = Vec::with_capacity(self.info.layers);
+        for _ in 0..self.info.layers {
+            kv.push([self.empty_kv(1, capacity, Some(&allocator))?, self.empty_kv(1, capacity, Some(&allocator))?]);
+        }
+        let mask = Tensor::<i64>::new(&allocator, [1i64, capacity as i64]).map_err(rt)?;
+        let mut steps = Vec::new();
+        for w in GRAPH_STEP_WIDTHS {
+            let ids = Tensor::<i64>::new(&allocator, [1i64, w as i64]).map_err(rt)?;
+            let shape = [1i64, w as i64, self.info.vocab as i64];
+            let logits = match logits_type {
+                TensorElementType::Float16 => Tensor::<f16>::new(&allocator, shape).map_err(rt)?.into_dyn(),
+                _ => Tensor::<f32>::new(&allocator, shape).map_err(rt)?.into_dyn(),
+            };
+            steps.push((w, ids, logits));
+        }
+        Ok(GraphBuffers { capacity, kv, mask, steps, captured: Vec::new() })
     }
 
     fn memory_info(&self) -> Result<MemoryInfo<'static>> {
@@ -180,6 +305,12 @@ impl Decoder {
     /// A fresh cache for `batch` sequences of up to `capacity` tokens.
     pub fn new_cache(&self, batch: usize, capacity: usize) -> Result<KvCache> {
         let capacity = capacity.min(self.info.context);
+        if let Some(g) = &self.graph
+            && batch == 1
+            && capacity <= g.capacity
+        {
+            return Ok(KvCache { batch, len: 0, capacity, store: KvStore::Resident });
+        }
         let store = match self.info.layout {
             Layout::Genai => {
                 let allocator = Allocator::new(&self.session, self.memory_info()?).map_err(rt)?;
@@ -218,12 +349,73 @@ impl Decoder {
     /// Run `tokens` (`batch` rows of equal length, row-major) after the cached ones and return the
     /// logits of the last `want` positions of every row: `[batch][want][vocab]` flattened.
     pub fn forward(&mut self, cache: &mut KvCache, tokens: &[u32], want: usize) -> Result<Vec<f32>> {
+        match self.run(cache, tokens, Pick::Last(want), false)? {
+            Scores::Logits(l) => Ok(l),
+            Scores::Picked(_) => unreachable!("host logits were asked for"),
+        }
+    }
+
+    /// Like [`Decoder::forward`], but return only the greedy choice (argmax) at each of the last
+    /// `want` positions and its log-probability. On a GPU this is computed on the device and only
+    /// the ids and log-probabilities are copied back; elsewhere from host logits (same numbers).
+    pub fn forward_greedy(&mut self, cache: &mut KvCache, tokens: &[u32], want: usize) -> Result<Picked> {
+        match self.run(cache, tokens, Pick::Last(want), self.head.is_some())? {
+            Scores::Picked(p) => Ok(p),
+            Scores::Logits(l) => {
+                let vocab = self.info.vocab;
+                let mut ids = Vec::with_capacity(l.len() / vocab);
+                let mut logprobs = Vec::with_capacity(l.len() / vocab);
+                for row in l.chunks(vocab) {
+                    let t = crate::generate::sampling::argmax(row);
+                    ids.push(t);
+                    logprobs.push(row[t as usize] - crate::generate::sampling::logsumexp(row));
+                }
+                Ok(Picked { ids, logprobs })
+            }
+        }
+    }
+
+    /// Prefill in chunks (see [`Decoder::prefill`]) returning the greedy choice after the prompt.
+    ///
+    /// With the greedy head, each chunk is padded (repeating its last token) to one of a few lengths:
+    /// ONNX Runtime's CUDA provider spends ~50 ms on the first pass of every new input length, and
+    /// questions come with prompts of every length. Padding sits after the real tokens, so causal
+    /// attention keeps it out of their results; its cache entries are dropped right away.
+    pub fn prefill_greedy(&mut self, cache: &mut KvCache, tokens: &[u32], chunk: usize) -> Result<Picked> {
+        if cache.batch != 1 {
+            return Err(Error::Invalid("greedy prefill takes one sequence".into()));
+        }
+        let mut picked = None;
+        for piece in tokens.chunks(chunk.max(1)) {
+            let room = cache.capacity.saturating_sub(cache.len);
+            let padded = if self.head.is_some() { prefill_bucket(piece.len()).min(room).max(piece.len()) } else { piece.len() };
+            if padded == piece.len() {
+                picked = Some(self.forward_greedy(cache, piece, 1)?);
+                continue;
+            }
+            let mut feed = piece.to_vec();
+            feed.resize(padded, *piece.last().expect("chunks are not empty"));
+            let base = cache.len;
+            match self.run(cache, &feed, Pick::At(piece.len() - 1), true)? {
+                Scores::Picked(p) => picked = Some(p),
+                Scores::Logits(_) => unreachable!("the head picks"),
+            }
+            self.truncate(cache, base + piece.len())?;
+        }
+        picked.ok_or_else(|| Error::Invalid("the prompt is empty".into()))
+    }
+
+    fn run(&mut self, cache: &mut KvCache, tokens: &[u32], pick: Pick, on_device: bool) -> Result<Scores> {
         let b = cache.batch;
         if tokens.is_empty() || !tokens.len().is_multiple_of(b) {
             return Err(Error::Invalid(format!("{} tokens do not split into {b} equal rows", tokens.len())));
         }
         let s = tokens.len() / b;
-        let want = want.clamp(1, s);
+        let rows = match pick {
+            Pick::Last(w) => s - w.clamp(1, s)..s,
+            Pick::At(p) if p < s => p..p + 1,
+            Pick::At(p) => return Err(Error::Invalid(format!("position {p} is past the {s} tokens given"))),
+        };
         let total = cache.len + s;
         if total > cache.capacity {
             return Err(Error::Invalid(format!(
@@ -232,63 +424,130 @@ impl Decoder {
             )));
         }
         let ids: Vec<i64> = tokens.iter().map(|&t| t as i64).collect();
-        let input_ids = Tensor::from_array(([b as i64, s as i64], ids)).map_err(rt)?;
+        let input_ids = Tensor::from_array(([b as i64, s as i64], ids.clone())).map_err(rt)?;
         let mask = Tensor::from_array(([b as i64, total as i64], vec![1i64; b * total])).map_err(rt)?;
         self.forward_passes += 1;
         let vocab = self.info.vocab;
-        let logits = match &mut cache.store {
-            KvStore::Shared(layers) => {
-                let mut binding = self.session.create_binding().map_err(rt)?;
+        let graph_step = match (&self.graph, &cache.store) {
+            (Some(g), KvStore::Resident) if on_device => g.steps.iter().position(|(w, _, _)| *w == s),
+            _ => None,
+        };
+        if let Some(step) = graph_step {
+            let picked = self.graph_step(step, &ids, total, rows)?;
+            cache.len = total;
+            return Ok(Scores::Picked(picked));
+        }
+        let mut fresh_past = match &cache.store {
+            KvStore::Grown(None) => {
+                let mut v = Vec::with_capacity(self.info.layers);
+                for _ in 0..self.info.layers {
+                    v.push([self.empty_kv(b, 0, None)?, self.empty_kv(b, 0, None)?]);
+                }
+                Some(v)
+            }
+            _ => None,
+        };
+        let has_position_ids = self.has_position_ids;
+        let device = self.memory_info()?;
+        let Decoder { session, graph, head, past, present, logits_name, .. } = self;
+        let scores = match &mut cache.store {
+            store @ (KvStore::Shared(_) | KvStore::Resident) => {
+                let layers: &mut Vec<[DynValue; 2]> = match store {
+                    KvStore::Shared(l) => l,
+                    _ => &mut graph.as_mut().expect("resident caches exist only with graph buffers").kv,
+                };
+                let mut binding = session.create_binding().map_err(rt)?;
                 binding.bind_input("input_ids", &input_ids).map_err(rt)?;
                 binding.bind_input("attention_mask", &mask).map_err(rt)?;
                 for (i, [k, v]) in layers.iter_mut().enumerate() {
-                    binding.bind_input(&self.past[i][0], &*k).map_err(rt)?;
-                    binding.bind_input(&self.past[i][1], &*v).map_err(rt)?;
-                    binding.bind_output(&self.present[i][0], &mut *k).map_err(rt)?;
-                    binding.bind_output(&self.present[i][1], &mut *v).map_err(rt)?;
+                    binding.bind_input(&past[i][0], &*k).map_err(rt)?;
+                    binding.bind_input(&past[i][1], &*v).map_err(rt)?;
+                    binding.bind_output(&present[i][0], &mut *k).map_err(rt)?;
+                    binding.bind_output(&present[i][1], &mut *v).map_err(rt)?;
                 }
                 let cpu = MemoryInfo::new(AllocationDevice::CPU, 0, AllocatorType::Device, MemoryType::Default).map_err(rt)?;
-                binding.bind_output_to_device(&self.logits_name, &cpu).map_err(rt)?;
-                let outputs = self.session.run_binding(&binding).map_err(rt)?;
-                last_rows(&outputs[self.logits_name.as_str()], b, s, want, vocab)?
+                match head.as_mut().filter(|_| on_device) {
+                    Some(head) => {
+                        // Logits stay where the model runs; the head reduces them there.
+                        binding.bind_output_to_device(logits_name.as_str(), &device).map_err(rt)?;
+                        let outputs = match graph {
+                            // A session that captures graphs must be told not to capture this one.
+                            Some(_) => session.run_binding_with_options(&binding, &graph_run_options(None)?).map_err(rt)?,
+                            None => session.run_binding(&binding).map_err(rt)?,
+                        };
+                        Scores::Picked(run_head(head, &outputs[logits_name.as_str()], rows, b)?)
+                    }
+                    None => {
+                        binding.bind_output_to_device(logits_name.as_str(), &cpu).map_err(rt)?;
+                        let outputs = match graph {
+                            Some(_) => session.run_binding_with_options(&binding, &graph_run_options(None)?).map_err(rt)?,
+                            None => session.run_binding(&binding).map_err(rt)?,
+                        };
+                        Scores::Logits(last_rows(&outputs[logits_name.as_str()], b, s, rows.len(), vocab)?)
+                    }
+                }
             }
             KvStore::Grown(prev) => {
                 let mut feed: Vec<(std::borrow::Cow<'_, str>, ort::session::SessionInputValue<'_>)> = vec![
                     ("input_ids".into(), input_ids.into()),
                     ("attention_mask".into(), mask.into()),
                 ];
-                if self.has_position_ids {
+                if has_position_ids {
                     let pos: Vec<i64> = (0..b).flat_map(|_| (cache.len..total).map(|p| p as i64)).collect();
                     feed.push(("position_ids".into(), Tensor::from_array(([b as i64, s as i64], pos)).map_err(rt)?.into()));
                 }
-                let past = match prev.take() {
+                let values = match prev.take() {
                     Some(p) => p,
-                    None => {
-                        let mut v = Vec::with_capacity(self.info.layers);
-                        for _ in 0..self.info.layers {
-                            v.push([self.empty_kv(b, 0, None)?, self.empty_kv(b, 0, None)?]);
-                        }
-                        v
-                    }
+                    None => fresh_past.take().expect("made above for an empty grown cache"),
                 };
-                for (i, [k, v]) in past.into_iter().enumerate() {
-                    feed.push((self.past[i][0].clone().into(), k.into()));
-                    feed.push((self.past[i][1].clone().into(), v.into()));
+                for (i, [k, v]) in values.into_iter().enumerate() {
+                    feed.push((past[i][0].clone().into(), k.into()));
+                    feed.push((past[i][1].clone().into(), v.into()));
                 }
-                let mut outputs = self.session.run(feed).map_err(rt)?;
-                let logits = last_rows(&outputs[self.logits_name.as_str()], b, s, want, vocab)?;
-                let mut next = Vec::with_capacity(self.info.layers);
-                for names in &self.present {
+                let mut outputs = session.run(feed).map_err(rt)?;
+                let logits = last_rows(&outputs[logits_name.as_str()], b, s, rows.len(), vocab)?;
+                let mut next = Vec::with_capacity(present.len());
+                for names in present.iter() {
                     let k = outputs.remove(names[0].as_str()).ok_or_else(|| rt("present key missing"))?;
                     let v = outputs.remove(names[1].as_str()).ok_or_else(|| rt("present value missing"))?;
                     next.push([k, v]);
                 }
                 *prev = Some(next);
-                logits
+                Scores::Logits(logits)
             }
         };
         cache.len = total;
-        Ok(logits)
+        Ok(scores)
+    }
+
+    /// One decode step of width `steps[step].0` from the graph buffers: the ids and the mask are
+    /// copied into their fixed buffers, then ONNX Runtime captures the step as a CUDA graph the first
+    /// time (after its warm-up runs) and replays it afterwards.
+    fn graph_step(&mut self, step: usize, ids: &[i64], total: usize, rows: std::ops::Range<usize>) -> Result<Picked> {
+        let Decoder { session, graph, head, past, present, logits_name, .. } = self;
+        let g = graph.as_mut().expect("graph step without graph buffers");
+        let head = head.as_mut().expect("graph steps pick on the device");
+        let (width, ids_buf, logits_buf) = &mut g.steps[step];
+        let width = *width;
+        Tensor::from_array(([1i64, width as i64], ids.to_vec())).map_err(rt)?.copy_into(&mut *ids_buf).map_err(rt)?;
+        let mut mask = vec![0i64; g.capacity];
+        mask[..total].iter_mut().for_each(|m| *m = 1);
+        Tensor::from_array(([1i64, g.capacity as i64], mask)).map_err(rt)?.copy_into(&mut g.mask).map_err(rt)?;
+        let mut binding = session.create_binding().map_err(rt)?;
+        binding.bind_input("input_ids", &*ids_buf).map_err(rt)?;
+        binding.bind_input("attention_mask", &g.mask).map_err(rt)?;
+        for (i, [k, v]) in g.kv.iter_mut().enumerate() {
+            binding.bind_input(&past[i][0], &*k).map_err(rt)?;
+            binding.bind_input(&past[i][1], &*v).map_err(rt)?;
+            binding.bind_output(&present[i][0], &mut *k).map_err(rt)?;
+            binding.bind_output(&present[i][1], &mut *v).map_err(rt)?;
+        }
+        binding.bind_output(logits_name.as_str(), &mut *logits_buf).map_err(rt)?;
+        session.run_binding_with_options(&binding, &graph_run_options(Some(width))?).map_err(rt)?;
+        if !g.captured.contains(&width) {
+            g.captured.push(width);
+        }
+        run_head(head, logits_buf, rows, 1)
     }
 
     /// Feed a long prompt in pieces of at most `chunk` tokens (bounded memory for activations),
@@ -322,8 +581,30 @@ impl Decoder {
             return Err(Error::Invalid("only a single-sequence cache can be forked".into()));
         }
         let mut out = self.new_cache(n, cache.capacity)?;
+        if matches!(out.store, KvStore::Resident) {
+            // One row: the resident buffers already hold it; a fork must not alias them.
+            let allocator = Allocator::new(&self.session, self.memory_info()?).map_err(rt)?;
+            let mut layers = Vec::with_capacity(self.info.layers);
+            for _ in 0..self.info.layers {
+                layers.push([self.empty_kv(n, out.capacity, Some(&allocator))?, self.empty_kv(n, out.capacity, Some(&allocator))?]);
+            }
+            out.store = KvStore::Shared(layers);
+        }
         out.len = cache.len;
         let f16 = self.info.kv_f16;
+        let resident = self.graph.as_ref().map(|g| &g.kv);
+        let src_store = match (&cache.store, resident) {
+            (KvStore::Resident, Some(kv)) => Some(kv),
+            _ => None,
+        };
+        if let (Some(src), KvStore::Shared(dst)) = (src_store, &mut out.store) {
+            for (s, d) in src.iter().zip(dst.iter_mut()) {
+                for (sv, dv) in s.iter().zip(d.iter_mut()) {
+                    repeat_into(sv, dv, n, f16)?;
+                }
+            }
+            return Ok(out);
+        }
         match (&cache.store, &mut out.store) {
             (KvStore::Shared(src), KvStore::Shared(dst)) => {
                 for (s, d) in src.iter().zip(dst.iter_mut()) {
@@ -365,10 +646,116 @@ impl Decoder {
                     }
                 }
             }
-            KvStore::Grown(None) => {}
+            KvStore::Grown(None) | KvStore::Resident => {} // one row: nothing to reorder
         }
         Ok(())
     }
+}
+
+/// Which positions' scores a pass returns: the last `n`, or one position (padded prefill).
+#[derive(Clone, Copy)]
+enum Pick {
+    Last(usize),
+    At(usize),
+}
+
+/// Lengths prefill chunks are padded to on the GPU: powers of two up to 256, then multiples of 256
+/// (at most 255 padding tokens; fewer distinct lengths than prompts).
+fn prefill_bucket(n: usize) -> usize {
+    if n <= 256 { n.next_power_of_two().max(16) } else { n.div_ceil(256) * 256 }
+}
+
+enum Scores {
+    Logits(Vec<f32>),
+    Picked(Picked),
+}
+
+/// Run options for a session that captures CUDA graphs: `Some(id)` replays (or captures) graph `id`,
+/// `None` runs normally (a run without an id would be captured as graph 0).
+fn graph_run_options(id: Option<usize>) -> Result<RunOptions> {
+    let mut o = RunOptions::new().map_err(rt)?;
+    o.set("gpu_graph_id", id.map(|i| i.to_string()).unwrap_or_else(|| "-1".into())).map_err(rt)?;
+    Ok(o)
+}
+
+/// The greedy head: logits `[b, s, vocab]` → for the positions `starts..ends` on axis 1, the argmax
+/// id and its log-probability (max − logsumexp), computed in float32.
+fn greedy_head(logits: TensorElementType) -> ort::Result<ort::editor::Model> {
+    use ort::editor::{Graph, Model, Node, ONNX_DOMAIN, Opset};
+    use ort::operator::Attribute;
+    let tensor = |ty, dims: &[&str]| ValueType::Tensor {
+        ty,
+        shape: Shape::new(dims.iter().map(|_| -1i64)),
+        dimension_symbols: SymbolicDimensions::new(dims.iter().map(|d| d.to_string())),
+    };
+    let mut g = Graph::new()?;
+    g.set_inputs([
+        Outlet::new("logits", tensor(logits, &["batch", "sequence", "vocab"])),
+        Outlet::new("starts", tensor(TensorElementType::Int64, &["one"])),
+        Outlet::new("ends", tensor(TensorElementType::Int64, &["one"])),
+        Outlet::new("axes", tensor(TensorElementType::Int64, &["one"])),
+    ])?;
+    g.set_outputs([
+        Outlet::new("ids", tensor(TensorElementType::Int64, &["batch", "want"])),
+        Outlet::new("logprobs", tensor(TensorElementType::Float32, &["batch", "want"])),
+    ])?;
+    g.add_node(Node::new("Slice", ONNX_DOMAIN, "last", ["logits", "starts", "ends", "axes"], ["last"], [])?)?;
+    g.add_node(Node::new("Cast", ONNX_DOMAIN, "to_f32", ["last"], ["last_f32"], [Attribute::new("to", 1i64)?])?)?;
+    g.add_node(Node::new(
+        "ArgMax",
+        ONNX_DOMAIN,
+        "argmax",
+        ["last_f32"],
+        ["ids"],
+        [Attribute::new("axis", -1i64)?, Attribute::new("keepdims", 0i64)?],
+    )?)?;
+    for (op, out) in [("ReduceMax", "top"), ("ReduceLogSumExp", "lse")] {
+        g.add_node(Node::new(
+            op,
+            ONNX_DOMAIN,
+            out,
+            ["last_f32"],
+            [out],
+            [Attribute::new("axes", vec![-1i64])?, Attribute::new("keepdims", 0i64)?],
+        )?)?;
+    }
+    g.add_node(Node::new("Sub", ONNX_DOMAIN, "logprob", ["top", "lse"], ["logprobs"], [])?)?;
+    let mut model = Model::new([Opset::new(ONNX_DOMAIN, 17)?])?;
+    model.set_graph(g)?;
+    Ok(model)
+}
+
+/// Run the greedy head on device logits for positions `rows`; only `[b][rows]` ids and
+/// log-probabilities are copied back. One position per run: on the CUDA provider the reductions over
+/// a `[b, 1, vocab]` slice are fast, over `[b, k, vocab]` they took ~20 ms for the 8B vocabulary.
+fn run_head(head: &mut Session, logits: &DynValue, rows: std::ops::Range<usize>, b: usize) -> Result<Picked> {
+    let n = rows.len();
+    let mut ids = vec![0u32; b * n];
+    let mut logprobs = vec![0f32; b * n];
+    let one = |v: i64| Tensor::from_array(([1i64], vec![v])).map_err(rt);
+    let axes = one(1)?;
+    let cpu = MemoryInfo::new(AllocationDevice::CPU, 0, AllocatorType::Device, MemoryType::Default).map_err(rt)?;
+    for (i, pos) in rows.enumerate() {
+        let (starts, ends) = (one(pos as i64)?, one(pos as i64 + 1)?);
+        let mut binding = head.create_binding().map_err(rt)?;
+        binding.bind_input("logits", logits).map_err(rt)?;
+        binding.bind_input("starts", &starts).map_err(rt)?;
+        binding.bind_input("ends", &ends).map_err(rt)?;
+        binding.bind_input("axes", &axes).map_err(rt)?;
+        binding.bind_output_to_device("ids", &cpu).map_err(rt)?;
+        binding.bind_output_to_device("logprobs", &cpu).map_err(rt)?;
+        let out = head.run_binding(&binding).map_err(rt)?;
+        let (_, got) = out["ids"].try_extract_tensor::<i64>().map_err(rt)?;
+        let (_, lps) = out["logprobs"].try_extract_tensor::<f32>().map_err(rt)?;
+        if got.len() != b || lps.len() != b {
+            return Err(rt(format!("the greedy head returned {} ids for {b} rows", got.len())));
+        }
+        for row in 0..b {
+            ids[row * n + i] = got[row] as u32;
+            logprobs[row * n + i] = lps[row];
+        }
+    }
+    Ok(Picked { ids, logprobs })
 }
 
 /// Rows `[b][want][vocab]` (f32) from logits `[b, s, vocab]` (f32 or f16).

@@ -3,9 +3,9 @@
 //! limit or a cancel flag.
 
 use super::chat::{ChatTokenizer, Message, StreamDecoder};
-use super::decoder::{Decoder, KvCache};
+use super::decoder::{Decoder, KvCache, Picked};
 use super::ngram::{NgramConfig, NgramDrafter};
-use super::sampling::{Sampler, SamplingParams, argmax, log_softmax, logsumexp};
+use super::sampling::{Sampler, SamplingParams, log_softmax, logsumexp};
 use crate::inference::runtime::SessionConfig;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -251,10 +251,28 @@ impl Generate for LanguageModel {
         let capacity = (prompt.len() + params.max_new_tokens + max_k + 1).min(context);
         let passes_before = self.decoder.forward_passes;
         let mut cache: KvCache = self.decoder.new_cache(1, capacity)?;
-        let mut logits = self.decoder.prefill(&mut cache, prompt, params.prefill_chunk)?;
+        // Greedy choices on the GPU: the argmax is taken where the logits are, and only the id (and
+        // its log-probability) crosses to the host each step.
+        let device_greedy =
+            params.sampling.is_greedy() && params.sampling.repetition_penalty == 1.0 && self.decoder.picks_on_device();
         let mut sampler = Sampler::new(params.sampling.clone());
         let mut history: Vec<u32> = prompt.to_vec();
-        let (mut next, mut next_lp) = pick(&mut sampler, &mut logits, &history);
+        let (mut next, mut next_lp) = if device_greedy {
+            let p = self.decoder.prefill_greedy(&mut cache, prompt, params.prefill_chunk)?;
+            (p.ids[0], p.logprobs[0])
+        } else {
+            let mut logits = self.decoder.prefill(&mut cache, prompt, params.prefill_chunk)?;
+            pick(&mut sampler, &mut logits, &history)
+        };
+        let step = |decoder: &mut Decoder, cache: &mut KvCache, feed: &[u32], sampler: &mut Sampler, history: &[u32]| -> Result<(u32, f32)> {
+            if device_greedy {
+                let p = decoder.forward_greedy(cache, feed, 1)?;
+                Ok((p.ids[0], p.logprobs[0]))
+            } else {
+                let mut l = decoder.forward(cache, feed, 1)?;
+                Ok(pick(sampler, &mut l, history))
+            }
+        };
         let mut logprob = 0f64;
         let ttft = started.elapsed();
         let mut stops: Vec<u32> = self.tokenizer.end_of_turn_ids().to_vec();
@@ -266,7 +284,6 @@ impl Generate for LanguageModel {
             d.extend(prompt);
             d
         });
-        let vocab = self.decoder.info.vocab;
         let finish = 'outer: loop {
             // `next` is decided but not yet in the cache: accept it.
             if stops.contains(&next) {
@@ -298,13 +315,11 @@ impl Generate for LanguageModel {
             let base = cache.len - 1;
             match drafter.as_mut() {
                 None if !params.exact_steps => {
-                    let mut l = self.decoder.forward(&mut cache, &[next], 1)?;
-                    (next, next_lp) = pick(&mut sampler, &mut l, &history);
+                    (next, next_lp) = step(&mut self.decoder, &mut cache, &[next], &mut sampler, &history)?;
                 }
                 None => {
                     self.decoder.truncate(&mut cache, base)?;
-                    let mut l = self.decoder.forward(&mut cache, &[last, next], 1)?;
-                    (next, next_lp) = pick(&mut sampler, &mut l, &history);
+                    (next, next_lp) = step(&mut self.decoder, &mut cache, &[last, next], &mut sampler, &history)?;
                 }
                 Some(d) => {
                     let room = (cache.capacity - base - 2).min(params.max_new_tokens - generated.len());
@@ -318,11 +333,9 @@ impl Generate for LanguageModel {
                     }
                     feed.push(next);
                     feed.extend_from_slice(&draft);
-                    let l = self.decoder.forward(&mut cache, &feed, draft.len() + 1)?;
                     // Greedy prediction after `next` and after each draft; accept drafts while they agree.
-                    let rows: Vec<&[f32]> = (0..=draft.len()).map(|i| &l[i * vocab..(i + 1) * vocab]).collect();
-                    let preds: Vec<u32> = rows.iter().map(|r| argmax(r)).collect();
-                    let lps: Vec<f32> = rows.iter().zip(&preds).map(|(r, &p)| r[p as usize] - logsumexp(r)).collect();
+                    let Picked { ids: preds, logprobs: lps } =
+                        self.decoder.forward_greedy(&mut cache, &feed, draft.len() + 1)?;
                     let accepted = draft.iter().zip(&preds).take_while(|(a, b)| a == b).count();
                     if !draft.is_empty() {
                         d.observe(draft.len(), accepted);

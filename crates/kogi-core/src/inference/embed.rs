@@ -21,6 +21,8 @@ pub struct OnnxEmbedder {
     pub provider: ProviderReport,
     /// Most padded tokens per batch (batch × longest): bounds memory and wasted work.
     pub max_batch_tokens: usize,
+    /// Most texts per batch.
+    pub max_batch: usize,
 }
 
 impl OnnxEmbedder {
@@ -41,6 +43,9 @@ impl OnnxEmbedder {
         let uses_token_type_ids = session.inputs().iter().any(|i| i.name() == "token_type_ids");
         let dims = model.manifest.dimensions.unwrap_or(384);
         let id = model.id();
+        // A GPU is only busy with large batches; its memory holds them easily.
+        let gpu = matches!(provider.in_use, super::runtime::Provider::Cuda | super::runtime::Provider::TensorRt);
+        let (max_batch, max_batch_tokens) = if gpu { (256, 128 * 1024) } else { (64, 16 * 1024) };
         Ok(Self {
             session: Mutex::new(session),
             tokenizer,
@@ -49,7 +54,8 @@ impl OnnxEmbedder {
             dims,
             uses_token_type_ids,
             provider,
-            max_batch_tokens: 16 * 1024,
+            max_batch_tokens,
+            max_batch,
         })
     }
 
@@ -87,7 +93,14 @@ impl OnnxEmbedder {
         }
         let mut session = self.session.lock().map_err(|_| Error::Runtime("embedder session poisoned".into()))?;
         let outputs = session.run(inputs).map_err(rt)?;
-        let (oshape, data) = outputs[0].try_extract_tensor::<f32>().map_err(rt)?;
+        // fp16 models (GPU) give fp16 outputs.
+        let (oshape, data): (Vec<i64>, std::borrow::Cow<'_, [f32]>) = match outputs[0].try_extract_tensor::<f32>() {
+            Ok((shape, data)) => (shape.to_vec(), std::borrow::Cow::Borrowed(data)),
+            Err(_) => {
+                let (shape, data) = outputs[0].try_extract_tensor::<half::f16>().map_err(rt)?;
+                (shape.to_vec(), std::borrow::Cow::Owned(data.iter().map(|x| x.to_f32()).collect()))
+            }
+        };
         let mut out = Vec::with_capacity(b);
         if oshape.len() == 2 {
             // Already pooled [batch, dims].
@@ -147,7 +160,7 @@ impl Embed for OnnxEmbedder {
         let mut start = 0;
         while start < order.len() {
             let mut end = start + 1;
-            while end < order.len() && ids[order[end]].len() * (end + 1 - start) <= self.max_batch_tokens && end - start < 64 {
+            while end < order.len() && ids[order[end]].len() * (end + 1 - start) <= self.max_batch_tokens && end - start < self.max_batch {
                 end += 1;
             }
             let batch: Vec<&[u32]> = order[start..end].iter().map(|&i| ids[i]).collect();

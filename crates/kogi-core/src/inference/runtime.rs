@@ -6,7 +6,7 @@
 use crate::{Error, Result};
 use ort::ep::{self, ExecutionProvider};
 use ort::session::Session;
-use ort::session::builder::GraphOptimizationLevel;
+use ort::session::builder::{GraphOptimizationLevel, SessionBuilder};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -59,12 +59,64 @@ pub struct SessionConfig {
     pub tensorrt_cache: Option<PathBuf>,
     /// TensorRT optimisation profile shapes, e.g. `input_ids:1x1` (min/opt/max), for dynamic inputs.
     pub tensorrt_profile: Option<[String; 3]>,
+    /// Capture fixed-shape decode steps as CUDA graphs (CUDA provider; the decoder keeps its buffers
+    /// at fixed addresses for this).
+    #[serde(default)]
+    pub cuda_graph: bool,
 }
 
 impl Default for SessionConfig {
     fn default() -> Self {
-        Self { provider: Provider::Auto, threads: None, tensorrt_cache: None, tensorrt_profile: None }
+        Self { provider: Provider::Auto, threads: None, tensorrt_cache: None, tensorrt_profile: None, cuda_graph: false }
     }
+}
+
+/// TensorRT workspace: enough for 8B-class decoder layers in fp16, small next to the weights.
+pub const TENSORRT_WORKSPACE: usize = 4 << 30;
+
+/// The TensorRT min/opt/max profile shapes of a decoder in the genai layout: 1..`max_batch` rows,
+/// 1..`context` new tokens (one token per step, prefill up to the window), 0..`context` cached ones.
+/// TensorRT builds one engine per profile, so dynamic inputs need all three.
+pub fn decoder_tensorrt_profile(layers: usize, kv_heads: usize, head_dim: usize, context: usize, max_batch: usize, opt_prompt: usize) -> [String; 3] {
+    let shapes = |b: usize, s: usize, past: usize, total: usize| {
+        let mut v = vec![format!("input_ids:{b}x{s}"), format!("attention_mask:{b}x{total}")];
+        for i in 0..layers {
+            for kv in ["key", "value"] {
+                v.push(format!("past_key_values.{i}.{kv}:{b}x{kv_heads}x{past}x{head_dim}"));
+            }
+        }
+        v.join(",")
+    };
+    let opt = opt_prompt.clamp(1, context);
+    [shapes(1, 1, 0, 1), shapes(1, 1, opt, opt + 1), shapes(max_batch.max(1), context, context, context)]
+}
+
+/// Folders searched for the TensorRT libraries when explaining why the provider did not load.
+fn library_dirs(ort_library: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    if let Some(d) = ort_library.parent() {
+        dirs.push(d.to_owned());
+    }
+    for var in ["LD_LIBRARY_PATH", "TENSORRT_HOME"] {
+        if let Some(v) = std::env::var_os(var) {
+            for d in std::env::split_paths(&v) {
+                dirs.push(d.clone());
+                dirs.push(d.join("lib"));
+            }
+        }
+    }
+    for d in ["/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib", "/usr/local/cuda/lib64", "/usr/local/tensorrt/lib", "/opt/tensorrt/lib"] {
+        dirs.push(PathBuf::from(d));
+    }
+    dirs
+}
+
+/// The first library TensorRT needs that is in none of `dirs` (the ONNX Runtime provider bridge,
+/// then TensorRT 10 itself).
+pub fn missing_tensorrt_library(dirs: &[PathBuf]) -> Option<&'static str> {
+    const NEEDED: [&str; 4] =
+        ["libonnxruntime_providers_tensorrt.so", "libnvinfer.so.10", "libnvinfer_plugin.so.10", "libnvonnxparser.so.10"];
+    NEEDED.into_iter().find(|lib| !dirs.iter().any(|d| d.join(lib).exists()))
 }
 
 /// The provider a session really runs on, and what `auto` tried before it.
@@ -157,6 +209,24 @@ fn provider_error(p: Provider, e: impl std::fmt::Display) -> String {
 
 /// Open a model file on the configured provider.
 pub fn open_session(model: &Path, config: &SessionConfig) -> Result<(Session, ProviderReport)> {
+    open_with(model, config, &|b: &mut SessionBuilder| b.commit_from_file(model))
+}
+
+/// Open a graph built in memory (e.g. the decoder's on-device greedy head) on exactly `provider`.
+pub fn open_built(model: ort::editor::Model, provider: Provider, config: &SessionConfig) -> Result<Session> {
+    let rt = loaded()?;
+    let config = SessionConfig { provider, cuda_graph: false, ..config.clone() };
+    let builder = builder_for(rt, provider, &config).map_err(|e| match e {
+        TryError::Provider(s) | TryError::Model(s) => Error::Runtime(s),
+    })?;
+    model.into_session(&builder).map_err(|e| Error::Runtime(format!("cannot build the on-device head: {e}")))
+}
+
+fn open_with(
+    model: &Path,
+    config: &SessionConfig,
+    commit: &dyn Fn(&mut SessionBuilder) -> ort::Result<Session>,
+) -> Result<(Session, ProviderReport)> {
     let rt = loaded()?;
     let model_name = model.display().to_string();
     let order: &[Provider] = match config.provider {
@@ -167,7 +237,7 @@ pub fn open_session(model: &Path, config: &SessionConfig) -> Result<(Session, Pr
     };
     let mut fell_back = Vec::new();
     for &p in order {
-        match try_open(rt, model, p, config) {
+        match try_open(rt, model, p, config, commit) {
             Ok(session) => {
                 let report = ProviderReport { requested: config.provider, in_use: p, fell_back };
                 if !report.fell_back.is_empty() {
@@ -192,10 +262,44 @@ enum TryError {
     Model(String),
 }
 
-fn try_open(rt: &Loaded, model: &Path, p: Provider, config: &SessionConfig) -> std::result::Result<Session, TryError> {
+fn try_open(
+    rt: &Loaded,
+    model: &Path,
+    p: Provider,
+    config: &SessionConfig,
+    commit: &dyn Fn(&mut SessionBuilder) -> ort::Result<Session>,
+) -> std::result::Result<Session, TryError> {
     let model_err = |e: ort::Error| {
         TryError::Model(format!("{e} — the file may be damaged or not an ONNX model; rebuild it (see models/README.md)"))
     };
+    let mut builder = builder_for(rt, p, config)?;
+    if !model.is_file() {
+        return Err(TryError::Model(format!("{} is missing — rebuild the model (see models/README.md)", model.display())));
+    }
+    commit(&mut builder).map_err(|e| {
+        let s = e.to_string();
+        // Provider libraries are loaded lazily, at commit: a missing libcudart/libnvinfer shows up here.
+        if p != Provider::Cpu && (s.contains(".so") || s.contains("CUDA") || s.contains("TensorRT")) {
+            TryError::Provider(provider_error(p, explain_tensorrt(rt, p, s)))
+        } else {
+            model_err(e)
+        }
+    })
+}
+
+/// ONNX Runtime's own message when TensorRT fails to load, with the library that is missing.
+fn explain_tensorrt(rt: &Loaded, p: Provider, message: String) -> String {
+    if p != Provider::TensorRt {
+        return message;
+    }
+    match missing_tensorrt_library(&library_dirs(&rt.library)) {
+        Some(lib) => format!("{lib} was not found ({message})"),
+        None => message,
+    }
+}
+
+fn builder_for(rt: &Loaded, p: Provider, config: &SessionConfig) -> std::result::Result<SessionBuilder, TryError> {
+    let model_err = |e: ort::Error| TryError::Model(format!("{e}"));
     let mut builder = Session::builder(&rt.env).map_err(model_err)?;
     builder = builder
         .with_optimization_level(GraphOptimizationLevel::Level3)
@@ -209,7 +313,15 @@ fn try_open(rt: &Loaded, model: &Path, p: Provider, config: &SessionConfig) -> s
             if !ep::CUDA::is_available().unwrap_or(false) {
                 return Err(TryError::Provider(provider_error(p, "this ONNX Runtime library was built without CUDA")));
             }
-            Some(ep::CUDA::default().build().error_on_failure())
+            // Same-as-requested growth keeps the arena near the real peak (8B weights + KV), and a
+            // CUDA graph replays fixed-shape decode steps without per-kernel launch cost.
+            Some(
+                ep::CUDA::default()
+                    .with_arena_extend_strategy(ep::ArenaExtendStrategy::SameAsRequested)
+                    .with_cuda_graph(config.cuda_graph)
+                    .build()
+                    .error_on_failure(),
+            )
         }
         Provider::TensorRt => {
             if !ep::TensorRT::is_available().unwrap_or(false) {
@@ -226,7 +338,7 @@ fn try_open(rt: &Loaded, model: &Path, p: Provider, config: &SessionConfig) -> s
                 .with_engine_cache_path(cache.display())
                 .with_timing_cache(true)
                 .with_timing_cache_path(cache.display())
-                .with_max_workspace_size(4 << 30);
+                .with_max_workspace_size(TENSORRT_WORKSPACE);
             if let Some([min, opt, max]) = &config.tensorrt_profile {
                 trt = trt.with_profile_min_shapes(min).with_profile_opt_shapes(opt).with_profile_max_shapes(max);
             }
@@ -237,20 +349,9 @@ fn try_open(rt: &Loaded, model: &Path, p: Provider, config: &SessionConfig) -> s
     if let Some(d) = dispatch {
         builder = builder
             .with_execution_providers([d])
-            .map_err(|e| TryError::Provider(provider_error(p, e)))?;
+            .map_err(|e| TryError::Provider(provider_error(p, explain_tensorrt(rt, p, e.to_string()))))?;
     }
-    if !model.is_file() {
-        return Err(TryError::Model(format!("{} is missing — rebuild the model (see models/README.md)", model.display())));
-    }
-    builder.commit_from_file(model).map_err(|e| {
-        let s = e.to_string();
-        // Provider libraries are loaded lazily, at commit: a missing libcudart/libnvinfer shows up here.
-        if p != Provider::Cpu && (s.contains(".so") || s.contains("CUDA") || s.contains("TensorRT")) {
-            TryError::Provider(provider_error(p, s))
-        } else {
-            model_err(e)
-        }
-    })
+    Ok(builder)
 }
 
 #[cfg(test)]
@@ -263,5 +364,30 @@ mod tests {
             assert_eq!(p.to_string().parse::<Provider>().unwrap(), p);
         }
         assert!("gpu".parse::<Provider>().is_err());
+    }
+
+    #[test]
+    fn decoder_tensorrt_profile_covers_one_token_steps_up_to_the_full_window() {
+        let [min, opt, max] = decoder_tensorrt_profile(2, 8, 128, 4096, 1, 2048);
+        assert!(min.starts_with("input_ids:1x1,attention_mask:1x1,past_key_values.0.key:1x8x0x128"));
+        assert!(opt.contains("attention_mask:1x2049") && opt.contains("past_key_values.1.value:1x8x2048x128"));
+        assert!(max.starts_with("input_ids:1x4096,attention_mask:1x4096"));
+        // Every dynamic input appears in each of the three.
+        for s in [&min, &opt, &max] {
+            assert_eq!(s.split(',').count(), 2 + 2 * 2);
+        }
+    }
+
+    #[test]
+    fn missing_tensorrt_library_names_the_first_absent_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let dirs = vec![dir.path().to_owned()];
+        assert_eq!(missing_tensorrt_library(&dirs), Some("libonnxruntime_providers_tensorrt.so"));
+        std::fs::write(dir.path().join("libonnxruntime_providers_tensorrt.so"), b"").unwrap();
+        assert_eq!(missing_tensorrt_library(&dirs), Some("libnvinfer.so.10"));
+        for lib in ["libnvinfer.so.10", "libnvinfer_plugin.so.10", "libnvonnxparser.so.10"] {
+            std::fs::write(dir.path().join(lib), b"").unwrap();
+        }
+        assert_eq!(missing_tensorrt_library(&dirs), None);
     }
 }
