@@ -49,7 +49,11 @@ fn status(state: &AppState) -> AppStatus {
         settings_problem: state.settings_problem.lock().expect("settings").clone(),
         runtime: kogi_core::inference::runtime::library_path().map_err(|e| e.to_string()),
         embedder_provider: state.loaded_embedder().map(|e| e.provider.clone()),
-        chat_provider: state.lm.try_lock().ok().and_then(|lm| lm.as_ref().map(|m| m.decoder.provider.clone())),
+        chat_provider: state
+            .lm
+            .try_lock()
+            .ok()
+            .and_then(|lm| lm.as_ref().map(|m| m.decoder.provider.clone())),
     }
 }
 
@@ -61,7 +65,10 @@ pub async fn app_status(state: State<'_, AppState>) -> CmdResult<AppStatus> {
 #[tauri::command]
 pub async fn save_settings(state: State<'_, AppState>, settings: Settings) -> CmdResult<AppStatus> {
     settings.save(&state.settings_path)?;
-    let before = std::mem::replace(&mut *state.settings.lock().expect("settings"), settings.clone());
+    let before = std::mem::replace(
+        &mut *state.settings.lock().expect("settings"),
+        settings.clone(),
+    );
     *state.settings_problem.lock().expect("settings") = None;
     let models_changed = before.models_dir != settings.models_dir
         || before.embedder != settings.embedder
@@ -81,7 +88,9 @@ pub async fn ui_ready(app: AppHandle, state: State<'_, AppState>) -> CmdResult<f
     tracing::info!(ms, "window usable");
     if std::env::var_os("KOGI_EXIT_WHEN_READY").is_some() {
         // Wall-clock time too, so a caller can measure from before the process started.
-        let epoch_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+        let epoch_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
         println!("KOGI_READY_MS={ms:.1}\nKOGI_READY_EPOCH_MS={epoch_ms}");
         app.exit(0);
     }
@@ -117,25 +126,37 @@ pub fn validate_import_path(raw: &str) -> std::result::Result<PathBuf, String> {
         _ => format!("{raw} cannot be read: {e}"),
     })?;
     if meta.is_dir() {
-        return Err(format!("{raw} is a folder — drop the transcript files inside it instead"));
+        return Err(format!(
+            "{raw} is a folder — drop the transcript files inside it instead"
+        ));
     }
     if !meta.is_file() {
         return Err(format!("{raw} is not a regular file"));
     }
-    p.canonicalize().map_err(|e| format!("{raw} cannot be read: {e}"))
+    p.canonicalize()
+        .map_err(|e| format!("{raw} cannot be read: {e}"))
 }
 
 fn file_name(p: &Path) -> String {
-    p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| p.display().to_string())
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| p.display().to_string())
 }
 
 /// Import dropped files, one job each (progress per file; a bad file fails alone).
 #[tauri::command]
-pub async fn import_paths(app: AppHandle, state: State<'_, AppState>, paths: Vec<String>) -> CmdResult<Vec<ImportStarted>> {
+pub async fn import_paths(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    paths: Vec<String>,
+) -> CmdResult<Vec<ImportStarted>> {
     let mut started = Vec::new();
     for raw in paths {
         let checked = validate_import_path(&raw);
-        let name = checked.as_deref().map(file_name).unwrap_or_else(|_| raw.clone());
+        let name = checked
+            .as_deref()
+            .map(file_name)
+            .unwrap_or_else(|_| raw.clone());
         let job = state.jobs.spawn(&app, "import", move |r| {
             let path = checked.map_err(Error::Invalid)?;
             r.progress("reading", 0, 1);
@@ -149,9 +170,15 @@ pub async fn import_paths(app: AppHandle, state: State<'_, AppState>, paths: Vec
 
 /// Import a file chosen in the file picker: its bytes, and its name in the `x-file-name` header.
 #[tauri::command]
-pub async fn import_bytes(app: AppHandle, state: State<'_, AppState>, request: tauri::ipc::Request<'_>) -> CmdResult<ImportStarted> {
+pub async fn import_bytes(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    request: tauri::ipc::Request<'_>,
+) -> CmdResult<ImportStarted> {
     let tauri::ipc::InvokeBody::Raw(bytes) = request.body() else {
-        return Err("the file's bytes must be sent as raw data".to_string().into());
+        return Err("the file's bytes must be sent as raw data"
+            .to_string()
+            .into());
     };
     let name = request
         .headers()
@@ -176,12 +203,13 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         let hex = |c: u8| (c as char).to_digit(16);
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
         }
         out.push(b[i]);
         i += 1;
@@ -189,7 +217,10 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn import_and_index(r: &Reporter, t: kogi_core::transcript::ImportedTranscript) -> Result<serde_json::Value> {
+fn import_and_index(
+    r: &Reporter,
+    t: kogi_core::transcript::ImportedTranscript,
+) -> Result<serde_json::Value> {
     let state = r.state();
     let mut db = state.db()?;
     let imported = db.import_transcript(&t)?;
@@ -209,7 +240,13 @@ fn index_lecture(r: &Reporter, db: &mut Db, lecture: LectureId) -> Result<IndexR
     let mut ix = Indexer::new(embedder.as_ref());
     ix.tokens = Some(embedder.as_ref());
     let strategy = state.settings().config(state.db_path.clone()).strategy;
-    ix.index_lecture(db, lecture, &strategy, &mut |p| r.progress("indexing", p.done, p.total), &r.cancel)
+    ix.index_lecture(
+        db,
+        lecture,
+        &strategy,
+        &mut |p| r.progress("indexing", p.done, p.total),
+        &r.cancel,
+    )
 }
 
 fn reindex_job(app: &AppHandle, state: &AppState, lecture: LectureId) -> Option<JobId> {
@@ -248,7 +285,10 @@ pub async fn open_lecture(state: State<'_, AppState>, lecture: i64) -> CmdResult
     let db = state.db()?;
     let id = LectureId(lecture);
     let revisions = db.revisions(id)?;
-    let original = revisions.first().cloned().ok_or_else(|| Error::NotFoundItem(format!("lecture {lecture} has no revisions")))?;
+    let original = revisions
+        .first()
+        .cloned()
+        .ok_or_else(|| Error::NotFoundItem(format!("lecture {lecture} has no revisions")))?;
     let head = db.head_revision(id)?;
     Ok(LectureView {
         lecture: db.lecture(id)?,
@@ -286,7 +326,10 @@ pub struct Saved {
 fn saved(app: &AppHandle, state: &AppState, db: &mut Db, revision: Revision) -> Result<Saved> {
     db.discard_draft(revision.lecture)?;
     let index_job = reindex_job(app, state, revision.lecture);
-    Ok(Saved { revision, index_job })
+    Ok(Saved {
+        revision,
+        index_job,
+    })
 }
 
 #[tauri::command]
@@ -300,20 +343,38 @@ pub async fn save_revision(
 ) -> CmdResult<Saved> {
     let mut db = state.db()?;
     let message = message.filter(|m| !m.trim().is_empty());
-    let rev = db.save_edit(LectureId(lecture), RevisionId(parent), &text, RevisionKind::Edit, message.as_deref())?;
+    let rev = db.save_edit(
+        LectureId(lecture),
+        RevisionId(parent),
+        &text,
+        RevisionKind::Edit,
+        message.as_deref(),
+    )?;
     Ok(saved(&app, &state, &mut db, rev)?)
 }
 
 #[tauri::command]
-pub async fn restore_revision(app: AppHandle, state: State<'_, AppState>, lecture: i64, revision: i64) -> CmdResult<Saved> {
+pub async fn restore_revision(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    lecture: i64,
+    revision: i64,
+) -> CmdResult<Saved> {
     let mut db = state.db()?;
     let rev = db.restore_revision(LectureId(lecture), RevisionId(revision))?;
     Ok(saved(&app, &state, &mut db, rev)?)
 }
 
 #[tauri::command]
-pub async fn put_draft(state: State<'_, AppState>, lecture: i64, parent: i64, text: String) -> CmdResult<Draft> {
-    Ok(state.db()?.put_draft(LectureId(lecture), RevisionId(parent), &text)?)
+pub async fn put_draft(
+    state: State<'_, AppState>,
+    lecture: i64,
+    parent: i64,
+    text: String,
+) -> CmdResult<Draft> {
+    Ok(state
+        .db()?
+        .put_draft(LectureId(lecture), RevisionId(parent), &text)?)
 }
 
 #[tauri::command]
@@ -324,13 +385,25 @@ pub async fn discard_draft(state: State<'_, AppState>, lecture: i64) -> CmdResul
 // ------------------------------------------------------------------------------------- glossary
 
 #[tauri::command]
-pub async fn glossary_terms(state: State<'_, AppState>, course: Option<String>) -> CmdResult<Vec<Term>> {
+pub async fn glossary_terms(
+    state: State<'_, AppState>,
+    course: Option<String>,
+) -> CmdResult<Vec<Term>> {
     Ok(state.db()?.terms(course.as_deref())?)
 }
 
 #[tauri::command]
-pub async fn glossary_add(state: State<'_, AppState>, term: String, variants: Vec<String>, course: String) -> CmdResult<Term> {
-    let variants: Vec<&str> = variants.iter().map(|v| v.trim()).filter(|v| !v.is_empty()).collect();
+pub async fn glossary_add(
+    state: State<'_, AppState>,
+    term: String,
+    variants: Vec<String>,
+    course: String,
+) -> CmdResult<Term> {
+    let variants: Vec<&str> = variants
+        .iter()
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+        .collect();
     let mut t = Term::new(&term, &variants);
     t.course = course;
     Ok(state.db()?.add_term(&t)?)
@@ -338,7 +411,10 @@ pub async fn glossary_add(state: State<'_, AppState>, term: String, variants: Ve
 
 /// Every occurrence of the lecture course's glossary in a revision; nothing changes.
 #[tauri::command]
-pub async fn glossary_preview(state: State<'_, AppState>, revision: i64) -> CmdResult<Vec<Occurrence>> {
+pub async fn glossary_preview(
+    state: State<'_, AppState>,
+    revision: i64,
+) -> CmdResult<Vec<Occurrence>> {
     let db = state.db()?;
     let rev = db.revision(RevisionId(revision))?;
     let course = db.lecture(rev.lecture)?.meta.course;
@@ -363,7 +439,11 @@ pub async fn glossary_apply(
 // ----------------------------------------------------------------------------------- suspicious
 
 #[tauri::command]
-pub async fn scan_suspicious(app: AppHandle, state: State<'_, AppState>, revision: i64) -> CmdResult<JobId> {
+pub async fn scan_suspicious(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    revision: i64,
+) -> CmdResult<JobId> {
     Ok(state.jobs.spawn(&app, "scan", move |r| {
         let state = r.state();
         let mut db = state.db()?;
@@ -385,18 +465,30 @@ pub async fn scan_suspicious(app: AppHandle, state: State<'_, AppState>, revisio
 }
 
 fn glossary_pairs(db: &Db, course: Option<&str>) -> Result<Vec<(String, Vec<String>)>> {
-    Ok(db.terms(course)?.into_iter().map(|t| (t.term, t.variants)).collect())
+    Ok(db
+        .terms(course)?
+        .into_iter()
+        .map(|t| (t.term, t.variants))
+        .collect())
 }
 
 #[tauri::command]
-pub async fn suggest(state: State<'_, AppState>, revision: i64, start: usize, end: usize) -> CmdResult<Vec<Suggestion>> {
+pub async fn suggest(
+    state: State<'_, AppState>,
+    revision: i64,
+    start: usize,
+    end: usize,
+) -> CmdResult<Vec<Suggestion>> {
     let state = state.inner();
     let db = state.db()?;
     let rev = db.revision(RevisionId(revision))?;
     let course = db.lecture(rev.lecture)?.meta.course;
     let glossary = glossary_pairs(&db, course.as_deref())?;
     let span = CharSpan { start, end };
-    Ok(state.with_lm(|| {}, |lm| suspicious::suggest(lm, &rev.text, span, &glossary, suspicious::CONTEXT_CHARS))?)
+    Ok(state.with_lm(
+        || {},
+        |lm| suspicious::suggest(lm, &rev.text, span, &glossary, suspicious::CONTEXT_CHARS),
+    )?)
 }
 
 #[tauri::command]
@@ -431,7 +523,11 @@ struct Asked {
 }
 
 #[tauri::command]
-pub async fn ask(app: AppHandle, state: State<'_, AppState>, request: AskRequest) -> CmdResult<JobId> {
+pub async fn ask(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    request: AskRequest,
+) -> CmdResult<JobId> {
     if request.question.trim().is_empty() {
         return Err("type a question first".to_string().into());
     }
@@ -444,19 +540,29 @@ pub async fn ask(app: AppHandle, state: State<'_, AppState>, request: AskRequest
         let settings = state.settings();
         let mut db = state.db()?;
         if db.lectures(None)?.is_empty() {
-            return Err(Error::Invalid("there are no lectures yet — import a transcript in the Library first".into()));
+            return Err(Error::Invalid(
+                "there are no lectures yet — import a transcript in the Library first".into(),
+            ));
         }
         let embedder = state.embedder()?;
         state.with_lm(
             || r.progress("loading the language model", 0, 1),
             |lm| {
-                let mut answerer = Answerer::new(&mut db, embedder.as_ref(), Some(embedder.as_ref()), lm);
-                let mut out = Asked { answers: Vec::new(), first_text_ms: Vec::new() };
+                let mut answerer =
+                    Answerer::new(&mut db, embedder.as_ref(), Some(embedder.as_ref()), lm);
+                let mut out = Asked {
+                    answers: Vec::new(),
+                    first_text_ms: Vec::new(),
+                };
                 for rung in &request.modes {
                     if r.cancel.load(Ordering::Relaxed) {
                         return Err(Error::Cancelled);
                     }
-                    r.progress(&format!("answering: {}", rung.name()), out.answers.len(), request.modes.len());
+                    r.progress(
+                        &format!("answering: {}", rung.name()),
+                        out.answers.len(),
+                        request.modes.len(),
+                    );
                     let params = settings.ask_params(*rung, request.think);
                     let mut first = None;
                     let answer = answerer.ask(
@@ -486,18 +592,40 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("講義.srt");
         std::fs::write(&f, "1\n00:00:00,000 --> 00:00:01,000\nこんにちは\n").unwrap();
-        assert_eq!(validate_import_path(f.to_str().unwrap()).unwrap(), f.canonicalize().unwrap());
-        assert!(validate_import_path("講義.srt").unwrap_err().contains("absolute"));
+        assert_eq!(
+            validate_import_path(f.to_str().unwrap()).unwrap(),
+            f.canonicalize().unwrap()
+        );
+        assert!(
+            validate_import_path("講義.srt")
+                .unwrap_err()
+                .contains("absolute")
+        );
         assert!(validate_import_path("").unwrap_err().contains("absolute"));
-        assert!(validate_import_path(dir.path().to_str().unwrap()).unwrap_err().contains("folder"));
+        assert!(
+            validate_import_path(dir.path().to_str().unwrap())
+                .unwrap_err()
+                .contains("folder")
+        );
         let missing = dir.path().join("nope.txt");
-        assert!(validate_import_path(missing.to_str().unwrap()).unwrap_err().contains("does not exist"));
-        assert!(validate_import_path("/dev/null").unwrap_err().contains("regular file"));
+        assert!(
+            validate_import_path(missing.to_str().unwrap())
+                .unwrap_err()
+                .contains("does not exist")
+        );
+        assert!(
+            validate_import_path("/dev/null")
+                .unwrap_err()
+                .contains("regular file")
+        );
     }
 
     #[test]
     fn file_names_sent_percent_encoded_decode_to_unicode() {
-        assert_eq!(percent_decode("LLM2024_day4_raw.txt"), "LLM2024_day4_raw.txt");
+        assert_eq!(
+            percent_decode("LLM2024_day4_raw.txt"),
+            "LLM2024_day4_raw.txt"
+        );
         assert_eq!(percent_decode("%E8%AC%9B%E7%BE%A9%201.srt"), "講義 1.srt");
         assert_eq!(percent_decode("100%"), "100%");
         assert_eq!(percent_decode("%zz%4"), "%zz%4");

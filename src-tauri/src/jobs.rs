@@ -13,12 +13,29 @@ pub type JobId = u64;
 #[derive(Serialize, Clone, Debug)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum JobEvent {
-    Progress { job: JobId, stage: String, done: usize, total: usize },
+    Progress {
+        job: JobId,
+        stage: String,
+        done: usize,
+        total: usize,
+    },
     /// A piece of streamed text (an answer); `part` names which answer of a comparison.
-    Text { job: JobId, part: String, text: String },
-    Done { job: JobId, result: serde_json::Value },
-    Failed { job: JobId, message: String },
-    Cancelled { job: JobId },
+    Text {
+        job: JobId,
+        part: String,
+        text: String,
+    },
+    Done {
+        job: JobId,
+        result: serde_json::Value,
+    },
+    Failed {
+        job: JobId,
+        message: String,
+    },
+    Cancelled {
+        job: JobId,
+    },
 }
 
 #[derive(Default)]
@@ -36,11 +53,20 @@ pub struct Reporter {
 
 impl Reporter {
     pub fn progress(&self, stage: &str, done: usize, total: usize) {
-        self.emit(JobEvent::Progress { job: self.job, stage: stage.into(), done, total });
+        self.emit(JobEvent::Progress {
+            job: self.job,
+            stage: stage.into(),
+            done,
+            total,
+        });
     }
 
     pub fn text(&self, part: &str, text: &str) {
-        self.emit(JobEvent::Text { job: self.job, part: part.into(), text: text.into() });
+        self.emit(JobEvent::Text {
+            job: self.job,
+            part: part.into(),
+            text: text.into(),
+        });
     }
 
     /// The app's state (it lives as long as the app).
@@ -63,8 +89,15 @@ impl Jobs {
     {
         let job = self.next.fetch_add(1, Ordering::Relaxed) + 1;
         let cancel = Arc::new(AtomicBool::new(false));
-        self.running.lock().expect("jobs").insert(job, cancel.clone());
-        let reporter = Reporter { app: app.clone(), job, cancel };
+        self.running
+            .lock()
+            .expect("jobs")
+            .insert(job, cancel.clone());
+        let reporter = Reporter {
+            app: app.clone(),
+            job,
+            cancel,
+        };
         let app = app.clone();
         let name = name.to_owned();
         std::thread::Builder::new()

@@ -10,7 +10,8 @@ fn main() {
     let launched = std::time::Instant::now();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("KOGI_LOG").unwrap_or_else(|_| "info,ort=warn,tao=warn,wry=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("KOGI_LOG")
+                .unwrap_or_else(|_| "info,ort=warn,tao=warn,wry=warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -35,7 +35,9 @@ pub struct UiError {
 
 impl From<Error> for UiError {
     fn from(e: Error) -> Self {
-        Self { message: e.to_string() }
+        Self {
+            message: e.to_string(),
+        }
     }
 }
 
@@ -87,7 +89,10 @@ impl AppState {
             return Ok(e.clone());
         }
         let s = self.settings();
-        let e = Arc::new(OnnxEmbedder::open(ModelDir::open(&s.embedder_dir())?, &s.session())?);
+        let e = Arc::new(OnnxEmbedder::open(
+            ModelDir::open(&s.embedder_dir())?,
+            &s.session(),
+        )?);
         *slot = Some(e.clone());
         Ok(e)
     }
@@ -97,7 +102,11 @@ impl AppState {
     }
 
     /// Run `f` with the chat model, loading it first if needed (`loading` is told before a load).
-    pub fn with_lm<T>(&self, loading: impl FnOnce(), f: impl FnOnce(&mut LanguageModel) -> Result<T>) -> Result<T> {
+    pub fn with_lm<T>(
+        &self,
+        loading: impl FnOnce(),
+        f: impl FnOnce(&mut LanguageModel) -> Result<T>,
+    ) -> Result<T> {
         let mut slot = self.lm.lock().expect("language model");
         if slot.is_none() {
             loading();
