@@ -2,8 +2,12 @@
 // is listed in the app manifest, so each needs a permission that a capability grants explicitly.
 fn main() {
     let manifest = tauri_build::AppManifest::new().commands(kogi_commands());
-    tauri_build::try_build(tauri_build::Attributes::new().config_path("../tauri.conf.json").app_manifest(manifest))
-        .expect("tauri build script");
+    tauri_build::try_build(
+        tauri_build::Attributes::new()
+            .config_path("../tauri.conf.json")
+            .app_manifest(manifest),
+    )
+    .expect("tauri build script");
 }
 
 fn kogi_commands() -> &'static [&'static str] {
