@@ -44,7 +44,7 @@ export interface Answer {
 export interface Asked { answers: Answer[]; first_text_ms: (number | null)[] }
 export interface Settings {
   models_dir: string | null; embedder: string; chat_model: string; provider: Provider; threads: number | null;
-  temperature: number; top_p: number; max_tokens: number; speculation: boolean; mode: Rung; k: number;
+  temperature: number; top_p: number; max_tokens: number; speculation: boolean; mode: Rung; k: number; max_prompt_tokens: number;
   lang: "ja" | "en" | null; think_samples: number;
 }
 export interface ProviderReport { requested: Provider; in_use: Provider; fell_back: [Provider, string][] }

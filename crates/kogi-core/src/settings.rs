@@ -34,6 +34,9 @@ pub struct Settings {
     pub mode: Rung,
     /// Passages handed to the model.
     pub k: usize,
+    /// Largest prompt in tokens; passages are cut to fit. On a CPU the time to the first word grows
+    /// with it (SmolLM2's tokenizer spends about two tokens per Japanese character).
+    pub max_prompt_tokens: usize,
     /// `None` answers in the question's language.
     pub lang: Option<Lang>,
     /// Samples for "think harder" (self-consistency).
@@ -56,6 +59,7 @@ impl Default for Settings {
             speculation: true,
             mode: Rung::Windows,
             k: 5,
+            max_prompt_tokens: AskParams::default().max_prompt_tokens,
             lang: None,
             think_samples: 5,
             lead_citation: true,
@@ -112,6 +116,9 @@ impl Settings {
         if !(1..=20).contains(&self.k) {
             return bad(format!("passages (k) must be between 1 and 20, got {}", self.k));
         }
+        if !(256..=131_072).contains(&self.max_prompt_tokens) {
+            return bad(format!("the prompt budget must be between 256 and 131072 tokens, got {}", self.max_prompt_tokens));
+        }
         if !(2..=16).contains(&self.think_samples) {
             return bad(format!("think-harder samples must be between 2 and 16, got {}", self.think_samples));
         }
@@ -152,7 +159,7 @@ impl Settings {
 
     /// Parameters for one question at ladder step `rung`, thinking harder when asked.
     pub fn ask_params(&self, rung: Rung, think: bool) -> AskParams {
-        let mut p = AskParams { rung, k: self.k, lang: self.lang, ..Default::default() };
+        let mut p = AskParams { rung, k: self.k, lang: self.lang, max_prompt_tokens: self.max_prompt_tokens, ..Default::default() };
         p.generate.max_new_tokens = self.max_tokens;
         p.generate.sampling = SamplingParams { temperature: self.temperature, top_p: self.top_p, ..Default::default() };
         p.generate.speculative = self.speculation.then(NgramConfig::default);
@@ -293,9 +300,9 @@ mod tests {
 
     #[test]
     fn ask_params_follow_the_settings() {
-        let s = Settings { speculation: false, max_tokens: 64, k: 3, ..Default::default() };
+        let s = Settings { speculation: false, max_tokens: 64, k: 3, max_prompt_tokens: 1024, ..Default::default() };
         let p = s.ask_params(Rung::Chunks, true);
-        assert_eq!((p.rung, p.k, p.generate.max_new_tokens), (Rung::Chunks, 3, 64));
+        assert_eq!((p.rung, p.k, p.generate.max_new_tokens, p.max_prompt_tokens), (Rung::Chunks, 3, 64, 1024));
         assert!(p.generate.speculative.is_none());
         assert!(matches!(p.think, Some(ThinkHarder::SelfConsistency { n: 5 })));
         assert!(Settings::default().ask_params(Rung::Windows, false).generate.speculative.is_some());

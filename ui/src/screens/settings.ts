@@ -35,6 +35,7 @@ export function mountSettings(el: HTMLElement, ctx: Ctx): () => void {
     speculation.checked = s.speculation;
     const mode = select("default-mode", s.mode, RUNGS.map((r) => [r.id, r.label]));
     const k = num("k", s.k, "1", "1", "20");
+    const budget = num("prompt-budget", s.max_prompt_tokens, "256", "256", "131072");
     const lang = select("lang", s.lang ?? "", [["", "The question's language"], ["ja", "日本語"], ["en", "English"]]);
     const samples = num("think-samples", s.think_samples, "1", "2", "16");
 
@@ -66,6 +67,7 @@ export function mountSettings(el: HTMLElement, ctx: Ctx): () => void {
           speculation: speculation.checked,
           mode: mode.value as Settings["mode"],
           k: Number(k.value),
+          max_prompt_tokens: Number(budget.value),
           lang: (lang.value || null) as Settings["lang"],
           think_samples: Number(samples.value),
         };
@@ -90,6 +92,7 @@ export function mountSettings(el: HTMLElement, ctx: Ctx): () => void {
         h("h2", {}, "Answers"),
         field("Default mode", mode),
         field("Passages (k)", k),
+        field("Prompt budget (tokens)", budget, "Passages are cut to fit. On a CPU a smaller budget answers sooner."),
         field("Answer language", lang),
         field("Temperature", temperature, "0 = greedy (deterministic)"),
         field("Top-p", topP),
