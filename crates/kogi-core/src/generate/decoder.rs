@@ -119,6 +119,24 @@ impl Decoder {
             Ok(s) => Some(serde_json::from_str(&s).map_err(|e| merr(format!("genai_config.json is not valid JSON: {e}")))?),
             Err(_) => None,
         };
+        // TensorRT builds one engine per optimisation profile: give it the decoder's shapes (one
+        // token per step up to a whole-window prefill) unless the caller chose some.
+        let profiled;
+        let config = match (&genai, config.provider, &config.tensorrt_profile) {
+            (Some(g), Provider::Auto | Provider::TensorRt, None) => {
+                let n = |p: &str| g.pointer(p).and_then(|v| v.as_u64()).map(|x| x as usize);
+                match (n("/model/decoder/num_hidden_layers"), n("/model/decoder/num_key_value_heads"), n("/model/decoder/head_size")) {
+                    (Some(layers), Some(kv), Some(hd)) => {
+                        let window = n("/model/context_length").unwrap_or(4096).min(8192);
+                        let profile = crate::inference::runtime::decoder_tensorrt_profile(layers, kv, hd, window, 1, 512);
+                        profiled = SessionConfig { tensorrt_profile: Some(profile), ..config.clone() };
+                        &profiled
+                    }
+                    _ => config,
+                }
+            }
+            _ => config,
+        };
         // ONNX Runtime refuses graph capture for some graphs (nodes it cannot capture): then run
         // without it and say why.
         let mut cuda_graph_note = None;

@@ -307,21 +307,22 @@ fn builder_for(rt: &Loaded, p: Provider, config: &SessionConfig) -> std::result:
     if let Some(t) = config.threads {
         builder = builder.with_intra_threads(t).map_err(|e| model_err(e.into()))?;
     }
+    // Same-as-requested growth keeps the arena near the real peak (8B weights + KV), and a CUDA
+    // graph replays fixed-shape decode steps without per-kernel launch cost.
+    let cuda = || {
+        ep::CUDA::default()
+            .with_arena_extend_strategy(ep::ArenaExtendStrategy::SameAsRequested)
+            .with_cuda_graph(config.cuda_graph)
+            .build()
+            .error_on_failure()
+    };
     let dispatch = match p {
-        Provider::Cpu => None,
+        Provider::Cpu => Vec::new(),
         Provider::Cuda => {
             if !ep::CUDA::is_available().unwrap_or(false) {
                 return Err(TryError::Provider(provider_error(p, "this ONNX Runtime library was built without CUDA")));
             }
-            // Same-as-requested growth keeps the arena near the real peak (8B weights + KV), and a
-            // CUDA graph replays fixed-shape decode steps without per-kernel launch cost.
-            Some(
-                ep::CUDA::default()
-                    .with_arena_extend_strategy(ep::ArenaExtendStrategy::SameAsRequested)
-                    .with_cuda_graph(config.cuda_graph)
-                    .build()
-                    .error_on_failure(),
-            )
+            vec![cuda()]
         }
         Provider::TensorRt => {
             if !ep::TensorRT::is_available().unwrap_or(false) {
@@ -342,13 +343,15 @@ fn builder_for(rt: &Loaded, p: Provider, config: &SessionConfig) -> std::result:
             if let Some([min, opt, max]) = &config.tensorrt_profile {
                 trt = trt.with_profile_min_shapes(min).with_profile_opt_shapes(opt).with_profile_max_shapes(max);
             }
-            Some(trt.build().error_on_failure())
+            // TensorRT takes the subgraphs it can build; the rest (GroupQueryAttention and other
+            // contrib ops) runs on CUDA rather than falling to the CPU.
+            vec![trt.build().error_on_failure(), cuda()]
         }
         Provider::Auto => unreachable!("auto is resolved to a list"),
     };
-    if let Some(d) = dispatch {
+    if !dispatch.is_empty() {
         builder = builder
-            .with_execution_providers([d])
+            .with_execution_providers(dispatch)
             .map_err(|e| TryError::Provider(provider_error(p, explain_tensorrt(rt, p, e.to_string()))))?;
     }
     Ok(builder)
