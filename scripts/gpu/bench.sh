@@ -11,7 +11,7 @@
 # Every result is JSON under $OUT (the device tool brings it back), packed into one archive per stage.
 # ARCHS (stages 1-2, default "8b 3b") and PARTS (stage 3, default "smol e5 hf trt") pick a subset.
 set -uo pipefail
-stage=${1:?stage 1, 2 or 3}
+stage=${1:?stage 1, 2, 3 or 4}
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT" /tmp/k
 export PYTHONUNBUFFERED=1
 log() { echo "[$(date +%T)] $*"; }
@@ -88,6 +88,18 @@ case $stage in
     echo "rc=$?"
     $K --provider auto --json bench generate --model /tmp/m-smol --new-tokens 4 --runs 1 --variants plain 2>&1 | grep '"provider"'
   } > "$OUT/tensorrt.txt"; cat "$OUT/tensorrt.txt"; }
+  ;;
+4)
+  # Provider checks with the final binary in one call (carry .gpu/c4: the ORT bundle, kogi, the TensorRT bridge):
+  # TensorRT requested without TensorRT, auto falling back to CUDA, and the CUDA-graph path, on a tiny model.
+  source .gpu/c4/ort/unpack.sh; xz -dc .gpu/c4/kogi.xz > $K && chmod +x $K
+  xz -dc .gpu/c4/libonnxruntime_providers_tensorrt.so.xz > /tmp/ort-gpu/libonnxruntime_providers_tensorrt.so
+  python3 scripts/gpu/tiny_chat.py /tmp/m-tiny fp16
+  run() { $K --provider $1 --json bench generate --model /tmp/m-tiny --prompt-tokens 40 --new-tokens 32 --runs 2 "${@:2}"; }
+  { run tensorrt --variants plain 2>&1 | tail -3; echo "rc=$?"
+    run auto --variants plain,spec 2>/dev/null | grep -E '"provider"|picks_on_device|identical_output'
+    run cuda --variants plain,fast,spec --cuda-graph 2>/dev/null | grep -E '"provider"|"cuda_graph|identical_output|decode_tokens_per_s"'
+  } > "$OUT/providers.txt" 2>&1; cat "$OUT/providers.txt"
   ;;
 esac
 kill $smi 2>/dev/null
