@@ -38,6 +38,8 @@ impl OnnxEmbedder {
             .with_truncation(Some(TruncationParams { max_length: model.manifest.max_length, ..Default::default() }))
             .map_err(|e| merr(e.to_string()))?;
         // A damaged file fails to load: name it precisely by its checksum.
+        // Batches come in every shape: a CUDA graph captured on one would replay it for the others.
+        let config = &SessionConfig { cuda_graph: false, ..config.clone() };
         let (session, provider) = open_session(&model.file("model")?, config)
             .map_err(|e| model.verify().err().unwrap_or(e))?;
         let uses_token_type_ids = session.inputs().iter().any(|i| i.name() == "token_type_ids");
