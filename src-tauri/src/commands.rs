@@ -47,7 +47,7 @@ fn status(state: &AppState) -> AppStatus {
         models: settings.models_status(),
         settings,
         settings_problem: state.settings_problem.lock().expect("settings").clone(),
-        runtime: kogi_core::inference::runtime::library_path().map_err(|e| e.to_string()),
+        runtime: runtime_library(),
         embedder_provider: state.loaded_embedder().map(|e| e.provider.clone()),
         chat_provider: state
             .lm
@@ -55,6 +55,16 @@ fn status(state: &AppState) -> AppStatus {
             .ok()
             .and_then(|lm| lm.as_ref().map(|m| m.decoder.provider.clone())),
     }
+}
+
+/// Where ONNX Runtime would be loaded from. Looked up, not loaded: the first screen asks for the
+/// status, and loading the library there would add to every launch.
+fn runtime_library() -> std::result::Result<PathBuf, String> {
+    let candidates = kogi_core::inference::runtime::library_candidates();
+    candidates.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {
+        let looked: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
+        format!("not found in {} — run `scripts/setup.sh` or set KOGI_ORT_LIB to its path", looked.join(", "))
+    })
 }
 
 #[tauri::command]

@@ -39,7 +39,7 @@ export function mountSettings(el: HTMLElement, ctx: Ctx): () => void {
     const lang = select("lang", s.lang ?? "", [["", "The question's language"], ["ja", "日本語"], ["en", "English"]]);
     const samples = num("think-samples", s.think_samples, "1", "2", "16");
 
-    const runtime = "Ok" in st.runtime ? st.runtime.Ok : `not found — ${st.runtime.Err}`;
+    const runtime = "Ok" in st.runtime ? st.runtime.Ok : st.runtime.Err;
     const inUse = (r: ProviderReport | null, what: string) =>
       r ? `${what}: ${r.in_use}${r.fell_back.length ? ` (auto skipped ${r.fell_back.map(([p, why]) => `${p}: ${why}`).join("; ")})` : ""}` : `${what}: not loaded yet`;
 
