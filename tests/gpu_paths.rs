@@ -5,6 +5,7 @@
 
 mod support;
 
+use kogi_core::generate::decoder::DeviceSteps;
 use kogi_core::generate::engine::{Generate, GenerateParams, LanguageModel};
 use kogi_core::generate::ngram::NgramConfig;
 use kogi_core::inference::runtime::{Provider, SessionConfig};
@@ -100,6 +101,78 @@ fn forward_greedy_returns_one_choice_per_wanted_position() {
     let v = lm.decoder.info.vocab;
     let host: Vec<u32> = logits.chunks(v).map(kogi_core::generate::sampling::argmax).collect();
     assert_eq!(picked.ids, host);
+}
+
+#[test]
+fn device_fed_steps_decode_the_same_tokens_as_the_host_path() {
+    // The GPU's decode loop: the pick and the next step's ids and mask come out of the decoder run
+    // (step outputs added to the graph on load) into fixed buffers, so only the first step of a
+    // generation uploads anything. Same tokens as host-side argmax, one-row and exact steps.
+    for precision in ["fp32", "fp16"] {
+        let dir = tiny(precision);
+        let mut host = LanguageModel::open(&dir, &cpu()).unwrap();
+        let mut dev = LanguageModel::open_with(&dir, &cpu(), DeviceSteps::On).unwrap();
+        assert!(dev.decoder.fused_steps(), "step outputs added: {:?}", dev.decoder.fused_note);
+        assert!(dev.decoder.device_steps() && dev.decoder.picks_on_device() && !host.decoder.fused_steps());
+        let p = prompt(&host);
+        for exact_steps in [true, false] {
+            let params = GenerateParams { max_new_tokens: 24, exact_steps, prefill_chunk: 5, ..Default::default() };
+            let (steps0, uploads0) = dev.decoder.device_step_counts().unwrap();
+            let a = generate(&mut host, &p, &params);
+            let b = generate(&mut dev, &p, &params);
+            assert_eq!(a.tokens, b.tokens, "{precision}, exact_steps {exact_steps}");
+            assert!((a.logprob - b.logprob).abs() < 1e-3 * a.tokens.len() as f64, "{} vs {}", a.logprob, b.logprob);
+            let (steps, uploads) = dev.decoder.device_step_counts().unwrap();
+            // Every token after the first came from a device-fed step; only the first one uploaded
+            // (at most its ids and its mask).
+            assert_eq!(steps - steps0, b.tokens.len() as u64 - 1, "{precision}, exact_steps {exact_steps}");
+            assert!(uploads - uploads0 <= 2, "{} uploads", uploads - uploads0);
+        }
+    }
+}
+
+#[test]
+fn device_fed_steps_stay_right_across_questions_and_with_speculation() {
+    // Several generations one after another reuse the same buffers (what is in them from the last
+    // question must not leak into the next), and speculative verification passes in between steps
+    // leave inputs the host has to upload again: output stays identical to plain greedy on the host.
+    let dir = tiny("fp16");
+    let mut host = LanguageModel::open(&dir, &cpu()).unwrap();
+    let mut dev = LanguageModel::open_with(&dir, &cpu(), DeviceSteps::On).unwrap();
+    let base = prompt(&host);
+    let plain = GenerateParams { max_new_tokens: 20, ..Default::default() };
+    let spec = GenerateParams { speculative: Some(NgramConfig { max_k: 8, ..Default::default() }), ..plain.clone() };
+    for cut in [base.len(), base.len() - 3, base.len() - 7] {
+        let p = &base[..cut];
+        let want = generate(&mut host, p, &plain);
+        assert_eq!(generate(&mut dev, p, &plain).tokens, want.tokens, "prompt of {cut}");
+        assert_eq!(generate(&mut dev, p, &spec).tokens, want.tokens, "speculation, prompt of {cut}");
+    }
+}
+
+#[test]
+fn speculative_verification_runs_from_the_step_buffers_and_stays_identical() {
+    // On the GPU a verification pass (the last token and its drafts) is replayed from the same fixed
+    // buffers as a decode step, so it can be a CUDA graph; the head then picks at every position of
+    // that pass's logits. Every pass after the prefill comes from those buffers, and the output is
+    // still plain greedy's.
+    let dir = tiny("fp16");
+    let mut host = LanguageModel::open(&dir, &cpu()).unwrap();
+    let mut dev = LanguageModel::open_with(&dir, &cpu(), DeviceSteps::On).unwrap();
+    // A prompt that repeats itself, so that the n-gram drafter has something to draft.
+    let mut p = prompt(&host);
+    let again = p[1..].to_vec();
+    p.extend(&again);
+    let plain = GenerateParams { max_new_tokens: 32, ..Default::default() };
+    let spec = GenerateParams { speculative: Some(NgramConfig { max_k: 8, ..Default::default() }), ..plain.clone() };
+    let want = generate(&mut host, &p, &plain);
+    let (steps0, _) = dev.decoder.device_step_counts().unwrap();
+    let got = generate(&mut dev, &p, &spec);
+    assert_eq!(got.tokens, want.tokens);
+    assert!(got.stats.drafted > 0, "nothing was drafted");
+    let (steps, _) = dev.decoder.device_step_counts().unwrap();
+    // One prefill pass (the prompt fits one chunk); every other pass ran from the step buffers.
+    assert_eq!(steps - steps0, got.stats.forward_passes - 1, "{:?}", got.stats);
 }
 
 #[test]

@@ -65,9 +65,13 @@ pub struct BenchArgs {
     /// Which decoding variants to time: plain (two-row exact steps), fast (one-row steps), spec (n-gram) (generate)
     #[arg(long, default_value = "plain,fast,spec", value_delimiter = ',')]
     pub(crate) variants: Vec<String>,
-    /// Replay decode steps from CUDA graphs (CUDA provider) (generate)
-    #[arg(long)]
+    /// Replay decode steps from CUDA graphs on the CUDA provider, as kogi does by default: true|false (generate)
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub(crate) cuda_graph: bool,
+    /// Decode steps: auto (step outputs in the graph on a GPU, fed on the device with CUDA graphs),
+    /// on (always fed on the device), off (the model as exported, a separate greedy-head run) (generate)
+    #[arg(long, default_value = "auto")]
+    pub(crate) device_steps: kogi_core::generate::decoder::DeviceSteps,
     /// Read the GPU's used memory (nvidia-smi) after every generation (generate)
     #[arg(long)]
     pub(crate) gpu_memory: bool,

@@ -93,7 +93,7 @@ pub fn run(args: &crate::bench::BenchArgs, cfg: &Config, out: &Out) -> Result<()
     let dir = model.clone().unwrap_or_else(|| kogi_core::paths::models_dir().join("smollm2-135m-instruct"));
     let session = SessionConfig { provider: cfg.provider, threads: cfg.threads, cuda_graph: args.cuda_graph, ..Default::default() };
     let load = std::time::Instant::now();
-    let mut lm = LanguageModel::open(&dir, &session)?;
+    let mut lm = LanguageModel::open_with(&dir, &session, args.device_steps)?;
     let load_s = load.elapsed().as_secs_f64();
     let cancel = AtomicBool::new(false);
     let mem_after_load = args.gpu_memory.then(gpu_memory_mib).flatten();
@@ -207,6 +207,9 @@ pub fn run(args: &crate::bench::BenchArgs, cfg: &Config, out: &Out) -> Result<()
         "bench": "generate", "model": dir, "layout": lm.decoder.info.layout, "provider": lm.decoder.provider.to_string(),
         "picks_on_device": lm.decoder.picks_on_device(), "cuda_graph": lm.decoder.uses_cuda_graph(),
         "cuda_graph_note": lm.decoder.cuda_graph_note, "prefill_chunk": args.prefill_chunk, "load_s": load_s,
+        "device_steps_mode": args.device_steps, "step_outputs": lm.decoder.fused_steps(), "step_outputs_note": lm.decoder.fused_note,
+        "device_fed_steps": lm.decoder.device_steps(),
+        "device_step_counts": lm.decoder.device_step_counts().map(|(steps, uploads)| serde_json::json!({ "steps": steps, "uploads": uploads })),
         "threads": cfg.threads, "runs": runs, "ngram": ngram, "results": results,
         "gpu_memory_mib": { "after_load": mem_after_load, "after_each_generation": gpu_mem_mib },
         "verify_cost": verify, "questions": questions,

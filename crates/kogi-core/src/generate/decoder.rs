@@ -8,13 +8,15 @@
 //!
 //! Inputs and outputs are read from the graph, never assumed.
 
-use crate::inference::runtime::{Provider, ProviderReport, SessionConfig, open_built, open_session};
+use super::device_steps::{self, Resident, graph_run_options};
+use super::step_graph::{self, PICKED, read_picked};
+use crate::inference::runtime::{Provider, ProviderReport, SessionConfig, open_built, open_session_with};
 use crate::{Error, Result};
 use half::f16;
 use ort::memory::{AllocationDevice, Allocator, AllocatorType, MemoryInfo, MemoryType};
-use ort::session::{RunOptions, Session};
+use ort::session::Session;
 use ort::value::{DynValue, Outlet, Shape, SymbolicDimensions, Tensor, TensorElementType, ValueType};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -46,12 +48,47 @@ pub struct Decoder {
     /// Forward passes run (for "tokens per forward pass" reports).
     pub forward_passes: u64,
     /// On-device greedy head (GPU providers, genai layout): argmax and its log-probability are
-    /// computed where the logits are, so only the chosen ids cross to the host.
+    /// computed where the logits are, so only the chosen ids cross to the host. Used for passes
+    /// that pick at several positions (speculative verification) or not at the last (padded prefill).
     head: Option<Session>,
-    /// Fixed-address buffers for CUDA-graph decode steps (`cuda_graph` in the session config).
-    graph: Option<GraphBuffers>,
+    /// The session has the step outputs of [`step_graph`]: the pick at the last position and the
+    /// next step's inputs come out of the decoder run itself.
+    fused: bool,
+    /// Why the step outputs are missing although they were wanted.
+    pub fused_note: Option<String>,
+    /// The session captures CUDA graphs: every run must name its graph, or none.
+    captures: bool,
+    /// Fixed buffers for decode steps fed on the device (CUDA graphs need them).
+    resident: Option<Resident>,
     /// Why CUDA graphs are off although they were asked for.
     pub cuda_graph_note: Option<String>,
+}
+
+/// How decode steps get their inputs and make their greedy choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceSteps {
+    /// On a GPU: the step outputs are added to the graph (the pick comes out of the decoder run);
+    /// with CUDA graphs the steps are also fed on the device from fixed buffers.
+    #[default]
+    Auto,
+    /// On any provider, always fed on the device from fixed buffers: tests pin the GPU's code
+    /// on the CPU with this (it is slower there than the default path).
+    On,
+    /// Never: the model as exported, with the greedy head's separate run on a GPU (for comparisons).
+    Off,
+}
+
+impl std::str::FromStr for DeviceSteps {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "on" => Ok(Self::On),
+            "off" => Ok(Self::Off),
+            other => Err(Error::Invalid(format!("unknown device-steps mode {other:?} — use auto, on or off"))),
+        }
+    }
 }
 
 /// The greedy choice at each of the last `want` positions of each row (`[batch][want]`), with its
@@ -62,24 +99,8 @@ pub struct Picked {
     pub logprobs: Vec<f32>,
 }
 
-/// A CUDA graph replays the kernels of its capture with the same device addresses, so everything a
-/// decode step reads or writes lives in buffers allocated once: the KV cache (one sequence, up to
-/// `capacity` tokens), the input ids and a full-width attention mask (ones for real tokens, zeros
-/// after; GroupQueryAttention takes the lengths from it), and the logits.
-struct GraphBuffers {
-    capacity: usize,
-    kv: Vec<[DynValue; 2]>,
-    mask: Tensor<i64>,
-    /// Per step width (1: one-row steps, 2: exact steps): input ids and logits.
-    steps: Vec<(usize, Tensor<i64>, DynValue)>,
-    /// Captured graph ids, by step width.
-    captured: Vec<usize>,
-}
-
-/// Widths of decode steps that are replayed from a CUDA graph.
-const GRAPH_STEP_WIDTHS: [usize; 2] = [1, 2];
-/// Largest sequence the CUDA-graph buffers hold; longer requests take ordinary buffers.
-const GRAPH_CAPACITY: usize = 4096;
+/// Largest sequence the fixed step buffers hold; longer requests take ordinary buffers.
+const RESIDENT_CAPACITY: usize = 4096;
 
 /// A KV cache for `batch` sequences that advance together.
 pub struct KvCache {
@@ -93,7 +114,7 @@ pub struct KvCache {
 enum KvStore {
     /// One shared past/present buffer per layer and K/V.
     Shared(Vec<[DynValue; 2]>),
-    /// The decoder's own fixed-address buffers (CUDA graphs; one sequence at a time).
+    /// The decoder's own fixed-address step buffers (one sequence at a time).
     Resident,
     /// The last step's present values (`None` before the first step).
     Grown(Option<Vec<[DynValue; 2]>>),
@@ -109,6 +130,11 @@ fn dims(t: &ValueType) -> Vec<i64> {
 
 impl Decoder {
     pub fn open(dir: &Path, config: &SessionConfig) -> Result<Self> {
+        Self::open_with(dir, config, DeviceSteps::Auto)
+    }
+
+    pub fn open_with(dir: &Path, config: &SessionConfig, steps: DeviceSteps) -> Result<Self> {
+        let device_steps = steps == DeviceSteps::On;
         let model_name = dir.display().to_string();
         let merr = |message: String| Error::Model { model: model_name.clone(), message };
         let model_file = dir.join("model.onnx");
@@ -137,16 +163,51 @@ impl Decoder {
             }
             _ => config,
         };
+        // On a GPU the step outputs go into the graph (genai layout: shared KV buffers). If the
+        // edit fails the model still opens as it is, with the reason kept.
+        let shared_kv = genai
+            .as_ref()
+            .and_then(|c| c.pointer("/search/past_present_share_buffer"))
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false);
+        let fused = std::cell::Cell::new(false);
+        let fused_note = std::cell::RefCell::new(None);
+        let commit = |b: &mut ort::session::builder::SessionBuilder, p: Provider| {
+            fused.set(false);
+            let wanted = match steps {
+                DeviceSteps::Auto => matches!(p, Provider::Cuda | Provider::TensorRt),
+                DeviceSteps::On => true,
+                DeviceSteps::Off => false,
+            };
+            if !(shared_kv && wanted) {
+                return b.commit_from_file(&model_file);
+            }
+            match with_step_outputs(b, &model_file) {
+                Ok(session) => {
+                    fused.set(true);
+                    Ok(session)
+                }
+                Err(why) => {
+                    tracing::info!(%why, "decoder opened without step outputs");
+                    *fused_note.borrow_mut() = Some(why);
+                    b.commit_from_file(&model_file)
+                }
+            }
+        };
         // ONNX Runtime refuses graph capture for some graphs (nodes it cannot capture): then run
         // without it and say why.
         let mut cuda_graph_note = None;
-        let (session, provider) = match open_session(&model_file, config) {
+        let mut graphs = config.cuda_graph;
+        let (session, provider) = match open_session_with(&model_file, config, &commit) {
             Err(e) if config.cuda_graph => {
                 cuda_graph_note = Some(format!("CUDA graphs refused: {e}"));
-                open_session(&model_file, &SessionConfig { cuda_graph: false, ..config.clone() })?
+                graphs = false;
+                open_session_with(&model_file, &SessionConfig { cuda_graph: false, ..config.clone() }, &commit)?
             }
             r => r?,
         };
+        let fused = fused.get();
+        let fused_note = fused_note.into_inner();
         let inputs: Vec<(String, ValueType)> =
             session.inputs().iter().map(|o| (o.name().to_owned(), o.dtype().clone())).collect();
         let outputs: Vec<(String, ValueType)> =
@@ -208,12 +269,7 @@ impl Decoder {
             .ok_or_else(|| merr("cannot tell the vocabulary size".into()))?;
         let context = g(&["model", "context_length"]).unwrap_or(4096);
         let has_position_ids = inputs.iter().any(|(n, _)| n == "position_ids");
-        let share = genai
-            .as_ref()
-            .and_then(|c| c.pointer("/search/past_present_share_buffer"))
-            .and_then(|v| v.as_bool())
-            .unwrap_or(false);
-        let layout = if genai.is_some() && !has_position_ids && share { Layout::Genai } else { Layout::Optimum };
+        let layout = if genai.is_some() && !has_position_ids && shared_kv { Layout::Genai } else { Layout::Optimum };
         let info = DecoderInfo { layout, layers: past.len(), kv_heads, head_dim, vocab, context, kv_f16 };
         tracing::debug!(?info, "decoder loaded");
         let on_gpu = matches!(provider.in_use, Provider::Cuda | Provider::TensorRt);
@@ -222,11 +278,13 @@ impl Decoder {
             .find(|(n, _)| n == &logits_name)
             .and_then(|(_, t)| t.tensor_type())
             .unwrap_or(TensorElementType::Float32);
-        let head = if on_gpu && layout == Layout::Genai {
+        let head = if (on_gpu || device_steps) && layout == Layout::Genai {
             Some(open_built(greedy_head(logits_type).map_err(rt)?, provider.in_use, config)?)
         } else {
             None
         };
+        let captures = graphs && provider.in_use == Provider::Cuda;
+        let fused = fused && layout == Layout::Genai;
         let mut me = Self {
             session,
             info,
@@ -237,18 +295,19 @@ impl Decoder {
             provider,
             forward_passes: 0,
             head,
-            graph: None,
+            fused,
+            fused_note,
+            captures,
+            resident: None,
             cuda_graph_note,
         };
-        if config.cuda_graph && me.cuda_graph_note.is_none() {
-            if me.provider.in_use != Provider::Cuda || me.head.is_none() {
-                me.cuda_graph_note = Some(format!(
-                    "CUDA graphs need the CUDA provider and the genai layout (provider {}, layout {:?})",
-                    me.provider.in_use, me.info.layout
-                ));
-            } else {
-                me.graph = Some(me.graph_buffers(logits_type)?);
-            }
+        // On other providers graphs do not apply; on CUDA they need the step outputs.
+        if captures && !fused && me.cuda_graph_note.is_none() {
+            let why = me.fused_note.clone().unwrap_or_else(|| format!("the model is in the {:?} layout", me.info.layout));
+            me.cuda_graph_note = Some(format!("CUDA graphs need the decoder's step outputs, which could not be added: {why}"));
+        }
+        if fused && (captures || device_steps) {
+            me.resident = Some(me.resident_buffers(logits_type, captures)?);
         }
         Ok(me)
     }
@@ -275,28 +334,36 @@ impl Decoder {
 
     /// Whether decode steps are replayed from CUDA graphs.
     pub fn uses_cuda_graph(&self) -> bool {
-        self.graph.is_some()
+        self.resident.as_ref().is_some_and(|r| r.capture)
     }
 
-    fn graph_buffers(&self, logits_type: TensorElementType) -> Result<GraphBuffers> {
-        let capacity = GRAPH_CAPACITY.min(self.info.context);
-        let allocator = Allocator::new(&self.session, self.memory_info()?).map_err(rt)?;
+    /// Whether the pick and the next step's inputs come out of the decoder run (step outputs).
+    pub fn fused_steps(&self) -> bool {
+        self.fused
+    }
+
+    /// Whether single-sequence decode steps are fed on the device from fixed buffers.
+    pub fn device_steps(&self) -> bool {
+        self.resident.is_some()
+    }
+
+    /// Decode steps run from the fixed buffers, and how many of them had to upload ids or a mask
+    /// from the host first (the rest were fed by the step before).
+    pub fn device_step_counts(&self) -> Option<(u64, u64)> {
+        self.resident.as_ref().map(|r| (r.steps, r.uploads))
+    }
+
+    fn resident_buffers(&self, logits_type: TensorElementType, capture: bool) -> Result<Resident> {
+        let capacity = RESIDENT_CAPACITY.min(self.info.context);
+        let device = self.memory_info()?;
+        let allocator = Allocator::new(&self.session, device.clone()).map_err(rt)?;
         let mut kv = Vec::with_capacity(self.info.layers);
         for _ in 0..self.info.layers {
             kv.push([self.empty_kv(1, capacity, Some(&allocator))?, self.empty_kv(1, capacity, Some(&allocator))?]);
         }
-        let mask = Tensor::<i64>::new(&allocator, [1i64, capacity as i64]).map_err(rt)?;
-        let mut steps = Vec::new();
-        for w in GRAPH_STEP_WIDTHS {
-            let ids = Tensor::<i64>::new(&allocator, [1i64, w as i64]).map_err(rt)?;
-            let shape = [1i64, w as i64, self.info.vocab as i64];
-            let logits = match logits_type {
-                TensorElementType::Float16 => Tensor::<f16>::new(&allocator, shape).map_err(rt)?.into_dyn(),
-                _ => Tensor::<f32>::new(&allocator, shape).map_err(rt)?.into_dyn(),
-            };
-            steps.push((w, ids, logits));
-        }
-        Ok(GraphBuffers { capacity, kv, mask, steps, captured: Vec::new() })
+        let host = matches!(self.provider.in_use, Provider::Cuda | Provider::TensorRt).then(Allocator::default);
+        let names = device_steps::Names { past: &self.past, present: &self.present, logits: &self.logits_name };
+        Resident::new(&self.session, &allocator, host.as_ref(), kv, capacity, self.info.vocab, logits_type, capture, names)
     }
 
     fn memory_info(&self) -> Result<MemoryInfo<'static>> {
@@ -323,9 +390,9 @@ impl Decoder {
     /// A fresh cache for `batch` sequences of up to `capacity` tokens.
     pub fn new_cache(&self, batch: usize, capacity: usize) -> Result<KvCache> {
         let capacity = capacity.min(self.info.context);
-        if let Some(g) = &self.graph
+        if let Some(r) = &self.resident
             && batch == 1
-            && capacity <= g.capacity
+            && capacity <= r.capacity
         {
             return Ok(KvCache { batch, len: 0, capacity, store: KvStore::Resident });
         }
@@ -453,19 +520,32 @@ impl Decoder {
             )));
         }
         let ids: Vec<i64> = tokens.iter().map(|&t| t as i64).collect();
-        let input_ids = Tensor::from_array(([b as i64, s as i64], ids.clone())).map_err(rt)?;
-        let mask = Tensor::from_array(([b as i64, total as i64], vec![1i64; b * total])).map_err(rt)?;
         self.forward_passes += 1;
-        let vocab = self.info.vocab;
-        let graph_step = match (&self.graph, &cache.store) {
-            (Some(g), KvStore::Resident) if on_device => g.steps.iter().position(|(w, _, _)| *w == s),
-            _ => None,
-        };
-        if let Some(step) = graph_step {
-            let picked = self.graph_step(step, &ids, total, rows)?;
-            cache.len = total;
-            return Ok(Scores::Picked(picked));
+        // The pick at the last position is one of the decoder's own outputs.
+        let fused_pick = on_device && self.fused && matches!(pick, Pick::Last(1));
+        if let (Some(r), KvStore::Resident) = (&mut self.resident, &cache.store)
+            && on_device
+            && self.fused
+            && r.serves(s)
+        {
+            let picked = match (fused_pick, &mut self.head) {
+                (true, _) => Some(r.step(&mut self.session, &ids, total)?),
+                // Speculative verification: the pass from the step buffers, then the head picks at
+                // each wanted position of its logits.
+                (false, Some(head)) if matches!(pick, Pick::Last(_)) => {
+                    let logits = r.verify(&mut self.session, &ids, total)?;
+                    Some(run_head(head, logits, rows.clone(), 1)?)
+                }
+                _ => None,
+            };
+            if let Some(picked) = picked {
+                cache.len = total;
+                return Ok(Scores::Picked(picked));
+            }
         }
+        let input_ids = Tensor::from_array(([b as i64, s as i64], ids)).map_err(rt)?;
+        let mask = Tensor::from_array(([b as i64, total as i64], vec![1i64; b * total])).map_err(rt)?;
+        let vocab = self.info.vocab;
         let mut fresh_past = match &cache.store {
             KvStore::Grown(None) => {
                 let mut v = Vec::with_capacity(self.info.layers);
@@ -478,12 +558,16 @@ impl Decoder {
         };
         let has_position_ids = self.has_position_ids;
         let device = self.memory_info()?;
-        let Decoder { session, graph, head, past, present, logits_name, .. } = self;
+        let captures = self.captures;
+        let Decoder { session, resident, head, past, present, logits_name, .. } = self;
+        // A session that captures graphs must be told not to capture passes other than steps.
+        let no_graph = if captures { Some(graph_run_options(None)?) } else { None };
+        let run = |session, binding| run_binding(session, binding, no_graph.as_ref());
         let scores = match &mut cache.store {
             store @ (KvStore::Shared(_) | KvStore::Resident) => {
                 let layers: &mut Vec<[DynValue; 2]> = match store {
                     KvStore::Shared(l) => l,
-                    _ => &mut graph.as_mut().expect("resident caches exist only with graph buffers").kv,
+                    _ => &mut resident.as_mut().expect("resident caches exist only with step buffers").kv,
                 };
                 let mut binding = session.create_binding().map_err(rt)?;
                 binding.bind_input("input_ids", &input_ids).map_err(rt)?;
@@ -496,22 +580,23 @@ impl Decoder {
                 }
                 let cpu = MemoryInfo::new(AllocationDevice::CPU, 0, AllocatorType::Device, MemoryType::Default).map_err(rt)?;
                 match head.as_mut().filter(|_| on_device) {
+                    _ if fused_pick => {
+                        // Only the pick is fetched; the logits stay an intermediate on the device.
+                        binding.bind_output_to_device(PICKED, &cpu).map_err(rt)?;
+                        let outputs = run(session, &binding)?;
+                        let (_, data) = outputs[PICKED].try_extract_tensor::<f32>().map_err(rt)?;
+                        let (ids, logprobs) = read_picked(data);
+                        Scores::Picked(Picked { ids, logprobs })
+                    }
                     Some(head) => {
                         // Logits stay where the model runs; the head reduces them there.
                         binding.bind_output_to_device(logits_name.as_str(), &device).map_err(rt)?;
-                        let outputs = match graph {
-                            // A session that captures graphs must be told not to capture this one.
-                            Some(_) => session.run_binding_with_options(&binding, &graph_run_options(None)?).map_err(rt)?,
-                            None => session.run_binding(&binding).map_err(rt)?,
-                        };
+                        let outputs = run(session, &binding)?;
                         Scores::Picked(run_head(head, &outputs[logits_name.as_str()], rows, b)?)
                     }
                     None => {
                         binding.bind_output_to_device(logits_name.as_str(), &cpu).map_err(rt)?;
-                        let outputs = match graph {
-                            Some(_) => session.run_binding_with_options(&binding, &graph_run_options(None)?).map_err(rt)?,
-                            None => session.run_binding(&binding).map_err(rt)?,
-                        };
+                        let outputs = run(session, &binding)?;
                         Scores::Logits(last_rows(&outputs[logits_name.as_str()], b, s, rows.len(), vocab)?)
                     }
                 }
@@ -549,36 +634,6 @@ impl Decoder {
         Ok(scores)
     }
 
-    /// One decode step of width `steps[step].0` from the graph buffers: the ids and the mask are
-    /// copied into their fixed buffers, then ONNX Runtime captures the step as a CUDA graph the first
-    /// time (after its warm-up runs) and replays it afterwards.
-    fn graph_step(&mut self, step: usize, ids: &[i64], total: usize, rows: std::ops::Range<usize>) -> Result<Picked> {
-        let Decoder { session, graph, head, past, present, logits_name, .. } = self;
-        let g = graph.as_mut().expect("graph step without graph buffers");
-        let head = head.as_mut().expect("graph steps pick on the device");
-        let (width, ids_buf, logits_buf) = &mut g.steps[step];
-        let width = *width;
-        Tensor::from_array(([1i64, width as i64], ids.to_vec())).map_err(rt)?.copy_into(&mut *ids_buf).map_err(rt)?;
-        let mut mask = vec![0i64; g.capacity];
-        mask[..total].iter_mut().for_each(|m| *m = 1);
-        Tensor::from_array(([1i64, g.capacity as i64], mask)).map_err(rt)?.copy_into(&mut g.mask).map_err(rt)?;
-        let mut binding = session.create_binding().map_err(rt)?;
-        binding.bind_input("input_ids", &*ids_buf).map_err(rt)?;
-        binding.bind_input("attention_mask", &g.mask).map_err(rt)?;
-        for (i, [k, v]) in g.kv.iter_mut().enumerate() {
-            binding.bind_input(&past[i][0], &*k).map_err(rt)?;
-            binding.bind_input(&past[i][1], &*v).map_err(rt)?;
-            binding.bind_output(&present[i][0], &mut *k).map_err(rt)?;
-            binding.bind_output(&present[i][1], &mut *v).map_err(rt)?;
-        }
-        binding.bind_output(logits_name.as_str(), &mut *logits_buf).map_err(rt)?;
-        session.run_binding_with_options(&binding, &graph_run_options(Some(width))?).map_err(rt)?;
-        if !g.captured.contains(&width) {
-            g.captured.push(width);
-        }
-        run_head(head, logits_buf, rows, 1)
-    }
-
     /// Feed a long prompt in pieces of at most `chunk` tokens (bounded memory for activations),
     /// returning the logits of its last position for each row.
     pub fn prefill(&mut self, cache: &mut KvCache, tokens: &[u32], chunk: usize) -> Result<Vec<f32>> {
@@ -614,7 +669,7 @@ impl Decoder {
             // A fork must not alias the resident buffers, and copies rows of their length.
             let allocator = Allocator::new(&self.session, self.memory_info()?).map_err(rt)?;
             // Same rows as the resident buffers, so that rows copy one to one.
-            let rows = self.graph.as_ref().map(|g| g.capacity).unwrap_or(out.capacity);
+            let rows = self.resident.as_ref().map(|r| r.capacity).unwrap_or(out.capacity);
             let mut layers = Vec::with_capacity(self.info.layers);
             for _ in 0..self.info.layers {
                 layers.push([self.empty_kv(n, rows, Some(&allocator))?, self.empty_kv(n, rows, Some(&allocator))?]);
@@ -623,7 +678,7 @@ impl Decoder {
         }
         out.len = cache.len;
         let f16 = self.info.kv_f16;
-        let resident = self.graph.as_ref().map(|g| &g.kv);
+        let resident = self.resident.as_ref().map(|r| &r.kv);
         let src_store = match (&cache.store, resident) {
             (KvStore::Resident, Some(kv)) => Some(kv),
             _ => None,
@@ -683,6 +738,31 @@ impl Decoder {
     }
 }
 
+fn run_binding<'b>(
+    session: &'b mut Session,
+    binding: &'b ort::session::IoBinding,
+    options: Option<&ort::session::RunOptions>,
+) -> Result<ort::session::SessionOutputs<'b>> {
+    match options {
+        Some(o) => session.run_binding_with_options(binding, o).map_err(rt),
+        None => session.run_binding(binding).map_err(rt),
+    }
+}
+
+/// Open `file` with [`step_graph`]'s outputs added (in memory; external weights are read from the
+/// file's folder as usual).
+fn with_step_outputs(b: &mut ort::session::builder::SessionBuilder, file: &Path) -> std::result::Result<Session, String> {
+    let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let edited = step_graph::with_step_outputs(&bytes)?;
+    drop(bytes);
+    let folder = file.parent().unwrap_or(Path::new(".")).display().to_string();
+    let mut b = b
+        .clone()
+        .with_config_entry("session.model_external_initializers_file_folder_path", folder)
+        .map_err(|e| e.to_string())?;
+    b.commit_from_memory(&edited).map_err(|e| e.to_string())
+}
+
 /// Which positions' scores a pass returns: the last `n`, or one position (padded prefill).
 #[derive(Clone, Copy)]
 enum Pick {
@@ -699,14 +779,6 @@ fn prefill_bucket(n: usize) -> usize {
 enum Scores {
     Logits(Vec<f32>),
     Picked(Picked),
-}
-
-/// Run options for a session that captures CUDA graphs: `Some(id)` replays (or captures) graph `id`,
-/// `None` runs normally (a run without an id would be captured as graph 0).
-fn graph_run_options(id: Option<usize>) -> Result<RunOptions> {
-    let mut o = RunOptions::new().map_err(rt)?;
-    o.set("gpu_graph_id", id.map(|i| i.to_string()).unwrap_or_else(|| "-1".into())).map_err(rt)?;
-    Ok(o)
 }
 
 /// The greedy head: logits `[b, s, vocab]` → for the positions `starts..ends` on axis 1, the argmax

@@ -3,7 +3,7 @@
 //! limit or a cancel flag.
 
 use super::chat::{ChatTokenizer, Message, StreamDecoder};
-use super::decoder::{Decoder, KvCache, Picked};
+use super::decoder::{Decoder, DeviceSteps, KvCache, Picked};
 use super::ngram::{NgramConfig, NgramDrafter};
 use super::sampling::{Sampler, SamplingParams, log_softmax, logsumexp};
 use crate::inference::runtime::SessionConfig;
@@ -133,8 +133,16 @@ pub trait Generate {
 
 impl LanguageModel {
     pub fn open(dir: &Path, config: &SessionConfig) -> Result<Self> {
+        Self::with_decoder(dir, Decoder::open(dir, config)?)
+    }
+
+    /// With decode steps chosen explicitly (see [`DeviceSteps`]).
+    pub fn open_with(dir: &Path, config: &SessionConfig, steps: DeviceSteps) -> Result<Self> {
+        Self::with_decoder(dir, Decoder::open_with(dir, config, steps)?)
+    }
+
+    fn with_decoder(dir: &Path, decoder: Decoder) -> Result<Self> {
         let tokenizer = ChatTokenizer::from_dir(dir)?;
-        let decoder = Decoder::open(dir, config)?;
         let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         Ok(Self { decoder, tokenizer, dir: dir.to_owned(), name })
     }

@@ -1,5 +1,6 @@
 //! Inference behind small interfaces, so pipelines run with tiny models in tests.
 
+pub mod cudart;
 pub mod embed;
 pub mod manifest;
 pub mod runtime;

@@ -59,15 +59,19 @@ pub struct SessionConfig {
     pub tensorrt_cache: Option<PathBuf>,
     /// TensorRT optimisation profile shapes, e.g. `input_ids:1x1` (min/opt/max), for dynamic inputs.
     pub tensorrt_profile: Option<[String; 3]>,
-    /// Capture fixed-shape decode steps as CUDA graphs (CUDA provider; the decoder keeps its buffers
-    /// at fixed addresses for this).
-    #[serde(default)]
+    /// Capture decode steps as CUDA graphs and replay them (CUDA provider, decoders only: the
+    /// decoder keeps its step buffers at fixed addresses for this; other sessions never capture).
+    #[serde(default = "yes")]
     pub cuda_graph: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for SessionConfig {
     fn default() -> Self {
-        Self { provider: Provider::Auto, threads: None, tensorrt_cache: None, tensorrt_profile: None, cuda_graph: false }
+        Self { provider: Provider::Auto, threads: None, tensorrt_cache: None, tensorrt_profile: None, cuda_graph: true }
     }
 }
 
@@ -207,9 +211,11 @@ fn provider_error(p: Provider, e: impl std::fmt::Display) -> String {
     format!("{e} — {what}")
 }
 
-/// Open a model file on the configured provider.
+/// Open a model file on the configured provider. Such sessions never capture CUDA graphs: their
+/// input shapes vary from run to run (only the decoder replays fixed-shape steps).
 pub fn open_session(model: &Path, config: &SessionConfig) -> Result<(Session, ProviderReport)> {
-    open_with(model, config, &|b: &mut SessionBuilder| b.commit_from_file(model))
+    let config = SessionConfig { cuda_graph: false, ..config.clone() };
+    open_session_with(model, &config, &|b: &mut SessionBuilder, _| b.commit_from_file(model))
 }
 
 /// Open a graph built in memory (e.g. the decoder's on-device greedy head) on exactly `provider`.
@@ -222,10 +228,12 @@ pub fn open_built(model: ort::editor::Model, provider: Provider, config: &Sessio
     model.into_session(&builder).map_err(|e| Error::Runtime(format!("cannot build the on-device head: {e}")))
 }
 
-fn open_with(
+/// Open a model file on the configured provider with a custom commit (e.g. one that edits the
+/// graph on load); `commit` learns which provider the builder is set up for.
+pub fn open_session_with(
     model: &Path,
     config: &SessionConfig,
-    commit: &dyn Fn(&mut SessionBuilder) -> ort::Result<Session>,
+    commit: &dyn Fn(&mut SessionBuilder, Provider) -> ort::Result<Session>,
 ) -> Result<(Session, ProviderReport)> {
     let rt = loaded()?;
     let model_name = model.display().to_string();
@@ -267,7 +275,7 @@ fn try_open(
     model: &Path,
     p: Provider,
     config: &SessionConfig,
-    commit: &dyn Fn(&mut SessionBuilder) -> ort::Result<Session>,
+    commit: &dyn Fn(&mut SessionBuilder, Provider) -> ort::Result<Session>,
 ) -> std::result::Result<Session, TryError> {
     let model_err = |e: ort::Error| {
         TryError::Model(format!("{e} — the file may be damaged or not an ONNX model; rebuild it (see models/README.md)"))
@@ -276,7 +284,7 @@ fn try_open(
     if !model.is_file() {
         return Err(TryError::Model(format!("{} is missing — rebuild the model (see models/README.md)", model.display())));
     }
-    commit(&mut builder).map_err(|e| {
+    commit(&mut builder, p).map_err(|e| {
         let s = e.to_string();
         // Provider libraries are loaded lazily, at commit: a missing libcudart/libnvinfer shows up here.
         if p != Provider::Cpu && (s.contains(".so") || s.contains("CUDA") || s.contains("TensorRT")) {
