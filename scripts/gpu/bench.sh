@@ -229,13 +229,15 @@ PY
   [ -f /tmp/ort-gpu/libonnxruntime_providers_cuda.so ] || source .gpu/f1/ort/unpack.sh
   ort; xz -dc .gpu/f1/kogi.xz > $K && chmod +x $K
   mkdir -p /tmp/k/tok && xz -dc .gpu/f1/llama3-tokenizer.json.xz > /tmp/k/tok/tokenizer.json && cp .gpu/f1/tokenizer_config.json /tmp/k/tok/
-  log "building the random fp16 8b model"
-  [ -f /tmp/m-8b/model.onnx ] || timeout 380 python3 models/tools/gpu_models.py llama --arch 8b --out /tmp/m-8b \
-    --tokenizer-dir /tmp/k/tok > "$OUT/build-8b.json" || { echo "building 8b failed"; exit 3; }
-  log "8b: verification cost K=1..8 and speculation, CUDA graphs (the default)"
-  timeout 200 $K --provider cuda --json bench generate --model /tmp/m-8b --prompt-tokens 512,2048 --new-tokens 256 --runs 3 \
-    --prefill-chunk 2048 --verify-k 8 --gpu-memory > "$OUT/verify-8b.json" 2> "$OUT/verify-8b.err"
-  echo "rc=$?"; grep -v WARN "$OUT/verify-8b.err" | tail -2
+  for a in ${ARCHS:-8b 3b}; do
+    log "building the random fp16 $a model"
+    [ -f /tmp/m-$a/model.onnx ] || timeout 380 python3 models/tools/gpu_models.py llama --arch $a --out /tmp/m-$a \
+      --tokenizer-dir /tmp/k/tok > "$OUT/build-$a.json" || { echo "building $a failed"; exit 3; }
+    log "$a: decode, speculation, verification cost K=1..8, CUDA graphs (the default)"
+    timeout 200 $K --provider cuda --json bench generate --model /tmp/m-$a --prompt-tokens 512,2048 --new-tokens 256 --runs 3 \
+      --prefill-chunk 2048 --verify-k 8 --gpu-memory > "$OUT/verify-$a.json" 2> "$OUT/verify-$a.err"
+    echo "rc=$?"; grep -v WARN "$OUT/verify-$a.err" | tail -2
+  done
   ;;
 7b)
   ort; [ -x $K ] || { echo "no kogi: run 7a first (the machine went cold?)"; exit 3; }

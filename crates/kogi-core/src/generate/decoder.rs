@@ -279,7 +279,7 @@ impl Decoder {
             .and_then(|(_, t)| t.tensor_type())
             .unwrap_or(TensorElementType::Float32);
         let head = if (on_gpu || device_steps) && layout == Layout::Genai {
-            Some(open_built(greedy_head(logits_type).map_err(rt)?, provider.in_use, config)?)
+            Some(open_built(greedy_head(logits_type).map_err(rt)?, provider.in_use, config, false)?)
         } else {
             None
         };
@@ -307,7 +307,7 @@ impl Decoder {
             me.cuda_graph_note = Some(format!("CUDA graphs need the decoder's step outputs, which could not be added: {why}"));
         }
         if fused && (captures || device_steps) {
-            me.resident = Some(me.resident_buffers(logits_type, captures)?);
+            me.resident = Some(me.resident_buffers(logits_type, captures, config)?);
         }
         Ok(me)
     }
@@ -322,7 +322,7 @@ impl Decoder {
         if self.head.is_none() {
             let ty = self.session.outputs().iter().find(|o| o.name() == self.logits_name).and_then(|o| o.dtype().tensor_type());
             let ty = ty.unwrap_or(TensorElementType::Float32);
-            self.head = Some(open_built(greedy_head(ty).map_err(rt)?, self.provider.in_use, config)?);
+            self.head = Some(open_built(greedy_head(ty).map_err(rt)?, self.provider.in_use, config, false)?);
         }
         Ok(())
     }
@@ -353,7 +353,7 @@ impl Decoder {
         self.resident.as_ref().map(|r| (r.steps, r.uploads))
     }
 
-    fn resident_buffers(&self, logits_type: TensorElementType, capture: bool) -> Result<Resident> {
+    fn resident_buffers(&self, logits_type: TensorElementType, capture: bool, config: &SessionConfig) -> Result<Resident> {
         let capacity = RESIDENT_CAPACITY.min(self.info.context);
         let device = self.memory_info()?;
         let allocator = Allocator::new(&self.session, device.clone()).map_err(rt)?;
@@ -363,7 +363,8 @@ impl Decoder {
         }
         let host = matches!(self.provider.in_use, Provider::Cuda | Provider::TensorRt).then(Allocator::default);
         let names = device_steps::Names { past: &self.past, present: &self.present, logits: &self.logits_name };
-        Resident::new(&self.session, &allocator, host.as_ref(), kv, capacity, self.info.vocab, logits_type, capture, names)
+        let head = (self.provider.in_use, config);
+        Resident::new(&self.session, &allocator, host.as_ref(), kv, capacity, self.info.vocab, logits_type, capture, names, head)
     }
 
     fn memory_info(&self) -> Result<MemoryInfo<'static>> {
@@ -528,15 +529,11 @@ impl Decoder {
             && self.fused
             && r.serves(s)
         {
-            let picked = match (fused_pick, &mut self.head) {
-                (true, _) => Some(r.step(&mut self.session, &ids, total)?),
-                // Speculative verification: the pass from the step buffers, then the head picks at
-                // each wanted position of its logits.
-                (false, Some(head)) if matches!(pick, Pick::Last(_)) => {
-                    let logits = r.verify(&mut self.session, &ids, total)?;
-                    Some(run_head(head, logits, rows.clone(), 1)?)
-                }
-                _ => None,
+            let picked = match pick {
+                Pick::Last(1) if fused_pick => Some(r.step(&mut self.session, &ids, total)?),
+                // Speculative verification: picks at each wanted position, all made on the device.
+                Pick::Last(want) => Some(r.verify(&mut self.session, &ids, total, want)?),
+                Pick::At(_) => None,
             };
             if let Some(picked) = picked {
                 cache.len = total;

@@ -11,15 +11,17 @@
 //! Speculative verification passes (the last token and up to eight drafts) run from the same
 //! buffers, so they are replayed from CUDA graphs too: uncaptured, a pass costs ONNX Runtime's host
 //! work for every node, which on an H200 made a verification 3–4 steps' worth for SmolLM2 and ~2 for
-//! the 8B architecture at 2–4 rows.
+//! the 8B architecture at 2–4 rows. Their picks at every position come from one more small graph,
+//! also replayed, that reads the pass's logits buffer ([`verify_head`]).
 
 use super::decoder::Picked;
 use super::step_graph::{NEXT_IDS, NEXT_MASK, PICKED, read_picked};
 use crate::{Error, Result};
 use half::f16;
+use crate::inference::runtime::{Provider, SessionConfig, open_built};
 use ort::memory::Allocator;
 use ort::session::{IoBinding, RunOptions, Session};
-use ort::value::{DynValue, Tensor, TensorElementType};
+use ort::value::{DynValue, Outlet, Shape, SymbolicDimensions, Tensor, TensorElementType, ValueType};
 
 /// Widest pass served from the fixed buffers: one-row steps, two-row exact steps and verification
 /// of up to eight drafted tokens (the n-gram drafter's default longest draft). Wider passes run
@@ -68,10 +70,23 @@ pub(super) struct Resident {
     /// One binding per (width, input set), made once.
     bindings: Vec<IoBinding>,
     run_options: Vec<RunOptions>,
-    /// Per width: the logits buffer the bindings write (read only by verification passes).
-    logits: Vec<DynValue>,
+    /// Per width: the logits buffer the step bindings write; kept alive here, read on the device
+    /// by the verification head's bindings.
+    _logits: Vec<DynValue>,
+    /// Picks at every position of a verification pass.
+    verifier: Verifier,
     pub steps: u64,
     pub uploads: u64,
+}
+
+/// The verification head's session and its fixed buffers: per width, a binding that reads that
+/// width's logits buffer and writes `[2 * MAX_WIDTH]` floats (ids, then log-probabilities).
+struct Verifier {
+    session: Session,
+    bindings: Vec<IoBinding>,
+    run_options: Vec<RunOptions>,
+    picks: Tensor<f32>,
+    picks_host: Option<Tensor<f32>>,
 }
 
 /// Run a session on a binding whose outputs are all preallocated, without fetching them back: the
@@ -103,6 +118,104 @@ fn upload(on_device: bool, data: &[i64], dst: &mut Tensor<i64>) -> Result<()> {
     }
 }
 
+impl Verifier {
+    fn new(
+        allocator: &Allocator,
+        host: Option<&Allocator>,
+        logits: &[DynValue],
+        vocab: usize,
+        logits_type: TensorElementType,
+        capture: bool,
+        (provider, config): (Provider, &SessionConfig),
+    ) -> Result<Self> {
+        let graph = verify_head(logits_type, vocab).map_err(rt)?;
+        let session = open_built(graph, provider, config, capture)?;
+        let mut picks = Tensor::<f32>::new(allocator, [2 * MAX_WIDTH as i64]).map_err(rt)?;
+        let picks_host = match host {
+            Some(h) => Some(Tensor::<f32>::new(h, [2 * MAX_WIDTH as i64]).map_err(rt)?),
+            None => None,
+        };
+        let mut bindings = Vec::new();
+        let mut run_options = Vec::new();
+        for (wi, l) in logits.iter().enumerate() {
+            let mut b = session.create_binding().map_err(rt)?;
+            b.bind_input("logits", l).map_err(rt)?;
+            b.bind_output("picks", &mut picks).map_err(rt)?;
+            bindings.push(b);
+            run_options.push(if capture { graph_run_options(Some(1 + wi))? } else { RunOptions::new().map_err(rt)? });
+        }
+        Ok(Self { session, bindings, run_options, picks, picks_host })
+    }
+
+    /// Picks at the first `MAX_WIDTH` positions of the width-`w` logits (positions past `w` hold
+    /// what earlier passes left: ignore them).
+    fn run(&mut self, w: usize) -> Result<Vec<f32>> {
+        run_bound(&self.session, &self.bindings[w - 1], &self.run_options[w - 1])?;
+        let mut out = vec![0f32; 2 * MAX_WIDTH];
+        match (&mut self.picks_host, crate::inference::cudart::runtime()) {
+            // SAFETY: `picks` is a live device tensor of that many floats, written by the run that
+            // has returned.
+            (Some(_), Some(cuda)) => unsafe { cuda.copy_to_host(&mut out, self.picks.data_ptr()) }.map_err(Error::Runtime)?,
+            (Some(host), None) => {
+                self.picks.copy_into(&mut *host).map_err(rt)?;
+                out.copy_from_slice(host.try_extract_tensor::<f32>().map_err(rt)?.1);
+            }
+            (None, _) => out.copy_from_slice(self.picks.try_extract_tensor::<f32>().map_err(rt)?.1),
+        }
+        Ok(out)
+    }
+}
+
+/// The verification head: logits `[1, w, vocab]` (w ≤ MAX_WIDTH) → `picks` `[2 * MAX_WIDTH]`, the
+/// argmax id (as float; ids < 2^24) at positions 0..MAX_WIDTH, then their log-probabilities. The
+/// logits are padded to MAX_WIDTH rows so the graph has one shape for every width, and each position
+/// is reduced on its own: ONNX Runtime's CUDA reductions over `[1, k, vocab]` took ~20 ms for the 8B
+/// vocabulary, over `[1, 1, vocab]` they are fast (the same chain as the greedy head's).
+fn verify_head(logits: TensorElementType, vocab: usize) -> ort::Result<ort::editor::Model> {
+    use ort::editor::{Graph, Model, Node, ONNX_DOMAIN, Opset};
+    use ort::operator::Attribute;
+    let tensor = |ty, dims: &[&str]| ValueType::Tensor {
+        ty,
+        shape: Shape::new(dims.iter().map(|_| -1i64)),
+        dimension_symbols: SymbolicDimensions::new(dims.iter().map(|d| d.to_string())),
+    };
+    let mut g = Graph::new()?;
+    g.set_inputs([Outlet::new("logits", tensor(logits, &["one", "width", "vocab"]))])?;
+    g.set_outputs([Outlet::new("picks", tensor(TensorElementType::Float32, &["picks"]))])?;
+    let ints = |name: &str, v: Vec<i64>| -> ort::Result<Node> {
+        Node::new("Constant", ONNX_DOMAIN, name, [] as [&str; 0], [name], [Attribute::new("value_ints", v)?])
+    };
+    let keep0 = || Attribute::new("keepdims", 0i64);
+    g.add_node(Node::new("Cast", ONNX_DOMAIN, "to_f32", ["logits"], ["logits_f32"], [Attribute::new("to", 1i64)?])?)?;
+    g.add_node(ints("pad_shape", vec![1, MAX_WIDTH as i64, vocab as i64])?)?;
+    g.add_node(Node::new("ConstantOfShape", ONNX_DOMAIN, "pad", ["pad_shape"], ["pad"], [])?)?;
+    g.add_node(Node::new("Concat", ONNX_DOMAIN, "padded", ["logits_f32", "pad"], ["padded"], [Attribute::new("axis", 1i64)?])?)?;
+    g.add_node(ints("axis1", vec![1])?)?;
+    let (mut ids, mut lps) = (Vec::new(), Vec::new());
+    for i in 0..MAX_WIDTH {
+        let p = |s: &str| format!("p{i}_{s}");
+        g.add_node(ints(&p("start"), vec![i as i64])?)?;
+        g.add_node(ints(&p("end"), vec![i as i64 + 1])?)?;
+        g.add_node(Node::new("Slice", ONNX_DOMAIN, p("slice"), ["padded".into(), p("start"), p("end"), "axis1".into()], [p("row")], [])?)?;
+        g.add_node(Node::new("ArgMax", ONNX_DOMAIN, p("argmax"), [p("row")], [p("id")], [Attribute::new("axis", -1i64)?, keep0()?])?)?;
+        for op in ["ReduceMax", "ReduceLogSumExp"] {
+            g.add_node(Node::new(op, ONNX_DOMAIN, p(op), [p("row")], [p(op)], [Attribute::new("axes", vec![-1i64])?, keep0()?])?)?;
+        }
+        g.add_node(Node::new("Sub", ONNX_DOMAIN, p("logprob"), [p("ReduceMax"), p("ReduceLogSumExp")], [p("lp")], [])?)?;
+        g.add_node(Node::new("Cast", ONNX_DOMAIN, p("id_f32"), [p("id")], [p("id_f")], [Attribute::new("to", 1i64)?])?)?;
+        // [1, 1] each: flatten into the output.
+        ids.push(p("id_f"));
+        lps.push(p("lp"));
+    }
+    let all: Vec<String> = ids.into_iter().chain(lps).collect();
+    g.add_node(Node::new("Concat", ONNX_DOMAIN, "cat", all, ["cat"], [Attribute::new("axis", 1i64)?])?)?;
+    g.add_node(ints("flat", vec![-1])?)?;
+    g.add_node(Node::new("Reshape", ONNX_DOMAIN, "picks", ["cat", "flat"], ["picks"], [])?)?;
+    let mut model = Model::new([Opset::new(ONNX_DOMAIN, 17)?])?;
+    model.set_graph(g)?;
+    Ok(model)
+}
+
 fn binding_index(width: usize, set: usize) -> usize {
     (width - 1) * 2 + set
 }
@@ -122,6 +235,7 @@ impl Resident {
         logits_type: TensorElementType,
         capture: bool,
         names: Names<'_>,
+        head: (Provider, &SessionConfig),
     ) -> Result<Self> {
         let new_ids = |w: usize| Tensor::<i64>::new(allocator, [1i64, w as i64]).map_err(rt);
         let mut ids: [Vec<Tensor<i64>>; 2] = [Vec::new(), Vec::new()];
@@ -173,9 +287,11 @@ impl Resident {
                 run_options.push(if capture { graph_run_options(Some(1 + binding_index(w, set)))? } else { RunOptions::new().map_err(rt)? });
             }
         }
+        let verifier = Verifier::new(allocator, host, &logits, vocab, logits_type, capture, head)?;
         Ok(Self {
             capacity,
             capture,
+            verifier,
             kv,
             masks,
             ids,
@@ -184,7 +300,7 @@ impl Resident {
             picked_host,
             bindings,
             run_options,
-            logits,
+            _logits: logits,
             steps: 0,
             uploads: 0,
         })
@@ -206,14 +322,18 @@ impl Resident {
         Ok(r?.expect("the pick was read"))
     }
 
-    /// The same pass without reading its pick, for speculative verification: the logits of every
-    /// position are left in the returned buffer (`[1, ids.len(), vocab]`, on the device).
-    pub(super) fn verify(&mut self, session: &mut Session, ids: &[i64], total: usize) -> Result<&DynValue> {
+    /// The same pass for speculative verification: the greedy choice after each of the last `want`
+    /// ids, picked by the verification head from the pass's logits on the device.
+    pub(super) fn verify(&mut self, session: &mut Session, ids: &[i64], total: usize, want: usize) -> Result<Picked> {
         if let Err(e) = self.pass(session, ids, total, false) {
             self.shadow = Default::default();
             return Err(e);
         }
-        Ok(&self.logits[ids.len() - 1])
+        let w = ids.len();
+        let picks = self.verifier.run(w)?;
+        let (ids_f, lps) = picks.split_at(MAX_WIDTH);
+        let rows = w - want.clamp(1, w)..w;
+        Ok(Picked { ids: ids_f[rows.clone()].iter().map(|&i| i as u32).collect(), logprobs: lps[rows].to_vec() })
     }
 
     fn pass(&mut self, session: &mut Session, ids: &[i64], total: usize, fetch: bool) -> Result<Option<Picked>> {

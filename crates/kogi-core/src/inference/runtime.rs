@@ -218,10 +218,11 @@ pub fn open_session(model: &Path, config: &SessionConfig) -> Result<(Session, Pr
     open_session_with(model, &config, &|b: &mut SessionBuilder, _| b.commit_from_file(model))
 }
 
-/// Open a graph built in memory (e.g. the decoder's on-device greedy head) on exactly `provider`.
-pub fn open_built(model: ort::editor::Model, provider: Provider, config: &SessionConfig) -> Result<Session> {
+/// Open a graph built in memory (e.g. the decoder's on-device greedy head) on exactly `provider`,
+/// capturing CUDA graphs only when `capture` (every run must then name its graph).
+pub fn open_built(model: ort::editor::Model, provider: Provider, config: &SessionConfig, capture: bool) -> Result<Session> {
     let rt = loaded()?;
-    let config = SessionConfig { provider, cuda_graph: false, ..config.clone() };
+    let config = SessionConfig { provider, cuda_graph: capture && provider == Provider::Cuda, ..config.clone() };
     let builder = builder_for(rt, provider, &config).map_err(|e| match e {
         TryError::Provider(s) | TryError::Model(s) => Error::Runtime(s),
     })?;
