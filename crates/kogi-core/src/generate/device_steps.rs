@@ -108,6 +108,23 @@ pub(super) fn graph_run_options(id: Option<usize>) -> Result<RunOptions> {
     Ok(o)
 }
 
+/// Read `out.len()` floats of `src`, a buffer a finished run wrote: on the device when `host` (a
+/// host buffer of the same size, for ONNX Runtime's own copy) is given, else in host memory.
+fn read_back(src: &Tensor<f32>, host: Option<&mut Tensor<f32>>, out: &mut [f32]) -> Result<()> {
+    let n = out.len();
+    match (host, crate::inference::cudart::runtime()) {
+        // SAFETY: `src` is a live device tensor of at least `n` floats, and the run that wrote it has
+        // returned (ONNX Runtime synchronises its stream at the end of a run).
+        (Some(_), Some(cuda)) => unsafe { cuda.copy_to_host(out, src.data_ptr()) }.map_err(Error::Runtime)?,
+        (Some(host), None) => {
+            src.copy_into(&mut *host).map_err(rt)?;
+            out.copy_from_slice(&host.try_extract_tensor::<f32>().map_err(rt)?.1[..n]);
+        }
+        (None, _) => out.copy_from_slice(&src.try_extract_tensor::<f32>().map_err(rt)?.1[..n]),
+    }
+    Ok(())
+}
+
 /// Copy `data` into a step buffer (on the device when `on_device`).
 fn upload(on_device: bool, data: &[i64], dst: &mut Tensor<i64>) -> Result<()> {
     match crate::inference::cudart::runtime().filter(|_| on_device) {
@@ -152,16 +169,7 @@ impl Verifier {
     fn run(&mut self, w: usize) -> Result<Vec<f32>> {
         run_bound(&self.session, &self.bindings[w - 1], &self.run_options[w - 1])?;
         let mut out = vec![0f32; 2 * MAX_WIDTH];
-        match (&mut self.picks_host, crate::inference::cudart::runtime()) {
-            // SAFETY: `picks` is a live device tensor of that many floats, written by the run that
-            // has returned.
-            (Some(_), Some(cuda)) => unsafe { cuda.copy_to_host(&mut out, self.picks.data_ptr()) }.map_err(Error::Runtime)?,
-            (Some(host), None) => {
-                self.picks.copy_into(&mut *host).map_err(rt)?;
-                out.copy_from_slice(host.try_extract_tensor::<f32>().map_err(rt)?.1);
-            }
-            (None, _) => out.copy_from_slice(self.picks.try_extract_tensor::<f32>().map_err(rt)?.1),
-        }
+        read_back(&self.picks, self.picks_host.as_mut(), &mut out)?;
         Ok(out)
     }
 }
@@ -369,18 +377,7 @@ impl Resident {
             return Ok(None);
         }
         let mut pair = [0f32; 2];
-        match (&mut self.picked_host, crate::inference::cudart::runtime()) {
-            (Some(_), Some(cuda)) => {
-                // SAFETY: `picked` is a live [1, 2] f32 device tensor, and the run that wrote it has
-                // returned (ONNX Runtime synchronises its stream at the end of a run).
-                unsafe { cuda.copy_to_host(&mut pair, self.picked.data_ptr()) }.map_err(Error::Runtime)?;
-            }
-            (Some(host), None) => {
-                self.picked.copy_into(&mut *host).map_err(rt)?;
-                pair.copy_from_slice(&host.try_extract_tensor::<f32>().map_err(rt)?.1[..2]);
-            }
-            (None, _) => pair.copy_from_slice(&self.picked.try_extract_tensor::<f32>().map_err(rt)?.1[..2]),
-        }
+        read_back(&self.picked, self.picked_host.as_mut(), &mut pair)?;
         let (picked, logprobs) = read_picked(&pair);
         // The run wrote the next step's inputs into the other set.
         let mut next = ids[1..].to_vec();
