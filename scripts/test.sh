@@ -15,9 +15,10 @@ status=0
 cargo test --workspace --all-targets --no-fail-fast 2>&1 | tee "$log" || status=$?
 (cd ui && npx vitest run --reporter=default) 2>&1 | tee -a "$log" || status=$?
 bash scripts/e2e.sh 2>&1 | tee -a "$log" || status=$?
-# One closing line over every test binary, the front end's tests and the end-to-end steps.
-awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }
+# One closing line over every test binary, the front end's tests and the end-to-end steps (colour codes
+# stripped first: vitest colours its summary when CI is set).
+sed 's/\x1b\[[0-9;]*m//g' "$log" | awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }
      /^ +Tests +[0-9]+/ { for (i = 1; i <= NF; i++) { if ($(i) == "passed") p += $(i-1); if ($(i) == "failed") f += $(i-1) } }
      /^e2e: [0-9]+ of [0-9]+ steps passed/ { p += $2; f += $4 - $2 }
-     END { printf "%d passed, %d failed\n", p, f }' "$log"
+     END { printf "%d passed, %d failed\n", p, f }'
 exit "$status"
