@@ -16,9 +16,9 @@
 
 use super::decoder::Picked;
 use super::step_graph::{NEXT_IDS, NEXT_MASK, PICKED, read_picked};
+use crate::inference::runtime::{Provider, SessionConfig, open_built};
 use crate::{Error, Result};
 use half::f16;
-use crate::inference::runtime::{Provider, SessionConfig, open_built};
 use ort::memory::Allocator;
 use ort::session::{IoBinding, RunOptions, Session};
 use ort::value::{DynValue, Outlet, Shape, SymbolicDimensions, Tensor, TensorElementType, ValueType};
