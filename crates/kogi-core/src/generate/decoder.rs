@@ -530,7 +530,7 @@ impl Decoder {
             && r.serves(s)
         {
             let picked = match pick {
-                Pick::Last(1) if fused_pick => Some(r.step(&mut self.session, &ids, total)?),
+                Pick::Last(1) => Some(r.step(&mut self.session, &ids, total)?),
                 // Speculative verification: picks at each wanted position, all made on the device.
                 Pick::Last(want) => Some(r.verify(&mut self.session, &ids, total, want)?),
                 Pick::At(_) => None,
@@ -783,11 +783,7 @@ enum Scores {
 fn greedy_head(logits: TensorElementType) -> ort::Result<ort::editor::Model> {
     use ort::editor::{Graph, Model, Node, ONNX_DOMAIN, Opset};
     use ort::operator::Attribute;
-    let tensor = |ty, dims: &[&str]| ValueType::Tensor {
-        ty,
-        shape: Shape::new(dims.iter().map(|_| -1i64)),
-        dimension_symbols: SymbolicDimensions::new(dims.iter().map(|d| d.to_string())),
-    };
+    let tensor = symbolic;
     let mut g = Graph::new()?;
     g.set_inputs([
         Outlet::new("logits", tensor(logits, &["batch", "sequence", "vocab"])),
@@ -801,33 +797,40 @@ fn greedy_head(logits: TensorElementType) -> ort::Result<ort::editor::Model> {
     ])?;
     g.add_node(Node::new("Slice", ONNX_DOMAIN, "last", ["logits", "starts", "ends", "axes"], ["last"], [])?)?;
     g.add_node(Node::new("Cast", ONNX_DOMAIN, "to_f32", ["last"], ["last_f32"], [Attribute::new("to", 1i64)?])?)?;
-    g.add_node(Node::new(
-        "ArgMax",
-        ONNX_DOMAIN,
-        "argmax",
-        ["last_f32"],
-        ["ids"],
-        [Attribute::new("axis", -1i64)?, Attribute::new("keepdims", 0i64)?],
-    )?)?;
-    for (op, out) in [("ReduceMax", "top"), ("ReduceLogSumExp", "lse")] {
-        g.add_node(Node::new(
-            op,
-            ONNX_DOMAIN,
-            out,
-            ["last_f32"],
-            [out],
-            [Attribute::new("axes", vec![-1i64])?, Attribute::new("keepdims", 0i64)?],
-        )?)?;
-    }
-    g.add_node(Node::new("Sub", ONNX_DOMAIN, "logprob", ["top", "lse"], ["logprobs"], [])?)?;
+    add_pick_nodes(&mut g, "last_f32", "", "ids", "logprobs")?;
     let mut model = Model::new([Opset::new(ONNX_DOMAIN, 17)?])?;
     model.set_graph(g)?;
     Ok(model)
 }
 
+/// A tensor type whose dimensions are all symbolic, named `dims` (graphs built in memory).
+pub(super) fn symbolic(ty: TensorElementType, dims: &[&str]) -> ValueType {
+    ValueType::Tensor {
+        ty,
+        shape: Shape::new(dims.iter().map(|_| -1i64)),
+        dimension_symbols: SymbolicDimensions::new(dims.iter().map(|d| d.to_string())),
+    }
+}
+
+/// The greedy pick of float32 logits `row` (`[.., 1, vocab]`, one position): `ArgMax` into `id`
+/// (int64) and `ReduceMax − ReduceLogSumExp` into `logprob`; node names start with `prefix`.
+/// One position at a time: ONNX Runtime's CUDA reductions over `[.., 1, vocab]` are fast, over
+/// `[.., k, vocab]` they took ~20 ms for the 8B vocabulary.
+pub(super) fn add_pick_nodes(g: &mut ort::editor::Graph, row: &str, prefix: &str, id: &str, logprob: &str) -> ort::Result<()> {
+    use ort::editor::{Node, ONNX_DOMAIN};
+    use ort::operator::Attribute;
+    let keep0 = || Attribute::new("keepdims", 0i64);
+    g.add_node(Node::new("ArgMax", ONNX_DOMAIN, format!("{prefix}argmax"), [row], [id], [Attribute::new("axis", -1i64)?, keep0()?])?)?;
+    let (top, lse) = (format!("{prefix}top"), format!("{prefix}lse"));
+    for (op, out) in [("ReduceMax", &top), ("ReduceLogSumExp", &lse)] {
+        g.add_node(Node::new(op, ONNX_DOMAIN, out, [row], [out], [Attribute::new("axes", vec![-1i64])?, keep0()?])?)?;
+    }
+    g.add_node(Node::new("Sub", ONNX_DOMAIN, format!("{prefix}logprob"), [top, lse], [logprob], [])?)?;
+    Ok(())
+}
+
 /// Run the greedy head on device logits for positions `rows`; only `[b][rows]` ids and
-/// log-probabilities are copied back. One position per run: on the CUDA provider the reductions over
-/// a `[b, 1, vocab]` slice are fast, over `[b, k, vocab]` they took ~20 ms for the 8B vocabulary.
+/// log-probabilities are copied back. One position per run (see [`add_pick_nodes`]).
 fn run_head(head: &mut Session, logits: &DynValue, rows: std::ops::Range<usize>, b: usize) -> Result<Picked> {
     let n = rows.len();
     let mut ids = vec![0u32; b * n];

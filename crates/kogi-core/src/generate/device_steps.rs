@@ -14,14 +14,14 @@
 //! the 8B architecture at 2–4 rows. Their picks at every position come from one more small graph,
 //! also replayed, that reads the pass's logits buffer ([`verify_head`]).
 
-use super::decoder::Picked;
+use super::decoder::{Picked, add_pick_nodes, symbolic};
 use super::step_graph::{NEXT_IDS, NEXT_MASK, PICKED, read_picked};
 use crate::inference::runtime::{Provider, SessionConfig, open_built};
 use crate::{Error, Result};
 use half::f16;
 use ort::memory::Allocator;
 use ort::session::{IoBinding, RunOptions, Session};
-use ort::value::{DynValue, Outlet, Shape, SymbolicDimensions, Tensor, TensorElementType, ValueType};
+use ort::value::{DynValue, Outlet, Tensor, TensorElementType};
 
 /// Widest pass served from the fixed buffers: one-row steps, two-row exact steps and verification
 /// of up to eight drafted tokens (the n-gram drafter's default longest draft). Wider passes run
@@ -177,23 +177,17 @@ impl Verifier {
 /// The verification head: logits `[1, w, vocab]` (w ≤ MAX_WIDTH) → `picks` `[2 * MAX_WIDTH]`, the
 /// argmax id (as float; ids < 2^24) at positions 0..MAX_WIDTH, then their log-probabilities. The
 /// logits are padded to MAX_WIDTH rows so the graph has one shape for every width, and each position
-/// is reduced on its own: ONNX Runtime's CUDA reductions over `[1, k, vocab]` took ~20 ms for the 8B
-/// vocabulary, over `[1, 1, vocab]` they are fast (the same chain as the greedy head's).
+/// is reduced on its own ([`add_pick_nodes`], the greedy head's chain).
 fn verify_head(logits: TensorElementType, vocab: usize) -> ort::Result<ort::editor::Model> {
     use ort::editor::{Graph, Model, Node, ONNX_DOMAIN, Opset};
     use ort::operator::Attribute;
-    let tensor = |ty, dims: &[&str]| ValueType::Tensor {
-        ty,
-        shape: Shape::new(dims.iter().map(|_| -1i64)),
-        dimension_symbols: SymbolicDimensions::new(dims.iter().map(|d| d.to_string())),
-    };
+    let tensor = symbolic;
     let mut g = Graph::new()?;
     g.set_inputs([Outlet::new("logits", tensor(logits, &["one", "width", "vocab"]))])?;
     g.set_outputs([Outlet::new("picks", tensor(TensorElementType::Float32, &["picks"]))])?;
     let ints = |name: &str, v: Vec<i64>| -> ort::Result<Node> {
         Node::new("Constant", ONNX_DOMAIN, name, [] as [&str; 0], [name], [Attribute::new("value_ints", v)?])
     };
-    let keep0 = || Attribute::new("keepdims", 0i64);
     g.add_node(Node::new("Cast", ONNX_DOMAIN, "to_f32", ["logits"], ["logits_f32"], [Attribute::new("to", 1i64)?])?)?;
     g.add_node(ints("pad_shape", vec![1, MAX_WIDTH as i64, vocab as i64])?)?;
     g.add_node(Node::new("ConstantOfShape", ONNX_DOMAIN, "pad", ["pad_shape"], ["pad"], [])?)?;
@@ -205,11 +199,7 @@ fn verify_head(logits: TensorElementType, vocab: usize) -> ort::Result<ort::edit
         g.add_node(ints(&p("start"), vec![i as i64])?)?;
         g.add_node(ints(&p("end"), vec![i as i64 + 1])?)?;
         g.add_node(Node::new("Slice", ONNX_DOMAIN, p("slice"), ["padded".into(), p("start"), p("end"), "axis1".into()], [p("row")], [])?)?;
-        g.add_node(Node::new("ArgMax", ONNX_DOMAIN, p("argmax"), [p("row")], [p("id")], [Attribute::new("axis", -1i64)?, keep0()?])?)?;
-        for op in ["ReduceMax", "ReduceLogSumExp"] {
-            g.add_node(Node::new(op, ONNX_DOMAIN, p(op), [p("row")], [p(op)], [Attribute::new("axes", vec![-1i64])?, keep0()?])?)?;
-        }
-        g.add_node(Node::new("Sub", ONNX_DOMAIN, p("logprob"), [p("ReduceMax"), p("ReduceLogSumExp")], [p("lp")], [])?)?;
+        add_pick_nodes(&mut g, &p("row"), &p(""), &p("id"), &p("lp"))?;
         g.add_node(Node::new("Cast", ONNX_DOMAIN, p("id_f32"), [p("id")], [p("id_f")], [Attribute::new("to", 1i64)?])?)?;
         // [1, 1] each: flatten into the output.
         ids.push(p("id_f"));
