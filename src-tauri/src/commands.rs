@@ -1,94 +1,34 @@
 //! The commands the window may call (each granted by name in capabilities/main.json). They only
-//! translate between the window and kogi-core; long work becomes a job (see jobs.rs). Commands are
-//! async so that none runs on the thread that draws the window.
+//! translate between the window and kogi-core's service layer; long work becomes a job (see
+//! jobs.rs). Commands are async so that none runs on the thread that draws the window.
 
 use crate::jobs::{JobId, Reporter};
 use crate::state::{AppState, CmdResult, UiError};
-use kogi_core::answer::{Answer, Answerer, Rung};
-use kogi_core::correction::glossary::{Occurrence, ReplaceOptions, Term, preview};
-use kogi_core::correction::suspicious::{self, ScanParams, Suggestion};
-use kogi_core::index::{IndexReport, Indexer};
-use kogi_core::inference::runtime::ProviderReport;
-use kogi_core::lecture::{Lecture, LectureId, Revision, RevisionId, RevisionKind};
-use kogi_core::settings::{ModelsStatus, Settings};
-use kogi_core::store::{Db, Draft};
+use kogi_core::Error;
+use kogi_core::correction::glossary::{Occurrence, ReplaceOptions, Term};
+use kogi_core::correction::suspicious::{ScanParams, Suggestion};
+use kogi_core::lecture::{Lecture, LectureId, Revision, RevisionId};
+use kogi_core::service::{AppStatus, AskRequest, IndexWhen, LectureView, Saved};
+use kogi_core::settings::Settings;
+use kogi_core::store::Draft;
 use kogi_core::text::CharSpan;
-use kogi_core::transcript::import::{ImportOptions, import_bytes as parse_bytes, import_file};
-use kogi_core::{Error, Result};
-use serde::{Deserialize, Serialize};
+use kogi_core::transcript::import::ImportOptions;
+use serde::Serialize;
 use serde_json::json;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
-use std::time::Instant;
 use tauri::{AppHandle, State};
 
 // ------------------------------------------------------------------------------------------ app
 
-#[derive(Serialize)]
-pub struct AppStatus {
-    version: &'static str,
-    db_path: PathBuf,
-    settings_path: PathBuf,
-    settings: Settings,
-    settings_problem: Option<String>,
-    models: ModelsStatus,
-    /// Where the ONNX Runtime library was found, or why it was not.
-    runtime: std::result::Result<PathBuf, String>,
-    embedder_provider: Option<ProviderReport>,
-    chat_provider: Option<ProviderReport>,
-}
-
-fn status(state: &AppState) -> AppStatus {
-    let settings = state.settings();
-    AppStatus {
-        version: env!("CARGO_PKG_VERSION"),
-        db_path: state.db_path.clone(),
-        settings_path: state.settings_path.clone(),
-        models: settings.models_status(),
-        settings,
-        settings_problem: state.settings_problem.lock().expect("settings").clone(),
-        runtime: runtime_library(),
-        embedder_provider: state.loaded_embedder().map(|e| e.provider.clone()),
-        chat_provider: state
-            .lm
-            .try_lock()
-            .ok()
-            .and_then(|lm| lm.as_ref().map(|m| m.decoder.provider.clone())),
-    }
-}
-
-/// Where ONNX Runtime would be loaded from. Looked up, not loaded: the first screen asks for the
-/// status, and loading the library there would add to every launch.
-fn runtime_library() -> std::result::Result<PathBuf, String> {
-    let candidates = kogi_core::inference::runtime::library_candidates();
-    candidates.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {
-        let looked: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
-        format!("not found in {} — run `scripts/setup.sh` or set KOGI_ORT_LIB to its path", looked.join(", "))
-    })
-}
-
 #[tauri::command]
 pub async fn app_status(state: State<'_, AppState>) -> CmdResult<AppStatus> {
-    Ok(status(&state))
+    Ok(state.kogi.status())
 }
 
 #[tauri::command]
 pub async fn save_settings(state: State<'_, AppState>, settings: Settings) -> CmdResult<AppStatus> {
-    settings.save(&state.settings_path)?;
-    let before = std::mem::replace(
-        &mut *state.settings.lock().expect("settings"),
-        settings.clone(),
-    );
-    *state.settings_problem.lock().expect("settings") = None;
-    let models_changed = before.models_dir != settings.models_dir
-        || before.embedder != settings.embedder
-        || before.chat_model != settings.chat_model
-        || before.provider != settings.provider
-        || before.threads != settings.threads;
-    if models_changed {
-        state.unload_models();
-    }
-    Ok(status(&state))
+    state.kogi.save_settings(settings)?;
+    Ok(state.kogi.status())
 }
 
 /// The window calls this once its first screen is drawn: launch-to-usable time.
@@ -116,7 +56,7 @@ pub async fn cancel_job(state: State<'_, AppState>, job: JobId) -> CmdResult<boo
 
 #[tauri::command]
 pub async fn list_lectures(state: State<'_, AppState>) -> CmdResult<Vec<Lecture>> {
-    Ok(state.db()?.lectures(None)?)
+    Ok(state.kogi.lectures(None)?)
 }
 
 #[derive(Serialize)]
@@ -169,9 +109,9 @@ pub async fn import_paths(
             .unwrap_or_else(|_| raw.clone());
         let job = state.jobs.spawn(&app, "import", move |r| {
             let path = checked.map_err(Error::Invalid)?;
-            r.progress("reading", 0, 1);
-            let t = import_file(&path, &ImportOptions::default())?;
-            import_and_index(r, t)
+            let opts = ImportOptions::default();
+            let outcome = r.state().kogi.import_file(&path, &opts, IndexWhen::IfEmbedderInstalled, &mut r.job())?;
+            Ok(json!(outcome))
         });
         started.push(ImportStarted { job, name });
     }
@@ -200,9 +140,9 @@ pub async fn import_bytes(
     let bytes = bytes.clone();
     let shown = name.clone();
     let job = state.jobs.spawn(&app, "import", move |r| {
-        r.progress("reading", 0, 1);
-        let t = parse_bytes(&name, &bytes, &ImportOptions::default())?;
-        import_and_index(r, t)
+        let opts = ImportOptions::default();
+        let outcome = r.state().kogi.import_bytes(&name, &bytes, &opts, IndexWhen::IfEmbedderInstalled, &mut r.job())?;
+        Ok(json!(outcome))
     });
     Ok(ImportStarted { job, name: shown })
 }
@@ -227,119 +167,33 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn import_and_index(
-    r: &Reporter,
-    t: kogi_core::transcript::ImportedTranscript,
-) -> Result<serde_json::Value> {
-    let state = r.state();
-    let mut db = state.db()?;
-    let imported = db.import_transcript(&t)?;
-    let lecture = imported.lecture.id;
-    // Importing works without models; searching needs the index, built now when the embedder is there.
-    let index = match state.settings().models_status().embedder_ready {
-        true => Some(index_lecture(r, &mut db, lecture)?),
-        false => None,
-    };
-    Ok(json!({ "lecture": imported.lecture, "created": imported.created, "index": index }))
+/// A saved revision as the window gets it, with the background re-index when there is one.
+#[derive(Serialize)]
+pub struct SavedView {
+    revision: Revision,
+    index_job: Option<JobId>,
 }
 
-fn index_lecture(r: &Reporter, db: &mut Db, lecture: LectureId) -> Result<IndexReport> {
-    let state = r.state();
-    r.progress("loading the embedding model", 0, 1);
-    let embedder = state.embedder()?;
-    let mut ix = Indexer::new(embedder.as_ref());
-    ix.tokens = Some(embedder.as_ref());
-    let strategy = state.settings().config(state.db_path.clone()).strategy;
-    ix.index_lecture(
-        db,
-        lecture,
-        &strategy,
-        &mut |p| r.progress("indexing", p.done, p.total),
-        &r.cancel,
-    )
-}
-
-fn reindex_job(app: &AppHandle, state: &AppState, lecture: LectureId) -> Option<JobId> {
-    state.settings().models_status().embedder_ready.then(|| {
-        state.jobs.spawn(app, "reindex", move |r| {
-            let mut db = r.state().db()?;
-            Ok(json!(index_lecture(r, &mut db, lecture)?))
+fn saved(app: &AppHandle, state: &AppState, saved: Saved) -> SavedView {
+    let lecture = saved.revision.lecture;
+    let index_job = saved.reindex.then(|| {
+        state.jobs.spawn(app, "reindex", move |r: &Reporter| {
+            Ok(json!(r.state().kogi.reindex_after_edit(lecture, &mut r.job())?))
         })
-    })
+    });
+    SavedView { revision: saved.revision, index_job }
 }
 
 // -------------------------------------------------------------------------------------- lecture
 
-#[derive(Serialize)]
-pub struct RevisionSummary {
-    id: RevisionId,
-    number: i64,
-    parent: Option<RevisionId>,
-    kind: RevisionKind,
-    message: Option<String>,
-    created_at: String,
-    chars: usize,
-}
-
-#[derive(Serialize)]
-pub struct LectureView {
-    lecture: Lecture,
-    original: Revision,
-    head: Revision,
-    revisions: Vec<RevisionSummary>,
-    draft: Option<Draft>,
-}
-
 #[tauri::command]
 pub async fn open_lecture(state: State<'_, AppState>, lecture: i64) -> CmdResult<LectureView> {
-    let db = state.db()?;
-    let id = LectureId(lecture);
-    let revisions = db.revisions(id)?;
-    let original = revisions
-        .first()
-        .cloned()
-        .ok_or_else(|| Error::NotFoundItem(format!("lecture {lecture} has no revisions")))?;
-    let head = db.head_revision(id)?;
-    Ok(LectureView {
-        lecture: db.lecture(id)?,
-        original,
-        head,
-        revisions: revisions
-            .into_iter()
-            .rev()
-            .map(|r| RevisionSummary {
-                id: r.id,
-                number: r.number,
-                parent: r.parent,
-                kind: r.kind,
-                message: r.message,
-                created_at: r.created_at,
-                chars: r.text.chars().count(),
-            })
-            .collect(),
-        draft: db.draft(id)?,
-    })
+    Ok(state.kogi.open_lecture(LectureId(lecture))?)
 }
 
 #[tauri::command]
 pub async fn revision(state: State<'_, AppState>, revision: i64) -> CmdResult<Revision> {
-    Ok(state.db()?.revision(RevisionId(revision))?)
-}
-
-#[derive(Serialize)]
-pub struct Saved {
-    revision: Revision,
-    /// The background re-index, when the embedder is installed.
-    index_job: Option<JobId>,
-}
-
-fn saved(app: &AppHandle, state: &AppState, db: &mut Db, revision: Revision) -> Result<Saved> {
-    db.discard_draft(revision.lecture)?;
-    let index_job = reindex_job(app, state, revision.lecture);
-    Ok(Saved {
-        revision,
-        index_job,
-    })
+    Ok(state.kogi.revision(RevisionId(revision))?)
 }
 
 #[tauri::command]
@@ -350,17 +204,9 @@ pub async fn save_revision(
     parent: i64,
     text: String,
     message: Option<String>,
-) -> CmdResult<Saved> {
-    let mut db = state.db()?;
-    let message = message.filter(|m| !m.trim().is_empty());
-    let rev = db.save_edit(
-        LectureId(lecture),
-        RevisionId(parent),
-        &text,
-        RevisionKind::Edit,
-        message.as_deref(),
-    )?;
-    Ok(saved(&app, &state, &mut db, rev)?)
+) -> CmdResult<SavedView> {
+    let s = state.kogi.save_edit(LectureId(lecture), RevisionId(parent), &text, message.as_deref())?;
+    Ok(saved(&app, &state, s))
 }
 
 #[tauri::command]
@@ -369,10 +215,9 @@ pub async fn restore_revision(
     state: State<'_, AppState>,
     lecture: i64,
     revision: i64,
-) -> CmdResult<Saved> {
-    let mut db = state.db()?;
-    let rev = db.restore_revision(LectureId(lecture), RevisionId(revision))?;
-    Ok(saved(&app, &state, &mut db, rev)?)
+) -> CmdResult<SavedView> {
+    let s = state.kogi.restore(LectureId(lecture), RevisionId(revision))?;
+    Ok(saved(&app, &state, s))
 }
 
 #[tauri::command]
@@ -382,14 +227,12 @@ pub async fn put_draft(
     parent: i64,
     text: String,
 ) -> CmdResult<Draft> {
-    Ok(state
-        .db()?
-        .put_draft(LectureId(lecture), RevisionId(parent), &text)?)
+    Ok(state.kogi.put_draft(LectureId(lecture), RevisionId(parent), &text)?)
 }
 
 #[tauri::command]
 pub async fn discard_draft(state: State<'_, AppState>, lecture: i64) -> CmdResult<()> {
-    Ok(state.db()?.discard_draft(LectureId(lecture))?)
+    Ok(state.kogi.discard_draft(LectureId(lecture))?)
 }
 
 // ------------------------------------------------------------------------------------- glossary
@@ -399,7 +242,7 @@ pub async fn glossary_terms(
     state: State<'_, AppState>,
     course: Option<String>,
 ) -> CmdResult<Vec<Term>> {
-    Ok(state.db()?.terms(course.as_deref())?)
+    Ok(state.kogi.glossary_terms(course.as_deref())?)
 }
 
 #[tauri::command]
@@ -409,14 +252,7 @@ pub async fn glossary_add(
     variants: Vec<String>,
     course: String,
 ) -> CmdResult<Term> {
-    let variants: Vec<&str> = variants
-        .iter()
-        .map(|v| v.trim())
-        .filter(|v| !v.is_empty())
-        .collect();
-    let mut t = Term::new(&term, &variants);
-    t.course = course;
-    Ok(state.db()?.add_term(&t)?)
+    Ok(state.kogi.add_term(&term, &variants, &course)?)
 }
 
 /// Every occurrence of the lecture course's glossary in a revision; nothing changes.
@@ -425,11 +261,7 @@ pub async fn glossary_preview(
     state: State<'_, AppState>,
     revision: i64,
 ) -> CmdResult<Vec<Occurrence>> {
-    let db = state.db()?;
-    let rev = db.revision(RevisionId(revision))?;
-    let course = db.lecture(rev.lecture)?.meta.course;
-    let terms = db.terms(course.as_deref())?;
-    Ok(preview(&rev.text, &terms, &ReplaceOptions::default()))
+    Ok(state.kogi.glossary_preview(RevisionId(revision), &ReplaceOptions::default())?)
 }
 
 /// Apply the occurrences the person kept as one revision.
@@ -440,10 +272,9 @@ pub async fn glossary_apply(
     lecture: i64,
     parent: i64,
     occurrences: Vec<Occurrence>,
-) -> CmdResult<Saved> {
-    let mut db = state.db()?;
-    let rev = db.apply_occurrences(LectureId(lecture), RevisionId(parent), &occurrences)?;
-    Ok(saved(&app, &state, &mut db, rev)?)
+) -> CmdResult<SavedView> {
+    let s = state.kogi.glossary_apply(LectureId(lecture), RevisionId(parent), &occurrences)?;
+    Ok(saved(&app, &state, s))
 }
 
 // ----------------------------------------------------------------------------------- suspicious
@@ -455,31 +286,9 @@ pub async fn scan_suspicious(
     revision: i64,
 ) -> CmdResult<JobId> {
     Ok(state.jobs.spawn(&app, "scan", move |r| {
-        let state = r.state();
-        let mut db = state.db()?;
-        let scan = state.with_lm(
-            || r.progress("loading the language model", 0, 1),
-            |lm| {
-                suspicious::scan_revision(
-                    &mut db,
-                    lm,
-                    RevisionId(revision),
-                    &ScanParams::default(),
-                    &mut |done, total| r.progress("scanning", done, total),
-                    &r.cancel,
-                )
-            },
-        )?;
+        let scan = r.state().kogi.scan(RevisionId(revision), &ScanParams::default(), &mut r.job())?;
         Ok(json!(scan))
     }))
-}
-
-fn glossary_pairs(db: &Db, course: Option<&str>) -> Result<Vec<(String, Vec<String>)>> {
-    Ok(db
-        .terms(course)?
-        .into_iter()
-        .map(|t| (t.term, t.variants))
-        .collect())
 }
 
 #[tauri::command]
@@ -489,16 +298,9 @@ pub async fn suggest(
     start: usize,
     end: usize,
 ) -> CmdResult<Vec<Suggestion>> {
-    let state = state.inner();
-    let db = state.db()?;
-    let rev = db.revision(RevisionId(revision))?;
-    let course = db.lecture(rev.lecture)?.meta.course;
-    let glossary = glossary_pairs(&db, course.as_deref())?;
-    let span = CharSpan { start, end };
-    Ok(state.with_lm(
-        || {},
-        |lm| suspicious::suggest(lm, &rev.text, span, &glossary, suspicious::CONTEXT_CHARS),
-    )?)
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let mut job = kogi_core::service::Job::silent(&cancel);
+    Ok(state.kogi.suggest(RevisionId(revision), CharSpan { start, end }, &mut job)?)
 }
 
 #[tauri::command]
@@ -508,29 +310,12 @@ pub async fn accept_suggestion(
     lecture: i64,
     parent: i64,
     suggestion: Suggestion,
-) -> CmdResult<Saved> {
-    let mut db = state.db()?;
-    let rev = suspicious::accept(&mut db, LectureId(lecture), RevisionId(parent), &suggestion)?;
-    Ok(saved(&app, &state, &mut db, rev)?)
+) -> CmdResult<SavedView> {
+    let s = state.kogi.accept(LectureId(lecture), RevisionId(parent), &suggestion)?;
+    Ok(saved(&app, &state, s))
 }
 
 // ------------------------------------------------------------------------------------------ ask
-
-#[derive(Deserialize)]
-pub struct AskRequest {
-    question: String,
-    /// One ladder step, or several for a side-by-side comparison.
-    modes: Vec<Rung>,
-    #[serde(default)]
-    think: bool,
-}
-
-#[derive(Serialize)]
-struct Asked {
-    answers: Vec<Answer>,
-    /// From the start of the job to the first streamed piece of each answer.
-    first_text_ms: Vec<Option<f64>>,
-}
 
 #[tauri::command]
 pub async fn ask(
@@ -545,51 +330,7 @@ pub async fn ask(
         return Err("choose at least one step of the ladder".to_string().into());
     }
     Ok(state.jobs.spawn(&app, "ask", move |r| {
-        let started = Instant::now();
-        let state = r.state();
-        let settings = state.settings();
-        let mut db = state.db()?;
-        if db.lectures(None)?.is_empty() {
-            return Err(Error::Invalid(
-                "there are no lectures yet — import a transcript in the Library first".into(),
-            ));
-        }
-        let embedder = state.embedder()?;
-        state.with_lm(
-            || r.progress("loading the language model", 0, 1),
-            |lm| {
-                let mut answerer =
-                    Answerer::new(&mut db, embedder.as_ref(), Some(embedder.as_ref()), lm);
-                let mut out = Asked {
-                    answers: Vec::new(),
-                    first_text_ms: Vec::new(),
-                };
-                for rung in &request.modes {
-                    if r.cancel.load(Ordering::Relaxed) {
-                        return Err(Error::Cancelled);
-                    }
-                    r.progress(
-                        &format!("answering: {}", rung.name()),
-                        out.answers.len(),
-                        request.modes.len(),
-                    );
-                    let params = settings.ask_params(*rung, request.think);
-                    let mut first = None;
-                    let answer = answerer.ask(
-                        &request.question,
-                        &params,
-                        &mut |t| {
-                            first.get_or_insert_with(|| started.elapsed().as_secs_f64() * 1e3);
-                            r.text(rung.name(), t);
-                        },
-                        &r.cancel,
-                    )?;
-                    out.answers.push(answer);
-                    out.first_text_ms.push(first);
-                }
-                Ok(json!(out))
-            },
-        )
+        Ok(json!(r.state().kogi.ask(&request, &mut r.job())?))
     }))
 }
 

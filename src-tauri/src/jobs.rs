@@ -1,6 +1,7 @@
 //! Long work (import, indexing, model loading, scans, answers) runs on its own thread and talks to
 //! the window through one event, `job`, so the UI thread never waits; every job can be cancelled.
 
+use kogi_core::service::{Event, Job};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -74,6 +75,15 @@ impl Reporter {
         self.app.state::<crate::state::AppState>()
     }
 
+    /// The core's handle for this job's work: its phases, streamed text and the cancel flag.
+    pub fn job(&self) -> Job<'_> {
+        Job::new(&self.cancel, move |e| match e {
+            Event::Progress { phase, done, total } => self.progress(&phase.label(), done, total),
+            Event::Text { part, text } => self.text(part, text),
+            Event::Answered { .. } => {}
+        })
+    }
+
     fn emit(&self, e: JobEvent) {
         if let Err(err) = self.app.emit("job", e) {
             tracing::warn!(%err, "could not send a job event to the window");
@@ -108,7 +118,7 @@ impl Jobs {
                 let event = match outcome {
                     Ok(Ok(result)) => JobEvent::Done { job, result },
                     Ok(Err(kogi_core::Error::Cancelled)) => JobEvent::Cancelled { job },
-                    Ok(Err(e)) => JobEvent::Failed { job, message: e.to_string() },
+                    Ok(Err(e)) => JobEvent::Failed { job, message: e.explained(crate::state::remedy) },
                     Err(_) => JobEvent::Failed {
                         job,
                         message: format!("{name} stopped on an internal error (a bug in kogi); nothing was lost — please report it"),

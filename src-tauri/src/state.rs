@@ -1,43 +1,43 @@
-//! What the app holds between commands: the settings, the models once loaded, the running jobs.
-//! Each command opens its own SQLite connection (WAL lets readers and one writer work at once), so a
-//! long index or scan never blocks the library list.
+//! What the app holds between commands: kogi's service (settings, database, models) and the
+//! running jobs.
 
 use crate::jobs::Jobs;
-use kogi_core::generate::engine::LanguageModel;
-use kogi_core::inference::embed::OnnxEmbedder;
-use kogi_core::inference::manifest::ModelDir;
-use kogi_core::settings::Settings;
-use kogi_core::store::Db;
-use kogi_core::{Error, Result};
+use kogi_core::service::Kogi;
+use kogi_core::{Error, Remedy};
 use serde::Serialize;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 pub struct AppState {
     pub launched: Instant,
-    pub db_path: PathBuf,
-    pub settings_path: PathBuf,
-    pub settings: Mutex<Settings>,
-    /// Why the stored settings could not be read (the defaults are in use meanwhile).
-    pub settings_problem: Mutex<Option<String>>,
-    embedder: Mutex<Option<Arc<OnnxEmbedder>>>,
-    /// Held for the whole of a generation: one model, one user.
-    pub lm: Mutex<Option<LanguageModel>>,
+    pub kogi: Kogi,
     pub jobs: Jobs,
 }
 
-/// A command's error as the window shows it: the core's message, which says what to do.
+/// A command's error as the window shows it: what went wrong and what to do, in the app's terms.
 #[derive(Debug, Serialize)]
 pub struct UiError {
     pub message: String,
 }
 
+/// What to do about an error, with the app's own controls.
+pub fn remedy(r: Remedy) -> String {
+    match r {
+        Remedy::RaiseSizeLimit => "split the transcript into smaller files and import them".into(),
+        Remedy::ChooseAnotherDatabase => {
+            "the database file is named in Settings; move it aside (nothing in it is deleted) and restart kogi to begin a new one"
+                .into()
+        }
+        Remedy::IndexLectures => {
+            "install the embedding model (Settings → Models); lectures are indexed when they are imported or saved".into()
+        }
+        Remedy::ListLectures => "the Library lists the lectures".into(),
+        Remedy::ListRevisions(_) => "the lecture's History lists its revisions".into(),
+    }
+}
+
 impl From<Error> for UiError {
     fn from(e: Error) -> Self {
-        Self {
-            message: e.to_string(),
-        }
+        Self { message: e.explained(remedy) }
     }
 }
 
@@ -51,74 +51,7 @@ pub type CmdResult<T> = std::result::Result<T, UiError>;
 
 impl AppState {
     pub fn new(launched: Instant) -> Self {
-        let settings_path = kogi_core::settings::default_path();
-        let (settings, problem) = match Settings::load(&settings_path) {
-            Ok(s) => (s, None),
-            Err(e) => (Settings::default(), Some(e.to_string())),
-        };
-        Self {
-            launched,
-            db_path: kogi_core::store::default_path(),
-            settings_path,
-            settings: Mutex::new(settings),
-            settings_problem: Mutex::new(problem),
-            embedder: Mutex::new(None),
-            lm: Mutex::new(None),
-            jobs: Jobs::default(),
-        }
-    }
-
-    pub fn settings(&self) -> Settings {
-        self.settings.lock().expect("settings").clone()
-    }
-
-    pub fn db(&self) -> Result<Db> {
-        if let Some(dir) = self.db_path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| Error::Database {
-                path: self.db_path.clone(),
-                message: format!("cannot create its folder: {e}"),
-            })?;
-        }
-        Db::open(&self.db_path)
-    }
-
-    /// The embedding model, loaded on first use.
-    pub fn embedder(&self) -> Result<Arc<OnnxEmbedder>> {
-        let mut slot = self.embedder.lock().expect("embedder");
-        if let Some(e) = slot.as_ref() {
-            return Ok(e.clone());
-        }
-        let s = self.settings();
-        let e = Arc::new(OnnxEmbedder::open(
-            ModelDir::open(&s.embedder_dir())?,
-            &s.session(),
-        )?);
-        *slot = Some(e.clone());
-        Ok(e)
-    }
-
-    pub fn loaded_embedder(&self) -> Option<Arc<OnnxEmbedder>> {
-        self.embedder.lock().expect("embedder").clone()
-    }
-
-    /// Run `f` with the chat model, loading it first if needed (`loading` is told before a load).
-    pub fn with_lm<T>(
-        &self,
-        loading: impl FnOnce(),
-        f: impl FnOnce(&mut LanguageModel) -> Result<T>,
-    ) -> Result<T> {
-        let mut slot = self.lm.lock().expect("language model");
-        if slot.is_none() {
-            loading();
-            let s = self.settings();
-            *slot = Some(LanguageModel::open(&s.chat_dir(), &s.session())?);
-        }
-        f(slot.as_mut().expect("loaded"))
-    }
-
-    /// Forget loaded models (after the models folder or the provider changed).
-    pub fn unload_models(&self) {
-        *self.embedder.lock().expect("embedder") = None;
-        *self.lm.lock().expect("language model") = None;
+        let kogi = Kogi::load(kogi_core::store::default_path(), kogi_core::settings::default_path());
+        Self { launched, kogi, jobs: Jobs::default() }
     }
 }

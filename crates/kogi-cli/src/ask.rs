@@ -1,45 +1,39 @@
-//! `kogi ask` and the answer evaluation of `kogi eval --answers`.
+//! `kogi ask`: flags onto the settings and the request, the answer streamed, then its citations.
 
 use crate::output::Out;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use kogi_core::answer::prompt::Lang;
-use kogi_core::answer::{AskParams, Answer, Answerer, Rung, Scorer, ThinkHarder};
-use kogi_core::app::{Config, Kogi};
-use kogi_core::eval::Question;
-use kogi_core::generate::engine::LanguageModel;
-use kogi_core::generate::ngram::NgramConfig;
-use kogi_core::generate::sampling::SamplingParams;
-use kogi_core::inference::runtime::SessionConfig;
+use kogi_core::answer::{Answer, Rung, Scorer, ThinkHarder};
 use kogi_core::lecture::LectureId;
+use kogi_core::service::{AskRequest, Event, Kogi};
+use kogi_core::settings::Settings;
 use kogi_core::store::SearchFilter;
-use serde::Serialize;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
-use unicode_normalization::UnicodeNormalization;
 
+/// Every flag left out keeps the value in `settings.json` (the app's Settings screen).
 #[derive(Args, Clone)]
 pub struct AnswerArgs {
     /// Step of the RAG ladder: none, raw, corrected, windows, reranked, chunks
-    #[arg(long, default_value = "windows")]
-    pub mode: Rung,
+    #[arg(long)]
+    pub mode: Option<Rung>,
     /// Passages handed to the model
-    #[arg(short, default_value_t = 5)]
-    pub k: usize,
-    /// Chat model folder [default: <models dir>/smollm2-135m-instruct]
+    #[arg(short)]
+    pub k: Option<usize>,
+    /// Chat model folder [default: the settings' chat model]
     #[arg(long)]
     pub model: Option<PathBuf>,
     /// Answer language (ja, en) [default: the question's]
     #[arg(long)]
     pub lang: Option<Lang>,
-    #[arg(long, default_value_t = 256)]
-    pub max_tokens: usize,
+    #[arg(long)]
+    pub max_tokens: Option<usize>,
     /// 0 = greedy
-    #[arg(long, default_value_t = 0.0)]
-    pub temperature: f32,
-    #[arg(long, default_value_t = 1.0)]
-    pub top_p: f32,
+    #[arg(long)]
+    pub temperature: Option<f32>,
+    #[arg(long)]
+    pub top_p: Option<f32>,
     #[arg(long)]
     pub seed: Option<u64>,
     /// Turn n-gram speculative decoding off (it is on for greedy answers; output is identical)
@@ -49,12 +43,12 @@ pub struct AnswerArgs {
     #[arg(long)]
     pub think: Option<String>,
     /// Below this best passage similarity the lecture is taken not to cover the question
-    #[arg(long, default_value_t = AskParams::default().min_similarity)]
-    pub min_similarity: f32,
-    /// Prime the answer with "[" so the model first names the excerpt it rests on (small models
-    /// rarely cite on their own)
     #[arg(long)]
-    pub lead_citation: bool,
+    pub min_similarity: Option<f32>,
+    /// Prime the answer with "[" so the model first names the excerpt it rests on (small models
+    /// rarely cite on their own): true or false
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub lead_citation: Option<bool>,
     #[arg(long = "lecture")]
     pub lectures: Vec<i64>,
     #[arg(long)]
@@ -62,22 +56,52 @@ pub struct AnswerArgs {
 }
 
 impl AnswerArgs {
-    pub fn params(&self) -> Result<AskParams> {
-        let mut p = AskParams { rung: self.mode, k: self.k, lang: self.lang, min_similarity: self.min_similarity, ..Default::default() };
-        p.generate.max_new_tokens = self.max_tokens;
-        p.generate.sampling = SamplingParams { temperature: self.temperature, top_p: self.top_p, seed: self.seed, ..Default::default() };
-        p.generate.sampling.validate()?;
-        if !self.no_speculation {
-            p.generate.speculative = Some(NgramConfig::default());
+    /// The flags given, onto the stored settings (for this run only).
+    pub fn apply(&self, s: &mut Settings) -> Result<()> {
+        if let Some(m) = self.mode {
+            s.mode = m;
         }
-        p.filter = SearchFilter { lectures: self.lectures.iter().copied().map(LectureId).collect(), course: self.course.clone(), ..Default::default() };
-        p.think = self.think.as_deref().map(parse_think).transpose()?;
-        p.lead_citation = self.lead_citation;
-        Ok(p)
+        if let Some(k) = self.k {
+            s.k = k;
+        }
+        if self.lang.is_some() {
+            s.lang = self.lang;
+        }
+        if let Some(t) = self.max_tokens {
+            s.max_tokens = t;
+        }
+        if let Some(t) = self.temperature {
+            s.temperature = t;
+        }
+        if let Some(p) = self.top_p {
+            s.top_p = p;
+        }
+        if self.no_speculation {
+            s.speculation = false;
+        }
+        if let Some(m) = self.min_similarity {
+            s.min_similarity = m;
+        }
+        if let Some(l) = self.lead_citation {
+            s.lead_citation = l;
+        }
+        s.validate()?;
+        Ok(())
     }
 
-    pub fn model_dir(&self) -> PathBuf {
-        self.model.clone().unwrap_or_else(|| kogi_core::paths::models_dir().join("smollm2-135m-instruct"))
+    pub fn request(&self, question: &str, modes: Vec<Rung>) -> Result<AskRequest> {
+        Ok(AskRequest {
+            question: question.to_owned(),
+            modes,
+            think: false,
+            think_method: self.think.as_deref().map(parse_think).transpose()?,
+            filter: SearchFilter {
+                lectures: self.lectures.iter().copied().map(LectureId).collect(),
+                course: self.course.clone(),
+                ..Default::default()
+            },
+            seed: self.seed,
+        })
     }
 }
 
@@ -137,124 +161,32 @@ fn print_answer_tail(a: &Answer) {
 }
 
 /// `kogi ask`: stream the answer, then list the citations; `--compare` runs several ladder steps.
-pub fn ask(cfg: Config, question: &str, args: &AnswerArgs, compare: Option<Vec<Rung>>, out: &Out) -> Result<()> {
-    let session = SessionConfig { provider: cfg.provider, threads: cfg.threads, ..Default::default() };
-    let mut lm = LanguageModel::open(&args.model_dir(), &session)?;
-    let mut kogi = Kogi::open(cfg)?;
-    if kogi.db.lectures(None)?.is_empty() {
-        bail!("there are no lectures yet — `kogi import FILE` adds one");
-    }
-    let (db, embedder) = kogi.parts()?;
-    let mut answerer = Answerer::new(db, embedder, Some(embedder), &mut lm);
-    let cancel = AtomicBool::new(false);
-    let base = args.params()?;
-    let rungs = compare.unwrap_or_else(|| vec![base.rung]);
-    let mut answers = Vec::new();
-    for rung in rungs {
-        let p = AskParams { rung, ..base.clone() };
-        let stream = !out.json && !out.quiet;
-        if stream && answers.len() + 1 > 1 {
-            println!("\n────────────────────────────────────────");
-        }
-        if stream {
-            println!("[{}]", rung.name());
-        }
-        let a = answerer.ask(question, &p, &mut |t| {
-            if stream {
-                print!("{t}");
-                let _ = std::io::stdout().flush();
+pub fn ask(kogi: &Kogi, question: &str, args: &AnswerArgs, compare: Option<Vec<Rung>>, out: &Out) -> Result<()> {
+    let modes = compare.unwrap_or_else(|| vec![kogi.settings().mode]);
+    let request = args.request(question, modes)?;
+    let stream = !out.json && !out.quiet;
+    let mut started = 0usize;
+    let mut open = false;
+    let answers = out.work_with("asking", |job| kogi.ask(&request, job), &mut |e| match e {
+        Event::Text { part, text } if stream => {
+            if !open {
+                if started > 0 {
+                    println!("\n────────────────────────────────────────");
+                }
+                println!("[{part}]");
+                started += 1;
+                open = true;
             }
-        }, &cancel)?;
-        if stream {
+            print!("{text}");
+            let _ = std::io::stdout().flush();
+        }
+        Event::Answered { answer } if stream => {
             println!();
-            print_answer_tail(&a);
+            print_answer_tail(answer);
+            open = false;
         }
-        answers.push(a);
-    }
-    out.json(&answers);
+        _ => {}
+    })?;
+    out.json(&answers.answers);
     Ok(())
-}
-
-/// NFKC, lower case: the comparison rule of the question sets.
-fn norm(s: &str) -> String {
-    s.nfkc().collect::<String>().to_lowercase()
-}
-
-#[derive(Serialize)]
-pub struct RungResult {
-    pub rung: Rung,
-    pub fact_recall: f64,
-    pub refusal_accuracy: f64,
-    /// Answerable questions wrongly declined.
-    pub false_refusals: usize,
-    pub answerable: usize,
-    pub unanswerable: usize,
-    pub mean_new_tokens: f64,
-    pub mean_seconds: f64,
-    pub answers: Vec<serde_json::Value>,
-}
-
-/// Fact recall and refusal accuracy for each ladder step (rules of the question sets' README).
-pub fn eval_answers(
-    mut cfg: Config,
-    questions: &[Question],
-    raw: &std::path::Path,
-    corrected: &std::path::Path,
-    args: &AnswerArgs,
-    rungs: &[Rung],
-    out: &Out,
-) -> Result<Vec<RungResult>> {
-    use kogi_core::lecture::RevisionKind;
-    use kogi_core::transcript::import::ImportOptions;
-    let session = SessionConfig { provider: cfg.provider, threads: cfg.threads, ..Default::default() };
-    let mut lm = LanguageModel::open(&args.model_dir(), &session)?;
-    cfg.db = PathBuf::from(":memory:");
-    let mut kogi = Kogi::with_db(cfg, kogi_core::store::Db::open_in_memory()?);
-    // The raw ASR text is revision 1 and the hand-corrected text revision 2 of one lecture, as a
-    // user who corrected the transcript in kogi would have it.
-    let imp = kogi.import(raw, &ImportOptions::default())?;
-    let text = std::fs::read_to_string(corrected).with_context(|| format!("reading {}", corrected.display()))?;
-    let head = kogi.db.head_revision(imp.lecture.id)?;
-    kogi.db.add_revision(imp.lecture.id, head.id, RevisionKind::Edit, Some("hand-corrected transcript"), &text, &[])?;
-    let (db, embedder) = kogi.parts()?;
-    let mut answerer = Answerer::new(db, embedder, Some(embedder), &mut lm);
-    let cancel = AtomicBool::new(false);
-    let mut results = Vec::new();
-    for &rung in rungs {
-        let p = AskParams { rung, ..args.params()? };
-        let (mut covered, mut facts, mut refused_right, mut false_refusals) = (0usize, 0usize, 0usize, 0usize);
-        let (mut answerable, mut unanswerable, mut tokens, mut secs) = (0usize, 0usize, 0usize, 0f64);
-        let mut rows = Vec::new();
-        for q in questions {
-            let a = answerer.ask(&q.question, &p, &mut |_| {}, &cancel)?;
-            let text = norm(&a.text);
-            let hit: Vec<bool> = q.facts.iter().map(|alts| alts.iter().any(|x| text.contains(&norm(x)))).collect();
-            if q.answerable {
-                answerable += 1;
-                facts += q.facts.len();
-                covered += hit.iter().filter(|h| **h).count();
-                false_refusals += a.not_covered as usize;
-            } else {
-                unanswerable += 1;
-                refused_right += a.not_covered as usize;
-            }
-            tokens += a.stats.as_ref().map(|s| s.new_tokens).unwrap_or(0);
-            secs += a.ms / 1e3;
-            out.line(&format!("  [{}] {} → {}", rung.name(), q.id, a.text.chars().take(80).collect::<String>().replace('\n', " ")));
-            rows.push(serde_json::json!({"id": q.id, "answer": a.text, "facts_covered": hit, "not_covered": a.not_covered,
-                "gated": a.gated, "citations": a.citations.len(), "new_tokens": a.stats.as_ref().map(|s| s.new_tokens)}));
-        }
-        results.push(RungResult {
-            rung,
-            fact_recall: if facts == 0 { 0.0 } else { covered as f64 / facts as f64 },
-            refusal_accuracy: if unanswerable == 0 { 0.0 } else { refused_right as f64 / unanswerable as f64 },
-            false_refusals,
-            answerable,
-            unanswerable,
-            mean_new_tokens: tokens as f64 / questions.len().max(1) as f64,
-            mean_seconds: secs / questions.len().max(1) as f64,
-            answers: rows,
-        });
-    }
-    Ok(results)
 }

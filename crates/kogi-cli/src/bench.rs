@@ -3,10 +3,9 @@
 use crate::output::Out;
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use kogi_core::app::{Config, Kogi};
 use kogi_core::retrieval::{Retriever, SearchParams};
-use kogi_core::store::Db;
-use kogi_core::transcript::import::{ImportOptions, import_bytes};
+use kogi_core::service::{IndexWhen, Job, Kogi};
+use kogi_core::transcript::import::ImportOptions;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
@@ -118,7 +117,8 @@ const QUERIES: &[&str] = &[
     "best-of-N sampling with a reward model",
 ];
 
-pub fn run(args: BenchArgs, cfg: Config, out: &Out) -> Result<()> {
+pub fn run(args: BenchArgs, kogi: &Kogi, out: &Out) -> Result<()> {
+    let cfg = kogi.settings();
     if let What::Generate = args.what {
         return crate::bench_generate::run(&args, &cfg, out);
     }
@@ -127,26 +127,26 @@ pub fn run(args: BenchArgs, cfg: Config, out: &Out) -> Result<()> {
     }
     let (name, bytes) = transcript(&args)?;
     let cancel = AtomicBool::new(false);
+    let mut job = Job::silent(&cancel);
     match args.what {
         What::Index => {
             let mut secs = Vec::new();
             let mut chunks = 0;
             let mut provider = String::new();
             for _ in 0..args.runs.max(1) {
-                let mut kogi = Kogi::with_db(cfg.clone(), Db::open_in_memory()?);
-                kogi.embedder()?; // model load is not indexing
-                provider = kogi.embedder()?.provider.to_string();
-                let t = import_bytes(&name, &bytes, &ImportOptions::default())?;
+                let kogi = Kogi::in_memory(cfg.clone())?;
+                // model load is not indexing
+                provider = kogi.embedder(&mut job)?.provider().map(|p| p.to_string()).unwrap_or_default();
                 let start = Instant::now();
-                let id = kogi.db.import_transcript(&t)?.lecture.id;
-                let r = kogi.index(id, &mut |_| {}, &cancel)?;
+                let id = kogi.import_bytes(&name, &bytes, &ImportOptions::default(), IndexWhen::Never, &mut job)?.lecture.id;
+                let r = kogi.index(&[id], &mut job)?.remove(0);
                 secs.push(start.elapsed().as_secs_f64());
                 chunks = r.chunks;
             }
             secs.sort_by(f64::total_cmp);
             let report = serde_json::json!({
                 "bench": "index", "file": name, "chars": String::from_utf8_lossy(&bytes).chars().count(),
-                "strategy": cfg.strategy.name(), "chunks": chunks, "provider": provider,
+                "strategy": cfg.chunking.name(), "chunks": chunks, "provider": provider,
                 "threads": cfg.threads, "runs": secs.len(), "median_s": percentile(&secs, 0.5),
                 "min_s": secs[0], "max_s": secs[secs.len() - 1],
             });
@@ -157,28 +157,28 @@ pub fn run(args: BenchArgs, cfg: Config, out: &Out) -> Result<()> {
         What::Generate | What::Embed => unreachable!("handled above"),
         What::Search => {
             let dir = tempfile::tempdir()?;
-            let mut cfg = cfg.clone();
-            cfg.db = args.corpus_db.clone().unwrap_or_else(|| dir.path().join("bench.sqlite3"));
-            let mut kogi = Kogi::open(cfg.clone())?;
+            let db_path = args.corpus_db.clone().unwrap_or_else(|| dir.path().join("bench.sqlite3"));
+            let kogi = Kogi::new(db_path, cfg.clone(), None);
             let build = Instant::now();
             // The corpus: copies of the lecture, each made distinct by a header line; their chunk
             // texts repeat, so embeddings are computed once and reused (indexing is benchmarked apart).
             let base = String::from_utf8(bytes).context("the benchmark transcript must be UTF-8")?;
             for i in 0..args.lectures {
                 let text = format!("講義 {i} / lecture copy {i}\n{base}");
-                let t = import_bytes(&format!("copy-{i}-{name}"), text.as_bytes(), &ImportOptions::default())?;
-                let id = kogi.db.import_transcript(&t)?.lecture.id;
-                kogi.index(id, &mut |_| {}, &cancel)?;
+                let name = format!("copy-{i}-{name}");
+                kogi.import_bytes(&name, text.as_bytes(), &ImportOptions::default(), IndexWhen::Always, &mut job)?;
             }
             let build_s = build.elapsed().as_secs_f64();
-            let strategy = cfg.strategy.clone();
-            let (db, embedder) = kogi.parts()?;
-            let mut retriever = Retriever::new(embedder, &strategy);
+            let strategy = cfg.chunking.clone();
+            let embedder = kogi.embedder(&mut job)?;
+            let mut db = kogi.db()?;
+            let db = &mut *db;
+            let mut retriever = Retriever::new(embedder.as_ref(), &strategy);
             let params = SearchParams { mode: args.mode, ..Default::default() };
             let load = Instant::now();
             retriever.search(db, QUERIES[0], &params)?; // loads the dense index
             let load_s = load.elapsed().as_secs_f64();
-            let chunks = db.current_chunks(&strategy.name(), kogi_core::inference::Embed::model_id(embedder), &Default::default())?.len();
+            let chunks = db.current_chunks(&strategy.name(), embedder.model_id(), &Default::default())?.len();
             let mut ms = Vec::with_capacity(args.queries);
             for i in 0..args.queries {
                 let t = Instant::now();
@@ -189,7 +189,7 @@ pub fn run(args: BenchArgs, cfg: Config, out: &Out) -> Result<()> {
             ms.sort_by(f64::total_cmp);
             let report = serde_json::json!({
                 "bench": "search", "mode": params.mode, "k": params.k, "lectures": args.lectures, "chunks": chunks,
-                "strategy": strategy.name(), "provider": embedder.provider.to_string(), "threads": cfg.threads,
+                "strategy": strategy.name(), "provider": embedder.provider().map(|p| p.to_string()).unwrap_or_default(), "threads": cfg.threads,
                 "corpus_build_s": build_s, "first_query_with_index_load_s": load_s,
                 "queries": ms.len(), "p50_ms": percentile(&ms, 0.5), "p95_ms": percentile(&ms, 0.95),
                 "max_ms": ms[ms.len() - 1],

@@ -3,9 +3,9 @@
 
 use crate::output::Out;
 use anyhow::{Context, Result, bail};
-use kogi_core::app::Config;
+use kogi_core::settings::Settings as Config;
 use kogi_core::generate::chat::Message;
-use kogi_core::generate::engine::{Generate, GenerateParams, Generation, LanguageModel};
+use kogi_core::generate::engine::{GenerateParams, Generation, LanguageModel};
 use kogi_core::generate::ngram::NgramConfig;
 use kogi_core::inference::runtime::SessionConfig;
 use std::sync::atomic::AtomicBool;
@@ -44,8 +44,8 @@ fn rag_prompt_for(lm: &LanguageModel, question: &str) -> Result<Vec<u32>> {
             bm25: None,
         })
         .collect();
-    let built = kogi_core::answer::prompt::build(&lm.tokenizer, question, &passages, kogi_core::answer::prompt::Lang::En, false, 4096)?;
-    Ok(built.tokens)
+    let built = kogi_core::answer::prompt::build(lm, question, &passages, kogi_core::answer::prompt::Lang::En, false, 4096)?;
+    Ok(lm.encode_prompt(&built.chat)?)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {

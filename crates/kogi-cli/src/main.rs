@@ -1,26 +1,28 @@
-//! `kogi`: the command-line shell over kogi-core. Parses arguments, shows progress, prints results.
+//! `kogi`: the command-line shell over kogi-core's service layer. Parses arguments into service
+//! calls, shows progress, prints results. Settings come from the same `settings.json` as the app;
+//! a flag overrides one for this run only.
 
 mod ask;
 mod bench;
-mod correct;
 mod bench_generate;
+mod correct;
 mod output;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
-use kogi_core::app::{Config, Kogi};
 use kogi_core::chunk::Strategy;
-use kogi_core::eval::{self, TranscriptVersion};
+use kogi_core::eval::TranscriptVersion;
 use kogi_core::inference::runtime::Provider;
 use kogi_core::lecture::LectureId;
 use kogi_core::retrieval::{Mode, SearchParams};
-use kogi_core::store::{Db, SearchFilter};
+use kogi_core::service::{IndexWhen, Kogi, RetrievalEvalRequest};
+use kogi_core::settings::Settings;
+use kogi_core::store::SearchFilter;
 use kogi_core::transcript::LectureMeta;
 use kogi_core::transcript::import::{DEFAULT_MAX_BYTES, ImportOptions};
+use kogi_core::{Error, Remedy};
 use output::Out;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
-
 
 #[derive(Parser)]
 #[command(name = "kogi", version, about = "Question your lecture transcripts, offline.")]
@@ -36,13 +38,13 @@ struct Global {
     /// Database file [default: $KOGI_DB, else ~/.local/share/kogi/kogi.sqlite3]
     #[arg(long, global = true)]
     db: Option<PathBuf>,
-    /// Embedding model folder [default: <models dir>/multilingual-e5-small]
+    /// Embedding model folder [default: the settings' embedder in the models folder]
     #[arg(long, global = true)]
     embedder: Option<PathBuf>,
-    /// Execution provider: auto (TensorRT → CUDA → CPU), cpu, cuda, tensorrt
-    #[arg(long, global = true, default_value = "auto")]
-    provider: Provider,
-    /// Threads for inference [default: all cores]
+    /// Execution provider: auto (TensorRT → CUDA → CPU), cpu, cuda, tensorrt [default: the settings']
+    #[arg(long, global = true)]
+    provider: Option<Provider>,
+    /// Threads for inference [default: the settings', else all cores]
     #[arg(long, global = true)]
     threads: Option<usize>,
     /// Chunking: sentences:m200, sentence_window:r2:m120, paragraphs:m800:w600:o100, token_windows:s128:o32, semantic:m400:n100:tauto
@@ -136,7 +138,7 @@ enum Command {
         /// Ladder steps to answer with (with --answers)
         #[arg(long, value_delimiter = ',', default_value = "none,raw,corrected,windows,reranked,chunks")]
         modes: Vec<kogi_core::answer::Rung>,
-        /// Chat model folder (with --answers)
+        /// Chat model folder (with --answers) [default: the settings' chat model]
         #[arg(long)]
         model: Option<PathBuf>,
         /// Token budget of each answer (with --answers)
@@ -207,25 +209,59 @@ fn main() {
         .with_writer(std::io::stderr)
         .init();
     if let Err(e) = run(cli) {
-        eprintln!("error: {e:#}");
+        eprintln!("error: {}", explain(&e));
         std::process::exit(1);
     }
 }
 
-fn config(g: &Global) -> Result<Config> {
-    let mut c = Config::default();
-    if let Some(db) = &g.db {
-        c.db = db.clone();
+/// What to do about an error, in this command's terms.
+fn remedy(r: Remedy) -> String {
+    match r {
+        Remedy::RaiseSizeLimit => "split it or raise --max-bytes".into(),
+        Remedy::ChooseAnotherDatabase => "choose another with --db".into(),
+        Remedy::IndexLectures => "run `kogi index` first".into(),
+        Remedy::ListLectures => "`kogi lectures` lists them".into(),
+        Remedy::ListRevisions(Some(l)) => format!("`kogi revisions {l}` lists its revisions"),
+        Remedy::ListRevisions(None) => "`kogi revisions LECTURE` lists them".into(),
     }
+}
+
+fn explain(e: &anyhow::Error) -> String {
+    match e.downcast_ref::<Error>() {
+        Some(k) => k.explained(remedy),
+        None => format!("{e:#}"),
+    }
+}
+
+/// The settings file with this run's flags on top; `model` overrides the chat model.
+fn settings(g: &Global, model: Option<&Path>) -> Result<Settings> {
+    let mut s = Settings::load(&kogi_core::settings::default_path())?;
+    let absolute = |p: &Path| std::path::absolute(p).map(|p| p.to_string_lossy().into_owned());
     if let Some(e) = &g.embedder {
-        c.embedder = e.clone();
+        s.embedder = absolute(e)?;
     }
-    c.provider = g.provider;
-    c.threads = g.threads;
-    if let Some(s) = &g.chunking {
-        c.strategy = s.parse::<Strategy>()?;
+    if let Some(m) = model {
+        s.chat_model = absolute(m)?;
     }
-    Ok(c)
+    if let Some(p) = g.provider {
+        s.provider = p;
+    }
+    if g.threads.is_some() {
+        s.threads = g.threads;
+    }
+    if let Some(c) = &g.chunking {
+        s.chunking = c.parse::<Strategy>()?;
+    }
+    Ok(s)
+}
+
+fn db_path(g: &Global) -> PathBuf {
+    g.db.clone().unwrap_or_else(kogi_core::store::default_path)
+}
+
+/// The service for this run (settings changed by flags are not saved).
+fn kogi(g: &Global, model: Option<&Path>) -> Result<Kogi> {
+    Ok(Kogi::new(db_path(g), settings(g, model)?, None))
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -236,12 +272,14 @@ fn run(cli: Cli) -> Result<()> {
             if files.is_empty() {
                 bail!("name at least one file to import");
             }
-            let mut kogi = Kogi::open(config(&g)?)?;
+            let kogi = kogi(&g, None)?;
             let opts = ImportOptions { max_bytes, meta: LectureMeta { course, title, date, speaker }, format: None };
+            let when = if index { IndexWhen::Always } else { IndexWhen::Never };
             let mut results = Vec::new();
             let mut failed = 0;
             for f in &files {
-                match kogi.import(f, &opts) {
+                let outcome = out.work(&format!("importing {}", f.display()), |job| kogi.import_file(f, &opts, when, job));
+                match outcome {
                     Ok(imp) => {
                         out.line(&format!(
                             "{} lecture {}: {} ({} chars)",
@@ -250,16 +288,19 @@ fn run(cli: Cli) -> Result<()> {
                             imp.lecture.meta.title.as_deref().unwrap_or(&imp.lecture.file_name),
                             imp.lecture.chars
                         ));
-                        if index {
-                            let r = index_one(&mut kogi, imp.lecture.id, &out)?;
+                        if let Some(r) = &imp.index {
                             out.line(&format!("  indexed: {} chunks ({} embedded now)", r.chunks, r.embedded));
                         }
                         results.push(serde_json::json!({"file": f, "ok": true, "created": imp.created, "lecture": imp.lecture}));
                     }
+                    // A file that cannot be read or parsed fails alone; anything else (the database,
+                    // the embedder) stops the run.
+                    Err(e) if !e.is_bad_input() => return Err(e.into()),
                     Err(e) => {
                         failed += 1;
-                        eprintln!("error: {e}");
-                        results.push(serde_json::json!({"file": f, "ok": false, "error": e.to_string()}));
+                        let message = e.explained(remedy);
+                        eprintln!("error: {message}");
+                        results.push(serde_json::json!({"file": f, "ok": false, "error": message}));
                     }
                 }
             }
@@ -269,8 +310,7 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Lectures { course } => {
-            let db = Db::open(&config(&g)?.db)?;
-            let lectures = db.lectures(course.as_deref())?;
+            let lectures = kogi(&g, None)?.lectures(course.as_deref())?;
             if out.json(&lectures) {
                 return Ok(());
             }
@@ -290,15 +330,15 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Index { lectures } => {
-            let mut kogi = Kogi::open(config(&g)?)?;
+            let kogi = kogi(&g, None)?;
             let ids: Vec<LectureId> = if lectures.is_empty() {
-                kogi.db.lectures(None)?.into_iter().map(|l| l.id).collect()
+                kogi.lectures(None)?.into_iter().map(|l| l.id).collect()
             } else {
                 lectures.into_iter().map(LectureId).collect()
             };
             let mut reports = Vec::new();
             for id in ids {
-                let r = index_one(&mut kogi, id, &out)?;
+                let r = out.work(&format!("indexing lecture {id}"), |job| kogi.index(&[id], job))?.remove(0);
                 out.line(&format!(
                     "lecture {}: {} chunks, {} embedded now, {} reused{} ({:.1} s)",
                     id,
@@ -313,53 +353,41 @@ fn run(cli: Cli) -> Result<()> {
             out.json(&reports);
         }
         Command::Search { question, mode, k, lectures, course } => {
-            let mut kogi = Kogi::open(config(&g)?)?;
             let params = SearchParams {
                 mode,
                 k,
                 filter: SearchFilter { lectures: lectures.into_iter().map(LectureId).collect(), course, ..Default::default() },
                 ..Default::default()
             };
-            let passages = kogi.search(&question, &params)?;
+            let kogi = kogi(&g, None)?;
+            let passages = out.work("searching", |job| kogi.search(&question, &params, job))?;
             if !out.json(&passages) {
                 output::print_passages(&passages);
             }
         }
         Command::Ask { question, answer, compare } => {
             let compare = compare.map(|c| if c.is_empty() { kogi_core::answer::Rung::ALL.to_vec() } else { c });
-            ask::ask(config(&g)?, &question, &answer, compare, &out)?;
+            let mut s = settings(&g, answer.model.as_deref())?;
+            answer.apply(&mut s)?;
+            let kogi = Kogi::new(db_path(&g), s, None);
+            ask::ask(&kogi, &question, &answer, compare, &out)?;
         }
-        Command::Eval { questions, transcript: _, data, k, answers: true, modes, model, max_tokens, .. } => {
-            let qs = eval::load_questions(&questions)?;
-            let data = match data {
-                Some(d) => d,
-                None => shared_data_dir().context("no data folder: pass --data DIR")?,
-            };
-            let args = ask::AnswerArgs {
-                mode: kogi_core::answer::Rung::Windows,
+        Command::Eval { questions, data, k, answers: true, modes, model, max_tokens, .. } => {
+            let data = data_dir(data)?;
+            let kogi = kogi(&g, model.as_deref())?;
+            let request = kogi_core::service::AnswerEvalRequest {
+                questions,
+                raw: data.join("LLM2024_day4_raw.txt"),
+                corrected: data.join("LLM2024_day4.txt"),
+                rungs: modes,
                 k,
-                model,
-                lang: None,
                 max_tokens,
-                temperature: 0.0,
-                top_p: 1.0,
-                seed: None,
-                no_speculation: false,
-                think: None,
-                min_similarity: kogi_core::answer::AskParams::default().min_similarity,
-                lead_citation: false,
-                lectures: vec![],
-                course: None,
             };
-            let results = ask::eval_answers(
-                config(&g)?,
-                &qs,
-                &data.join("LLM2024_day4_raw.txt"),
-                &data.join("LLM2024_day4.txt"),
-                &args,
-                &modes,
-                &out,
-            )?;
+            let results = out.work("answering", |job| {
+                kogi.evaluate_answers(&request, job, &mut |rung, id, text| {
+                    out.line(&format!("  [{}] {} → {}", rung.name(), id, text.chars().take(80).collect::<String>().replace('\n', " ")))
+                })
+            })?;
             if !out.json(&results) {
                 println!("\n| step | fact recall | refusal accuracy | answerable declined | mean tokens | mean s |");
                 println!("|---|---|---|---|---|---|");
@@ -372,76 +400,48 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Eval { questions, transcript, data, mode, k, dense_weight, max_terms, glossary, .. } => {
-            let cfg = config(&g)?;
-            let params = SearchParams { mode, k, dense_weight, max_terms, ..Default::default() };
-            let input = EvalInput { questions: &questions, transcript, data: data.as_deref(), glossary: glossary.as_deref() };
-            let m = run_eval(cfg, g.db.is_some(), &input, params, &out)?;
+            let lecture_file = data_dir(data)?.join(match transcript {
+                TranscriptVersion::Corrected => "LLM2024_day4.txt",
+                TranscriptVersion::Raw => "LLM2024_day4_raw.txt",
+            });
+            let request = RetrievalEvalRequest {
+                questions,
+                transcript,
+                lecture_file,
+                glossary,
+                search: SearchParams { mode, k, dense_weight, max_terms, ..Default::default() },
+                // A fresh private database unless --db was given, so any question file runs as is.
+                in_database: g.db.is_some(),
+            };
+            let kogi = kogi(&g, None)?;
+            let m = out.work("evaluating", |job| kogi.evaluate_retrieval(&request, job))?;
             if !out.json(&m) {
                 output::print_metrics(&m, transcript);
             }
         }
-        Command::Diff { a, b } => correct::diff(&Db::open(&config(&g)?.db)?, a, b, &out)?,
-        Command::Revisions { lecture } => correct::revisions(&Db::open(&config(&g)?.db)?, lecture, &out)?,
-        Command::Restore { lecture, revision } => {
-            correct::restore(&mut Db::open(&config(&g)?.db)?, lecture, revision, &out)?;
-            reindex(&g, lecture, &out)?;
-        }
-        Command::Glossary { cmd } => {
-            let edited = match &cmd {
-                correct::GlossaryCmd::Apply { lecture, preview: false, .. } => Some(*lecture),
-                _ => None,
-            };
-            correct::glossary_cmd(&mut Db::open(&config(&g)?.db)?, cmd, &out)?;
-            if let Some(l) = edited {
-                reindex(&g, l, &out)?;
-            }
-        }
+        Command::Diff { a, b } => correct::diff(&kogi(&g, None)?, a, b, &out)?,
+        Command::Revisions { lecture } => correct::revisions(&kogi(&g, None)?, lecture, &out)?,
+        Command::Restore { lecture, revision } => correct::restore(&kogi(&g, None)?, lecture, revision, &out)?,
+        Command::Glossary { cmd } => correct::glossary_cmd(&kogi(&g, None)?, cmd, &out)?,
         Command::Suspicious { lecture, top, model } => {
-            let cfg = config(&g)?;
-            correct::suspicious_cmd(&mut Db::open(&cfg.db)?, &cfg, &model, lecture, top, &out)?
+            correct::suspicious(&kogi(&g, model.as_deref())?, lecture, top, &out)?
         }
         Command::Suggest { lecture, span, accept, model } => {
-            let cfg = config(&g)?;
-            correct::suggest_cmd(&mut Db::open(&cfg.db)?, &cfg, &model, lecture, &span, accept, &out)?;
-            if accept.is_some() {
-                reindex(&g, lecture, &out)?;
-            }
+            correct::suggest(&kogi(&g, model.as_deref())?, lecture, &span, accept, &out)?
         }
         Command::EvalCorrection { raw, reference, glossary, top, model } => {
-            correct::eval_correction(&config(&g)?, &model, &raw, &reference, glossary.as_deref(), top, &out)?
+            let request = kogi_core::service::CorrectionEvalRequest { raw, reference, glossary, top };
+            let kogi = kogi(&g, model.as_deref())?;
+            let report = out.work("scanning", |job| kogi.evaluate_correction(&request, job))?;
+            if !out.json(&report) {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            }
         }
-        Command::Bench(args) => bench::run(args, config(&g)?, &out)?,
-        Command::Models => output::models(&config(&g)?, &out)?,
-        Command::Demo { file, question } => demo(config(&g)?, file, &question, &out)?,
+        Command::Bench(args) => bench::run(args, &kogi(&g, None)?, &out)?,
+        Command::Models => output::models(&kogi(&g, None)?, &out)?,
+        Command::Demo { file, question } => demo(&g, file, &question, &out)?,
     }
     Ok(())
-}
-
-/// After an edit: bring the index of an already indexed lecture up to date (only new chunk texts
-/// are embedded; old citations keep resolving to their revision).
-fn reindex(g: &Global, lecture: i64, out: &Out) -> Result<()> {
-    let mut kogi = Kogi::open(config(g)?)?;
-    let indexed: i64 = kogi.db.conn().query_row(
-        "SELECT count(*) FROM chunk_sets s JOIN revisions r ON r.id = s.revision_id WHERE r.lecture_id = ?1",
-        [lecture],
-        |r| r.get(0),
-    )?;
-    if indexed > 0 {
-        let r = index_one(&mut kogi, LectureId(lecture), out)?;
-        out.line(&format!("re-indexed: {} chunks, {} embedded now, {} reused", r.chunks, r.embedded, r.reused));
-    }
-    Ok(())
-}
-
-fn index_one(kogi: &mut Kogi, id: LectureId, out: &Out) -> Result<kogi_core::index::IndexReport> {
-    let bar = out.progress(&format!("indexing lecture {id}"));
-    let cancel = AtomicBool::new(false);
-    let r = kogi.index(id, &mut |p| {
-        bar.set_length(p.total as u64);
-        bar.set_position(p.done as u64);
-    }, &cancel);
-    bar.finish_and_clear();
-    Ok(r?)
 }
 
 /// The folder of the project's real lecture data, when the checkout sits beside one.
@@ -450,84 +450,14 @@ pub fn shared_data_dir() -> Option<PathBuf> {
     here.is_dir().then_some(here)
 }
 
-/// What `kogi eval` evaluates: a question file against one version of the lecture.
-pub struct EvalInput<'a> {
-    pub questions: &'a Path,
-    pub transcript: TranscriptVersion,
-    /// Folder with the lecture files (default: the data beside the checkout).
-    pub data: Option<&'a Path>,
-    /// Correct the transcript with this glossary first.
-    pub glossary: Option<&'a Path>,
-}
-
-pub fn run_eval(mut cfg: Config, keep_db: bool, input: &EvalInput, mut params: SearchParams, out: &Out) -> Result<eval::RetrievalMetrics> {
-    let EvalInput { questions, transcript, data, glossary } = *input;
-    let qs = eval::load_questions(questions)?;
-    let data = match data {
-        Some(d) => d.to_owned(),
-        None => shared_data_dir().context("no data folder: pass --data DIR holding LLM2024_day4.txt and LLM2024_day4_raw.txt")?,
-    };
-    let file = data.join(match transcript {
-        TranscriptVersion::Corrected => "LLM2024_day4.txt",
-        TranscriptVersion::Raw => "LLM2024_day4_raw.txt",
-    });
-    // A fresh private database unless --db was given, so any question file runs as is.
-    let mut kogi = if keep_db {
-        Kogi::open(cfg)?
-    } else {
-        let db = Db::open_in_memory()?;
-        cfg.db = PathBuf::from(":memory:");
-        Kogi::with_db(cfg, db)
-    };
-    let imp = kogi.import(&file, &ImportOptions::default())?;
-    // With a glossary, the transcript is corrected first (one new revision), and the gold ranges
-    // are carried through that edit like any citation.
-    let mut moved: Option<(String, String)> = None;
-    if let Some(g) = glossary {
-        let terms = kogi_core::correction::glossary::load_glossary_file(g)?;
-        let head = kogi.db.head_revision(imp.lecture.id)?;
-        let opts = kogi_core::correction::glossary::ReplaceOptions::default();
-        let (rev, _) = kogi.db.apply_glossary(imp.lecture.id, head.id, &terms, &opts)?;
-        moved = Some((head.text, rev.text));
+fn data_dir(data: Option<PathBuf>) -> Result<PathBuf> {
+    match data {
+        Some(d) => Ok(d),
+        None => shared_data_dir().context("no data folder: pass --data DIR holding LLM2024_day4.txt and LLM2024_day4_raw.txt"),
     }
-    index_one(&mut kogi, imp.lecture.id, out)?;
-    params.filter = SearchFilter { lectures: vec![imp.lecture.id], ..Default::default() };
-    let strategy = kogi.config.strategy.clone();
-    let (db, embedder) = kogi.parts()?;
-    let mut retriever = kogi_core::retrieval::Retriever::new(embedder, &strategy);
-    let mut results = Vec::new();
-    for q in qs.iter().filter(|q| q.answerable) {
-        let passages = retriever.search(db, &q.question, &params)?;
-        let q = match &moved {
-            Some((old, new)) => moved_gold(q, transcript, old, new),
-            None => q.clone(),
-        };
-        results.push(eval::score_question(&q, &passages, transcript));
-    }
-    Ok(eval::aggregate(results))
 }
 
-/// The question with its gold ranges of `transcript` carried from `old` onto the edited `new` text.
-fn moved_gold(q: &eval::Question, transcript: TranscriptVersion, old: &str, new: &str) -> eval::Question {
-    use kogi_core::transcript::Segment;
-    let spans = q.gold_spans(transcript);
-    let segs: Vec<Segment> = spans.iter().map(|s| Segment { span: *s, start_ms: None, end_ms: None }).collect();
-    let mapped = kogi_core::correction::diff::map_segments(old, new, &segs);
-    let mut q = q.clone();
-    q.gold_chars = mapped
-        .iter()
-        .map(|m| {
-            let r = Some([m.span.start, m.span.end]);
-            match transcript {
-                TranscriptVersion::Corrected => eval::GoldChars { corrected: r, raw: None },
-                TranscriptVersion::Raw => eval::GoldChars { corrected: None, raw: r },
-            }
-        })
-        .collect();
-    q
-}
-
-fn demo(mut cfg: Config, file: Option<PathBuf>, question: &str, out: &Out) -> Result<()> {
+fn demo(g: &Global, file: Option<PathBuf>, question: &str, out: &Out) -> Result<()> {
     let file = match file {
         Some(f) => f,
         None => match shared_data_dir() {
@@ -535,12 +465,13 @@ fn demo(mut cfg: Config, file: Option<PathBuf>, question: &str, out: &Out) -> Re
             None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/sample-lecture.srt"),
         },
     };
-    if std::env::var_os("KOGI_DB").is_none() && cfg.db == kogi_core::store::default_path() {
-        cfg.db = kogi_core::paths::data_dir().join("demo.sqlite3");
+    let mut db = db_path(g);
+    if std::env::var_os("KOGI_DB").is_none() && db == kogi_core::store::default_path() {
+        db = kogi_core::paths::data_dir().join("demo.sqlite3");
     }
-    let mut kogi = Kogi::open(cfg)?;
-    println!("database: {}", kogi.db.path().display());
-    let imp = kogi.import(&file, &ImportOptions::default())?;
+    let kogi = Kogi::new(db, settings(g, None)?, None);
+    println!("database: {}", kogi.db_path().display());
+    let imp = out.work("importing", |job| kogi.import_file(&file, &ImportOptions::default(), IndexWhen::Always, job))?;
     println!(
         "{} lecture {}: {} ({} chars)",
         if imp.created { "imported" } else { "already imported:" },
@@ -548,17 +479,11 @@ fn demo(mut cfg: Config, file: Option<PathBuf>, question: &str, out: &Out) -> Re
         imp.lecture.file_name,
         imp.lecture.chars
     );
-    let r = index_one(&mut kogi, imp.lecture.id, out)?;
-    println!(
-        "indexed with {} on {}: {} chunks, {} embedded now ({:.1} s)",
-        r.strategy,
-        kogi.embedder()?.provider,
-        r.chunks,
-        r.embedded,
-        r.seconds
-    );
+    let r = imp.index.context("the lecture was not indexed")?;
+    let provider = kogi.loaded_embedder().and_then(|e| e.provider()).map(|p| p.to_string()).unwrap_or_default();
+    println!("indexed with {} on {}: {} chunks, {} embedded now ({:.1} s)", r.strategy, provider, r.chunks, r.embedded, r.seconds);
     println!("\nQ: {question}\n");
-    let passages = kogi.search(question, &SearchParams { k: 3, ..Default::default() })?;
+    let passages = out.work("searching", |job| kogi.search(question, &SearchParams { k: 3, ..Default::default() }, job))?;
     output::print_passages(&passages);
     Ok(())
 }

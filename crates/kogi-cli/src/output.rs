@@ -2,12 +2,12 @@
 
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use kogi_core::app::Config;
 use kogi_core::eval::{RetrievalMetrics, TranscriptVersion};
-use kogi_core::inference::manifest::ModelDir;
 use kogi_core::retrieval::Passage;
+use kogi_core::service::{Event, Job, Kogi};
 use serde::Serialize;
 use std::io::IsTerminal;
+use std::sync::atomic::AtomicBool;
 
 pub struct Out {
     pub json: bool,
@@ -32,6 +32,37 @@ impl Out {
             println!("{}", serde_json::to_string_pretty(v).expect("serialisable"));
         }
         self.json
+    }
+
+    /// Run `work` with a progress bar that follows its phases (nothing is drawn under `--json`,
+    /// `--quiet` or without a terminal).
+    pub fn work<T>(&self, what: &str, work: impl FnOnce(&mut Job) -> kogi_core::Result<T>) -> kogi_core::Result<T> {
+        self.work_with(what, work, &mut |_| {})
+    }
+
+    /// As [`Out::work`], and every event also goes to `on_event` (streamed answers).
+    pub fn work_with<T>(
+        &self,
+        what: &str,
+        work: impl FnOnce(&mut Job) -> kogi_core::Result<T>,
+        on_event: &mut dyn FnMut(Event),
+    ) -> kogi_core::Result<T> {
+        let bar = self.progress(what);
+        let cancel = AtomicBool::new(false);
+        let result = {
+            let mut job = Job::new(&cancel, |e| {
+                if let Event::Progress { phase, done, total } = e {
+                    bar.set_message(format!("{what}: {}", phase.label()));
+                    bar.set_length(total as u64);
+                    bar.set_position(done as u64);
+                } else {
+                    bar.suspend(|| on_event(e));
+                }
+            });
+            work(&mut job)
+        };
+        bar.finish_and_clear();
+        result
     }
 
     pub fn progress(&self, what: &str) -> ProgressBar {
@@ -91,45 +122,18 @@ pub fn print_metrics(m: &RetrievalMetrics, v: TranscriptVersion) {
     }
 }
 
-pub fn models(cfg: &Config, out: &Out) -> Result<()> {
-    let models_dir = kogi_core::paths::models_dir();
-    let mut rows = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(&models_dir) {
-        let mut dirs: Vec<_> = entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
-        dirs.sort();
-        for d in dirs {
-            let row = match ModelDir::open(&d) {
-                Ok(m) => {
-                    let verified = m.verify().map(|_| "ok".to_string()).unwrap_or_else(|e| e.to_string());
-                    serde_json::json!({"dir": d, "name": m.manifest.name, "kind": m.manifest.kind, "id": m.id(), "verified": verified})
-                }
-                Err(e) => serde_json::json!({"dir": d, "error": e.to_string()}),
-            };
-            rows.push(row);
-        }
-    }
-    let runtime = match kogi_core::inference::runtime::library_path() {
-        Ok(p) => p.display().to_string(),
-        Err(e) => e.to_string(),
-    };
-    let provider = {
-        let mut kogi = kogi_core::app::Kogi::with_db(cfg.clone(), kogi_core::store::Db::open_in_memory()?);
-        match kogi.embedder() {
-            Ok(e) => e.provider.to_string(),
-            Err(e) => format!("embedder not loaded: {e}"),
-        }
-    };
-    let report = serde_json::json!({"models_dir": models_dir, "onnxruntime": runtime, "provider": provider, "models": rows});
+pub fn models(kogi: &Kogi, out: &Out) -> Result<()> {
+    let report = kogi.models_report();
     if out.json(&report) {
         return Ok(());
     }
-    println!("ONNX Runtime: {runtime}");
-    println!("execution provider in use: {provider}");
-    println!("models in {}:", models_dir.display());
-    if rows.is_empty() {
+    println!("ONNX Runtime: {}", report.onnxruntime);
+    println!("execution provider in use: {}", report.provider);
+    println!("models in {}:", report.models_dir.display());
+    if report.models.is_empty() {
         println!("  none — run scripts/setup.sh to build the defaults");
     }
-    for r in rows {
+    for r in report.models {
         println!("  {}", r);
     }
     Ok(())

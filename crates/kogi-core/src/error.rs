@@ -1,6 +1,8 @@
 use std::path::PathBuf;
 
-/// Every failure a user can meet, each phrased as what went wrong and what to do about it.
+/// Every failure a user can meet, each phrased as what went wrong. Where what to do depends on the
+/// front end (a flag on the command line, a control in the app), the error names a [`Remedy`] and
+/// the front end words it; the message itself says only what went wrong and front-end-free advice.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{path}: file not found — check the path")]
@@ -15,20 +17,77 @@ pub enum Error {
     Undecodable { path: PathBuf, encoding: String, offset: usize },
     #[error("{path}: line {line}: {message}")]
     Malformed { path: PathBuf, line: usize, message: String },
-    #[error("{path}: the file is {size} bytes, over the {limit}-byte limit for a transcript — split it or raise --max-bytes")]
+    #[error("{path}: the file is {size} bytes, over the {limit}-byte limit for a transcript")]
     TooLarge { path: PathBuf, size: u64, limit: u64 },
     #[error("database {path}: {message}")]
-    Database { path: PathBuf, message: String },
+    Database { path: PathBuf, message: String, remedy: Option<Remedy> },
     #[error("model {model}: {message}")]
     Model { model: String, message: String },
     #[error("ONNX Runtime: {0}")]
     Runtime(String),
     #[error("{0}")]
     NotFoundItem(String),
+    /// A lecture, revision or other item that does not exist, with how to list what does.
+    #[error("{message}")]
+    Missing { message: String, remedy: Remedy },
+    /// Search or answers need an index that is not there (or not whole).
+    #[error("{0}")]
+    NotIndexed(String),
     #[error("{0}")]
     Invalid(String),
     #[error("cancelled")]
     Cancelled,
+}
+
+/// What the user can do about an error, worded by each front end in its own terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Remedy {
+    /// Split the file, or raise the import size limit.
+    RaiseSizeLimit,
+    /// Use another database file.
+    ChooseAnotherDatabase,
+    /// Index the lectures (their chunks and embeddings).
+    IndexLectures,
+    /// See which lectures exist.
+    ListLectures,
+    /// See which revisions a lecture has (the lecture's id when known).
+    ListRevisions(Option<i64>),
+}
+
+impl Error {
+    pub fn remedy(&self) -> Option<Remedy> {
+        match self {
+            Error::TooLarge { .. } => Some(Remedy::RaiseSizeLimit),
+            Error::Database { remedy, .. } => *remedy,
+            Error::Missing { remedy, .. } => Some(*remedy),
+            Error::NotIndexed(_) => Some(Remedy::IndexLectures),
+            _ => None,
+        }
+    }
+
+    /// The input itself is at fault (a file that cannot be read, decoded or parsed, a bad value):
+    /// other inputs may still work.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            Error::NotFound { .. }
+                | Error::Io { .. }
+                | Error::EmptyFile { .. }
+                | Error::BinaryFile { .. }
+                | Error::Undecodable { .. }
+                | Error::Malformed { .. }
+                | Error::TooLarge { .. }
+                | Error::Invalid(_)
+        )
+    }
+
+    /// The message with the remedy in `words` (a front end's phrasing) appended.
+    pub fn explained(&self, words: impl Fn(Remedy) -> String) -> String {
+        match self.remedy() {
+            Some(r) => format!("{self} — {}", words(r)),
+            None => self.to_string(),
+        }
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

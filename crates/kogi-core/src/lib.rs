@@ -2,7 +2,6 @@
 //! and the pipelines over them. Front ends (CLI, desktop shell) are thin adapters over this crate.
 
 pub mod answer;
-pub mod app;
 pub mod chunk;
 pub mod correction;
 pub mod error;
@@ -13,9 +12,10 @@ pub mod inference;
 pub mod lecture;
 pub mod paths;
 pub mod retrieval;
+pub mod service;
 pub mod settings;
 pub mod store;
 pub mod text;
 pub mod transcript;
 
-pub use error::{Error, Result};
+pub use error::{Error, Remedy, Result};

@@ -3,7 +3,7 @@
 
 use crate::answer::prompt::Lang;
 use crate::answer::{AskParams, Rung, ThinkHarder};
-use crate::app::Config;
+use crate::chunk::Strategy;
 use crate::generate::ngram::NgramConfig;
 use crate::generate::sampling::SamplingParams;
 use crate::inference::manifest::{ModelDir, ModelKind, REBUILD_HINT};
@@ -20,7 +20,7 @@ pub const DEFAULT_CHAT_MODEL: &str = "smollm2-135m-instruct";
 pub struct Settings {
     /// Folder of installed models; `None` = the default (`$KOGI_MODELS` or `<data dir>/models`).
     pub models_dir: Option<PathBuf>,
-    /// Folder names inside the models folder.
+    /// Folder names inside the models folder, or absolute paths of model folders elsewhere.
     pub embedder: String,
     pub chat_model: String,
     pub provider: Provider,
@@ -43,6 +43,10 @@ pub struct Settings {
     pub think_samples: usize,
     /// Answers begin with the number of the excerpt they rest on (see `AskParams::lead_citation`).
     pub lead_citation: bool,
+    /// Below this best passage similarity the lecture is taken not to cover a question.
+    pub min_similarity: f32,
+    /// How lectures are cut into passages for search.
+    pub chunking: Strategy,
 }
 
 impl Default for Settings {
@@ -63,6 +67,8 @@ impl Default for Settings {
             lang: None,
             think_samples: 5,
             lead_citation: true,
+            min_similarity: AskParams::default().min_similarity,
+            chunking: crate::index::default_strategy(),
         }
     }
 }
@@ -122,10 +128,16 @@ impl Settings {
         if !(2..=16).contains(&self.think_samples) {
             return bad(format!("think-harder samples must be between 2 and 16, got {}", self.think_samples));
         }
+        if !(-1.0..=1.0).contains(&self.min_similarity) {
+            return bad(format!("the similarity gate must be between -1 and 1, got {}", self.min_similarity));
+        }
         for (what, name) in [("embedder", &self.embedder), ("chat model", &self.chat_model)] {
-            let ok = !name.is_empty() && !name.contains(['/', '\\']) && name != "." && name != "..";
+            let ok = Path::new(name).is_absolute()
+                || (!name.is_empty() && !name.contains(['/', '\\']) && name != "." && name != "..");
             if !ok {
-                return bad(format!("the {what} must be a folder name inside the models folder, got {name:?}"));
+                return bad(format!(
+                    "the {what} must be a folder name inside the models folder or an absolute path, got {name:?}"
+                ));
             }
         }
         if let Some(dir) = &self.models_dir
@@ -140,17 +152,13 @@ impl Settings {
         self.models_dir.clone().unwrap_or_else(crate::paths::models_dir)
     }
 
+    /// The embedder's folder (a name is looked up in the models folder; `join` keeps an absolute path).
     pub fn embedder_dir(&self) -> PathBuf {
         self.models_dir().join(&self.embedder)
     }
 
     pub fn chat_dir(&self) -> PathBuf {
         self.models_dir().join(&self.chat_model)
-    }
-
-    /// The core configuration for a database at `db`.
-    pub fn config(&self, db: PathBuf) -> Config {
-        Config { db, embedder: self.embedder_dir(), provider: self.provider, threads: self.threads, ..Config::default() }
     }
 
     pub fn session(&self) -> SessionConfig {
@@ -165,6 +173,7 @@ impl Settings {
         p.generate.speculative = self.speculation.then(NgramConfig::default);
         p.think = think.then_some(ThinkHarder::SelfConsistency { n: self.think_samples });
         p.lead_citation = self.lead_citation;
+        p.min_similarity = self.min_similarity;
         p
     }
 }
@@ -223,6 +232,9 @@ impl Settings {
         let dir = self.models_dir();
         let models = inventory(&dir);
         let ready = |name: &str, kind: ModelKind| {
+            if Path::new(name).is_absolute() {
+                return ModelDir::open(Path::new(name)).is_ok_and(|m| m.manifest.kind == kind);
+            }
             models.iter().any(|m| m.name == name && m.kind == Some(kind) && m.problem.is_none())
         };
         let embedder_ready = ready(&self.embedder, ModelKind::Embedder);
@@ -281,6 +293,9 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "{ not json");
         let escape = Settings { chat_model: "../elsewhere".into(), ..Default::default() };
         assert!(escape.validate().unwrap_err().to_string().contains("folder name"));
+        let elsewhere = Settings { chat_model: "/opt/models/llama".into(), ..Default::default() };
+        assert!(elsewhere.validate().is_ok());
+        assert_eq!(elsewhere.chat_dir(), PathBuf::from("/opt/models/llama"));
         let relative = Settings { models_dir: Some("models".into()), ..Default::default() };
         assert!(relative.validate().unwrap_err().to_string().contains("absolute"));
     }

@@ -6,8 +6,9 @@ pub mod prompt;
 pub mod rerank;
 
 use crate::chunk::Strategy;
-use crate::generate::engine::{FinishReason, Generate, GenerateParams, Generation, GenerationStats, LanguageModel};
+use crate::generate::engine::{FinishReason, GenerateParams, Generation, GenerationStats};
 use crate::generate::sampling::SamplingParams;
+use crate::generate::{Chat, Generator, Message};
 use crate::index::Indexer;
 use crate::inference::{Embed, Role, TokenSpans};
 use crate::lecture::{LectureId, RevisionId};
@@ -222,33 +223,44 @@ pub struct Answerer<'a> {
     pub db: &'a mut Db,
     embedder: &'a dyn Embed,
     tokens: Option<&'a dyn TokenSpans>,
-    pub lm: &'a mut LanguageModel,
+    pub lm: &'a mut dyn Generator,
     retrievers: HashMap<String, Retriever<'a>>,
     /// Optional cross-encoder for the reranked rung (the model's yes/no judgement otherwise).
     pub cross_encoder: Option<rerank::CrossEncoder>,
 }
 
 impl<'a> Answerer<'a> {
-    pub fn new(db: &'a mut Db, embedder: &'a dyn Embed, tokens: Option<&'a dyn TokenSpans>, lm: &'a mut LanguageModel) -> Self {
+    pub fn new(db: &'a mut Db, embedder: &'a dyn Embed, tokens: Option<&'a dyn TokenSpans>, lm: &'a mut dyn Generator) -> Self {
         Self { db, embedder, tokens, lm, retrievers: HashMap::new(), cross_encoder: None }
     }
 
-    /// Make sure the lectures in scope are indexed for `strategy` on the chosen revision.
-    fn ensure_indexed(&mut self, strategy: &Strategy, which: Which, filter: &SearchFilter) -> Result<()> {
-        let lectures = self.db.lectures(filter.course.as_deref())?;
-        let mut ix = Indexer::new(self.embedder);
-        ix.tokens = self.tokens;
-        let cancel = AtomicBool::new(false);
-        let mut changed = false;
-        for l in lectures.iter().filter(|l| filter.lectures.is_empty() || filter.lectures.contains(&l.id)) {
+    /// The revisions in scope that a rung needs indexed and are not yet (none for the baseline).
+    pub fn unindexed(&mut self, rung: Rung, filter: &SearchFilter) -> Result<Vec<RevisionId>> {
+        let Some((strategy, which)) = rung.source() else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        for l in self.db.lectures(filter.course.as_deref())?.iter().filter(|l| filter.lectures.is_empty() || filter.lectures.contains(&l.id)) {
             let rev = match which {
                 Which::Newest => l.head,
                 Which::Original => self.db.revisions(l.id)?.first().map(|r| r.id).unwrap_or(l.head),
             };
             if self.db.chunk_set(rev, &strategy.name(), self.embedder.model_id())?.is_none() {
-                ix.index_revision(self.db, rev, strategy, &mut |_| {}, &cancel)?;
-                changed = true;
+                out.push(rev);
             }
+        }
+        Ok(out)
+    }
+
+    /// Index what a rung needs and is missing. `progress(done, total)` counts chunks embedded over
+    /// all revisions; `cancel` stops between batches.
+    pub fn ensure_indexed(&mut self, rung: Rung, filter: &SearchFilter, progress: &mut dyn FnMut(usize, usize), cancel: &AtomicBool) -> Result<()> {
+        let Some((strategy, _)) = rung.source() else { return Ok(()) };
+        let missing = self.unindexed(rung, filter)?;
+        let mut ix = Indexer::new(self.embedder);
+        ix.tokens = self.tokens;
+        let changed = !missing.is_empty();
+        let n = missing.len();
+        for (i, rev) in missing.into_iter().enumerate() {
+            ix.index_revision(self.db, rev, &strategy, &mut |p| progress(i * 1000 + p.done * 1000 / p.total.max(1), n * 1000), cancel)?;
         }
         if changed && let Some(r) = self.retrievers.get_mut(&strategy.name()) {
             r.invalidate();
@@ -259,7 +271,7 @@ impl<'a> Answerer<'a> {
     /// The passages a rung hands to the model, best first.
     pub fn passages(&mut self, question: &str, p: &AskParams) -> Result<Vec<Passage>> {
         let Some((strategy, which)) = p.rung.source() else { return Ok(Vec::new()) };
-        self.ensure_indexed(&strategy, which, &p.filter)?;
+        self.ensure_indexed(p.rung, &p.filter, &mut |_, _| {}, &AtomicBool::new(false))?;
         let embedder = self.embedder;
         let retriever = self.retrievers.entry(strategy.name()).or_insert_with(|| Retriever::new(embedder, &strategy));
         let k = if p.rung == Rung::Reranked { p.rerank_candidates.max(p.k) } else { p.k };
@@ -315,9 +327,9 @@ impl<'a> Answerer<'a> {
                 return Ok(answer);
             }
         }
-        let context = self.lm.decoder.info.context;
+        let context = self.lm.context_window();
         let budget = p.max_prompt_tokens.min(context.saturating_sub(p.generate.max_new_tokens + 8)).max(64);
-        let built = prompt::build(&self.lm.tokenizer, question, &passages, lang, p.rung == Rung::Chunks, budget)?;
+        let built = prompt::build(&*self.lm, question, &passages, lang, p.rung == Rung::Chunks, budget)?;
         answer.passages = passages.into_iter().take(built.passages_used).collect();
         answer.trimmed_passages = built.trimmed;
         if built.trimmed > 0 {
@@ -332,8 +344,7 @@ impl<'a> Answerer<'a> {
             1 => "[1]",
             _ => "[",
         };
-        let mut tokens = built.tokens.clone();
-        tokens.extend(self.lm.tokenizer.encode(lead)?);
+        let chat = Chat { reply_prefix: lead.to_owned(), ..built.chat.clone() };
         let mut unsent = lead;
         let mut stream = |t: &str| {
             if unsent.is_empty() {
@@ -344,9 +355,9 @@ impl<'a> Answerer<'a> {
             }
         };
         let generation = match p.think {
-            None => self.lm.generate(&tokens, &p.generate, &mut stream, cancel)?,
+            None => self.lm.reply(&chat, &p.generate, &mut stream, cancel)?,
             Some(method) => {
-                let (g, report) = self.think_harder(method, question, &answer.passages, &built.tokens, p, cancel)?;
+                let (g, report) = self.think_harder(method, question, &answer.passages, &built.chat, p, cancel)?;
                 on_text(&g.text);
                 answer.think = Some(report);
                 g
@@ -380,7 +391,7 @@ impl<'a> Answerer<'a> {
         method: ThinkHarder,
         question: &str,
         passages: &[Passage],
-        prompt: &[u32],
+        prompt: &Chat,
         p: &AskParams,
         cancel: &AtomicBool,
     ) -> Result<(Generation, ThinkReport)> {
@@ -395,7 +406,7 @@ impl<'a> Answerer<'a> {
             p.generate.sampling.clone()
         };
         let params = GenerateParams { sampling, speculative: None, ..p.generate.clone() };
-        let samples = self.lm.generate_many(prompt, n, &params, cancel)?;
+        let samples = self.lm.replies(prompt, n, &params, cancel)?;
         let texts: Vec<String> = samples.iter().map(|g| g.text.trim().to_owned()).collect();
         let scores: Vec<f64> = match method {
             ThinkHarder::SelfConsistency { .. } => {
@@ -415,12 +426,12 @@ impl<'a> Answerer<'a> {
                 let chats: Vec<_> = texts
                     .iter()
                     .map(|t| {
-                        vec![
-                            crate::generate::chat::Message::system("Answer with yes or no."),
-                            crate::generate::chat::Message::user(format!(
+                        Chat::new(vec![
+                            Message::system("Answer with yes or no."),
+                            Message::user(format!(
                                 "Excerpts:\n{excerpts}\nQuestion: {question}\nAnswer: {t}\nIs the answer correct and supported by the excerpts? Answer yes or no."
                             )),
-                        ]
+                        ])
                     })
                     .collect();
                 LlmJudge::new(self.lm).yes_probability(&chats)?.into_iter().map(|x| x as f64).collect()

@@ -2,7 +2,7 @@
 //! the passages, cite them as [n], say when the lecture does not cover the question). Passages are
 //! trimmed to fit the model's window — never the question — and the caller is told.
 
-use crate::generate::chat::{ChatTokenizer, Message};
+use crate::generate::{Chat, Generator, Message};
 use crate::retrieval::Passage;
 use crate::Result;
 use serde::{Deserialize, Serialize};
@@ -114,8 +114,9 @@ fn passage_line(i: usize, p: &Passage, text: &str, lang: Lang, metadata: bool) -
 /// A built prompt, with what had to be left out.
 #[derive(Debug, Clone)]
 pub struct Prompt {
-    pub messages: Vec<Message>,
-    pub tokens: Vec<u32>,
+    pub chat: Chat,
+    /// Tokens the prompt takes.
+    pub tokens: usize,
     /// Passages actually in the prompt (a prefix of those given; the last may be shortened).
     pub passages_used: usize,
     /// Passages dropped or shortened to fit.
@@ -137,7 +138,7 @@ fn messages(question: &str, passages: &[(Passage, String)], lang: Lang, metadata
 /// Build the prompt within `max_tokens`: drop the lowest-ranked passages first, then shorten the
 /// last one kept; the question always stays whole. `passages` is best first.
 pub fn build(
-    tok: &ChatTokenizer,
+    lm: &dyn Generator,
     question: &str,
     passages: &[Passage],
     lang: Lang,
@@ -147,18 +148,17 @@ pub fn build(
     let mut kept: Vec<(Passage, String)> = passages.iter().map(|p| (p.clone(), p.text.clone())).collect();
     let mut trimmed = 0;
     loop {
-        let msgs = messages(question, &kept, lang, metadata);
-        let tokens = tok.encode_chat(&msgs)?;
-        if tokens.len() <= max_tokens || kept.is_empty() {
-            if tokens.len() > max_tokens {
+        let chat = Chat::new(messages(question, &kept, lang, metadata));
+        let tokens = lm.count_chat_tokens(&chat)?;
+        if tokens <= max_tokens || kept.is_empty() {
+            if tokens > max_tokens {
                 return Err(crate::Error::Invalid(format!(
-                    "the question alone needs {} tokens, more than the {max_tokens} the model can take — ask a shorter question",
-                    tokens.len()
+                    "the question alone needs {tokens} tokens, more than the {max_tokens} the model can take — ask a shorter question"
                 )));
             }
-            return Ok(Prompt { passages_used: kept.len(), messages: msgs, tokens, trimmed });
+            return Ok(Prompt { passages_used: kept.len(), chat, tokens, trimmed });
         }
-        let over = tokens.len() - max_tokens;
+        let over = tokens - max_tokens;
         let only_one = kept.len() == 1;
         let last = kept.last_mut().expect("non-empty");
         let chars = last.1.chars().count();

@@ -2,9 +2,7 @@
 //! relevant? yes/no" and scored by the probability of "yes" (constrained to those two answers, no
 //! text generated), or a cross-encoder when one is installed.
 
-use crate::generate::chat::Message;
-use crate::generate::engine::LanguageModel;
-use crate::generate::sampling::logsumexp;
+use crate::generate::{Chat, Generator, Message};
 use crate::inference::manifest::ModelDir;
 use crate::inference::runtime::{ProviderReport, SessionConfig, open_session};
 use crate::retrieval::Passage;
@@ -21,35 +19,24 @@ pub trait Rerank {
 
 /// The seed notebook's reranker: P(yes) / (P(yes) + P(no)) as the model's next token.
 pub struct LlmJudge<'a> {
-    pub lm: &'a mut LanguageModel,
+    pub lm: &'a mut dyn Generator,
     /// Characters of each passage shown to the judge.
     pub max_passage_chars: usize,
 }
 
 impl<'a> LlmJudge<'a> {
-    pub fn new(lm: &'a mut LanguageModel) -> Self {
+    pub fn new(lm: &'a mut dyn Generator) -> Self {
         Self { lm, max_passage_chars: 600 }
     }
 
     /// Probability of "yes" for each yes/no question (already phrased as chats), constrained to the
     /// tokens spelling yes and no.
-    pub fn yes_probability(&mut self, chats: &[Vec<Message>]) -> Result<Vec<f32>> {
-        let yes = self.lm.tokenizer.ids_for_words(&["yes"]);
-        let no = self.lm.tokenizer.ids_for_words(&["no"]);
-        if yes.is_empty() || no.is_empty() {
-            return Err(Error::Model {
-                model: self.lm.name.clone(),
-                message: "its vocabulary has no token for \"yes\" or \"no\", so it cannot judge relevance".into(),
-            });
-        }
-        let candidates: Vec<u32> = yes.iter().chain(&no).copied().collect();
-        let prompts = chats.iter().map(|c| self.lm.encode_chat(c)).collect::<Result<Vec<_>>>()?;
-        let lps = self.lm.next_token_logprobs(&prompts, &candidates)?;
+    pub fn yes_probability(&mut self, chats: &[Chat]) -> Result<Vec<f32>> {
+        let lps = self.lm.next_word_logprobs(chats, &["yes", "no"])?;
         Ok(lps
             .iter()
             .map(|lp| {
-                let y = logsumexp(&lp[..yes.len()]);
-                let n = logsumexp(&lp[yes.len()..]);
+                let (y, n) = (lp[0], lp[1]);
                 if !y.is_finite() && !n.is_finite() { 0.5 } else { 1.0 / (1.0 + (n - y).exp()) }
             })
             .collect())
@@ -58,17 +45,17 @@ impl<'a> LlmJudge<'a> {
 
 impl Rerank for LlmJudge<'_> {
     fn relevance(&mut self, question: &str, passages: &[Passage]) -> Result<Vec<f32>> {
-        let chats: Vec<Vec<Message>> = passages
+        let chats: Vec<Chat> = passages
             .iter()
             .map(|p| {
                 let text: String = p.text.chars().take(self.max_passage_chars).collect();
-                vec![
+                Chat::new(vec![
                     Message::system("Answer with yes or no."),
                     Message::user(format!(
                         "Question: {question}\nPassage: {}\nIs this passage directly relevant to the question? Answer yes or no.",
                         text.replace("<|", "<\u{200b}|")
                     )),
-                ]
+                ])
             })
             .collect();
         self.yes_probability(&chats)

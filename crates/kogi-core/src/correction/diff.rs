@@ -7,6 +7,7 @@ use crate::lecture::{LectureId, Revision, RevisionId, RevisionKind};
 use crate::store::Db;
 use crate::text::CharSpan;
 use crate::transcript::Segment;
+use crate::error::Remedy;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use similar::{Algorithm, DiffOp};
@@ -197,10 +198,10 @@ impl Db {
     pub fn restore_revision(&mut self, lecture: LectureId, revision: RevisionId) -> Result<Revision> {
         let old = self.revision(revision)?;
         if old.lecture != lecture {
-            return Err(Error::Invalid(format!(
-                "revision {revision} belongs to lecture {}, not lecture {lecture} — `kogi revisions {lecture}` lists its revisions",
-                old.lecture
-            )));
+            return Err(Error::Missing {
+                message: format!("revision {revision} belongs to lecture {}, not lecture {lecture}", old.lecture),
+                remedy: Remedy::ListRevisions(Some(lecture.0)),
+            });
         }
         let head = self.lecture(lecture)?.head;
         let message = format!("restore revision {}", old.number);

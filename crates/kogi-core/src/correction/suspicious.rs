@@ -11,8 +11,7 @@
 //! then the model asked to rewrite only that span); [`accept`] turns one into a new revision. The
 //! model never rewrites more than the span.
 
-use crate::generate::chat::Message;
-use crate::generate::engine::{FinishReason, Generate, GenerateParams, LanguageModel};
+use crate::generate::{Chat, FinishReason, GenerateParams, Generator, Message, TokenWindows};
 use crate::lecture::{LectureId, Revision, RevisionId, RevisionKind};
 use crate::store::Db;
 use crate::text::{CharIndex, CharSpan};
@@ -20,7 +19,7 @@ use crate::transcript::Segment;
 use crate::{Error, Result};
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 /// How a scan reads the text.
@@ -108,6 +107,8 @@ pub struct Scan {
 
 /// Characters of context kept on each side of a flagged span.
 pub const CONTEXT_CHARS: usize = 20;
+/// Characters of context the model sees on each side of a span it is asked to rewrite.
+pub const SUGGEST_CONTEXT_CHARS: usize = 60;
 /// A character's smoothed z-score must reach this for it to seed a span.
 const Z_THRESHOLD: f32 = 1.0;
 /// Smoothing: mean of the z-scores within this many characters on each side.
@@ -126,31 +127,27 @@ const SCAN_ALGORITHM: &str = "surprisal-script-z/1";
 /// not reach. The text's first token has no left context and is not scored (nor are the characters
 /// it covers).
 pub fn scan_text(
-    lm: &mut LanguageModel,
+    lm: &mut dyn Generator,
     text: &str,
     params: &ScanParams,
     progress: &mut dyn FnMut(usize, usize),
     cancel: &AtomicBool,
 ) -> Result<(Vec<SuspiciousSpan>, usize)> {
-    params.validate(lm.decoder.info.context)?;
-    let enc = lm
-        .tokenizer
-        .tokenizer()
-        .encode_char_offsets(text, false)
-        .map_err(|e| Error::Model { model: lm.name.clone(), message: format!("tokenizer: {e}") })?;
-    let ids = enc.get_ids();
-    let offsets = enc.get_offsets();
-    let surprisal = token_surprisals(lm, ids, params, progress, cancel)?;
+    params.validate(lm.context_window())?;
+    let windows = TokenWindows { tokens: params.window_tokens, stride: params.stride_tokens };
+    let scored = lm.token_logprobs(text, windows, progress, cancel)?;
+    let offsets: Vec<(usize, usize)> = scored.iter().map(|t| (t.span.start, t.span.end)).collect();
+    let surprisal: Vec<Option<f32>> = scored.iter().map(|t| t.logprob.map(|lp| -lp)).collect();
     let chars: Vec<char> = text.chars().collect();
-    let per_char = char_surprisal(chars.len(), offsets, &surprisal);
-    Ok((find_spans(&chars, &per_char, params), ids.len()))
+    let per_char = char_surprisal(chars.len(), &offsets, &surprisal);
+    Ok((find_spans(&chars, &per_char, params), scored.len()))
 }
 
 /// [`scan_text`] on a stored revision, cached in the `scans` table per (revision, model, params):
 /// asking again returns the stored scan without running the model. A cancelled scan stores nothing.
 pub fn scan_revision(
     db: &mut Db,
-    lm: &mut LanguageModel,
+    lm: &mut dyn Generator,
     revision: RevisionId,
     params: &ScanParams,
     progress: &mut dyn FnMut(usize, usize),
@@ -158,7 +155,7 @@ pub fn scan_revision(
 ) -> Result<Scan> {
     let key = serde_json::to_string(&CacheKey { algorithm: SCAN_ALGORITHM, params })
         .map_err(|e| Error::Invalid(format!("scan parameters: {e}")))?;
-    let model = lm.name.clone();
+    let model = lm.name().to_owned();
     let cached: Option<String> = db
         .conn()
         .query_row(
@@ -181,7 +178,7 @@ pub fn scan_revision(
         tokens,
         spans,
         seconds: started.elapsed().as_secs_f64(),
-        provider: lm.decoder.provider.in_use.to_string(),
+        provider: lm.runs_on(),
     };
     let json = serde_json::to_string(&scan).map_err(|e| Error::Invalid(format!("scan result: {e}")))?;
     db.conn()
@@ -237,7 +234,7 @@ pub struct Suggestion {
 /// rewrites more than the span (see [`extract_replacement`]); the token budget (16, plus room for
 /// that echo) follows from it.
 pub fn suggest(
-    lm: &mut LanguageModel,
+    lm: &mut dyn Generator,
     text: &str,
     span: CharSpan,
     glossary: &[(String, Vec<String>)],
@@ -258,12 +255,12 @@ pub fn suggest(
         .collect();
 
     let (before, after) = context(&ix, span, context_chars);
-    let prompt = lm.encode_chat(&rewrite_prompt(&before, &original, &after))?;
+    let prompt = Chat::new(rewrite_prompt(&before, &original, &after));
     // Room for the answer alone, or for a small model echoing the context around it.
-    let budget = 2 * lm.tokenizer.encode(&original)?.len() + lm.tokenizer.encode(&before)?.len() + 16;
+    let budget = 2 * lm.count_tokens(&original)? + lm.count_tokens(&before)? + 16;
     let gen_params =
         GenerateParams { max_new_tokens: budget.clamp(16, 256), stop_strings: vec!["\n".into()], ..Default::default() };
-    let g = lm.generate(&prompt, &gen_params, &mut |_| {}, &AtomicBool::new(false))?;
+    let g = lm.reply(&prompt, &gen_params, &mut |_| {}, &AtomicBool::new(false))?;
     tracing::debug!(answer = %g.text, finish = ?g.finish, "model rewrite of a span");
     let complete = matches!(g.finish, FinishReason::EndOfTurn | FinishReason::StopString);
     let Some(replacement) = extract_replacement(&g.text, &before, &after, &original, complete) else {
@@ -273,8 +270,8 @@ pub fn suggest(
         return Ok(out);
     }
     // Keep the rewrite only if the model finds the passage with it more probable than as it was.
-    let gain = text_logprob(lm, &format!("{before}{replacement}{after}"))?
-        - text_logprob(lm, &format!("{before}{original}{after}"))?;
+    let gain = lm.text_logprob(&format!("{before}{replacement}{after}"))?
+        - lm.text_logprob(&format!("{before}{original}{after}"))?;
     tracing::debug!(%replacement, gain, "model rewrite scored");
     if gain > 0.0 {
         let score = (1.0 / (1.0 + (-gain).exp())) as f32;
@@ -299,21 +296,6 @@ fn rewrite_prompt(before: &str, span: &str, after: &str) -> Vec<Message> {
         Message::assistant("首都"),
         Message::user(ask(before, span, after)),
     ]
-}
-
-/// Total log-probability (nats) of `text` under the model, after BOS when the tokenizer has one
-/// (the last `context` tokens if it is longer than the model's window).
-fn text_logprob(lm: &mut LanguageModel, text: &str) -> Result<f64> {
-    let mut ids: Vec<u32> = lm.tokenizer.bos_id().into_iter().collect();
-    ids.extend(lm.tokenizer.encode(text)?);
-    let ids = &ids[ids.len().saturating_sub(lm.decoder.info.context)..];
-    if ids.len() < 2 {
-        return Ok(0.0);
-    }
-    let vocab = lm.decoder.info.vocab;
-    let mut cache = lm.decoder.new_cache(1, ids.len())?;
-    let logits = lm.decoder.forward(&mut cache, ids, ids.len())?;
-    Ok((1..ids.len()).map(|j| -f64::from(surprisal(&logits[(j - 1) * vocab..j * vocab], ids[j]))).sum())
 }
 
 /// Make a new revision (kind `suggestion`) of `lecture` on top of `parent`, with the suggestion's
@@ -362,66 +344,6 @@ fn check_span(span: CharSpan, len: usize) -> Result<()> {
 
 // ---------------------------------------------------------------------------------------------
 // Scoring
-
-/// The window starts for `n` tokens: 0, stride, 2·stride … until a window reaches the end.
-fn window_starts(n: usize, window: usize, stride: usize) -> Vec<usize> {
-    if n < 2 {
-        return Vec::new();
-    }
-    let mut starts = vec![0];
-    let mut s = 0;
-    while s + window < n {
-        s += stride;
-        starts.push(s);
-    }
-    starts
-}
-
-/// −ln p(token) under `logits`, computed as `ln Σ exp(x − max) − (x_token − max)`.
-fn surprisal(logits: &[f32], token: u32) -> f32 {
-    let max = logits.iter().copied().filter(|v| !v.is_nan()).fold(f32::NEG_INFINITY, f32::max);
-    let sum: f64 = logits.iter().filter(|v| !v.is_nan()).map(|&v| f64::from((v - max).exp())).sum();
-    let x = logits.get(token as usize).copied().unwrap_or(f32::NEG_INFINITY);
-    (sum.ln() as f32) - (x - max)
-}
-
-/// Surprisal of each token (`None` for the first, which has no context).
-fn token_surprisals(
-    lm: &mut LanguageModel,
-    ids: &[u32],
-    params: &ScanParams,
-    progress: &mut dyn FnMut(usize, usize),
-    cancel: &AtomicBool,
-) -> Result<Vec<Option<f32>>> {
-    let n = ids.len();
-    let mut out = vec![None; n];
-    let starts = window_starts(n, params.window_tokens, params.stride_tokens);
-    let total = starts.len();
-    progress(0, total);
-    let vocab = lm.decoder.info.vocab;
-    // Tokens before `done` have a score (or, the first, never will).
-    let mut done = 1;
-    for (k, &start) in starts.iter().enumerate() {
-        if cancel.load(Ordering::Relaxed) {
-            return Err(Error::Cancelled);
-        }
-        let end = (start + params.window_tokens).min(n);
-        let piece = &ids[start..end];
-        let mut cache = lm.decoder.new_cache(1, piece.len())?;
-        let logits = lm.decoder.forward(&mut cache, piece, piece.len())?;
-        // The logits at window position i predict token start + i + 1.
-        for j in done.max(start + 1)..end {
-            let i = j - start - 1;
-            out[j] = Some(surprisal(&logits[i * vocab..(i + 1) * vocab], ids[j]));
-        }
-        done = end;
-        progress(k + 1, total);
-    }
-    if cancel.load(Ordering::Relaxed) {
-        return Err(Error::Cancelled);
-    }
-    Ok(out)
-}
 
 /// Per-character surprisal from per-token surprisal and the tokens' character offsets.
 ///
@@ -821,24 +743,6 @@ mod tests {
             };
             let back: Scan = serde_json::from_str(&serde_json::to_string(&scan).unwrap()).unwrap();
             assert_eq!(back, scan);
-        }
-    }
-
-    #[test]
-    fn windows_overlap_and_reach_the_end() {
-        assert!(window_starts(1, 256, 192).is_empty());
-        assert_eq!(window_starts(100, 256, 192), vec![0]);
-        assert_eq!(window_starts(256, 256, 192), vec![0]);
-        assert_eq!(window_starts(257, 256, 192), vec![0, 192]);
-        assert_eq!(window_starts(600, 256, 192), vec![0, 192, 384]);
-    }
-
-    #[test]
-    fn surprisal_is_the_negative_log_softmax() {
-        let logits = [1.0f32, 2.0, 3.0];
-        let lp = crate::generate::sampling::log_softmax(&logits);
-        for t in 0..3 {
-            assert!((surprisal(&logits, t) + lp[t as usize]).abs() < 1e-5);
         }
     }
 

@@ -3,6 +3,7 @@
 //! limit or a cancel flag.
 
 use super::chat::{ChatTokenizer, Message, StreamDecoder};
+use super::{Chat, Generator, TokenScore, TokenWindows};
 use super::decoder::{Decoder, DeviceSteps, KvCache, Picked};
 use super::ngram::{NgramConfig, NgramDrafter};
 use super::sampling::{Sampler, SamplingParams, log_softmax, logsumexp};
@@ -119,18 +120,6 @@ pub struct LanguageModel {
     pub name: String,
 }
 
-/// The interface the answer pipeline needs from a generator (tiny test models implement it too).
-pub trait Generate {
-    fn tokenizer(&self) -> &ChatTokenizer;
-    fn generate(
-        &mut self,
-        prompt: &[u32],
-        params: &GenerateParams,
-        on_text: &mut dyn FnMut(&str),
-        cancel: &AtomicBool,
-    ) -> Result<Generation>;
-}
-
 impl LanguageModel {
     pub fn open(dir: &Path, config: &SessionConfig) -> Result<Self> {
         Self::with_decoder(dir, Decoder::open(dir, config)?)
@@ -230,12 +219,9 @@ impl<'a> Output<'a> {
     }
 }
 
-impl Generate for LanguageModel {
-    fn tokenizer(&self) -> &ChatTokenizer {
-        &self.tokenizer
-    }
-
-    fn generate(
+impl LanguageModel {
+    /// Continue `prompt` (token ids), streaming text through `on_text`.
+    pub fn generate(
         &mut self,
         prompt: &[u32],
         params: &GenerateParams,
@@ -386,5 +372,98 @@ impl Generate for LanguageModel {
             accepted,
         };
         Ok(Generation { tokens: generated, text: out.text, finish, stats, logprob })
+    }
+}
+
+impl LanguageModel {
+    /// The prompt of a chat: its template rendered for the reply, then the reply prefix.
+    pub fn encode_prompt(&self, chat: &Chat) -> Result<Vec<u32>> {
+        let mut ids = self.tokenizer.encode_chat(&chat.messages)?;
+        if !chat.reply_prefix.is_empty() {
+            ids.extend(self.tokenizer.encode(&chat.reply_prefix)?);
+        }
+        Ok(ids)
+    }
+}
+
+impl Generator for LanguageModel {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn runs_on(&self) -> String {
+        self.decoder.provider.in_use.to_string()
+    }
+
+    fn provider(&self) -> Option<crate::inference::runtime::ProviderReport> {
+        Some(self.decoder.provider.clone())
+    }
+
+    fn context_window(&self) -> usize {
+        self.decoder.info.context
+    }
+
+    fn count_tokens(&self, text: &str) -> Result<usize> {
+        Ok(self.tokenizer.encode(text)?.len())
+    }
+
+    fn count_chat_tokens(&self, chat: &Chat) -> Result<usize> {
+        Ok(self.encode_prompt(chat)?.len())
+    }
+
+    fn reply(
+        &mut self,
+        chat: &Chat,
+        params: &GenerateParams,
+        on_text: &mut dyn FnMut(&str),
+        cancel: &AtomicBool,
+    ) -> Result<Generation> {
+        let prompt = self.encode_prompt(chat)?;
+        self.generate(&prompt, params, on_text, cancel)
+    }
+
+    fn replies(&mut self, chat: &Chat, n: usize, params: &GenerateParams, cancel: &AtomicBool) -> Result<Vec<Generation>> {
+        let prompt = self.encode_prompt(chat)?;
+        self.generate_many(&prompt, n, params, cancel)
+    }
+
+    fn next_word_logprobs(&mut self, chats: &[Chat], words: &[&str]) -> Result<Vec<Vec<f32>>> {
+        let ids: Vec<Vec<u32>> = words.iter().map(|w| self.tokenizer.ids_for_words(&[w])).collect();
+        if let Some(i) = ids.iter().position(|v| v.is_empty()) {
+            return Err(Error::Model {
+                model: self.name.clone(),
+                message: format!("its vocabulary has no token for {:?}, so it cannot answer with it", words[i]),
+            });
+        }
+        let candidates: Vec<u32> = ids.iter().flatten().copied().collect();
+        let prompts = chats.iter().map(|c| self.encode_prompt(c)).collect::<Result<Vec<_>>>()?;
+        let lps = self.next_token_logprobs(&prompts, &candidates)?;
+        Ok(lps
+            .iter()
+            .map(|lp| {
+                let mut at = 0;
+                ids.iter()
+                    .map(|w| {
+                        let x = logsumexp(&lp[at..at + w.len()]);
+                        at += w.len();
+                        x
+                    })
+                    .collect()
+            })
+            .collect())
+    }
+
+    fn token_logprobs(
+        &mut self,
+        text: &str,
+        windows: TokenWindows,
+        progress: &mut dyn FnMut(usize, usize),
+        cancel: &AtomicBool,
+    ) -> Result<Vec<TokenScore>> {
+        self.score_tokens(text, windows, progress, cancel)
+    }
+
+    fn text_logprob(&mut self, text: &str) -> Result<f64> {
+        self.document_logprob(text)
     }
 }

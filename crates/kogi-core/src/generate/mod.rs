@@ -1,4 +1,6 @@
-//! Text generation with a local decoder model: KV cache, sampling, n-gram speculation, scoring.
+//! Text generation. [`Generator`] is what the rest of kogi asks of a language model (answers, the
+//! yes/no reranker, "think harder", the suspicious-passage scan, evaluations); the ONNX engine
+//! ([`engine::LanguageModel`]) is one implementation, and a server is meant to be another.
 
 pub mod batch;
 pub mod chat;
@@ -7,4 +9,88 @@ mod device_steps;
 pub mod engine;
 pub mod ngram;
 pub mod sampling;
+pub mod scoring;
+#[cfg(test)]
+pub mod scripted;
 pub mod step_graph;
+
+use crate::inference::runtime::ProviderReport;
+use crate::text::CharSpan;
+use crate::Result;
+pub use chat::Message;
+pub use engine::{FinishReason, GenerateParams, Generation, GenerationStats};
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::AtomicBool;
+
+/// A chat to continue: the messages, and text the reply is made to begin with (it counts as part
+/// of the reply, e.g. "[" so that an answer first names the excerpt it rests on).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Chat {
+    pub messages: Vec<Message>,
+    pub reply_prefix: String,
+}
+
+impl Chat {
+    pub fn new(messages: Vec<Message>) -> Self {
+        Self { messages, reply_prefix: String::new() }
+    }
+}
+
+/// How a long text is read for token scores: windows of `tokens`, one every `stride` tokens, so
+/// that every token after the first window sees at least `tokens - stride` tokens of context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenWindows {
+    pub tokens: usize,
+    pub stride: usize,
+}
+
+/// One token of a scored text: the code points it covers and its log-probability given the text
+/// before it (`None` where it has no left context: the text's first token).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TokenScore {
+    pub span: CharSpan,
+    pub logprob: Option<f32>,
+}
+
+/// What kogi needs from a language model. Token counts and ids are the model's own.
+pub trait Generator: Send {
+    /// The model's name (shown to the user; keys cached scans).
+    fn name(&self) -> &str;
+    /// Where it runs, in words ("CPU", "CUDA", …).
+    fn runs_on(&self) -> String;
+    /// The execution provider asked for and the one in use, for an ONNX Runtime model.
+    fn provider(&self) -> Option<ProviderReport> {
+        None
+    }
+    /// The context window, in tokens.
+    fn context_window(&self) -> usize;
+    /// Tokens `text` takes on its own.
+    fn count_tokens(&self, text: &str) -> Result<usize>;
+    /// Tokens the chat's prompt takes, ready for the reply (reply prefix included).
+    fn count_chat_tokens(&self, chat: &Chat) -> Result<usize>;
+    /// Continue the chat, streaming the reply's text through `on_text` (the reply prefix is not
+    /// streamed and not part of [`Generation::text`]).
+    fn reply(
+        &mut self,
+        chat: &Chat,
+        params: &GenerateParams,
+        on_text: &mut dyn FnMut(&str),
+        cancel: &AtomicBool,
+    ) -> Result<Generation>;
+    /// `n` sampled replies to one chat (one batch where the engine can).
+    fn replies(&mut self, chat: &Chat, n: usize, params: &GenerateParams, cancel: &AtomicBool) -> Result<Vec<Generation>>;
+    /// For each chat, the log-probability that the reply's first token spells each of `words`
+    /// (every spelling of a word summed: "yes", " Yes", "YES"). Nothing is generated.
+    fn next_word_logprobs(&mut self, chats: &[Chat], words: &[&str]) -> Result<Vec<Vec<f32>>>;
+    /// Every token of `text` with its log-probability given the text before it, read in
+    /// `windows`; `progress(done, total)` counts windows; `cancel` stops between windows.
+    fn token_logprobs(
+        &mut self,
+        text: &str,
+        windows: TokenWindows,
+        progress: &mut dyn FnMut(usize, usize),
+        cancel: &AtomicBool,
+    ) -> Result<Vec<TokenScore>>;
+    /// Total log-probability (nats) of `text` as a document of its own.
+    fn text_logprob(&mut self, text: &str) -> Result<f64>;
+}

@@ -22,6 +22,20 @@ pub trait Embed: Send + Sync {
     fn embed(&self, texts: &[&str], role: Role) -> Result<Vec<Vec<f32>>>;
 }
 
+/// An embedding model that also reports its token spans (what indexing needs).
+pub trait TextEmbedder: Embed + TokenSpans {
+    /// The execution provider in use, for an ONNX Runtime model.
+    fn provider(&self) -> Option<runtime::ProviderReport> {
+        None
+    }
+}
+
+impl TextEmbedder for embed::OnnxEmbedder {
+    fn provider(&self) -> Option<runtime::ProviderReport> {
+        Some(self.provider.clone())
+    }
+}
+
 /// Splits a text into the model's tokens, reporting each token's char span (for token-window chunks).
 pub trait TokenSpans: Send + Sync {
     fn token_spans(&self, text: &str) -> Result<Vec<crate::text::CharSpan>>;

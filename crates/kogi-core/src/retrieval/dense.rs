@@ -32,8 +32,8 @@ impl DenseIndex {
         let mut courses = Vec::with_capacity(rows.len());
         for r in rows {
             let Some(v) = vectors.get(&r.text_sha256) else {
-                return Err(Error::Invalid(format!(
-                    "lecture {} is partly indexed (a chunk has no embedding) — run `kogi index` again",
+                return Err(Error::NotIndexed(format!(
+                    "lecture {} is partly indexed (a chunk has no embedding)",
                     r.lecture
                 )));
             };

@@ -171,8 +171,8 @@ impl<'e> Retriever<'e> {
             Ok((dense, lexical))
         })?;
         if dense.is_empty() && lexical.is_empty() && db.current_chunks(&self.strategy, &model, &p.filter)?.is_empty() {
-            return Err(Error::NotFoundItem(format!(
-                "nothing is indexed for chunking {} and model {model} — run `kogi index` first",
+            return Err(Error::NotIndexed(format!(
+                "nothing is indexed for chunking {} and model {model}",
                 self.strategy
             )));
         }

@@ -2,6 +2,7 @@ use super::Db;
 use crate::lecture::{Lecture, LectureId, Revision, RevisionId, RevisionKind};
 use crate::transcript::{Format, ImportedTranscript, LectureMeta, Segment};
 use crate::text::CharSpan;
+use crate::error::Remedy;
 use crate::{Error, Result};
 use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
 use sha2::{Digest, Sha256};
@@ -76,7 +77,7 @@ impl Db {
             .query_row(&format!("SELECT {LECTURE_COLS} FROM lectures l WHERE l.id = ?1"), [id.0], lecture_from_row)
             .optional()
             .map_err(|e| self.err(e))?
-            .ok_or_else(|| Error::NotFoundItem(format!("no lecture {id} — `kogi lectures` lists them")))
+            .ok_or_else(|| Error::Missing { message: format!("no lecture {id}"), remedy: Remedy::ListLectures })
     }
 
     /// All lectures, optionally of one course, by course then title.
@@ -114,7 +115,7 @@ impl Db {
             )
             .optional()
             .map_err(|e| self.err(e))?
-            .ok_or_else(|| Error::NotFoundItem(format!("no revision {id} — `kogi revisions LECTURE` lists them")))?;
+            .ok_or_else(|| Error::Missing { message: format!("no revision {id}"), remedy: Remedy::ListRevisions(None) })?;
         rev.segments = self.segments(id)?;
         Ok(rev)
     }

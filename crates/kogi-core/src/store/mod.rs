@@ -11,6 +11,7 @@ pub use chunks::{ChunkRow, ChunkSet, ChunkSetId, SearchFilter, Which};
 pub use drafts::Draft;
 pub use lectures::{Imported, sha256_hex};
 
+use crate::error::Remedy;
 use crate::{Error, Result};
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 use std::path::{Path, PathBuf};
@@ -36,6 +37,7 @@ impl Db {
             std::fs::create_dir_all(dir).map_err(|e| Error::Database {
                 path: path.to_owned(),
                 message: format!("cannot create the folder {}: {e}", dir.display()),
+                remedy: Some(Remedy::ChooseAnotherDatabase),
             })?;
         }
         let conn = Connection::open_with_flags(
@@ -99,22 +101,20 @@ impl Db {
 
 /// Translate SQLite failures into what the user can do about them.
 pub(crate) fn db_error(path: &Path, e: rusqlite::Error) -> Error {
-    let message = match e.sqlite_error_code() {
+    let other = Some(Remedy::ChooseAnotherDatabase);
+    let (message, remedy) = match e.sqlite_error_code() {
         Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => {
-            "the database is locked by another program (another kogi running?) — close it and try again".to_string()
+            ("the database is locked by another program (another kogi running?) — close it and try again".to_string(), None)
         }
-        Some(ErrorCode::ReadOnly) => {
-            "the database is read-only — check the file's permissions, or choose another with --db".to_string()
-        }
+        Some(ErrorCode::ReadOnly) => ("the database is read-only — check the file's permissions".to_string(), other),
         Some(ErrorCode::CannotOpen) => {
-            "cannot open the database file — check that its folder exists and is writable, or choose another with --db"
-                .to_string()
+            ("cannot open the database file — check that its folder exists and is writable".to_string(), other)
         }
         Some(ErrorCode::NotADatabase) | Some(ErrorCode::DatabaseCorrupt) => {
-            "the file is not a kogi database or is damaged — choose another with --db".to_string()
+            ("the file is not a kogi database or is damaged".to_string(), other)
         }
-        Some(ErrorCode::DiskFull) => "the disk is full — free some space and try again".to_string(),
-        _ => e.to_string(),
+        Some(ErrorCode::DiskFull) => ("the disk is full — free some space and try again".to_string(), None),
+        _ => (e.to_string(), None),
     };
-    Error::Database { path: path.to_owned(), message }
+    Error::Database { path: path.to_owned(), message, remedy }
 }
