@@ -7,6 +7,7 @@
 use super::align::levenshtein;
 use crate::lecture::{LectureId, Revision, RevisionId, RevisionKind};
 use crate::store::Db;
+use crate::text::script::{Script, script};
 use crate::text::{CharIndex, CharSpan};
 use crate::{Error, Result};
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
@@ -292,43 +293,27 @@ pub fn parse_glossary(text: &str, origin: &Path) -> Result<Vec<Term>> {
 // ---------------------------------------------------------------------------------------------
 // Scripts and whole terms
 
-/// The script class of a character, for deciding where a Japanese "word" may end.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Script {
-    Kanji,
-    Katakana,
-    Hiragana,
-    /// Latin letters and digits, ASCII or full-width.
-    Latin,
-    /// Punctuation, whitespace, symbols: always a boundary.
-    Other,
-}
-
-pub fn script(c: char) -> Script {
-    match c as u32 {
-        0x3005..=0x3007 | 0x303B => Script::Kanji, // 々 〆 〇 〻
-        0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x3FFFF => Script::Kanji,
-        0x30FB => Script::Other, // ・
-        0x30A1..=0x30FF | 0x31F0..=0x31FF | 0xFF66..=0xFF9F => Script::Katakana,
-        0x3041..=0x309F => Script::Hiragana,
-        0xFF10..=0xFF19 | 0xFF21..=0xFF3A | 0xFF41..=0xFF5A => Script::Latin,
-        _ if c.is_ascii_alphanumeric() => Script::Latin,
-        u if u < 0x2000 && c.is_alphanumeric() => Script::Latin,
-        _ => Script::Other,
+/// The class a character has for deciding where a Japanese "word" may end: its [`Script`], with
+/// digits and letters of other alphabets joining Latin words (「o1」, 「GPT4」 are one word).
+/// Punctuation and space are no class: always a boundary.
+fn word_class(c: char) -> Option<Script> {
+    match script(c) {
+        Script::Latin | Script::Digit | Script::OtherLetter => Some(Script::Latin),
+        Script::Punctuation | Script::Space => None,
+        s @ (Script::Kanji | Script::Hiragana | Script::Katakana) => Some(s),
     }
 }
 
-/// Whether `chars[span]` is a whole term: the character before it is not of the script of its
-/// first character, and the one after it not of the script of its last (for Latin, that is an
-/// ASCII word boundary). Punctuation at an edge is always a boundary.
+/// Whether `chars[span]` is a whole term: the character before it is not of the class of its
+/// first character, and the one after it not of the class of its last (see `word_class`; for
+/// Latin, that is a word boundary). Punctuation or space at an edge is always a boundary.
 pub fn is_whole_term(chars: &[char], span: CharSpan) -> bool {
     if span.is_empty() || span.end > chars.len() {
         return false;
     }
     let edge_ok = |neighbour: Option<&char>, edge: char| {
-        let s = script(edge);
-        s == Script::Other || neighbour.is_none_or(|n| script(*n) != s)
+        let s = word_class(edge);
+        s.is_none() || neighbour.is_none_or(|n| word_class(*n) != s)
     };
     let before = span.start.checked_sub(1).and_then(|i| chars.get(i));
     edge_ok(before, chars[span.start]) && edge_ok(chars.get(span.end), chars[span.end - 1])
@@ -570,8 +555,8 @@ const MAX_FORM: usize = 12;
 const MAX_FREQUENCY_SUGGESTIONS: usize = 50;
 const CONTEXT: usize = 20;
 
-fn in_run(s: Script) -> bool {
-    matches!(s, Script::Kanji | Script::Katakana | Script::Latin)
+fn in_run(c: char) -> bool {
+    matches!(word_class(c), Some(Script::Kanji | Script::Katakana | Script::Latin))
 }
 
 fn contains(hay: &[char], needle: &[char]) -> bool {
@@ -608,7 +593,7 @@ pub fn suggest_terms(text: &str, terms: &[Term]) -> Vec<TermSuggestion> {
     let mut run = vec![usize::MAX; n];
     let mut id = 0;
     for i in 0..n {
-        if in_run(script(chars[i])) {
+        if in_run(chars[i]) {
             if i > 0 && run[i - 1] == usize::MAX {
                 id += 1;
             }
@@ -618,7 +603,7 @@ pub fn suggest_terms(text: &str, terms: &[Term]) -> Vec<TermSuggestion> {
     let window_ok =
         |s: usize, len: usize| len > 0 && s + len <= n && run[s] != usize::MAX && run[s] == run[s + len - 1];
     // A window never cuts a Latin word (letters and digits): 「hinChilla」 is no spelling of anything.
-    let latin = |i: usize| script(chars[i]) == Script::Latin;
+    let latin = |i: usize| word_class(chars[i]) == Some(Script::Latin);
     let cuts_latin = |s: usize, len: usize| {
         (s > 0 && latin(s) && latin(s - 1)) || (s + len < n && latin(s + len - 1) && latin(s + len))
     };
@@ -892,6 +877,16 @@ mod tests {
         // モデル|スケール足 (katakana before katakana), スケール足|湾 (kanji after kanji), ABC|o1|x: not whole.
         assert_eq!(whole, [(3, false, false), (11, false, false), (22, false, false), (28, true, true)]);
         assert_eq!(apply(text, &occ), "モデルスケール足の話。スケール足湾岸。ABCo1x と OpenAI o1。");
+    }
+
+    #[test]
+    fn whole_terms_end_at_punctuation_and_script_changes() {
+        let chars: Vec<char> = "ニューラル・ネットとGPT4oの𠮷野".chars().collect();
+        let at = |s: usize, e: usize| is_whole_term(&chars, CharSpan::new(s, e));
+        assert!(at(6, 9), "「・」 before ネット is a boundary");
+        assert!(!at(10, 14), "GPT4 goes on with o");
+        assert!(at(10, 15), "GPT4o");
+        assert!(!at(17, 18), "野 after the kanji 𠮷");
     }
 
     #[test]
