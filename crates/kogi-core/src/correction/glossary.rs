@@ -511,13 +511,15 @@ impl Db {
 // ---------------------------------------------------------------------------------------------
 // Suggestions
 
-/// Where a suggestion comes from.
+/// Where the `term` of a [`TermSuggestion`] comes from: the glossary, or the transcript itself.
+/// (Not the suspicious scan's `SuggestionSource`, which says who proposed a span's replacement.)
+/// In JSON: `"glossary"` or `"frequency"`.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
-pub enum SuggestionSource {
-    /// Close to a term of the glossary given.
+pub enum TermSource {
+    /// A term of the glossary given; the variant is close to it.
     Glossary,
-    /// A rare spelling close to a run the transcript has many times.
+    /// A run the transcript has many times; the variant is a rare spelling close to it.
     Frequency,
 }
 
@@ -534,7 +536,7 @@ pub struct TermSuggestion {
     pub term_count: usize,
     /// Levenshtein distance / the longer length (0 < distance ≤ 0.34).
     pub distance: f64,
-    pub source: SuggestionSource,
+    pub source: TermSource,
     /// The first occurrence, with context.
     pub span: CharSpan,
     pub before: String,
@@ -567,7 +569,7 @@ struct Candidate {
     span: CharSpan,
     term: usize,
     distance: f64,
-    source: SuggestionSource,
+    source: TermSource,
 }
 
 /// Spans that look like mis-heard technical terms, ranked by closeness:
@@ -650,7 +652,7 @@ pub fn suggest_terms(text: &str, terms: &[Term]) -> Vec<TermSuggestion> {
                         span: CharSpan::new(s, s + len),
                         term: ti,
                         distance: d,
-                        source: SuggestionSource::Glossary,
+                        source: TermSource::Glossary,
                     });
                 }
             }
@@ -749,7 +751,7 @@ pub fn suggest_terms(text: &str, terms: &[Term]) -> Vec<TermSuggestion> {
                             span: CharSpan::new(s, s + len),
                             term: ti,
                             distance: d,
-                            source: SuggestionSource::Frequency,
+                            source: TermSource::Frequency,
                         });
                     }
                 }
@@ -813,22 +815,22 @@ pub fn suggest_terms(text: &str, terms: &[Term]) -> Vec<TermSuggestion> {
     let mut out: Vec<TermSuggestion> = order.into_iter().filter_map(|k| groups.remove(&k)).collect();
     // A frequency suggestion for a spelling the glossary already corrects adds nothing.
     let glossary_variants: HashSet<String> =
-        out.iter().filter(|s| s.source == SuggestionSource::Glossary).map(|s| s.variant.clone()).collect();
-    out.retain(|s| s.source == SuggestionSource::Glossary || !glossary_variants.contains(&s.variant));
+        out.iter().filter(|s| s.source == TermSource::Glossary).map(|s| s.variant.clone()).collect();
+    out.retain(|s| s.source == TermSource::Glossary || !glossary_variants.contains(&s.variant));
     let ratio = |s: &TermSuggestion| s.term_count as f64 / s.count.max(1) as f64;
     out.sort_by(|a, b| {
         (a.source as u8)
             .cmp(&(b.source as u8))
             .then(a.distance.total_cmp(&b.distance))
             .then_with(|| match a.source {
-                SuggestionSource::Glossary => b.count.cmp(&a.count),
-                SuggestionSource::Frequency => ratio(b).total_cmp(&ratio(a)),
+                TermSource::Glossary => b.count.cmp(&a.count),
+                TermSource::Frequency => ratio(b).total_cmp(&ratio(a)),
             })
             .then(a.span.start.cmp(&b.span.start))
     });
     let mut freq = 0;
     out.retain(|s| {
-        if s.source == SuggestionSource::Frequency {
+        if s.source == TermSource::Frequency {
             freq += 1;
             freq <= MAX_FREQUENCY_SUGGESTIONS
         } else {
@@ -1062,6 +1064,9 @@ mod tests {
         // A variant the glossary already lists is not suggested again.
         let s = suggest_terms(text, &[Term::new("スケール則", &["スケール足"])]);
         assert!(!s.iter().any(|s| s.variant == "スケール足"), "{s:#?}");
+        // The JSON a front end reads.
+        assert_eq!(serde_json::to_value(TermSource::Glossary).unwrap(), "glossary");
+        assert_eq!(serde_json::to_value(TermSource::Frequency).unwrap(), "frequency");
     }
 
     #[test]
@@ -1077,7 +1082,7 @@ mod tests {
             .iter()
             .find(|s| s.variant == "スケール足" && s.term == "スケール則")
             .expect("スケール足 with a glossary");
-        assert_eq!((hit.count, hit.source), (3, SuggestionSource::Glossary));
+        assert_eq!((hit.count, hit.source), (3, TermSource::Glossary));
         assert!(hit.term_count >= 40, "{hit:?}");
         let without = suggest_terms(&raw, &[]);
         for s in without.iter().take(30) {
@@ -1087,7 +1092,7 @@ mod tests {
             );
         }
         let hit = without.iter().find(|s| s.variant == "スケール足").expect("スケール足 without a glossary");
-        assert_eq!((hit.term.as_str(), hit.count, hit.source), ("スケール則", 3, SuggestionSource::Frequency));
+        assert_eq!((hit.term.as_str(), hit.count, hit.source), ("スケール則", 3, TermSource::Frequency));
         assert!(without.len() <= MAX_FREQUENCY_SUGGESTIONS);
         eprintln!("suggest_terms: {took:?}, {} suggestions without a glossary", without.len());
     }
