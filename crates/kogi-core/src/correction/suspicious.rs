@@ -19,7 +19,6 @@ use crate::text::script::{Script, script};
 use crate::text::{CharIndex, CharSpan};
 use crate::transcript::Segment;
 use crate::{Error, Result};
-use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -160,15 +159,7 @@ pub fn scan_revision(
     let key = serde_json::to_string(&CacheKey { algorithm: SCAN_ALGORITHM, params })
         .map_err(|e| Error::Invalid(format!("scan parameters: {e}")))?;
     let model = lm.name.clone();
-    let cached: Option<String> = db
-        .conn()
-        .query_row(
-            "SELECT result FROM scans WHERE revision_id = ?1 AND model = ?2 AND params = ?3",
-            params![revision.0, model, key],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(|e| db.err(e))?;
+    let cached = db.cached_scan(revision, &model, &key)?;
     if let Some(scan) = cached.and_then(|json| serde_json::from_str::<Scan>(&json).ok()) {
         return Ok(scan);
     }
@@ -185,12 +176,7 @@ pub fn scan_revision(
         provider: lm.decoder.provider.in_use.to_string(),
     };
     let json = serde_json::to_string(&scan).map_err(|e| Error::Invalid(format!("scan result: {e}")))?;
-    db.conn()
-        .execute(
-            "INSERT OR REPLACE INTO scans (revision_id, model, params, result) VALUES (?1, ?2, ?3, ?4)",
-            params![revision.0, model, key, json],
-        )
-        .map_err(|e| db.err(e))?;
+    db.put_scan(revision, &model, &key, &json)?;
     Ok(scan)
 }
 

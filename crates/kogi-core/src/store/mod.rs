@@ -5,6 +5,7 @@ mod chunks;
 mod drafts;
 mod embeddings;
 mod lectures;
+mod scans;
 mod schema;
 
 pub use chunks::{ChunkRow, ChunkSet, ChunkSetId, SearchFilter, Which};
