@@ -4,6 +4,7 @@
 mod chunks;
 mod drafts;
 mod embeddings;
+mod glossary;
 mod lectures;
 mod scans;
 mod schema;
