@@ -2,12 +2,11 @@
 //! for it (「スケール則」 heard as 「スケール足」, 「o1」 as 「大湾」). A glossary is previewed as a list
 //! of occurrences in context, a person keeps or drops each, and the kept ones are saved as ONE
 //! revision. [`suggest_terms`] proposes new variants: runs that are one or two characters away from
-//! a glossary term, or rare spellings of something the lecture says often. Terms are stored by the
-//! store (`Db::add_term`, `Db::terms`).
+//! a glossary term, or rare spellings of something the lecture says often. Terms are stored, and the
+//! revision written, by the store (`Db::add_term`, `Db::apply_occurrences`).
 
 use super::align::levenshtein;
-use crate::lecture::{LectureId, Revision, RevisionId, RevisionKind};
-use crate::store::Db;
+use crate::lecture::Revision;
 use crate::text::script::{Script, script};
 use crate::text::{CharIndex, CharSpan};
 use crate::{Error, Result};
@@ -370,46 +369,19 @@ fn summary(occurrences: &[Occurrence]) -> String {
     s.join(", ")
 }
 
-impl Db {
-    /// Preview `terms` on revision `parent`, apply the occurrences `opts` marks, and save the result
-    /// as ONE revision (kind Glossary) on top of `parent` (which must be the newest). Returns the
-    /// revision and every occurrence found (applied or not). Refused, saving nothing, when no
-    /// occurrence is to be applied.
-    pub fn apply_glossary(
-        &mut self,
-        lecture: LectureId,
-        parent: RevisionId,
-        terms: &[Term],
-        opts: &ReplaceOptions,
-    ) -> Result<(Revision, Vec<Occurrence>)> {
-        let terms = terms.iter().map(Term::normalised).collect::<Result<Vec<_>>>()?;
-        let base = self.revision(parent)?;
-        let occurrences = preview(&base.text, &terms, opts);
-        let rev = self.apply_occurrences(lecture, parent, &occurrences)?;
-        Ok((rev, occurrences))
+/// The text and the revision message of `base` with the occurrences marked `applied` replaced (see
+/// [`apply`]). Refused when that changes nothing, so an empty glossary revision is never saved.
+pub(crate) fn applied_text(base: &Revision, occurrences: &[Occurrence]) -> Result<(String, String)> {
+    let text = apply(&base.text, occurrences);
+    if text == base.text {
+        let found = occurrences.len();
+        let whole = occurrences.iter().filter(|o| o.whole_term).count();
+        return Err(Error::Invalid(format!(
+            "the glossary changes nothing in revision {} ({found} occurrences found, {whole} of them whole terms, none to apply) — nothing was saved",
+            base.number
+        )));
     }
-
-    /// Save the occurrences marked `applied` (a preview a person went through) as one revision
-    /// (kind Glossary) on top of `parent`.
-    pub fn apply_occurrences(
-        &mut self,
-        lecture: LectureId,
-        parent: RevisionId,
-        occurrences: &[Occurrence],
-    ) -> Result<Revision> {
-        let base = self.revision(parent)?;
-        let text = apply(&base.text, occurrences);
-        if text == base.text {
-            let found = occurrences.len();
-            let whole = occurrences.iter().filter(|o| o.whole_term).count();
-            return Err(Error::Invalid(format!(
-                "the glossary changes nothing in revision {} ({found} occurrences found, {whole} of them whole terms, none to apply) — nothing was saved",
-                base.number
-            )));
-        }
-        let message = format!("glossary: {}", summary(occurrences));
-        self.save_edit(lecture, parent, &text, RevisionKind::Glossary, Some(&message))
-    }
+    Ok((text, format!("glossary: {}", summary(occurrences))))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -749,7 +721,7 @@ mod tests {
     use super::*;
     use crate::correction::align::cer;
     use crate::correction::diff::tests::real_texts;
-    use crate::transcript::import::{ImportOptions, import_bytes};
+    use crate::store::Db;
 
     fn opts() -> ReplaceOptions {
         ReplaceOptions::default()
@@ -877,31 +849,6 @@ mod tests {
         std::fs::write(&f, "\u{feff}o1 = 大湾\n").unwrap();
         assert_eq!(load_glossary_file(&f).unwrap()[0].variants, ["大湾"]);
         assert!(matches!(load_glossary_file(dir.path().join("none.txt")), Err(Error::NotFound { .. })));
-    }
-
-    #[test]
-    fn apply_glossary_saves_one_revision_and_keeps_segments() {
-        let srt = "1\n00:00:01,000 --> 00:00:02,000\nスケール足の話。\n\n2\n00:00:02,000 --> 00:00:03,000\nそれは大湾です。\n";
-        let mut db = Db::open_in_memory().unwrap();
-        let t = import_bytes("a.srt", srt.as_bytes(), &ImportOptions::default()).unwrap();
-        let l = db.import_transcript(&t).unwrap().lecture.id;
-        let r1 = db.head_revision(l).unwrap();
-        let terms = [Term::new("スケール則", &["スケール足"]), Term::new("o1", &["大湾"])];
-        let (r2, occ) = db.apply_glossary(l, r1.id, &terms, &opts()).unwrap();
-        assert_eq!(occ.len(), 2);
-        assert_eq!((r2.kind, r2.parent, r2.number), (RevisionKind::Glossary, Some(r1.id), 2));
-        assert_eq!(r2.text, "スケール則の話。\nそれはo1です。");
-        assert!(r2.message.as_deref().unwrap().contains("スケール足→スケール則 ×1"), "{:?}", r2.message);
-        assert_eq!(r2.segments.len(), 2);
-        assert_eq!(crate::text::slice_chars(&r2.text, r2.segments[1].span), "それはo1です。");
-        // Nothing left to replace: refused, nothing saved.
-        let err = db.apply_glossary(l, r2.id, &terms, &opts()).unwrap_err();
-        assert!(err.to_string().contains("changes nothing"), "{err}");
-        // Stale parent refused.
-        let err = db.apply_glossary(l, r1.id, &terms, &opts()).unwrap_err();
-        assert!(err.to_string().contains("changed since"), "{err}");
-        assert!(matches!(db.apply_glossary(l, r2.id, &[Term::new("o1", &[""])], &opts()), Err(Error::Invalid(_))));
-        assert_eq!(db.revisions(l).unwrap().len(), 2);
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod drafts;
 mod embeddings;
 mod glossary;
 mod lectures;
+mod revisions;
 mod scans;
 mod schema;
 
