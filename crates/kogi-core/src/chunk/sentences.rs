@@ -7,6 +7,7 @@
 //! copied or normalised.
 
 use crate::text::CharSpan;
+use crate::text::script::{Script, script};
 
 /// Split `text` into sentences of at most `max_chars` code points (`0` is treated as `1`).
 ///
@@ -154,14 +155,14 @@ fn cut_rank(chars: &[char], c: usize) -> Option<u8> {
         return Some(1);
     }
     let (sa, sb) = (script(a), script(b));
-    if (sa == Script::Japanese && sb == Script::Latin)
-        || (sa == Script::Latin && sb == Script::Japanese && !is_hiragana(b))
+    if (is_japanese(sa) && is_latin_or_digit(sb))
+        || (is_latin_or_digit(sa) && is_japanese(sb) && sb != Script::Hiragana)
         || is_closer(a)
         || is_opener(b)
     {
         return Some(2);
     }
-    if is_hiragana(a) && (is_kanji(b) || (is_katakana(b) && b != 'ー')) {
+    if sa == Script::Hiragana && (sb == Script::Kanji || (sb == Script::Katakana && b != 'ー')) {
         return Some(3);
     }
     None
@@ -195,7 +196,7 @@ fn is_terminator_at(chars: &[char], i: usize, hi: usize) -> bool {
     let next = (i + 1 < hi).then(|| chars[i + 1]);
     match chars[i] {
         '.' => next.is_none_or(|n| n.is_whitespace() || is_closer(n) || is_terminator_char(n)),
-        '．' => !next.is_some_and(is_ascii_or_fullwidth_alnum),
+        '．' => !next.is_some_and(|n| is_latin_or_digit(script(n))),
         c => is_terminator_char(c),
     }
 }
@@ -226,40 +227,14 @@ fn is_opener(c: char) -> bool {
     )
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Script {
-    Japanese,
-    Latin,
-    Other,
+/// Kanji, hiragana or katakana: one side of the script changes [`cut_rank`] cuts at.
+fn is_japanese(s: Script) -> bool {
+    matches!(s, Script::Kanji | Script::Hiragana | Script::Katakana)
 }
 
-fn script(c: char) -> Script {
-    if is_kanji(c) || is_hiragana(c) || is_katakana(c) {
-        Script::Japanese
-    } else if is_ascii_or_fullwidth_alnum(c) {
-        Script::Latin
-    } else {
-        Script::Other
-    }
-}
-
-fn is_ascii_or_fullwidth_alnum(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '０'..='９' | 'Ａ'..='Ｚ' | 'ａ'..='ｚ')
-}
-
-fn is_hiragana(c: char) -> bool {
-    matches!(c, '\u{3041}'..='\u{309F}')
-}
-
-fn is_katakana(c: char) -> bool {
-    matches!(c, '\u{30A0}'..='\u{30FF}' | '\u{31F0}'..='\u{31FF}' | '\u{FF66}'..='\u{FF9F}')
-}
-
-fn is_kanji(c: char) -> bool {
-    matches!(
-        c,
-        '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}' | '\u{F900}'..='\u{FAFF}' | '\u{20000}'..='\u{2FA1F}' | '々' | '〆'
-    )
+/// Latin letters and digits (ASCII, accented or full-width): the other side.
+fn is_latin_or_digit(s: Script) -> bool {
+    matches!(s, Script::Latin | Script::Digit)
 }
 
 #[cfg(test)]
@@ -415,6 +390,17 @@ mod tests {
             sentences("ab", 0),
             [CharSpan::new(0, 1), CharSpan::new(1, 2)]
         );
+    }
+
+    #[test]
+    fn script_changes_follow_the_shared_classifier() {
+        let ch = |s: &str| s.chars().collect::<Vec<_>>();
+        // 「・」 is punctuation, not katakana: no hiragana → katakana boundary before it.
+        assert_eq!(cut_rank(&ch("の・ネ"), 1), None);
+        // 「〇」 is a kanji: hiragana → kanji.
+        assert_eq!(cut_rank(&ch("の〇"), 1), Some(3));
+        // 「é」 is a Latin letter: kanji → Latin.
+        assert_eq!(cut_rank(&ch("語été"), 1), Some(2));
     }
 
     #[test]

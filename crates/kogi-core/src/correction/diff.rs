@@ -3,12 +3,8 @@
 //! hanging), then groups nearby changes into hunks a person can read. The same diff carries segment
 //! timestamps from one revision to the next, so an edited transcript keeps its times.
 
-use crate::lecture::{LectureId, Revision, RevisionId, RevisionKind};
-use crate::store::Db;
 use crate::text::CharSpan;
 use crate::transcript::Segment;
-use crate::error::Remedy;
-use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use similar::{Algorithm, DiffOp};
 use std::time::{Duration, Instant};
@@ -173,78 +169,9 @@ pub fn map_segments(old: &str, new: &str, segments: &[Segment]) -> Vec<Segment> 
     out
 }
 
-fn stale(lecture: LectureId, parent: RevisionId, head: RevisionId) -> Error {
-    Error::Invalid(format!(
-        "lecture {lecture} changed since revision {parent} was opened (newest is revision {head}) — reload it and apply your edit again; nothing was overwritten"
-    ))
-}
-
-impl Db {
-    /// The hunks that turn revision `a` into revision `b` (both of one lecture).
-    pub fn diff_revisions(&self, a: RevisionId, b: RevisionId) -> Result<Vec<Hunk>> {
-        let ra = self.revision(a)?;
-        let rb = self.revision(b)?;
-        if ra.lecture != rb.lecture {
-            return Err(Error::Invalid(format!(
-                "revision {a} belongs to lecture {} and revision {b} to lecture {} — compare revisions of one lecture",
-                ra.lecture, rb.lecture
-            )));
-        }
-        Ok(diff_texts(&ra.text, &rb.text))
-    }
-
-    /// Restore `revision` as a new revision (kind Restore) on top of the lecture's newest one:
-    /// nothing is overwritten, and the revisions in between stay in the history.
-    pub fn restore_revision(&mut self, lecture: LectureId, revision: RevisionId) -> Result<Revision> {
-        let old = self.revision(revision)?;
-        if old.lecture != lecture {
-            return Err(Error::Missing {
-                message: format!("revision {revision} belongs to lecture {}, not lecture {lecture}", old.lecture),
-                remedy: Remedy::ListRevisions(Some(lecture.0)),
-            });
-        }
-        let head = self.lecture(lecture)?.head;
-        let message = format!("restore revision {}", old.number);
-        self.add_revision(lecture, head, RevisionKind::Restore, Some(&message), &old.text, &old.segments)
-    }
-
-    /// Save an edit (the full new text) as a revision on top of `parent`, which must still be the
-    /// lecture's newest revision (a stale save is refused, see [`Db::add_revision`]). Segment
-    /// timestamps are carried over with [`map_segments`].
-    pub fn save_edit(
-        &mut self,
-        lecture: LectureId,
-        parent: RevisionId,
-        text: &str,
-        kind: RevisionKind,
-        message: Option<&str>,
-    ) -> Result<Revision> {
-        if kind == RevisionKind::Import {
-            return Err(Error::Invalid(
-                "an edit cannot be saved as kind `import` — only a lecture's first revision is an import".into(),
-            ));
-        }
-        let base = self.revision(parent)?;
-        if base.lecture != lecture {
-            return Err(Error::Invalid(format!(
-                "revision {parent} belongs to lecture {}, not lecture {lecture} — edit a revision of the lecture you save to",
-                base.lecture
-            )));
-        }
-        // Refuse a stale save before spending a diff on it (add_revision checks again, atomically).
-        let head = self.lecture(lecture)?.head;
-        if head != parent {
-            return Err(stale(lecture, parent, head));
-        }
-        let segments = map_segments(&base.text, text, &base.segments);
-        self.add_revision(lecture, parent, kind, message, text, &segments)
-    }
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::transcript::import::{ImportOptions, import_bytes};
     use proptest::prelude::*;
 
     const RAW: &str = "../../../shared/data/LLM2024_day4_raw.txt";
@@ -363,64 +290,5 @@ pub(crate) mod tests {
 
     fn slice(t: &str, s: CharSpan) -> String {
         t.chars().skip(s.start).take(s.len()).collect()
-    }
-
-    const SRT: &str = "1\n00:00:01,000 --> 00:00:03,000\n今日はスケール足の話です。\n\n2\n00:00:03,000 --> 00:00:05,000\n最近大湾と呼ばれる論文。\n\n3\n00:00:05,000 --> 00:00:07,000\n以上です。\n";
-
-    fn lecture() -> (Db, LectureId, Revision) {
-        let mut db = Db::open_in_memory().unwrap();
-        let t = import_bytes("day4.srt", SRT.as_bytes(), &ImportOptions::default()).unwrap();
-        let l = db.import_transcript(&t).unwrap().lecture.id;
-        let r1 = db.head_revision(l).unwrap();
-        (db, l, r1)
-    }
-
-    #[test]
-    fn save_edit_maps_segments_and_refuses_a_stale_parent() {
-        let (mut db, l, r1) = lecture();
-        assert_eq!(r1.segments.len(), 3, "{:?}", r1.text);
-        let edited = r1.text.replace("スケール足", "スケール則").replace("大湾", "o1");
-        let r2 = db.save_edit(l, r1.id, &edited, RevisionKind::Edit, Some("fix terms")).unwrap();
-        assert_eq!((r2.number, r2.parent, r2.kind), (2, Some(r1.id), RevisionKind::Edit));
-        let texts: Vec<String> = r2.segments.iter().map(|s| slice(&r2.text, s.span)).collect();
-        assert_eq!(texts, ["今日はスケール則の話です。", "最近o1と呼ばれる論文。", "以上です。"]);
-        assert_eq!(
-            r2.segments.iter().map(|s| s.start_ms).collect::<Vec<_>>(),
-            r1.segments.iter().map(|s| s.start_ms).collect::<Vec<_>>()
-        );
-        let err = db.save_edit(l, r1.id, "別の編集", RevisionKind::Edit, None).unwrap_err();
-        assert!(err.to_string().contains("changed since"), "{err}");
-        assert_eq!(db.revisions(l).unwrap().len(), 2);
-        assert!(db.save_edit(l, r2.id, "x", RevisionKind::Import, None).is_err());
-    }
-
-    #[test]
-    fn restore_makes_a_new_revision_equal_to_the_old_text_and_keeps_everything() {
-        let (mut db, l, r1) = lecture();
-        let r2 = db.save_edit(l, r1.id, "全部書き換えた。", RevisionKind::Edit, None).unwrap();
-        let r3 = db.restore_revision(l, r1.id).unwrap();
-        assert_eq!((r3.number, r3.parent, r3.kind), (3, Some(r2.id), RevisionKind::Restore));
-        assert_eq!(r3.text, r1.text);
-        assert_eq!(r3.segments, r1.segments);
-        let all = db.revisions(l).unwrap();
-        assert_eq!(all.len(), 3);
-        assert_eq!(all[1].text, "全部書き換えた。");
-        assert_eq!(db.lecture(l).unwrap().head, r3.id);
-        let back = db.diff_revisions(r2.id, r3.id).unwrap();
-        assert_eq!(apply_hunks(&r2.text, &back), r1.text);
-        assert!(db.diff_revisions(r1.id, r3.id).unwrap().is_empty());
-    }
-
-    #[test]
-    fn diff_revisions_names_missing_revisions_and_refuses_two_lectures() {
-        let (mut db, _l, r1) = lecture();
-        let err = db.diff_revisions(r1.id, RevisionId(999)).unwrap_err();
-        assert!(err.to_string().contains("no revision 999"), "{err}");
-        let other = import_bytes("other.txt", "別の講義。".as_bytes(), &ImportOptions::default()).unwrap();
-        let l2 = db.import_transcript(&other).unwrap().lecture.id;
-        let r_other = db.head_revision(l2).unwrap();
-        let err = db.diff_revisions(r1.id, r_other.id).unwrap_err();
-        assert!(err.to_string().contains("one lecture"), "{err}");
-        assert!(db.restore_revision(l2, r1.id).is_err());
     }
 }

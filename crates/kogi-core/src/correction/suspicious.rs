@@ -14,10 +14,10 @@
 use crate::generate::{Chat, FinishReason, GenerateParams, Generator, Message, TokenWindows};
 use crate::lecture::{LectureId, Revision, RevisionId, RevisionKind};
 use crate::store::Db;
+use crate::text::script::{Script, script};
 use crate::text::{CharIndex, CharSpan};
 use crate::transcript::Segment;
 use crate::{Error, Result};
-use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
@@ -156,15 +156,7 @@ pub fn scan_revision(
     let key = serde_json::to_string(&CacheKey { algorithm: SCAN_ALGORITHM, params })
         .map_err(|e| Error::Invalid(format!("scan parameters: {e}")))?;
     let model = lm.name().to_owned();
-    let cached: Option<String> = db
-        .conn()
-        .query_row(
-            "SELECT result FROM scans WHERE revision_id = ?1 AND model = ?2 AND params = ?3",
-            params![revision.0, model, key],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(|e| db.err(e))?;
+    let cached = db.cached_scan(revision, &model, &key)?;
     if let Some(scan) = cached.and_then(|json| serde_json::from_str::<Scan>(&json).ok()) {
         return Ok(scan);
     }
@@ -181,12 +173,7 @@ pub fn scan_revision(
         provider: lm.runs_on(),
     };
     let json = serde_json::to_string(&scan).map_err(|e| Error::Invalid(format!("scan result: {e}")))?;
-    db.conn()
-        .execute(
-            "INSERT OR REPLACE INTO scans (revision_id, model, params, result) VALUES (?1, ?2, ?3, ?4)",
-            params![revision.0, model, key, json],
-        )
-        .map_err(|e| db.err(e))?;
+    db.put_scan(revision, &model, &key, &json)?;
     Ok(scan)
 }
 
@@ -376,39 +363,24 @@ fn char_surprisal(nchars: usize, offsets: &[(usize, usize)], tokens: &[Option<f3
     (0..nchars).map(|c| (covered[c] && !unscored[c]).then_some(sum[c])).collect()
 }
 
-/// The kinds of character a span's edges follow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Script {
-    Kanji,
-    Hiragana,
-    Katakana,
-    /// Letters and digits of any other script (Latin, full-width, …).
-    Alnum,
-    Space,
-    /// Punctuation and symbols: a span never starts or ends on one, nor crosses a sentence mark.
-    Punct,
+/// The class a character is measured and grown in: its [`Script`], with the letters and digits of
+/// every non-Japanese script as one class (`Latin` here): 「GPT4」 grows as one word, and a model's
+/// surprisal on them is alike.
+fn class(c: char) -> Script {
+    match script(c) {
+        Script::Latin | Script::Digit | Script::OtherLetter => Script::Latin,
+        s => s,
+    }
 }
 
-impl Script {
-    fn of(c: char) -> Self {
-        match c {
-            '々' | '〆' | '〇' | '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}' | '\u{F900}'..='\u{FAFF}' => {
-                Self::Kanji
-            }
-            '\u{3041}'..='\u{309F}' => Self::Hiragana,
-            '\u{30A0}'..='\u{30FF}' | '\u{31F0}'..='\u{31FF}' | '\u{FF66}'..='\u{FF9F}' => Self::Katakana,
-            c if c.is_whitespace() => Self::Space,
-            c if c.is_alphanumeric() => Self::Alnum,
-            _ => Self::Punct,
-        }
-    }
-    fn is_word(self) -> bool {
-        !matches!(self, Self::Space | Self::Punct)
-    }
-    fn index(self) -> usize {
-        self as usize
-    }
+/// Letters and digits: a span never starts or ends on a space or punctuation, nor crosses
+/// punctuation.
+fn is_word(s: Script) -> bool {
+    !matches!(s, Script::Space | Script::Punctuation)
 }
+
+/// Number of [`Script`] classes (the per-class baselines are indexed by `Script as usize`).
+const CLASSES: usize = Script::Punctuation as usize + 1;
 
 /// Mean and (population) standard deviation.
 fn mean_sd(values: impl Iterator<Item = f32>) -> (f32, f32, usize) {
@@ -437,14 +409,14 @@ fn mean_sd(values: impl Iterator<Item = f32>) -> (f32, f32, usize) {
 /// 4. score each by its mean z-score and rank.
 fn find_spans(chars: &[char], surprisal: &[Option<f32>], params: &ScanParams) -> Vec<SuspiciousSpan> {
     let n = chars.len();
-    let script: Vec<Script> = chars.iter().map(|&c| Script::of(c)).collect();
+    let script: Vec<Script> = chars.iter().map(|&c| class(c)).collect();
     let global = mean_sd(surprisal.iter().flatten().copied());
     if global.2 < 2 || global.1 <= f32::EPSILON {
         return Vec::new();
     }
-    let mut baseline = [global; 6];
+    let mut baseline = [global; CLASSES];
     for (k, b) in baseline.iter_mut().enumerate() {
-        let s = mean_sd(surprisal.iter().zip(&script).filter(|(_, c)| c.index() == k).filter_map(|(v, _)| *v));
+        let s = mean_sd(surprisal.iter().zip(&script).filter(|(_, c)| **c as usize == k).filter_map(|(v, _)| *v));
         if s.2 >= MIN_CLASS_CHARS && s.1 > f32::EPSILON {
             *b = s;
         }
@@ -453,7 +425,7 @@ fn find_spans(chars: &[char], surprisal: &[Option<f32>], params: &ScanParams) ->
         .iter()
         .zip(&script)
         .map(|(v, c)| {
-            let (m, sd, _) = baseline[c.index()];
+            let (m, sd, _) = baseline[*c as usize];
             v.map(|v| (v - m) / sd)
         })
         .collect();
@@ -472,9 +444,9 @@ fn find_spans(chars: &[char], surprisal: &[Option<f32>], params: &ScanParams) ->
     let mut spans: Vec<CharSpan> = Vec::new();
     let mut i = 0;
     while i < n {
-        if smooth[i].is_some_and(|s| s >= Z_THRESHOLD) && script[i] != Script::Punct {
+        if smooth[i].is_some_and(|s| s >= Z_THRESHOLD) && script[i] != Script::Punctuation {
             let start = i;
-            while i < n && smooth[i].is_some_and(|s| s >= Z_THRESHOLD) && script[i] != Script::Punct {
+            while i < n && smooth[i].is_some_and(|s| s >= Z_THRESHOLD) && script[i] != Script::Punctuation {
                 i += 1;
             }
             spans.push(CharSpan::new(start, i));
@@ -484,10 +456,10 @@ fn find_spans(chars: &[char], surprisal: &[Option<f32>], params: &ScanParams) ->
     }
 
     let trim = |mut s: CharSpan| {
-        while s.start < s.end && (zi(s.start) < 0.0 || !script[s.start].is_word()) {
+        while s.start < s.end && (zi(s.start) < 0.0 || !is_word(script[s.start])) {
             s.start += 1;
         }
-        while s.end > s.start && (zi(s.end - 1) < 0.0 || !script[s.end - 1].is_word()) {
+        while s.end > s.start && (zi(s.end - 1) < 0.0 || !is_word(script[s.end - 1])) {
             s.end -= 1;
         }
         s
@@ -506,8 +478,8 @@ fn find_spans(chars: &[char], surprisal: &[Option<f32>], params: &ScanParams) ->
         }
         // Too short: take the more surprising neighbour (a word character) until long enough.
         while s.len() < params.min_span_chars {
-            let left = (s.start > 0 && script[s.start - 1].is_word()).then(|| zi(s.start - 1));
-            let right = (s.end < n && script[s.end].is_word()).then(|| zi(s.end));
+            let left = (s.start > 0 && is_word(script[s.start - 1])).then(|| zi(s.start - 1));
+            let right = (s.end < n && is_word(script[s.end])).then(|| zi(s.end));
             match (left, right) {
                 (Some(l), Some(r)) if l >= r => s.start -= 1,
                 (Some(_), None) => s.start -= 1,
@@ -770,6 +742,18 @@ mod tests {
         assert!(top.span.start <= target, "grown to the katakana run's start: {top:?}");
         assert!(!top.text.contains('。'));
         assert!(top.score > 1.0);
+    }
+
+    #[test]
+    fn a_span_grows_over_its_katakana_word_but_not_past_a_nakaguro() {
+        let text = "これはテストの文章です。これはテストの文章です。ニューラル・ネットワークの話をします。これはテストの文章です。";
+        let chars: Vec<char> = text.chars().collect();
+        let target = text.find("ネット").map(|b| text[..b].chars().count()).unwrap();
+        let s: Vec<Option<f32>> = (0..chars.len())
+            .map(|i| Some(if (target + 2..target + 4).contains(&i) { 9.0 } else { 1.0 + (i % 3) as f32 * 0.2 }))
+            .collect();
+        let spans = find_spans(&chars, &s, &params());
+        assert_eq!(spans[0].text, "ネットワーク", "{spans:?}");
     }
 
     #[test]

@@ -7,27 +7,10 @@
 //! Hiragana stays in: Japanese content words and phrases are written with it (「しょぼい」, 「則とは何」),
 //! and BM25's IDF already gives the common particle trigrams (「ですか」) little weight.
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Script {
-    Kanji,
-    Katakana,
-    Hiragana,
-    Latin,
-    Other,
-}
+use crate::text::script::{Script, script};
 
-fn script(c: char) -> Script {
-    match c {
-        '\u{3040}'..='\u{309f}' => Script::Hiragana,
-        '\u{30a0}'..='\u{30ff}' | '\u{ff66}'..='\u{ff9f}' => Script::Katakana,
-        '\u{4e00}'..='\u{9fff}' | '\u{3400}'..='\u{4dbf}' | '々' | '〆' => Script::Kanji,
-        c if c.is_alphanumeric() => Script::Latin,
-        _ => Script::Other,
-    }
-}
-
-/// Runs of letters (kanji, kana, Latin letters/digits) worth searching for: spaces and punctuation
-/// end a run. 「スケール則とは？」 gives 「スケール則とは」.
+/// Runs of letters (kanji, kana, Latin letters/digits, other letters) worth searching for: spaces
+/// and punctuation (「・」 included, see [`script`]) end a run. 「スケール則とは？」 gives 「スケール則とは」.
 pub fn terms(question: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut cur = String::new();
@@ -38,8 +21,13 @@ pub fn terms(question: &str) -> Vec<String> {
             _ => c,
         };
         match script(c) {
-            Script::Kanji | Script::Katakana | Script::Hiragana | Script::Latin => cur.push(c),
-            Script::Other => {
+            Script::Kanji
+            | Script::Katakana
+            | Script::Hiragana
+            | Script::Latin
+            | Script::Digit
+            | Script::OtherLetter => cur.push(c),
+            Script::Punctuation | Script::Space => {
                 if !cur.is_empty() {
                     out.push(std::mem::take(&mut cur));
                 }
@@ -98,6 +86,13 @@ mod tests {
         let q = fts_query("スケール則とは？").unwrap();
         assert_eq!(q, r#""スケー" OR "ケール" OR "ール則" OR "ル則と" OR "則とは""#);
         assert_eq!(terms("Self-Consistencyとは何ですか？"), ["Self", "Consistencyとは何ですか"]);
+        assert_eq!(terms("ＧＰＴ４とｏ1"), ["GPT4とo1"]);
+    }
+
+    #[test]
+    fn nakaguro_separates_katakana_words() {
+        assert_eq!(terms("ニューラル・ネットワーク"), ["ニューラル", "ネットワーク"]);
+        assert_eq!(terms("𠮷野家の〇〇"), ["𠮷野家の〇〇"]);
     }
 
     #[test]

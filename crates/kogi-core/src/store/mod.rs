@@ -4,7 +4,10 @@
 mod chunks;
 mod drafts;
 mod embeddings;
+mod glossary;
 mod lectures;
+mod revisions;
+mod scans;
 mod schema;
 
 pub use chunks::{ChunkRow, ChunkSet, ChunkSetId, SearchFilter, Which};

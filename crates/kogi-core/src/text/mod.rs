@@ -1,5 +1,7 @@
-//! Character offsets. Every offset kogi stores or reports counts Unicode code points (not bytes),
-//! the unit the evaluation sets and the UI use.
+//! Character offsets, and the script of a character ([`script`]). Every offset kogi stores or
+//! reports counts Unicode code points (not bytes), the unit the evaluation sets and the UI use.
+
+pub mod script;
 
 use serde::{Deserialize, Serialize};
 
