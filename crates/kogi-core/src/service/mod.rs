@@ -213,3 +213,6 @@ fn lock(g: &SharedGenerator) -> MutexGuard<'_, Box<dyn Generator>> {
 fn not_found(what: String) -> Error {
     Error::NotFoundItem(what)
 }
+
+#[cfg(test)]
+mod tests;

@@ -3,7 +3,7 @@
 
 mod support;
 
-use kogi_core::generate::engine::{FinishReason, Generate, GenerateParams, LanguageModel};
+use kogi_core::generate::engine::{FinishReason, GenerateParams, LanguageModel};
 use kogi_core::generate::ngram::NgramConfig;
 use kogi_core::generate::sampling::SamplingParams;
 use kogi_core::inference::runtime::{Provider, SessionConfig};
@@ -238,10 +238,10 @@ fn yes_no_scoring_prefers_the_relevant_passage() {
     use kogi_core::answer::rerank::LlmJudge;
     use kogi_core::generate::chat::Message;
     let mut lm = open(&smollm2());
-    let ask = |passage: &str| vec![
+    let ask = |passage: &str| kogi_core::generate::Chat::new(vec![
         Message::system("Answer with yes or no."),
         Message::user(format!("Question: What is the capital of France?\nPassage: {passage}\nIs this passage directly relevant to the question? Answer yes or no.")),
-    ];
+    ]);
     let p = LlmJudge::new(&mut lm)
         .yes_probability(&[ask("Paris is the capital and largest city of France."), ask("Bananas are rich in potassium.")])
         .unwrap();

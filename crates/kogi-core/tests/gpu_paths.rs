@@ -6,7 +6,7 @@
 mod support;
 
 use kogi_core::generate::decoder::DeviceSteps;
-use kogi_core::generate::engine::{Generate, GenerateParams, LanguageModel};
+use kogi_core::generate::engine::{GenerateParams, LanguageModel};
 use kogi_core::generate::ngram::NgramConfig;
 use kogi_core::inference::runtime::{Provider, SessionConfig};
 use std::path::PathBuf;
