@@ -110,3 +110,42 @@ fn a_requested_gpu_provider_that_cannot_load_is_an_error_not_a_silent_cpu_run() 
     let models = k.ok(&["--provider", "auto", "models"]);
     assert!(models.contains("execution provider in use: cpu (auto"), "{models}");
 }
+
+#[test]
+fn the_command_reads_the_apps_settings_and_a_flag_overrides_them_for_one_run() {
+    let k = Kogi::new();
+    let home = k.dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(
+        home.join("settings.json"),
+        r#"{"chunking": {"kind": "sentences", "max_chars": 200}, "provider": "cpu"}"#,
+    )
+    .unwrap();
+    k.ok(&["import", &sample()]);
+    let from_settings = k.json(&["index"]);
+    assert_eq!(from_settings[0]["strategy"], "sentences:m200", "{from_settings}");
+    let overridden = k.json(&["--chunking", "paragraphs:m800:w600:o100", "index"]);
+    assert_eq!(overridden[0]["strategy"], "paragraphs:m800:w600:o100", "{overridden}");
+    // The flag was for that run only: the file still says sentences.
+    let again = k.json(&["index"]);
+    assert_eq!(again[0]["strategy"], "sentences:m200");
+    assert_eq!(again[0]["up_to_date"], true);
+    // A damaged settings file is named, with what to do, and the defaults are used meanwhile.
+    std::fs::write(home.join("settings.json"), "{ not json").unwrap();
+    let out = k.cmd().args(["lectures"]).output().unwrap();
+    let err = support::stderr(&out);
+    assert!(out.status.success() && err.contains("settings.json") && err.contains("damaged"), "{err}");
+}
+
+#[test]
+fn errors_name_the_flag_or_command_that_fixes_them() {
+    let k = Kogi::new();
+    let big = k.write("big.txt", "あ".repeat(100).as_bytes());
+    let err = k.fails(&["import", big.to_str().unwrap(), "--max-bytes", "100"]);
+    assert!(err.contains("--max-bytes"), "{err}");
+    let err = k.fails(&["revisions", "999"]);
+    assert!(err.contains("no lecture 999") && err.contains("kogi lectures"), "{err}");
+    k.ok(&["import", &sample()]);
+    let err = k.fails(&["search", "スケール則"]);
+    assert!(err.contains("kogi index"), "{err}");
+}

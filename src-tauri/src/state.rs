@@ -51,7 +51,7 @@ pub type CmdResult<T> = std::result::Result<T, UiError>;
 
 impl AppState {
     pub fn new(launched: Instant) -> Self {
-        let kogi = Kogi::load(kogi_core::store::default_path(), kogi_core::settings::default_path());
+        let kogi = Kogi::load(kogi_core::service::default_db_path(), kogi_core::settings::default_path());
         Self { launched, kogi, jobs: Jobs::default() }
     }
 }

@@ -6,9 +6,8 @@ use clap::Args;
 use kogi_core::answer::prompt::Lang;
 use kogi_core::answer::{Answer, Rung, Scorer, ThinkHarder};
 use kogi_core::lecture::LectureId;
-use kogi_core::service::{AskRequest, Event, Kogi};
+use kogi_core::service::{AskRequest, Event, Kogi, SearchFilter};
 use kogi_core::settings::Settings;
-use kogi_core::store::SearchFilter;
 use std::io::Write;
 use std::path::PathBuf;
 

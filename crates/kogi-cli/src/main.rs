@@ -10,14 +10,10 @@ mod output;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
-use kogi_core::chunk::Strategy;
 use kogi_core::eval::TranscriptVersion;
-use kogi_core::inference::runtime::Provider;
 use kogi_core::lecture::LectureId;
-use kogi_core::retrieval::{Mode, SearchParams};
-use kogi_core::service::{IndexWhen, Kogi, RetrievalEvalRequest};
+use kogi_core::service::{IndexWhen, Kogi, Mode, Provider, RetrievalEvalRequest, SearchFilter, SearchParams, Strategy};
 use kogi_core::settings::Settings;
-use kogi_core::store::SearchFilter;
 use kogi_core::transcript::LectureMeta;
 use kogi_core::transcript::import::{DEFAULT_MAX_BYTES, ImportOptions};
 use kogi_core::{Error, Remedy};
@@ -235,7 +231,11 @@ fn explain(e: &anyhow::Error) -> String {
 
 /// The settings file with this run's flags on top; `model` overrides the chat model.
 fn settings(g: &Global, model: Option<&Path>) -> Result<Settings> {
-    let mut s = Settings::load(&kogi_core::settings::default_path())?;
+    // Like the app, a damaged settings file is named and the defaults are used meanwhile.
+    let mut s = Settings::load(&kogi_core::settings::default_path()).unwrap_or_else(|e| {
+        eprintln!("warning: {e}");
+        Settings::default()
+    });
     let absolute = |p: &Path| std::path::absolute(p).map(|p| p.to_string_lossy().into_owned());
     if let Some(e) = &g.embedder {
         s.embedder = absolute(e)?;
@@ -256,7 +256,7 @@ fn settings(g: &Global, model: Option<&Path>) -> Result<Settings> {
 }
 
 fn db_path(g: &Global) -> PathBuf {
-    g.db.clone().unwrap_or_else(kogi_core::store::default_path)
+    g.db.clone().unwrap_or_else(kogi_core::service::default_db_path)
 }
 
 /// The service for this run (settings changed by flags are not saved).
@@ -466,7 +466,7 @@ fn demo(g: &Global, file: Option<PathBuf>, question: &str, out: &Out) -> Result<
         },
     };
     let mut db = db_path(g);
-    if std::env::var_os("KOGI_DB").is_none() && db == kogi_core::store::default_path() {
+    if std::env::var_os("KOGI_DB").is_none() && db == kogi_core::service::default_db_path() {
         db = kogi_core::paths::data_dir().join("demo.sqlite3");
     }
     let kogi = Kogi::new(db, settings(g, None)?, None);

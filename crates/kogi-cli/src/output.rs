@@ -3,8 +3,7 @@
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use kogi_core::eval::{RetrievalMetrics, TranscriptVersion};
-use kogi_core::retrieval::Passage;
-use kogi_core::service::{Event, Job, Kogi};
+use kogi_core::service::{Event, Job, Kogi, Passage};
 use serde::Serialize;
 use std::io::IsTerminal;
 use std::sync::atomic::AtomicBool;

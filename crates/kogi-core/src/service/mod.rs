@@ -19,6 +19,14 @@ pub use job::{Event, Job, Phase};
 pub use library::{ImportOutcome, IndexWhen};
 pub use models::{AppStatus, ModelsReport};
 
+// Types front ends pass in or get back, re-exported from the modules that own them so that a front
+// end needs nothing but the service layer (and the domain types: lectures, answers, corrections).
+pub use crate::chunk::Strategy;
+pub use crate::index::IndexReport;
+pub use crate::inference::runtime::{Provider, ProviderReport};
+pub use crate::retrieval::{Mode, Passage, SearchParams};
+pub use crate::store::{Draft, SearchFilter, Which, default_path as default_db_path};
+
 use crate::generate::Generator;
 use crate::generate::engine::LanguageModel;
 use crate::inference::TextEmbedder;
