@@ -8,6 +8,7 @@ use std::process::{Command, Output};
 // Where the checkout, the real data and the models are: shared with the core's own tests.
 #[path = "../../crates/kogi-core/tests/support/mod.rs"]
 mod places;
+#[allow(unused_imports)]
 pub use places::{models_dir, repo, shared_data};
 
 pub struct Kogi {
