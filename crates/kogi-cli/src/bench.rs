@@ -1,14 +1,12 @@
 //! `kogi bench`: speed measured in one run, side by side, reported as medians and percentiles.
 
 use crate::output::Out;
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
-use kogi_core::retrieval::{Retriever, SearchParams};
-use kogi_core::service::{IndexWhen, Job, Kogi};
-use kogi_core::transcript::import::ImportOptions;
+use kogi_core::bench::{BenchChat, DeviceSteps, EmbedBench, GenerateBench, IndexBench, Message, NgramConfig, SearchBench};
+use kogi_core::service::{Kogi, Mode};
+use serde::Serialize;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
-use std::time::Instant;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum What {
@@ -42,7 +40,7 @@ pub struct BenchArgs {
     pub(crate) corpus_db: Option<PathBuf>,
     /// Search mode timed (search)
     #[arg(long, default_value = "hybrid")]
-    pub(crate) mode: kogi_core::retrieval::Mode,
+    pub(crate) mode: Mode,
     /// Chat model folder (generate) [default: <models dir>/smollm2-135m-instruct]
     #[arg(long)]
     pub(crate) model: Option<PathBuf>,
@@ -70,7 +68,7 @@ pub struct BenchArgs {
     /// Decode steps: auto (step outputs in the graph on a GPU, fed on the device with CUDA graphs),
     /// on (always fed on the device), off (the model as exported, a separate greedy-head run) (generate)
     #[arg(long, default_value = "auto")]
-    pub(crate) device_steps: kogi_core::generate::decoder::DeviceSteps,
+    pub(crate) device_steps: DeviceSteps,
     /// Read the GPU's used memory (nvidia-smi) after every generation (generate)
     #[arg(long)]
     pub(crate) gpu_memory: bool,
@@ -88,12 +86,7 @@ pub struct BenchArgs {
     pub(crate) passage_chars: usize,
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-pub(crate) fn transcript(args: &BenchArgs) -> Result<(String, Vec<u8>)> {
+fn transcript(args: &BenchArgs) -> Result<(String, Vec<u8>)> {
     let path = match &args.file {
         Some(f) => f.clone(),
         None => crate::shared_data_dir().context("pass --file: no ../shared/data here")?.join("LLM2024_day4_raw.txt"),
@@ -102,103 +95,62 @@ pub(crate) fn transcript(args: &BenchArgs) -> Result<(String, Vec<u8>)> {
     Ok((path.file_name().unwrap_or_default().to_string_lossy().into_owned(), bytes))
 }
 
-const QUERIES: &[&str] = &[
-    "LLMにおけるInference Time Scalingとは？",
-    "スケール則とは何ですか？",
-    "Chinchillaの経験則では最適なトークン数は？",
-    "学習に必要な計算量の近似式",
-    "Self-Consistencyとはどのような手法ですか？",
-    "GPT-4の開発でスケール則はどう使われたか",
-    "Grokkingとはどんな現象ですか？",
-    "Process Reward Model",
-    "Contrastive Decoding",
-    "μTransfer 学習率",
-    "what is a scaling law?",
-    "best-of-N sampling with a reward model",
-];
-
 pub fn run(args: BenchArgs, kogi: &Kogi, out: &Out) -> Result<()> {
-    let cfg = kogi.settings();
-    if let What::Generate = args.what {
-        return crate::bench_generate::run(&args, &cfg, out);
-    }
-    if let What::Embed = args.what {
-        return crate::bench_generate::embed(&args, &cfg, out);
-    }
-    let (name, bytes) = transcript(&args)?;
-    let cancel = AtomicBool::new(false);
-    let mut job = Job::silent(&cancel);
     match args.what {
         What::Index => {
-            let mut secs = Vec::new();
-            let mut chunks = 0;
-            let mut provider = String::new();
-            for _ in 0..args.runs.max(1) {
-                let kogi = Kogi::in_memory(cfg.clone())?;
-                // model load is not indexing
-                provider = kogi.embedder(&mut job)?.provider().map(|p| p.to_string()).unwrap_or_default();
-                let start = Instant::now();
-                let id = kogi.import_bytes(&name, &bytes, &ImportOptions::default(), IndexWhen::Never, &mut job)?.lecture.id;
-                let r = kogi.index(&[id], &mut job)?.remove(0);
-                secs.push(start.elapsed().as_secs_f64());
-                chunks = r.chunks;
-            }
-            secs.sort_by(f64::total_cmp);
-            let report = serde_json::json!({
-                "bench": "index", "file": name, "chars": String::from_utf8_lossy(&bytes).chars().count(),
-                "strategy": cfg.chunking.name(), "chunks": chunks, "provider": provider,
-                "threads": cfg.threads, "runs": secs.len(), "median_s": percentile(&secs, 0.5),
-                "min_s": secs[0], "max_s": secs[secs.len() - 1],
-            });
-            if !out.json(&report) {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            }
+            let (name, bytes) = transcript(&args)?;
+            let params = IndexBench { runs: args.runs };
+            show(out, &kogi.bench_index(&name, &bytes, &params)?)
         }
-        What::Generate | What::Embed => unreachable!("handled above"),
         What::Search => {
+            let (name, bytes) = transcript(&args)?;
             let dir = tempfile::tempdir()?;
-            let db_path = args.corpus_db.clone().unwrap_or_else(|| dir.path().join("bench.sqlite3"));
-            let kogi = Kogi::new(db_path, cfg.clone(), None);
-            let build = Instant::now();
-            // The corpus: copies of the lecture, each made distinct by a header line; their chunk
-            // texts repeat, so embeddings are computed once and reused (indexing is benchmarked apart).
-            let base = String::from_utf8(bytes).context("the benchmark transcript must be UTF-8")?;
-            for i in 0..args.lectures {
-                let text = format!("講義 {i} / lecture copy {i}\n{base}");
-                let name = format!("copy-{i}-{name}");
-                kogi.import_bytes(&name, text.as_bytes(), &ImportOptions::default(), IndexWhen::Always, &mut job)?;
-            }
-            let build_s = build.elapsed().as_secs_f64();
-            let strategy = cfg.chunking.clone();
-            let embedder = kogi.embedder(&mut job)?;
-            let mut db = kogi.db()?;
-            let db = &mut *db;
-            let mut retriever = Retriever::new(embedder.as_ref(), &strategy);
-            let params = SearchParams { mode: args.mode, ..Default::default() };
-            let load = Instant::now();
-            retriever.search(db, QUERIES[0], &params)?; // loads the dense index
-            let load_s = load.elapsed().as_secs_f64();
-            let chunks = db.current_chunks(&strategy.name(), embedder.model_id(), &Default::default())?.len();
-            let mut ms = Vec::with_capacity(args.queries);
-            for i in 0..args.queries {
-                let t = Instant::now();
-                let r = retriever.search(db, QUERIES[i % QUERIES.len()], &params)?;
-                ms.push(t.elapsed().as_secs_f64() * 1e3);
-                assert!(!r.is_empty());
-            }
-            ms.sort_by(f64::total_cmp);
-            let report = serde_json::json!({
-                "bench": "search", "mode": params.mode, "k": params.k, "lectures": args.lectures, "chunks": chunks,
-                "strategy": strategy.name(), "provider": embedder.provider().map(|p| p.to_string()).unwrap_or_default(), "threads": cfg.threads,
-                "corpus_build_s": build_s, "first_query_with_index_load_s": load_s,
-                "queries": ms.len(), "p50_ms": percentile(&ms, 0.5), "p95_ms": percentile(&ms, 0.95),
-                "max_ms": ms[ms.len() - 1],
-                "note": "each query embeds the question, ranks all chunks densely, runs FTS5 BM25, fuses and reads passage texts",
-            });
-            if !out.json(&report) {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            }
+            let corpus = args.corpus_db.clone().unwrap_or_else(|| dir.path().join("bench.sqlite3"));
+            let params = SearchBench { lectures: args.lectures, queries: args.queries, mode: args.mode };
+            show(out, &kogi.bench_search(&corpus, &name, &bytes, &params)?)
         }
+        What::Generate => {
+            let ngram = match args.ngram[..] {
+                [max_n, min_n, max_k] => NgramConfig { max_n, min_n, max_k, ..Default::default() },
+                _ => bail!("--ngram takes three numbers: max_n,min_n,max_k"),
+            };
+            let variants = args.variants.iter().map(|v| v.parse()).collect::<Result<Vec<_>, kogi_core::Error>>()?;
+            let chat = match &args.chat {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+                    let messages: Vec<Message> =
+                        serde_json::from_str(&text).with_context(|| format!("{}: not a list of messages", path.display()))?;
+                    Some(BenchChat { name: path.display().to_string(), messages })
+                }
+                None => None,
+            };
+            let params = GenerateBench {
+                runs: args.runs,
+                new_tokens: args.new_tokens,
+                ngram,
+                chat,
+                prompt_tokens: args.prompt_tokens.clone(),
+                prefill_chunk: args.prefill_chunk,
+                variants,
+                gpu_memory: args.gpu_memory,
+                verify_k: args.verify_k,
+                questions: args.questions,
+            };
+            show(out, &kogi.bench_generate(args.model.as_deref(), args.device_steps, args.cuda_graph, &params)?)
+        }
+        What::Embed => {
+            // Passages are cut from the transcript, or from built-in text when there is none.
+            let bytes = transcript(&args).ok().map(|(_, bytes)| bytes);
+            let params = EmbedBench { runs: args.runs, passages: args.passages, passage_chars: args.passage_chars };
+            show(out, &kogi.bench_embed(args.model.as_deref(), bytes.as_deref(), &params)?)
+        }
+    }
+}
+
+/// A report as JSON: with `--json` through [`Out`], else pretty-printed all the same.
+fn show<T: Serialize>(out: &Out, report: &T) -> Result<()> {
+    if !out.json(report) {
+        println!("{}", serde_json::to_string_pretty(report)?);
     }
     Ok(())
 }

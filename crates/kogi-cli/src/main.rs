@@ -4,7 +4,6 @@
 
 mod ask;
 mod bench;
-mod bench_generate;
 mod correct;
 mod output;
 

@@ -2,6 +2,7 @@
 //! and the pipelines over them. Front ends (CLI, desktop shell) are thin adapters over this crate.
 
 pub mod answer;
+pub mod bench;
 pub mod chunk;
 pub mod correction;
 pub mod error;

@@ -6,6 +6,7 @@
 //! long index or scan never blocks a quick listing from another thread.
 
 mod asking;
+mod benchmarks;
 mod editing;
 mod evaluation;
 pub mod job;
