@@ -11,6 +11,7 @@ bash scripts/setup-e2e.sh
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
+bash scripts/check-layers.sh || status=$?
 (cd ui && npm run --silent build) || status=$?
 cargo test --workspace --all-targets --no-fail-fast 2>&1 | tee "$log" || status=$?
 (cd ui && npx vitest run --reporter=default) 2>&1 | tee -a "$log" || status=$?

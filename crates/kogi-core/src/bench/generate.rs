@@ -174,11 +174,11 @@ pub struct PromptResult {
 /// One variant on one prompt: medians over the runs, and every run's numbers.
 #[derive(Debug, Clone, Serialize)]
 pub struct Decoding {
-    /// Speculation only (first run), as the next three.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub accepted: Option<usize>,
+    /// Speculation only (first run), as the next two and `drafted`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub acceptance_rate: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accepted: Option<usize>,
     pub decode_tokens_per_s: f64,
     pub decode_tokens_per_s_all: Vec<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
