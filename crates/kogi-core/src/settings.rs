@@ -4,7 +4,7 @@
 use crate::answer::prompt::Lang;
 use crate::answer::{AskParams, Rung, ThinkHarder};
 use crate::chunk::Strategy;
-use crate::generate::ngram::NgramConfig;
+use crate::generate::speculative::NgramConfig;
 use crate::generate::sampling::SamplingParams;
 use crate::inference::manifest::{ModelDir, ModelKind, REBUILD_HINT};
 use crate::inference::runtime::{Provider, SessionConfig};

@@ -9,7 +9,7 @@ use kogi_core::Error;
 use kogi_core::correction::suspicious::{
     ScanParams, Suggestion, SuggestionSource, SuspiciousSpan, accept, scan_revision, scan_text, suggest,
 };
-use kogi_core::generate::engine::LanguageModel;
+use kogi_core::generate::LanguageModel;
 use kogi_core::inference::runtime::{Provider, SessionConfig};
 use kogi_core::lecture::{LectureId, RevisionKind};
 use kogi_core::store::Db;

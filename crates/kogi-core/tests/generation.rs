@@ -3,8 +3,8 @@
 
 mod support;
 
-use kogi_core::generate::engine::{FinishReason, GenerateParams, LanguageModel};
-use kogi_core::generate::ngram::NgramConfig;
+use kogi_core::generate::{FinishReason, GenerateParams, LanguageModel};
+use kogi_core::generate::speculative::NgramConfig;
 use kogi_core::generate::sampling::SamplingParams;
 use kogi_core::inference::runtime::{Provider, SessionConfig};
 use std::path::{Path, PathBuf};
@@ -51,7 +51,7 @@ fn greedy(max: usize) -> GenerateParams {
     GenerateParams { max_new_tokens: max, ..Default::default() }
 }
 
-fn run(lm: &mut LanguageModel, prompt: &[u32], p: &GenerateParams) -> kogi_core::generate::engine::Generation {
+fn run(lm: &mut LanguageModel, prompt: &[u32], p: &GenerateParams) -> kogi_core::generate::Generation {
     lm.generate(prompt, p, &mut |_| {}, &AtomicBool::new(false)).unwrap()
 }
 
@@ -178,7 +178,7 @@ fn tokens_stream_through_a_channel_while_generation_runs() {
     let (tx, rx) = std::sync::mpsc::channel();
     let g = std::thread::scope(|s| {
         let reader = s.spawn(move || rx.iter().collect::<Vec<String>>());
-        let mut sink = kogi_core::generate::engine::channel_sink(tx);
+        let mut sink = kogi_core::generate::channel_sink(tx);
         let g = lm.generate(&p, &greedy(16), &mut sink, &AtomicBool::new(false)).unwrap();
         drop(sink);
         (g, reader.join().unwrap())

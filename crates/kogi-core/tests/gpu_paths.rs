@@ -5,9 +5,9 @@
 
 mod support;
 
-use kogi_core::generate::decoder::DeviceSteps;
-use kogi_core::generate::engine::{GenerateParams, LanguageModel};
-use kogi_core::generate::ngram::NgramConfig;
+use kogi_core::generate::onnx::decoder::DeviceSteps;
+use kogi_core::generate::{GenerateParams, LanguageModel};
+use kogi_core::generate::speculative::NgramConfig;
 use kogi_core::inference::runtime::{Provider, SessionConfig};
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -41,7 +41,7 @@ fn tiny(precision: &str) -> PathBuf {
     out
 }
 
-fn generate(lm: &mut LanguageModel, prompt: &[u32], p: &GenerateParams) -> kogi_core::generate::engine::Generation {
+fn generate(lm: &mut LanguageModel, prompt: &[u32], p: &GenerateParams) -> kogi_core::generate::Generation {
     lm.generate(prompt, p, &mut |_| {}, &AtomicBool::new(false)).unwrap()
 }
 

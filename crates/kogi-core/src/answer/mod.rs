@@ -6,7 +6,7 @@ pub mod prompt;
 pub mod rerank;
 
 use crate::chunk::Strategy;
-use crate::generate::engine::{FinishReason, GenerateParams, Generation, GenerationStats};
+use crate::generate::{FinishReason, GenerateParams, Generation, GenerationStats};
 use crate::generate::sampling::SamplingParams;
 use crate::generate::{Chat, Generator, Message};
 use crate::index::Indexer;

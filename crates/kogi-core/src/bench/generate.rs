@@ -5,9 +5,9 @@
 use super::{RAG_PASSAGES, median};
 use crate::answer::prompt::{self, Lang};
 use crate::generate::chat::Message;
-use crate::generate::decoder::{DeviceSteps, Layout};
-use crate::generate::engine::{FinishReason, GenerateParams, Generation, LanguageModel};
-use crate::generate::ngram::NgramConfig;
+use crate::generate::onnx::decoder::{DeviceSteps, Layout};
+use crate::generate::{FinishReason, GenerateParams, Generation, LanguageModel};
+use crate::generate::speculative::NgramConfig;
 use crate::inference::runtime::SessionConfig;
 use crate::lecture::{LectureId, RevisionId};
 use crate::retrieval::Passage;

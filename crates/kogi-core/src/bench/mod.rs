@@ -23,8 +23,8 @@ pub use search::{SearchBench, SearchBenchReport, search};
 
 // What a front end needs to fill in the parameters.
 pub use crate::generate::chat::Message;
-pub use crate::generate::decoder::DeviceSteps;
-pub use crate::generate::ngram::NgramConfig;
+pub use crate::generate::onnx::decoder::DeviceSteps;
+pub use crate::generate::speculative::NgramConfig;
 
 /// A retrieval-augmented prompt whose answer should quote its passages: where prompt lookup pays.
 /// Also the text embedded when there is no transcript.

@@ -1,24 +1,27 @@
 //! Text generation. [`Generator`] is what the rest of kogi asks of a language model (answers, the
 //! yes/no reranker, "think harder", the suspicious-passage scan, evaluations); the ONNX engine
-//! ([`engine::LanguageModel`]) is one implementation, and a server is meant to be another.
+//! ([`onnx::LanguageModel`]) is one implementation, and a server is meant to be another.
+//!
+//! The parts: [`chat`] formats chats (tokenizer, chat template, streaming detokeniser);
+//! [`params`] is what a generation is asked for and gives back; [`sampling`] picks tokens from
+//! logits; [`speculative`] drafts tokens from n-grams ([`speculative::proposer`]) and checks drafts
+//! against the model's picks ([`speculative::verifier`]); [`onnx`] is the engine on ONNX Runtime
+//! (decoder and KV cache, GPU decode steps, graph editing, the generation loop, batches, scoring).
 
-pub mod batch;
 pub mod chat;
-pub mod decoder;
-mod device_steps;
-pub mod engine;
-pub mod ngram;
+pub mod onnx;
+pub mod params;
 pub mod sampling;
-pub mod scoring;
 #[cfg(test)]
 pub mod scripted;
-pub mod step_graph;
+pub mod speculative;
 
 use crate::inference::runtime::ProviderReport;
 use crate::text::CharSpan;
 use crate::Result;
 pub use chat::Message;
-pub use engine::{FinishReason, GenerateParams, Generation, GenerationStats};
+pub use onnx::LanguageModel;
+pub use params::{FinishReason, GenerateParams, Generation, GenerationStats};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::AtomicBool;
 
@@ -93,4 +96,12 @@ pub trait Generator: Send {
     ) -> Result<Vec<TokenScore>>;
     /// Total log-probability (nats) of `text` as a document of its own.
     fn text_logprob(&mut self, text: &str) -> Result<f64>;
+}
+
+/// A text sink that forwards each piece of the answer into a channel as it is produced (the desktop
+/// shell and other threads read the stream from the receiver). A closed receiver is ignored.
+pub fn channel_sink(tx: std::sync::mpsc::Sender<String>) -> impl FnMut(&str) {
+    move |piece: &str| {
+        let _ = tx.send(piece.to_owned());
+    }
 }

@@ -2,7 +2,7 @@
 //! reranking, scans) without a model file. Tokens are characters.
 
 use super::{Chat, Generator, TokenScore, TokenWindows};
-use super::engine::{FinishReason, GenerateParams, Generation, GenerationStats};
+use super::params::{FinishReason, GenerateParams, Generation, GenerationStats};
 use crate::text::CharSpan;
 use crate::{Error, Result};
 use std::collections::VecDeque;

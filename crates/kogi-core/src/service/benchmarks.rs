@@ -3,7 +3,7 @@
 
 use super::Kogi;
 use crate::bench::{self, EmbedBench, EmbedBenchReport, GenerateBench, GenerateBenchReport, IndexBench, IndexBenchReport, SearchBench, SearchBenchReport};
-use crate::generate::decoder::DeviceSteps;
+use crate::generate::onnx::decoder::DeviceSteps;
 use crate::inference::embed::OnnxEmbedder;
 use crate::inference::manifest::ModelDir;
 use crate::inference::runtime::SessionConfig;

@@ -7,7 +7,7 @@ use crate::correction::glossary::{ReplaceOptions, load_glossary_file};
 use crate::eval::answers::{self, RungResult};
 use crate::eval::retrieval::moved_gold;
 use crate::eval::{self, Question, RetrievalMetrics, TranscriptVersion, load_questions};
-use crate::generate::ngram::NgramConfig;
+use crate::generate::speculative::NgramConfig;
 use crate::generate::sampling::SamplingParams;
 use crate::lecture::RevisionKind;
 use crate::retrieval::{Retriever, SearchParams};

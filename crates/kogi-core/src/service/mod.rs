@@ -29,7 +29,7 @@ pub use crate::retrieval::{Mode, Passage, SearchParams};
 pub use crate::store::{Draft, SearchFilter, Which, default_path as default_db_path};
 
 use crate::generate::Generator;
-use crate::generate::engine::LanguageModel;
+use crate::generate::LanguageModel;
 use crate::inference::TextEmbedder;
 use crate::inference::embed::OnnxEmbedder;
 use crate::inference::manifest::ModelDir;

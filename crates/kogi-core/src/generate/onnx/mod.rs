@@ -1,100 +1,31 @@
-//! The generation loop: prefill, then token by token (or, greedily, several at once with n-gram
-//! speculation), streaming text as it is produced, stopping on end-of-turn ids, stop strings, the token
-//! limit or a cancel flag.
+//! The ONNX engine: a chat model (decoder + tokenizer + template) run by ONNX Runtime, and its
+//! generation loop — prefill, then token by token (or, greedily, several at once with n-gram
+//! speculation: [`super::speculative`]), streaming text as it is produced, stopping on end-of-turn
+//! ids, stop strings, the token limit or a cancel flag.
+//!
+//! Parts: [`decoder`] (the session, KV cache, prefill and steps), [`device_steps`] (GPU decode steps
+//! from fixed buffers, replayed as CUDA graphs), [`graph`] (every graph kogi adds to or builds beside
+//! a model), [`batch`] (several sequences at once: samples, beams), [`scoring`] (token
+//! log-probabilities of a given text).
+
+pub mod batch;
+pub mod decoder;
+mod device_steps;
+pub mod graph;
+pub mod scoring;
 
 use super::chat::{ChatTokenizer, Message, StreamDecoder};
+use super::params::{FinishReason, GenerateParams, Generation, GenerationStats};
+use super::sampling::{Sampler, log_softmax, logsumexp};
+use super::speculative::{NgramDrafter, verifier};
 use super::{Chat, Generator, TokenScore, TokenWindows};
-use super::decoder::{Decoder, DeviceSteps, KvCache, Picked};
-use super::ngram::{NgramConfig, NgramDrafter};
-use super::sampling::{Sampler, SamplingParams, log_softmax, logsumexp};
 use crate::inference::runtime::SessionConfig;
 use crate::{Error, Result};
-use serde::{Deserialize, Serialize};
+use decoder::{Decoder, DeviceSteps, KvCache};
+use graph::Picked;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct GenerateParams {
-    pub max_new_tokens: usize,
-    pub sampling: SamplingParams,
-    /// Generation stops before any of these strings (they are not part of the answer).
-    pub stop_strings: Vec<String>,
-    /// Extra stop ids besides the model's end-of-turn ids.
-    pub stop_ids: Vec<u32>,
-    /// n-gram speculation (greedy decoding only; output identical to plain greedy).
-    pub speculative: Option<NgramConfig>,
-    /// Prompt tokens per prefill pass.
-    pub prefill_chunk: usize,
-    /// Decode with two-row steps so every logit equals an uncached pass bit for bit (see below).
-    /// Off: one-row steps, faster on CPU int4 models, but their numbers differ slightly from
-    /// multi-row passes, so speculative output would no longer be identical to it.
-    pub exact_steps: bool,
-}
-
-impl Default for GenerateParams {
-    fn default() -> Self {
-        Self {
-            max_new_tokens: 256,
-            sampling: SamplingParams::default(),
-            stop_strings: Vec::new(),
-            stop_ids: Vec::new(),
-            speculative: None,
-            prefill_chunk: 512,
-            exact_steps: true,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FinishReason {
-    EndOfTurn,
-    StopString,
-    /// Cut at `max_new_tokens`: the answer may be incomplete.
-    MaxTokens,
-    /// The model's context window is full.
-    ContextFull,
-    Cancelled,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct GenerationStats {
-    pub prompt_tokens: usize,
-    pub new_tokens: usize,
-    pub forward_passes: u64,
-    /// Milliseconds from the call to the first new token.
-    pub ttft_ms: f64,
-    /// New tokens after the first, per second of the time after the first.
-    pub decode_tokens_per_s: f64,
-    pub total_ms: f64,
-    pub drafted: usize,
-    pub accepted: usize,
-}
-
-impl GenerationStats {
-    pub fn acceptance_rate(&self) -> f64 {
-        if self.drafted == 0 { 0.0 } else { self.accepted as f64 / self.drafted as f64 }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Generation {
-    pub tokens: Vec<u32>,
-    pub text: String,
-    pub finish: FinishReason,
-    pub stats: GenerationStats,
-    /// Sum of the model's log-probabilities of the generated tokens (unmodified distribution).
-    pub logprob: f64,
-}
-
-impl Generation {
-    /// Mean log-probability per token: a length-fair confidence score (best-of-N).
-    pub fn mean_logprob(&self) -> f64 {
-        if self.tokens.is_empty() { f64::NEG_INFINITY } else { self.logprob / self.tokens.len() as f64 }
-    }
-}
-
 
 /// Sample with `sampler` and return the token with its log-probability under the raw logits.
 fn pick(sampler: &mut Sampler, logits: &mut [f32], history: &[u32]) -> (u32, f32) {
@@ -104,13 +35,6 @@ fn pick(sampler: &mut Sampler, logits: &mut [f32], history: &[u32]) -> (u32, f32
     (t, raw[t as usize] - lse)
 }
 
-/// A text sink that forwards each piece of the answer into a channel as it is produced (the desktop
-/// shell and other threads read the stream from the receiver). A closed receiver is ignored.
-pub fn channel_sink(tx: std::sync::mpsc::Sender<String>) -> impl FnMut(&str) {
-    move |piece: &str| {
-        let _ = tx.send(piece.to_owned());
-    }
-}
 
 /// A chat model: decoder + tokenizer + template.
 pub struct LanguageModel {
@@ -330,7 +254,7 @@ impl LanguageModel {
                     // Greedy prediction after `next` and after each draft; accept drafts while they agree.
                     let Picked { ids: preds, logprobs: lps } =
                         self.decoder.forward_greedy(&mut cache, &feed, draft.len() + 1)?;
-                    let accepted = draft.iter().zip(&preds).take_while(|(a, b)| a == b).count();
+                    let accepted = verifier::accepted(&draft, &preds);
                     if !draft.is_empty() {
                         d.observe(draft.len(), accepted);
                     }

@@ -2,7 +2,7 @@
 //! buffers allocated once (what a CUDA graph needs: it replays its kernels on the same addresses):
 //! the KV cache of one sequence, two sets of step inputs (ids and attention mask), the logits, and
 //! the picked id. A step reads one set and — through the decoder graph's step outputs
-//! ([`super::step_graph`]) — writes the next step's ids and mask into the other set, so the next step
+//! ([`super::graph`]) — writes the next step's ids and mask into the other set, so the next step
 //! needs nothing from the host: one run (one CUDA-graph replay) per token and 8 bytes copied back.
 //!
 //! The host keeps a shadow of what each set holds; a step whose inputs are not in either set (the
@@ -14,14 +14,13 @@
 //! the 8B architecture at 2–4 rows. Their picks at every position come from one more small graph,
 //! also replayed, that reads the pass's logits buffer ([`verify_head`]).
 
-use super::decoder::{Picked, add_pick_nodes, symbolic};
-use super::step_graph::{NEXT_IDS, NEXT_MASK, PICKED, read_picked};
+use super::graph::{NEXT_IDS, NEXT_MASK, PICKED, Picked, read_picked, verify_head};
 use crate::inference::runtime::{Provider, SessionConfig, open_built};
 use crate::{Error, Result};
 use half::f16;
 use ort::memory::Allocator;
 use ort::session::{IoBinding, RunOptions, Session};
-use ort::value::{DynValue, Outlet, Tensor, TensorElementType};
+use ort::value::{DynValue, Tensor, TensorElementType};
 
 /// Widest pass served from the fixed buffers: one-row steps, two-row exact steps and verification
 /// of up to eight drafted tokens (the n-gram drafter's default longest draft). Wider passes run
@@ -145,7 +144,7 @@ impl Verifier {
         capture: bool,
         (provider, config): (Provider, &SessionConfig),
     ) -> Result<Self> {
-        let graph = verify_head(logits_type, vocab).map_err(rt)?;
+        let graph = verify_head(logits_type, vocab, MAX_WIDTH).map_err(rt)?;
         let session = open_built(graph, provider, config, capture)?;
         let mut picks = Tensor::<f32>::new(allocator, [2 * MAX_WIDTH as i64]).map_err(rt)?;
         let picks_host = match host {
@@ -174,45 +173,6 @@ impl Verifier {
     }
 }
 
-/// The verification head: logits `[1, w, vocab]` (w ≤ MAX_WIDTH) → `picks` `[2 * MAX_WIDTH]`, the
-/// argmax id (as float; ids < 2^24) at positions 0..MAX_WIDTH, then their log-probabilities. The
-/// logits are padded to MAX_WIDTH rows so the graph has one shape for every width, and each position
-/// is reduced on its own ([`add_pick_nodes`], the greedy head's chain).
-fn verify_head(logits: TensorElementType, vocab: usize) -> ort::Result<ort::editor::Model> {
-    use ort::editor::{Graph, Model, Node, ONNX_DOMAIN, Opset};
-    use ort::operator::Attribute;
-    let tensor = symbolic;
-    let mut g = Graph::new()?;
-    g.set_inputs([Outlet::new("logits", tensor(logits, &["one", "width", "vocab"]))])?;
-    g.set_outputs([Outlet::new("picks", tensor(TensorElementType::Float32, &["picks"]))])?;
-    let ints = |name: &str, v: Vec<i64>| -> ort::Result<Node> {
-        Node::new("Constant", ONNX_DOMAIN, name, [] as [&str; 0], [name], [Attribute::new("value_ints", v)?])
-    };
-    g.add_node(Node::new("Cast", ONNX_DOMAIN, "to_f32", ["logits"], ["logits_f32"], [Attribute::new("to", 1i64)?])?)?;
-    g.add_node(ints("pad_shape", vec![1, MAX_WIDTH as i64, vocab as i64])?)?;
-    g.add_node(Node::new("ConstantOfShape", ONNX_DOMAIN, "pad", ["pad_shape"], ["pad"], [])?)?;
-    g.add_node(Node::new("Concat", ONNX_DOMAIN, "padded", ["logits_f32", "pad"], ["padded"], [Attribute::new("axis", 1i64)?])?)?;
-    g.add_node(ints("axis1", vec![1])?)?;
-    let (mut ids, mut lps) = (Vec::new(), Vec::new());
-    for i in 0..MAX_WIDTH {
-        let p = |s: &str| format!("p{i}_{s}");
-        g.add_node(ints(&p("start"), vec![i as i64])?)?;
-        g.add_node(ints(&p("end"), vec![i as i64 + 1])?)?;
-        g.add_node(Node::new("Slice", ONNX_DOMAIN, p("slice"), ["padded".into(), p("start"), p("end"), "axis1".into()], [p("row")], [])?)?;
-        add_pick_nodes(&mut g, &p("row"), &p(""), &p("id"), &p("lp"))?;
-        g.add_node(Node::new("Cast", ONNX_DOMAIN, p("id_f32"), [p("id")], [p("id_f")], [Attribute::new("to", 1i64)?])?)?;
-        // [1, 1] each: flatten into the output.
-        ids.push(p("id_f"));
-        lps.push(p("lp"));
-    }
-    let all: Vec<String> = ids.into_iter().chain(lps).collect();
-    g.add_node(Node::new("Concat", ONNX_DOMAIN, "cat", all, ["cat"], [Attribute::new("axis", 1i64)?])?)?;
-    g.add_node(ints("flat", vec![-1])?)?;
-    g.add_node(Node::new("Reshape", ONNX_DOMAIN, "picks", ["cat", "flat"], ["picks"], [])?)?;
-    let mut model = Model::new([Opset::new(ONNX_DOMAIN, 17)?])?;
-    model.set_graph(g)?;
-    Ok(model)
-}
 
 fn binding_index(width: usize, set: usize) -> usize {
     (width - 1) * 2 + set

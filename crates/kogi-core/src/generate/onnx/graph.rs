@@ -1,3 +1,5 @@
+//! Every graph kogi adds to or builds beside a model, in one place.
+//!
 //! What kogi adds to a decoder's graph when it opens it for the GPU: the greedy choice at the last
 //! position and the next decode step's inputs, computed where the logits are. A decode step is then
 //! one ONNX Runtime run (one CUDA-graph replay) that leaves the next step's ids and attention mask in
@@ -9,6 +11,8 @@
 //! of a message field, so its nodes and outputs are appended to the model's own. (ONNX Runtime's
 //! model-editor API would do the same, but the `ort` crate cannot open an editor session with this
 //! library: it asks an unfinalized session for its inputs' memory info.)
+
+use ort::value::{Outlet, Shape, SymbolicDimensions, TensorElementType, ValueType};
 
 /// `[batch, 2]` float32: the argmax id at the last position (exact: ids < 2^24) and its
 /// log-probability (max − logsumexp, in float32).
@@ -247,6 +251,108 @@ pub fn default_opset(model: &[u8]) -> Result<i64, String> {
         }
     }
     Err("model.onnx imports no default ONNX opset".into())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Head graphs built beside a model (with ONNX Runtime's model editor) and the picks they return.
+
+/// The greedy choice at each of the last `want` positions of each row (`[batch][want]`), with its
+/// log-probability under the model's distribution.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Picked {
+    pub ids: Vec<u32>,
+    pub logprobs: Vec<f32>,
+}
+
+/// The greedy head: logits `[b, s, vocab]` → for the positions `starts..ends` on axis 1, the argmax
+/// id and its log-probability (max − logsumexp), computed in float32.
+pub(super) fn greedy_head(logits: TensorElementType) -> ort::Result<ort::editor::Model> {
+    use ort::editor::{Graph, Model, Node, ONNX_DOMAIN, Opset};
+    use ort::operator::Attribute;
+    let tensor = symbolic;
+    let mut g = Graph::new()?;
+    g.set_inputs([
+        Outlet::new("logits", tensor(logits, &["batch", "sequence", "vocab"])),
+        Outlet::new("starts", tensor(TensorElementType::Int64, &["one"])),
+        Outlet::new("ends", tensor(TensorElementType::Int64, &["one"])),
+        Outlet::new("axes", tensor(TensorElementType::Int64, &["one"])),
+    ])?;
+    g.set_outputs([
+        Outlet::new("ids", tensor(TensorElementType::Int64, &["batch", "want"])),
+        Outlet::new("logprobs", tensor(TensorElementType::Float32, &["batch", "want"])),
+    ])?;
+    g.add_node(Node::new("Slice", ONNX_DOMAIN, "last", ["logits", "starts", "ends", "axes"], ["last"], [])?)?;
+    g.add_node(Node::new("Cast", ONNX_DOMAIN, "to_f32", ["last"], ["last_f32"], [Attribute::new("to", 1i64)?])?)?;
+    add_pick_nodes(&mut g, "last_f32", "", "ids", "logprobs")?;
+    let mut model = Model::new([Opset::new(ONNX_DOMAIN, 17)?])?;
+    model.set_graph(g)?;
+    Ok(model)
+}
+
+/// A tensor type whose dimensions are all symbolic, named `dims` (graphs built in memory).
+fn symbolic(ty: TensorElementType, dims: &[&str]) -> ValueType {
+    ValueType::Tensor {
+        ty,
+        shape: Shape::new(dims.iter().map(|_| -1i64)),
+        dimension_symbols: SymbolicDimensions::new(dims.iter().map(|d| d.to_string())),
+    }
+}
+
+/// The greedy pick of float32 logits `row` (`[.., 1, vocab]`, one position): `ArgMax` into `id`
+/// (int64) and `ReduceMax − ReduceLogSumExp` into `logprob`; node names start with `prefix`.
+/// One position at a time: ONNX Runtime's CUDA reductions over `[.., 1, vocab]` are fast, over
+/// `[.., k, vocab]` they took ~20 ms for the 8B vocabulary.
+fn add_pick_nodes(g: &mut ort::editor::Graph, row: &str, prefix: &str, id: &str, logprob: &str) -> ort::Result<()> {
+    use ort::editor::{Node, ONNX_DOMAIN};
+    use ort::operator::Attribute;
+    let keep0 = || Attribute::new("keepdims", 0i64);
+    g.add_node(Node::new("ArgMax", ONNX_DOMAIN, format!("{prefix}argmax"), [row], [id], [Attribute::new("axis", -1i64)?, keep0()?])?)?;
+    let (top, lse) = (format!("{prefix}top"), format!("{prefix}lse"));
+    for (op, out) in [("ReduceMax", &top), ("ReduceLogSumExp", &lse)] {
+        g.add_node(Node::new(op, ONNX_DOMAIN, out, [row], [out], [Attribute::new("axes", vec![-1i64])?, keep0()?])?)?;
+    }
+    g.add_node(Node::new("Sub", ONNX_DOMAIN, format!("{prefix}logprob"), [top, lse], [logprob], [])?)?;
+    Ok(())
+}
+
+/// The verification head: logits `[1, w, vocab]` (w ≤ `width`) → `picks` `[2 * `width`]`, the
+/// argmax id (as float; ids < 2^24) at positions 0..`width`, then their log-probabilities. The
+/// logits are padded to `width` rows so the graph has one shape for every width, and each position
+/// is reduced on its own ([`add_pick_nodes`], the greedy head's chain).
+pub(super) fn verify_head(logits: TensorElementType, vocab: usize, width: usize) -> ort::Result<ort::editor::Model> {
+    use ort::editor::{Graph, Model, Node, ONNX_DOMAIN, Opset};
+    use ort::operator::Attribute;
+    let tensor = symbolic;
+    let mut g = Graph::new()?;
+    g.set_inputs([Outlet::new("logits", tensor(logits, &["one", "width", "vocab"]))])?;
+    g.set_outputs([Outlet::new("picks", tensor(TensorElementType::Float32, &["picks"]))])?;
+    let ints = |name: &str, v: Vec<i64>| -> ort::Result<Node> {
+        Node::new("Constant", ONNX_DOMAIN, name, [] as [&str; 0], [name], [Attribute::new("value_ints", v)?])
+    };
+    g.add_node(Node::new("Cast", ONNX_DOMAIN, "to_f32", ["logits"], ["logits_f32"], [Attribute::new("to", 1i64)?])?)?;
+    g.add_node(ints("pad_shape", vec![1, width as i64, vocab as i64])?)?;
+    g.add_node(Node::new("ConstantOfShape", ONNX_DOMAIN, "pad", ["pad_shape"], ["pad"], [])?)?;
+    g.add_node(Node::new("Concat", ONNX_DOMAIN, "padded", ["logits_f32", "pad"], ["padded"], [Attribute::new("axis", 1i64)?])?)?;
+    g.add_node(ints("axis1", vec![1])?)?;
+    let (mut ids, mut lps) = (Vec::new(), Vec::new());
+    for i in 0..width {
+        let p = |s: &str| format!("p{i}_{s}");
+        g.add_node(ints(&p("start"), vec![i as i64])?)?;
+        g.add_node(ints(&p("end"), vec![i as i64 + 1])?)?;
+        g.add_node(Node::new("Slice", ONNX_DOMAIN, p("slice"), ["padded".into(), p("start"), p("end"), "axis1".into()], [p("row")], [])?)?;
+        add_pick_nodes(&mut g, &p("row"), &p(""), &p("id"), &p("lp"))?;
+        g.add_node(Node::new("Cast", ONNX_DOMAIN, p("id_f32"), [p("id")], [p("id_f")], [Attribute::new("to", 1i64)?])?)?;
+        // [1, 1] each: flatten into the output.
+        ids.push(p("id_f"));
+        lps.push(p("lp"));
+    }
+    let all: Vec<String> = ids.into_iter().chain(lps).collect();
+    g.add_node(Node::new("Concat", ONNX_DOMAIN, "cat", all, ["cat"], [Attribute::new("axis", 1i64)?])?)?;
+    g.add_node(ints("flat", vec![-1])?)?;
+    g.add_node(Node::new("Reshape", ONNX_DOMAIN, "picks", ["cat", "flat"], ["picks"], [])?)?;
+    let mut model = Model::new([Opset::new(ONNX_DOMAIN, 17)?])?;
+    model.set_graph(g)?;
+    Ok(model)
 }
 
 #[cfg(test)]

@@ -1,9 +1,10 @@
 //! Several sequences decoded together: sampled continuations of one prompt (self-consistency), and
 //! beam search. The prompt is computed once and its cache forked into one row per sequence.
 
-use super::chat::StreamDecoder;
-use super::engine::{FinishReason, Generation, GenerateParams, GenerationStats, LanguageModel};
-use super::sampling::{Sampler, SamplingParams, log_softmax};
+use super::LanguageModel;
+use crate::generate::chat::StreamDecoder;
+use crate::generate::params::{FinishReason, GenerateParams, Generation, GenerationStats};
+use crate::generate::sampling::{Sampler, SamplingParams, log_softmax};
 use crate::{Error, Result};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;

@@ -1,8 +1,8 @@
 //! Token log-probabilities of a given text under the ONNX model (what the suspicious-passage scan
 //! and a suggestion's check need): windowed forward passes over fresh KV caches, no generation.
 
-use super::engine::LanguageModel;
-use super::{TokenScore, TokenWindows};
+use super::LanguageModel;
+use crate::generate::{TokenScore, TokenWindows};
 use crate::text::CharSpan;
 use crate::{Error, Result};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -9,13 +9,13 @@
 //! Inputs and outputs are read from the graph, never assumed.
 
 use super::device_steps::{self, Resident, graph_run_options};
-use super::step_graph::{self, PICKED, read_picked};
+use super::graph::{self, PICKED, Picked, greedy_head, read_picked};
 use crate::inference::runtime::{Provider, ProviderReport, SessionConfig, open_built, open_session_with};
 use crate::{Error, Result};
 use half::f16;
 use ort::memory::{AllocationDevice, Allocator, AllocatorType, MemoryInfo, MemoryType};
 use ort::session::Session;
-use ort::value::{DynValue, Outlet, Shape, SymbolicDimensions, Tensor, TensorElementType, ValueType};
+use ort::value::{DynValue, Tensor, TensorElementType, ValueType};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -51,7 +51,7 @@ pub struct Decoder {
     /// computed where the logits are, so only the chosen ids cross to the host. Used for passes
     /// that pick at several positions (speculative verification) or not at the last (padded prefill).
     head: Option<Session>,
-    /// The session has the step outputs of [`step_graph`]: the pick at the last position and the
+    /// The session has the step outputs of [`graph`]: the pick at the last position and the
     /// next step's inputs come out of the decoder run itself.
     fused: bool,
     /// Why the step outputs are missing although they were wanted.
@@ -91,13 +91,6 @@ impl std::str::FromStr for DeviceSteps {
     }
 }
 
-/// The greedy choice at each of the last `want` positions of each row (`[batch][want]`), with its
-/// log-probability under the model's distribution.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Picked {
-    pub ids: Vec<u32>,
-    pub logprobs: Vec<f32>,
-}
 
 /// Largest sequence the fixed step buffers hold; longer requests take ordinary buffers.
 const RESIDENT_CAPACITY: usize = 4096;
@@ -746,11 +739,11 @@ fn run_binding<'b>(
     }
 }
 
-/// Open `file` with [`step_graph`]'s outputs added (in memory; external weights are read from the
+/// Open `file` with [`graph`]'s outputs added (in memory; external weights are read from the
 /// file's folder as usual).
 fn with_step_outputs(b: &mut ort::session::builder::SessionBuilder, file: &Path) -> std::result::Result<Session, String> {
     let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    let edited = step_graph::with_step_outputs(&bytes)?;
+    let edited = graph::with_step_outputs(&bytes)?;
     drop(bytes);
     let folder = file.parent().unwrap_or(Path::new(".")).display().to_string();
     let mut b = b
@@ -776,57 +769,6 @@ fn prefill_bucket(n: usize) -> usize {
 enum Scores {
     Logits(Vec<f32>),
     Picked(Picked),
-}
-
-/// The greedy head: logits `[b, s, vocab]` → for the positions `starts..ends` on axis 1, the argmax
-/// id and its log-probability (max − logsumexp), computed in float32.
-fn greedy_head(logits: TensorElementType) -> ort::Result<ort::editor::Model> {
-    use ort::editor::{Graph, Model, Node, ONNX_DOMAIN, Opset};
-    use ort::operator::Attribute;
-    let tensor = symbolic;
-    let mut g = Graph::new()?;
-    g.set_inputs([
-        Outlet::new("logits", tensor(logits, &["batch", "sequence", "vocab"])),
-        Outlet::new("starts", tensor(TensorElementType::Int64, &["one"])),
-        Outlet::new("ends", tensor(TensorElementType::Int64, &["one"])),
-        Outlet::new("axes", tensor(TensorElementType::Int64, &["one"])),
-    ])?;
-    g.set_outputs([
-        Outlet::new("ids", tensor(TensorElementType::Int64, &["batch", "want"])),
-        Outlet::new("logprobs", tensor(TensorElementType::Float32, &["batch", "want"])),
-    ])?;
-    g.add_node(Node::new("Slice", ONNX_DOMAIN, "last", ["logits", "starts", "ends", "axes"], ["last"], [])?)?;
-    g.add_node(Node::new("Cast", ONNX_DOMAIN, "to_f32", ["last"], ["last_f32"], [Attribute::new("to", 1i64)?])?)?;
-    add_pick_nodes(&mut g, "last_f32", "", "ids", "logprobs")?;
-    let mut model = Model::new([Opset::new(ONNX_DOMAIN, 17)?])?;
-    model.set_graph(g)?;
-    Ok(model)
-}
-
-/// A tensor type whose dimensions are all symbolic, named `dims` (graphs built in memory).
-pub(super) fn symbolic(ty: TensorElementType, dims: &[&str]) -> ValueType {
-    ValueType::Tensor {
-        ty,
-        shape: Shape::new(dims.iter().map(|_| -1i64)),
-        dimension_symbols: SymbolicDimensions::new(dims.iter().map(|d| d.to_string())),
-    }
-}
-
-/// The greedy pick of float32 logits `row` (`[.., 1, vocab]`, one position): `ArgMax` into `id`
-/// (int64) and `ReduceMax − ReduceLogSumExp` into `logprob`; node names start with `prefix`.
-/// One position at a time: ONNX Runtime's CUDA reductions over `[.., 1, vocab]` are fast, over
-/// `[.., k, vocab]` they took ~20 ms for the 8B vocabulary.
-pub(super) fn add_pick_nodes(g: &mut ort::editor::Graph, row: &str, prefix: &str, id: &str, logprob: &str) -> ort::Result<()> {
-    use ort::editor::{Node, ONNX_DOMAIN};
-    use ort::operator::Attribute;
-    let keep0 = || Attribute::new("keepdims", 0i64);
-    g.add_node(Node::new("ArgMax", ONNX_DOMAIN, format!("{prefix}argmax"), [row], [id], [Attribute::new("axis", -1i64)?, keep0()?])?)?;
-    let (top, lse) = (format!("{prefix}top"), format!("{prefix}lse"));
-    for (op, out) in [("ReduceMax", &top), ("ReduceLogSumExp", &lse)] {
-        g.add_node(Node::new(op, ONNX_DOMAIN, out, [row], [out], [Attribute::new("axes", vec![-1i64])?, keep0()?])?)?;
-    }
-    g.add_node(Node::new("Sub", ONNX_DOMAIN, format!("{prefix}logprob"), [top, lse], [logprob], [])?)?;
-    Ok(())
 }
 
 /// Run the greedy head on device logits for positions `rows`; only `[b][rows]` ids and
