@@ -14,6 +14,13 @@ status=0
 bash scripts/check-layers.sh || status=$?
 (cd ui && npm run --silent build) || status=$?
 cargo test --workspace --all-targets --no-fail-fast 2>&1 | tee "$log" || status=$?
+# The tests above rewrite ui/src/bindings from the Rust types: any difference from the committed
+# files means the front end's types drifted from what the shell sends.
+if [ -n "$(git status --porcelain -- ui/src/bindings)" ]; then
+  git status --short -- ui/src/bindings >&2
+  echo "the TypeScript bindings are out of date: run \`cargo test -p kogi-core bindings\` and \`cargo test -p kogi-desktop bindings\`, then commit ui/src/bindings" >&2
+  status=1
+fi
 (cd ui && npx vitest run --reporter=default) 2>&1 | tee -a "$log" || status=$?
 bash scripts/e2e.sh 2>&1 | tee -a "$log" || status=$?
 # One closing line over every test binary, the front end's tests and the end-to-end steps (colour codes

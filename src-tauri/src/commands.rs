@@ -58,7 +58,8 @@ pub async fn list_lectures(state: State<'_, AppState>) -> CmdResult<Vec<Lecture>
     Ok(state.kogi.lectures(None)?)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ts_rs::TS)]
+#[ts(export_to = "desktop/")]
 pub struct ImportStarted {
     job: JobId,
     name: String,
@@ -167,7 +168,8 @@ fn percent_decode(s: &str) -> String {
 }
 
 /// A saved revision as the window gets it, with the background re-index when there is one.
-#[derive(Serialize)]
+#[derive(Serialize, ts_rs::TS)]
+#[ts(export_to = "desktop/")]
 pub struct SavedView {
     revision: Revision,
     index_job: Option<JobId>,

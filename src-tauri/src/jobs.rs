@@ -11,8 +11,9 @@ use tauri::{AppHandle, Emitter, Manager};
 pub type JobId = u64;
 
 /// What a job tells the window. Serialised with a `type` tag for the front end.
-#[derive(Serialize, Clone, Debug)]
+#[derive(Serialize, Clone, Debug, ts_rs::TS)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[ts(export_to = "desktop/")]
 pub enum JobEvent {
     Progress {
         job: JobId,
@@ -28,6 +29,9 @@ pub enum JobEvent {
     },
     Done {
         job: JobId,
+        /// What the work returned: an import `ImportOutcome`, a re-index `IndexReport | null`, a scan
+        /// `Scan`, a question `Asked` (see commands.rs).
+        #[ts(type = "unknown")]
         result: serde_json::Value,
     },
     Failed {

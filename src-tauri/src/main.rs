@@ -2,6 +2,8 @@
 //! in the core library.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+#[cfg(test)]
+mod bindings;
 mod commands;
 mod jobs;
 mod state;

@@ -14,7 +14,8 @@ pub struct AppState {
 }
 
 /// A command's error as the window shows it: what went wrong and what to do, in the app's terms.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ts_rs::TS)]
+#[ts(export_to = "desktop/")]
 pub struct UiError {
     pub message: String,
 }

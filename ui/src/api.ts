@@ -2,7 +2,42 @@
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 
-export type Rung = "none" | "raw" | "corrected" | "windows" | "reranked" | "chunks";
+// The types crossing the IPC boundary are generated from the Rust types (ui/src/bindings, written by
+// `cargo test -p kogi-core bindings` and `-p kogi-desktop`; CI fails when they are out of date).
+import type { AppStatus } from "./bindings/AppStatus";
+import type { Asked } from "./bindings/Asked";
+import type { CharSpan } from "./bindings/CharSpan";
+import type { Draft } from "./bindings/Draft";
+import type { Lecture } from "./bindings/Lecture";
+import type { LectureMeta } from "./bindings/LectureMeta";
+import type { LectureView } from "./bindings/LectureView";
+import type { Occurrence } from "./bindings/Occurrence";
+import type { Revision } from "./bindings/Revision";
+import type { Rung } from "./bindings/Rung";
+import type { Scan } from "./bindings/Scan";
+import type { Settings } from "./bindings/Settings";
+import type { Suggestion } from "./bindings/Suggestion";
+import type { Term } from "./bindings/Term";
+import type { ImportStarted } from "./bindings/desktop/ImportStarted";
+import type { JobEvent } from "./bindings/desktop/JobEvent";
+import type { SavedView } from "./bindings/desktop/SavedView";
+export type { Answer } from "./bindings/Answer";
+export type { Citation } from "./bindings/Citation";
+export type { InstalledModel } from "./bindings/InstalledModel";
+export type { Passage } from "./bindings/Passage";
+export type { Provider } from "./bindings/Provider";
+export type { ProviderReport } from "./bindings/ProviderReport";
+export type { RevisionSummary } from "./bindings/RevisionSummary";
+export type { Segment } from "./bindings/Segment";
+export type { SuspiciousSpan } from "./bindings/SuspiciousSpan";
+export type {
+  AppStatus, Asked, Draft, ImportStarted, JobEvent, Lecture, LectureView, Occurrence, Revision, Rung, Scan, Settings,
+  Suggestion, Term,
+};
+export type Span = CharSpan;
+export type Meta = LectureMeta;
+export type Saved = SavedView;
+
 export const RUNGS: { id: Rung; label: string; hint: string }[] = [
   { id: "none", label: "No context", hint: "the model alone (baseline)" },
   { id: "raw", label: "Raw transcript", hint: "sentences of the transcript as recognised" },
@@ -11,57 +46,6 @@ export const RUNGS: { id: Rung; label: string; hint: string }[] = [
   { id: "reranked", label: "Reranked", hint: "windows reranked by the model's yes/no judgement" },
   { id: "chunks", label: "Paragraphs", hint: "paragraph chunks with lecture metadata" },
 ];
-export type Provider = "auto" | "cpu" | "cuda" | "tensorrt";
-
-export interface Span { start: number; end: number }
-export interface Meta { course?: string | null; title?: string | null; date?: string | null; speaker?: string | null }
-export interface Lecture {
-  id: number; meta: Meta; file_name: string; format: string; encoding: string; created_at: string;
-  head: number; revisions: number; chars: number;
-}
-export interface Segment { span: Span; start_ms: number | null; end_ms: number | null }
-export interface Revision {
-  id: number; lecture: number; number: number; parent: number | null; kind: string; message: string | null;
-  text: string; created_at: string; segments: Segment[];
-}
-export interface RevisionSummary { id: number; number: number; parent: number | null; kind: string; message: string | null; created_at: string; chars: number }
-export interface Draft { lecture: number; parent: number; text: string; updated_at: string }
-export interface LectureView { lecture: Lecture; original: Revision; head: Revision; revisions: RevisionSummary[]; draft: Draft | null }
-export interface Saved { revision: Revision; index_job: number | null }
-export interface Term { id?: number; course: string; term: string; variants: string[] }
-export interface Occurrence { span: Span; found: string; replacement: string; term: string; before: string; after: string; whole_term: boolean; applied: boolean }
-export interface SuspiciousSpan { span: Span; text: string; score: number; mean_surprisal: number; before: string; after: string }
-export interface Scan { revision: number; model: string; tokens: number; spans: SuspiciousSpan[]; seconds: number; provider: string }
-export interface Suggestion { span: Span; original: string; replacement: string; source: { kind: "glossary"; term: string } | { kind: "model" }; score: number }
-export interface Passage { lecture: number; title: string; course?: string | null; revision: number; span: Span; matched?: Span; text: string; score?: number; start_ms?: number | null; end_ms?: number | null; dense?: number | null }
-export interface Citation { n: number; lecture: number; title: string; revision: number; span: Span; start_ms?: number | null; end_ms?: number | null }
-export interface Answer {
-  question: string; rung: Rung; lang: string; text: string; citations: Citation[]; passages: Passage[];
-  not_covered: boolean; gated: boolean; cut: boolean; ms: number;
-  stats?: { new_tokens?: number; forward_passes?: number } | null;
-  think?: { samples: number; chosen: number; scores: number[]; new_tokens: number; ms: number } | null;
-}
-export interface Asked { answers: Answer[]; first_text_ms: (number | null)[] }
-export interface Settings {
-  models_dir: string | null; embedder: string; chat_model: string; provider: Provider; threads: number | null;
-  temperature: number; top_p: number; max_tokens: number; speculation: boolean; mode: Rung; k: number; max_prompt_tokens: number;
-  lang: "ja" | "en" | null; think_samples: number;
-}
-export interface ProviderReport { requested: Provider; in_use: Provider; fell_back: [Provider, string][] }
-export interface InstalledModel { name: string; dir: string; kind: string | null; languages: string[]; problem: string | null }
-export interface AppStatus {
-  version: string; db_path: string; settings_path: string; settings: Settings; settings_problem: string | null;
-  models: { dir: string; models: InstalledModel[]; embedder_ready: boolean; chat_ready: boolean; help: string };
-  runtime: { Ok: string } | { Err: string };
-  embedder_provider: ProviderReport | null; chat_provider: ProviderReport | null;
-}
-
-export type JobEvent =
-  | { type: "progress"; job: number; stage: string; done: number; total: number }
-  | { type: "text"; job: number; part: string; text: string }
-  | { type: "done"; job: number; result: unknown }
-  | { type: "failed"; job: number; message: string }
-  | { type: "cancelled"; job: number };
 
 /** Errors from commands carry the core's message, which says what to do. */
 export function message(e: unknown): string {
@@ -74,9 +58,9 @@ export const api = {
   saveSettings: (settings: Settings) => invoke<AppStatus>("save_settings", { settings }),
   ready: () => invoke<number>("ui_ready"),
   lectures: () => invoke<Lecture[]>("list_lectures"),
-  importPaths: (paths: string[]) => invoke<{ job: number; name: string }[]>("import_paths", { paths }),
+  importPaths: (paths: string[]) => invoke<ImportStarted[]>("import_paths", { paths }),
   importBytes: (name: string, bytes: Uint8Array) =>
-    invoke<{ job: number; name: string }>("import_bytes", bytes, { headers: { "x-file-name": encodeURIComponent(name) } }),
+    invoke<ImportStarted>("import_bytes", bytes, { headers: { "x-file-name": encodeURIComponent(name) } }),
   openLecture: (lecture: number) => invoke<LectureView>("open_lecture", { lecture }),
   revision: (revision: number) => invoke<Revision>("revision", { revision }),
   save: (lecture: number, parent: number, text: string, message: string | null) =>

@@ -3,6 +3,7 @@
 
 pub mod answer;
 pub mod bench;
+pub mod bindings;
 pub mod chunk;
 pub mod correction;
 pub mod error;

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 pub const DEFAULT_EMBEDDER: &str = "multilingual-e5-small";
 pub const DEFAULT_CHAT_MODEL: &str = "smollm2-135m-instruct";
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(default)]
 pub struct Settings {
     /// Folder of installed models; `None` = the default (`$KOGI_MODELS` or `<data dir>/models`).
@@ -179,7 +179,7 @@ impl Settings {
 }
 
 /// One folder of the models folder.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct InstalledModel {
     pub name: String,
     pub dir: PathBuf,
@@ -190,7 +190,7 @@ pub struct InstalledModel {
 }
 
 /// What is installed, and whether the chosen models are usable.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct ModelsStatus {
     pub dir: PathBuf,
     pub models: Vec<InstalledModel>,

@@ -24,7 +24,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 /// The steps of the seed notebook's RAG ladder, each selectable and comparable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum Rung {
     /// No context: the model alone (baseline).
@@ -79,7 +79,7 @@ impl std::str::FromStr for Rung {
 }
 
 /// Spend more compute for a better answer.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(tag = "method", rename_all = "snake_case")]
 pub enum ThinkHarder {
     /// Sample `n` answers and return the one that agrees most with the others (embedding similarity).
@@ -88,7 +88,7 @@ pub enum ThinkHarder {
     BestOfN { n: usize, scorer: Scorer },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Scorer {
     /// Mean log-probability of the answer's tokens under the model.
@@ -137,7 +137,7 @@ impl Default for AskParams {
 }
 
 /// A citation resolves to the exact passage: lecture, revision, character range, time.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
 pub struct Citation {
     /// The number used in the answer, `[n]`.
     pub n: usize,
@@ -149,7 +149,7 @@ pub struct Citation {
     pub end_ms: Option<u64>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
 pub struct ThinkReport {
     pub method: ThinkHarder,
     pub samples: usize,
@@ -163,7 +163,7 @@ pub struct ThinkReport {
     pub ms: f64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
 pub struct Answer {
     pub question: String,
     pub rung: Rung,

@@ -49,7 +49,7 @@ impl Chunk {
 pub const DEFAULT_MAX_CHARS: usize = 200;
 
 /// How a text is cut into chunks. [`Strategy::name`] is the stable key of a chunk set in the index.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Strategy {
     /// One chunk per sentence; sentences longer than `max_chars` are cut at natural boundaries.

@@ -15,7 +15,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// One glossary entry: the right spelling and the wrong spellings heard by ASR.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, ts_rs::TS)]
 pub struct Term {
     /// Set once stored.
     #[serde(default)]
@@ -226,7 +226,7 @@ pub fn is_whole_term(chars: &[char], span: CharSpan) -> bool {
 // Preview and apply
 
 /// One place a variant occurs, and what it would become.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, ts_rs::TS)]
 pub struct Occurrence {
     /// Code points of the text.
     pub span: CharSpan,

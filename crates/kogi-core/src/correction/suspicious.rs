@@ -23,7 +23,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 /// How a scan reads the text.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, ts_rs::TS)]
 pub struct ScanParams {
     /// Tokens per forward pass (one fresh KV cache per window).
     pub window_tokens: usize,
@@ -73,7 +73,7 @@ impl ScanParams {
 }
 
 /// One stretch of text the model found unusually surprising.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, ts_rs::TS)]
 pub struct SuspiciousSpan {
     /// Code points into the scanned text.
     pub span: CharSpan,
@@ -90,7 +90,7 @@ pub struct SuspiciousSpan {
 }
 
 /// A scan of one revision with one model and one set of parameters.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, ts_rs::TS)]
 pub struct Scan {
     pub revision: RevisionId,
     pub model: String,
@@ -185,7 +185,7 @@ struct CacheKey<'a> {
 }
 
 /// Where a suggestion comes from.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, ts_rs::TS)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum SuggestionSource {
     /// A course glossary term whose variant or close spelling matches the span.
@@ -195,7 +195,7 @@ pub enum SuggestionSource {
 }
 
 /// A proposed replacement for exactly one span of a text.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, ts_rs::TS)]
 pub struct Suggestion {
     pub span: CharSpan,
     /// The span's text when the suggestion was made.

@@ -36,7 +36,7 @@ impl Default for GenerateParams {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum FinishReason {
     EndOfTurn,
@@ -48,7 +48,7 @@ pub enum FinishReason {
     Cancelled,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ts_rs::TS)]
 pub struct GenerationStats {
     pub prompt_tokens: usize,
     pub new_tokens: usize,

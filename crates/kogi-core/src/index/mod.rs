@@ -18,7 +18,7 @@ pub fn default_strategy() -> Strategy {
     Strategy::SentenceWindow { radius: 2, max_chars: 120 }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct IndexReport {
     pub lecture: LectureId,
     pub revision: RevisionId,

@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 /// The library version kogi is built against (`api-31`).
 pub const ORT_VERSION: &str = "1.31.1";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum Provider {
     #[default]
@@ -124,7 +124,7 @@ pub fn missing_tensorrt_library(dirs: &[PathBuf]) -> Option<&'static str> {
 }
 
 /// The provider a session really runs on, and what `auto` tried before it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ts_rs::TS)]
 pub struct ProviderReport {
     pub requested: Provider,
     pub in_use: Provider,

@@ -4,12 +4,12 @@
 use crate::transcript::{Format, LectureMeta, Segment};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
+// Ids are newtype structs, which serde writes as the bare number in JSON (and in TypeScript, see
+// `crate::bindings`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS)]
 pub struct LectureId(pub i64);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS)]
 pub struct RevisionId(pub i64);
 
 impl std::fmt::Display for LectureId {
@@ -23,7 +23,7 @@ impl std::fmt::Display for RevisionId {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
 pub struct Lecture {
     pub id: LectureId,
     pub meta: LectureMeta,
@@ -39,7 +39,7 @@ pub struct Lecture {
 }
 
 /// Why a revision exists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum RevisionKind {
     Import,
@@ -71,7 +71,7 @@ impl RevisionKind {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
 pub struct Revision {
     pub id: RevisionId,
     pub lecture: LectureId,

@@ -40,7 +40,7 @@ impl std::str::FromStr for Mode {
 }
 
 /// A piece of a lecture handed to the reader or the model.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
 pub struct Passage {
     pub lecture: LectureId,
     pub title: String,

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
 /// A question, as a front end sends it; everything else comes from the settings.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ts_rs::TS)]
 #[serde(default)]
 pub struct AskRequest {
     pub question: String,
@@ -25,7 +25,7 @@ pub struct AskRequest {
     pub seed: Option<u64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct Asked {
     pub answers: Vec<Answer>,
     /// From the start of the work to the first streamed piece of each answer.

@@ -12,7 +12,7 @@ use crate::{Error, Result};
 use serde::Serialize;
 use std::path::Path;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct RevisionSummary {
     pub id: RevisionId,
     pub number: i64,
@@ -39,7 +39,7 @@ impl From<&Revision> for RevisionSummary {
 
 /// A lecture opened for correcting: the raw import, the newest revision, the history (newest
 /// first) and an unsaved draft, if one was left.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct LectureView {
     pub lecture: Lecture,
     pub original: Revision,

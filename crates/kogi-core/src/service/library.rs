@@ -20,7 +20,7 @@ pub enum IndexWhen {
     Never,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct ImportOutcome {
     pub lecture: Lecture,
     /// False when the same file was imported before (the existing lecture is returned).

@@ -30,7 +30,7 @@ pub struct ChunkRow {
 }
 
 /// Which revision of each lecture a search reads.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum Which {
     /// The newest revision (the corrected text).
@@ -50,7 +50,7 @@ impl Which {
 }
 
 /// Which lectures a search looks at. Empty means all.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ts_rs::TS)]
 pub struct SearchFilter {
     pub lectures: Vec<LectureId>,
     pub course: Option<String>,

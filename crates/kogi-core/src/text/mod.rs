@@ -6,7 +6,7 @@ pub mod script;
 use serde::{Deserialize, Serialize};
 
 /// A half-open range `[start, end)` of code points in one text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS)]
 pub struct CharSpan {
     pub start: usize,
     pub end: usize,

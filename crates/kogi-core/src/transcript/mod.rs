@@ -6,7 +6,7 @@ use crate::text::CharSpan;
 use serde::{Deserialize, Serialize};
 
 /// One timed piece of the transcript (an SRT cue, a JSON segment), located in the imported text.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Segment {
     pub span: CharSpan,
     pub start_ms: Option<u64>,
@@ -14,7 +14,7 @@ pub struct Segment {
 }
 
 /// What a lecture is, as far as the file (or the user) says.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct LectureMeta {
     pub course: Option<String>,
     pub title: Option<String>,
@@ -33,7 +33,7 @@ impl LectureMeta {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     Text,
