@@ -218,15 +218,16 @@ pub fn open_session(model: &Path, config: &SessionConfig) -> Result<(Session, Pr
     open_session_with(model, &config, &|b: &mut SessionBuilder, _| b.commit_from_file(model))
 }
 
-/// Open a graph built in memory (e.g. the decoder's on-device greedy head) on exactly `provider`,
-/// capturing CUDA graphs only when `capture` (every run must then name its graph).
-pub fn open_built(model: ort::editor::Model, provider: Provider, config: &SessionConfig, capture: bool) -> Result<Session> {
+/// Open a model built in memory (a serialized `ModelProto`, e.g. the decoder's on-device greedy
+/// head) on exactly `provider`, capturing CUDA graphs only when `capture` (every run must then name
+/// its graph).
+pub fn open_built(model: &[u8], provider: Provider, config: &SessionConfig, capture: bool) -> Result<Session> {
     let rt = loaded()?;
     let config = SessionConfig { provider, cuda_graph: capture && provider == Provider::Cuda, ..config.clone() };
-    let builder = builder_for(rt, provider, &config).map_err(|e| match e {
+    let mut builder = builder_for(rt, provider, &config).map_err(|e| match e {
         TryError::Provider(s) | TryError::Model(s) => Error::Runtime(s),
     })?;
-    model.into_session(&builder).map_err(|e| Error::Runtime(format!("cannot build the on-device head: {e}")))
+    builder.commit_from_memory(model).map_err(|e| Error::Runtime(format!("cannot build the on-device head: {e}")))
 }
 
 /// Open a model file on the configured provider with a custom commit (e.g. one that edits the

@@ -272,7 +272,7 @@ impl Decoder {
             .and_then(|(_, t)| t.tensor_type())
             .unwrap_or(TensorElementType::Float32);
         let head = if (on_gpu || device_steps) && layout == Layout::Genai {
-            Some(open_built(greedy_head(logits_type).map_err(rt)?, provider.in_use, config, false)?)
+            Some(open_built(&greedy_head(logits_type).map_err(rt)?, provider.in_use, config, false)?)
         } else {
             None
         };
@@ -315,7 +315,7 @@ impl Decoder {
         if self.head.is_none() {
             let ty = self.session.outputs().iter().find(|o| o.name() == self.logits_name).and_then(|o| o.dtype().tensor_type());
             let ty = ty.unwrap_or(TensorElementType::Float32);
-            self.head = Some(open_built(greedy_head(ty).map_err(rt)?, self.provider.in_use, config, false)?);
+            self.head = Some(open_built(&greedy_head(ty).map_err(rt)?, self.provider.in_use, config, false)?);
         }
         Ok(())
     }

@@ -145,7 +145,7 @@ impl Verifier {
         (provider, config): (Provider, &SessionConfig),
     ) -> Result<Self> {
         let graph = verify_head(logits_type, vocab, MAX_WIDTH).map_err(rt)?;
-        let session = open_built(graph, provider, config, capture)?;
+        let session = open_built(&graph, provider, config, capture)?;
         let mut picks = Tensor::<f32>::new(allocator, [2 * MAX_WIDTH as i64]).map_err(rt)?;
         let picks_host = match host {
             Some(h) => Some(Tensor::<f32>::new(h, [2 * MAX_WIDTH as i64]).map_err(rt)?),

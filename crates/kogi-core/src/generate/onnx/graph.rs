@@ -1,4 +1,5 @@
-//! Every graph kogi adds to or builds beside a model, in one place.
+//! Every graph kogi adds to or builds beside a model, in one place and one way: the few ONNX
+//! protobuf messages needed, declared with `prost`, written as bytes that ONNX Runtime loads.
 //!
 //! What kogi adds to a decoder's graph when it opens it for the GPU: the greedy choice at the last
 //! position and the next decode step's inputs, computed where the logits are. A decode step is then
@@ -9,10 +10,15 @@
 //! onnxruntime-genai builder's or kogi's own) and the file is not changed. They are a second
 //! `graph` field appended to the serialized `ModelProto`: protobuf parsers merge repeated occurrences
 //! of a message field, so its nodes and outputs are appended to the model's own. (ONNX Runtime's
-//! model-editor API would do the same, but the `ort` crate cannot open an editor session with this
-//! library: it asks an unfinalized session for its inputs' memory info.)
+//! model-editor API cannot do this here: the `ort` crate cannot open an editor session over an
+//! existing model with this library — it asks an unfinalized session for its inputs' memory info.)
+//!
+//! Beside a model kogi builds two small head models the same way: the greedy head (argmax and
+//! log-probability of chosen positions) and the verification head (the same at every position of a
+//! speculative pass).
 
-use ort::value::{Outlet, Shape, SymbolicDimensions, TensorElementType, ValueType};
+use ort::value::TensorElementType;
+use prost::Message;
 
 /// `[batch, 2]` float32: the argmax id at the last position (exact: ids < 2^24) and its
 /// log-probability (max − logsumexp, in float32).
@@ -29,9 +35,170 @@ pub const NEXT_MASK: &str = "kogi_next_mask";
 /// `value_ints`, `ArgMax` with `keepdims`).
 const MIN_OPSET: i64 = 13;
 
+/// The messages of onnx.proto that kogi writes, with onnx.proto's field numbers. Fields kogi never
+/// sets are left out (a parser skips what it does not know, and kogi only appends or builds).
+mod onnx {
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct ModelProto {
+        #[prost(int64, tag = "1")]
+        pub ir_version: i64,
+        #[prost(string, tag = "2")]
+        pub producer_name: String,
+        #[prost(message, optional, tag = "7")]
+        pub graph: Option<GraphProto>,
+        #[prost(message, repeated, tag = "8")]
+        pub opset_import: Vec<OperatorSetIdProto>,
+    }
+
+    /// A model's opset imports alone (reading them skips the rest of the model).
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct ModelOpsets {
+        #[prost(message, repeated, tag = "8")]
+        pub opset_import: Vec<OperatorSetIdProto>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct OperatorSetIdProto {
+        #[prost(string, tag = "1")]
+        pub domain: String,
+        #[prost(int64, tag = "2")]
+        pub version: i64,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct GraphProto {
+        #[prost(message, repeated, tag = "1")]
+        pub node: Vec<NodeProto>,
+        #[prost(string, tag = "2")]
+        pub name: String,
+        #[prost(message, repeated, tag = "11")]
+        pub input: Vec<ValueInfoProto>,
+        #[prost(message, repeated, tag = "12")]
+        pub output: Vec<ValueInfoProto>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct NodeProto {
+        #[prost(string, repeated, tag = "1")]
+        pub input: Vec<String>,
+        #[prost(string, repeated, tag = "2")]
+        pub output: Vec<String>,
+        #[prost(string, tag = "3")]
+        pub name: String,
+        #[prost(string, tag = "4")]
+        pub op_type: String,
+        #[prost(message, repeated, tag = "5")]
+        pub attribute: Vec<AttributeProto>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct AttributeProto {
+        #[prost(string, tag = "1")]
+        pub name: String,
+        /// Optional in onnx.proto (proto2): written even when 0, which ONNX Runtime requires.
+        #[prost(int64, optional, tag = "3")]
+        pub i: Option<i64>,
+        #[prost(int64, repeated, tag = "8")]
+        pub ints: Vec<i64>,
+        /// `AttributeType`: 2 = INT, 7 = INTS.
+        #[prost(int32, tag = "20")]
+        pub r#type: i32,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct ValueInfoProto {
+        #[prost(string, tag = "1")]
+        pub name: String,
+        #[prost(message, optional, tag = "2")]
+        pub r#type: Option<TypeProto>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct TypeProto {
+        #[prost(message, optional, tag = "1")]
+        pub tensor_type: Option<TensorTypeProto>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct TensorTypeProto {
+        #[prost(int32, tag = "1")]
+        pub elem_type: i32,
+        #[prost(message, optional, tag = "2")]
+        pub shape: Option<TensorShapeProto>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct TensorShapeProto {
+        #[prost(message, repeated, tag = "1")]
+        pub dim: Vec<Dimension>,
+    }
+
+    /// A symbolic dimension (`dim_param`).
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Dimension {
+        #[prost(string, tag = "2")]
+        pub dim_param: String,
+    }
+}
+
+use onnx::{AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, ValueInfoProto};
+
 /// ONNX element types (`TensorProto.DataType`).
-const FLOAT: i64 = 1;
-const INT64: i64 = 7;
+const FLOAT: i32 = 1;
+const INT64: i32 = 7;
+
+/// The ONNX element type of a tensor type ONNX Runtime reports.
+fn elem_type(t: TensorElementType) -> Result<i32, String> {
+    Ok(match t {
+        TensorElementType::Float32 => FLOAT,
+        TensorElementType::Float16 => 10,
+        TensorElementType::Bfloat16 => 16,
+        TensorElementType::Float64 => 11,
+        TensorElementType::Int64 => INT64,
+        other => return Err(format!("logits of type {other:?} are not supported")),
+    })
+}
+
+fn int(name: &str, v: i64) -> AttributeProto {
+    AttributeProto { name: name.into(), i: Some(v), ints: Vec::new(), r#type: 2 }
+}
+
+fn ints(name: &str, v: &[i64]) -> AttributeProto {
+    AttributeProto { name: name.into(), i: None, ints: v.to_vec(), r#type: 7 }
+}
+
+/// A tensor value whose dimensions are all symbolic, named `dims`.
+fn tensor(name: &str, elem_type: i32, dims: &[&str]) -> ValueInfoProto {
+    let dim = dims.iter().map(|d| onnx::Dimension { dim_param: (*d).into() }).collect();
+    let shape = Some(onnx::TensorShapeProto { dim });
+    ValueInfoProto { name: name.into(), r#type: Some(onnx::TypeProto { tensor_type: Some(onnx::TensorTypeProto { elem_type, shape }) }) }
+}
+
+/// Nodes of one graph, named as they are added.
+#[derive(Default)]
+struct Nodes(Vec<NodeProto>);
+
+impl Nodes {
+    fn add(&mut self, op: &str, name: impl Into<String>, inputs: &[&str], outputs: &[&str], attrs: Vec<AttributeProto>) {
+        self.0.push(NodeProto {
+            input: inputs.iter().map(|s| s.to_string()).collect(),
+            output: outputs.iter().map(|s| s.to_string()).collect(),
+            name: name.into(),
+            op_type: op.into(),
+            attribute: attrs,
+        });
+    }
+}
+
+/// The version of the default ONNX domain in a serialized `ModelProto` (its `opset_import`).
+pub fn default_opset(model: &[u8]) -> Result<i64, String> {
+    let m = onnx::ModelOpsets::decode(model).map_err(|e| format!("model.onnx is not a readable ONNX model ({e})"))?;
+    m.opset_import
+        .iter()
+        .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
+        .map(|o| o.version)
+        .ok_or_else(|| "model.onnx imports no default ONNX opset".into())
+}
 
 /// The model `model` (a serialized `ModelProto`) with the step outputs added.
 pub fn with_step_outputs(model: &[u8]) -> Result<Vec<u8>, String> {
@@ -39,55 +206,45 @@ pub fn with_step_outputs(model: &[u8]) -> Result<Vec<u8>, String> {
     if opset < MIN_OPSET {
         return Err(format!("the model's default opset ({opset}) is older than the step outputs need ({MIN_OPSET})"));
     }
-    let mut graph = Vec::new();
-    let mut node = |op: &str, name: &str, inputs: &[&str], out: &str, attrs: &[Vec<u8>]| {
-        let mut n = Vec::new();
-        for i in inputs {
-            put_str(&mut n, 1, i);
-        }
-        put_str(&mut n, 2, out);
-        put_str(&mut n, 3, &format!("kogi/{name}"));
-        put_str(&mut n, 4, op);
-        for a in attrs {
-            put_bytes(&mut n, 5, a);
-        }
-        put_bytes(&mut graph, 1, &n);
+    let mut g = Nodes::default();
+    let mut node = |op: &str, name: &str, inputs: &[&str], out: &str, attrs: Vec<AttributeProto>| {
+        g.add(op, format!("kogi/{name}"), inputs, &[out], attrs);
     };
     for (name, v) in [("minus_one", -1i64), ("zero", 0), ("one", 1), ("end", i64::MAX)] {
-        node("Constant", name, &[], &format!("kogi/{name}"), &[attr_ints("value_ints", &[v])]);
+        node("Constant", name, &[], &format!("kogi/{name}"), vec![ints("value_ints", &[v])]);
     }
     let (m1, zero, one, end) = ("kogi/minus_one", "kogi/zero", "kogi/one", "kogi/end");
     // The choice at the last position, in float32 whatever the logits' type.
-    node("Slice", "last", &["logits", m1, end, one], "kogi/last", &[]);
-    node("Cast", "last_f32", &["kogi/last"], "kogi/last_f32", &[attr_int("to", FLOAT)]);
-    let keep0 = attr_int("keepdims", 0);
+    node("Slice", "last", &["logits", m1, end, one], "kogi/last", vec![]);
+    node("Cast", "last_f32", &["kogi/last"], "kogi/last_f32", vec![int("to", FLOAT as i64)]);
     // The log-probability costs ~1% of a 3B step on an H200 (measured against an argmax alone); a
     // LogSoftmax-based head was no faster.
-    node("ArgMax", "argmax", &["kogi/last_f32"], "kogi/ids", &[attr_int("axis", -1), keep0.clone()]);
+    node("ArgMax", "argmax", &["kogi/last_f32"], "kogi/ids", vec![int("axis", -1), int("keepdims", 0)]);
     for (op, out) in [("ReduceMax", "kogi/top"), ("ReduceLogSumExp", "kogi/lse")] {
         // The reductions take their axes as an input from opset 18, as an attribute before.
         if opset >= 18 {
-            node(op, out, &["kogi/last_f32", m1], out, std::slice::from_ref(&keep0));
+            node(op, out, &["kogi/last_f32", m1], out, vec![int("keepdims", 0)]);
         } else {
-            node(op, out, &["kogi/last_f32"], out, &[attr_ints("axes", &[-1]), keep0.clone()]);
+            node(op, out, &["kogi/last_f32"], out, vec![ints("axes", &[-1]), int("keepdims", 0)]);
         }
     }
-    node("Sub", "logprob", &["kogi/top", "kogi/lse"], "kogi/logprob", &[]);
-    node("Cast", "ids_f32", &["kogi/ids"], "kogi/ids_f32", &[attr_int("to", FLOAT)]);
-    node("Concat", "picked", &["kogi/ids_f32", "kogi/logprob"], PICKED, &[attr_int("axis", 1)]);
+    node("Sub", "logprob", &["kogi/top", "kogi/lse"], "kogi/logprob", vec![]);
+    node("Cast", "ids_f32", &["kogi/ids"], "kogi/ids_f32", vec![int("to", FLOAT as i64)]);
+    node("Concat", "picked", &["kogi/ids_f32", "kogi/logprob"], PICKED, vec![int("axis", 1)]);
     // The next step's inputs.
-    node("Slice", "ids_tail", &["input_ids", one, end, one], "kogi/ids_tail", &[]);
-    node("Concat", "next_ids", &["kogi/ids_tail", "kogi/ids"], NEXT_IDS, &[attr_int("axis", 1)]);
-    node("Slice", "mask_first", &["attention_mask", zero, one, one], "kogi/mask_first", &[]);
-    node("Slice", "mask_rest", &["attention_mask", zero, m1, one], "kogi/mask_rest", &[]);
-    node("Concat", "next_mask", &["kogi/mask_first", "kogi/mask_rest"], NEXT_MASK, &[attr_int("axis", 1)]);
-    for (name, ty, dims) in
-        [(PICKED, FLOAT, ["batch", "2"]), (NEXT_IDS, INT64, ["batch", "sequence"]), (NEXT_MASK, INT64, ["batch", "total_sequence_length"])]
-    {
-        put_bytes(&mut graph, 12, &value_info(name, ty, &dims));
-    }
+    node("Slice", "ids_tail", &["input_ids", one, end, one], "kogi/ids_tail", vec![]);
+    node("Concat", "next_ids", &["kogi/ids_tail", "kogi/ids"], NEXT_IDS, vec![int("axis", 1)]);
+    node("Slice", "mask_first", &["attention_mask", zero, one, one], "kogi/mask_first", vec![]);
+    node("Slice", "mask_rest", &["attention_mask", zero, m1, one], "kogi/mask_rest", vec![]);
+    node("Concat", "next_mask", &["kogi/mask_first", "kogi/mask_rest"], NEXT_MASK, vec![int("axis", 1)]);
+    let output = vec![
+        tensor(PICKED, FLOAT, &["batch", "2"]),
+        tensor(NEXT_IDS, INT64, &["batch", "sequence"]),
+        tensor(NEXT_MASK, INT64, &["batch", "total_sequence_length"]),
+    ];
+    let addition = ModelProto { graph: Some(GraphProto { node: g.0, output, ..Default::default() }), ..Default::default() };
     let mut out = model.to_vec();
-    put_bytes(&mut out, 7, &graph);
+    addition.encode(&mut out).map_err(|e| e.to_string())?;
     Ok(out)
 }
 
@@ -96,165 +253,8 @@ pub fn read_picked(data: &[f32]) -> (Vec<u32>, Vec<f32>) {
     data.chunks(2).map(|p| (p[0] as u32, p[1])).unzip()
 }
 
-// --- the few protobuf pieces this needs ---
-
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-fn put_key(out: &mut Vec<u8>, field: u32, wire: u8) {
-    put_varint(out, (u64::from(field) << 3) | u64::from(wire));
-}
-
-fn put_int(out: &mut Vec<u8>, field: u32, v: i64) {
-    put_key(out, field, 0);
-    put_varint(out, v as u64);
-}
-
-fn put_bytes(out: &mut Vec<u8>, field: u32, data: &[u8]) {
-    put_key(out, field, 2);
-    put_varint(out, data.len() as u64);
-    out.extend_from_slice(data);
-}
-
-fn put_str(out: &mut Vec<u8>, field: u32, s: &str) {
-    put_bytes(out, field, s.as_bytes());
-}
-
-/// `AttributeProto` of type INT (2).
-fn attr_int(name: &str, v: i64) -> Vec<u8> {
-    let mut a = Vec::new();
-    put_str(&mut a, 1, name);
-    put_int(&mut a, 3, v);
-    put_int(&mut a, 20, 2);
-    a
-}
-
-/// `AttributeProto` of type INTS (7).
-fn attr_ints(name: &str, vs: &[i64]) -> Vec<u8> {
-    let mut a = Vec::new();
-    put_str(&mut a, 1, name);
-    for &v in vs {
-        put_int(&mut a, 8, v);
-    }
-    put_int(&mut a, 20, 7);
-    a
-}
-
-/// `ValueInfoProto` of a tensor with symbolic dimensions.
-fn value_info(name: &str, elem_type: i64, dims: &[&str]) -> Vec<u8> {
-    let mut shape = Vec::new();
-    for d in dims {
-        let mut dim = Vec::new();
-        put_str(&mut dim, 2, d);
-        put_bytes(&mut shape, 1, &dim);
-    }
-    let mut tensor = Vec::new();
-    put_int(&mut tensor, 1, elem_type);
-    put_bytes(&mut tensor, 2, &shape);
-    let mut ty = Vec::new();
-    put_bytes(&mut ty, 1, &tensor);
-    let mut vi = Vec::new();
-    put_str(&mut vi, 1, name);
-    put_bytes(&mut vi, 2, &ty);
-    vi
-}
-
-/// One field of a serialized message: (field number, varint value or bytes).
-enum Field<'a> {
-    Varint(u32, u64),
-    Bytes(u32, &'a [u8]),
-    Other,
-}
-
-fn fields(data: &[u8]) -> Fields<'_> {
-    Fields { data }
-}
-
-struct Fields<'a> {
-    data: &'a [u8],
-}
-
-impl<'a> Fields<'a> {
-    fn varint(&mut self) -> Result<u64, String> {
-        let mut v = 0u64;
-        for shift in (0..64).step_by(7) {
-            let (&b, rest) = self.data.split_first().ok_or("truncated varint")?;
-            self.data = rest;
-            v |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Ok(v);
-            }
-        }
-        Err("varint too long".into())
-    }
-
-    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
-        if self.data.len() < n {
-            return Err("truncated field".into());
-        }
-        let (bytes, rest) = self.data.split_at(n);
-        self.data = rest;
-        Ok(bytes)
-    }
-
-    fn field(&mut self) -> Result<Field<'a>, String> {
-        let key = self.varint()?;
-        let field = (key >> 3) as u32;
-        Ok(match key & 7 {
-            0 => Field::Varint(field, self.varint()?),
-            1 => self.take(8).map(|_| Field::Other)?,
-            2 => {
-                let n = self.varint()? as usize;
-                Field::Bytes(field, self.take(n)?)
-            }
-            5 => self.take(4).map(|_| Field::Other)?,
-            w => return Err(format!("unknown wire type {w}")),
-        })
-    }
-}
-
-impl<'a> Iterator for Fields<'a> {
-    type Item = Result<Field<'a>, String>;
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.data.is_empty() {
-            return None;
-        }
-        let r = self.field();
-        if r.is_err() {
-            self.data = &[];
-        }
-        Some(r)
-    }
-}
-
-/// The version of the default ONNX domain in a serialized `ModelProto` (its `opset_import`).
-pub fn default_opset(model: &[u8]) -> Result<i64, String> {
-    let bad = |e: String| format!("model.onnx is not a readable ONNX model ({e})");
-    for f in fields(model) {
-        if let Field::Bytes(8, opset) = f.map_err(bad)? {
-            let (mut domain, mut version) = ("", 0i64);
-            for g in fields(opset) {
-                match g.map_err(bad)? {
-                    Field::Bytes(1, d) => domain = std::str::from_utf8(d).unwrap_or("?"),
-                    Field::Varint(2, v) => version = v as i64,
-                    _ => {}
-                }
-            }
-            if domain.is_empty() || domain == "ai.onnx" {
-                return Ok(version);
-            }
-        }
-    }
-    Err("model.onnx imports no default ONNX opset".into())
-}
-
 // ---------------------------------------------------------------------------------------------
-// Head graphs built beside a model (with ONNX Runtime's model editor) and the picks they return.
+// Head models built beside a decoder and the picks they return.
 
 /// The greedy choice at each of the last `want` positions of each row (`[batch][want]`), with its
 /// log-probability under the model's distribution.
@@ -264,95 +264,79 @@ pub struct Picked {
     pub logprobs: Vec<f32>,
 }
 
-/// The greedy head: logits `[b, s, vocab]` → for the positions `starts..ends` on axis 1, the argmax
-/// id and its log-probability (max − logsumexp), computed in float32.
-pub(super) fn greedy_head(logits: TensorElementType) -> ort::Result<ort::editor::Model> {
-    use ort::editor::{Graph, Model, Node, ONNX_DOMAIN, Opset};
-    use ort::operator::Attribute;
-    let tensor = symbolic;
-    let mut g = Graph::new()?;
-    g.set_inputs([
-        Outlet::new("logits", tensor(logits, &["batch", "sequence", "vocab"])),
-        Outlet::new("starts", tensor(TensorElementType::Int64, &["one"])),
-        Outlet::new("ends", tensor(TensorElementType::Int64, &["one"])),
-        Outlet::new("axes", tensor(TensorElementType::Int64, &["one"])),
-    ])?;
-    g.set_outputs([
-        Outlet::new("ids", tensor(TensorElementType::Int64, &["batch", "want"])),
-        Outlet::new("logprobs", tensor(TensorElementType::Float32, &["batch", "want"])),
-    ])?;
-    g.add_node(Node::new("Slice", ONNX_DOMAIN, "last", ["logits", "starts", "ends", "axes"], ["last"], [])?)?;
-    g.add_node(Node::new("Cast", ONNX_DOMAIN, "to_f32", ["last"], ["last_f32"], [Attribute::new("to", 1i64)?])?)?;
-    add_pick_nodes(&mut g, "last_f32", "", "ids", "logprobs")?;
-    let mut model = Model::new([Opset::new(ONNX_DOMAIN, 17)?])?;
-    model.set_graph(g)?;
-    Ok(model)
+/// A head model: `nodes` between `inputs` and `outputs`, default opset 17, serialized.
+fn head_model(name: &str, nodes: Nodes, input: Vec<ValueInfoProto>, output: Vec<ValueInfoProto>) -> Vec<u8> {
+    ModelProto {
+        ir_version: 8,
+        producer_name: "kogi".into(),
+        graph: Some(GraphProto { node: nodes.0, name: name.into(), input, output }),
+        opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 17 }],
+    }
+    .encode_to_vec()
 }
 
-/// A tensor type whose dimensions are all symbolic, named `dims` (graphs built in memory).
-fn symbolic(ty: TensorElementType, dims: &[&str]) -> ValueType {
-    ValueType::Tensor {
-        ty,
-        shape: Shape::new(dims.iter().map(|_| -1i64)),
-        dimension_symbols: SymbolicDimensions::new(dims.iter().map(|d| d.to_string())),
-    }
+/// The greedy head: logits `[b, s, vocab]` → for the positions `starts..ends` on axis 1, the argmax
+/// id and its log-probability (max − logsumexp), computed in float32.
+pub(super) fn greedy_head(logits: TensorElementType) -> Result<Vec<u8>, String> {
+    let one = ["one"];
+    let input = vec![
+        tensor("logits", elem_type(logits)?, &["batch", "sequence", "vocab"]),
+        tensor("starts", INT64, &one),
+        tensor("ends", INT64, &one),
+        tensor("axes", INT64, &one),
+    ];
+    let output = vec![tensor("ids", INT64, &["batch", "want"]), tensor("logprobs", FLOAT, &["batch", "want"])];
+    let mut g = Nodes::default();
+    g.add("Slice", "last", &["logits", "starts", "ends", "axes"], &["last"], vec![]);
+    g.add("Cast", "to_f32", &["last"], &["last_f32"], vec![int("to", FLOAT as i64)]);
+    add_pick_nodes(&mut g, "last_f32", "", "ids", "logprobs");
+    Ok(head_model("greedy_head", g, input, output))
 }
 
 /// The greedy pick of float32 logits `row` (`[.., 1, vocab]`, one position): `ArgMax` into `id`
 /// (int64) and `ReduceMax − ReduceLogSumExp` into `logprob`; node names start with `prefix`.
 /// One position at a time: ONNX Runtime's CUDA reductions over `[.., 1, vocab]` are fast, over
 /// `[.., k, vocab]` they took ~20 ms for the 8B vocabulary.
-fn add_pick_nodes(g: &mut ort::editor::Graph, row: &str, prefix: &str, id: &str, logprob: &str) -> ort::Result<()> {
-    use ort::editor::{Node, ONNX_DOMAIN};
-    use ort::operator::Attribute;
-    let keep0 = || Attribute::new("keepdims", 0i64);
-    g.add_node(Node::new("ArgMax", ONNX_DOMAIN, format!("{prefix}argmax"), [row], [id], [Attribute::new("axis", -1i64)?, keep0()?])?)?;
+fn add_pick_nodes(g: &mut Nodes, row: &str, prefix: &str, id: &str, logprob: &str) {
+    g.add("ArgMax", format!("{prefix}argmax"), &[row], &[id], vec![int("axis", -1), int("keepdims", 0)]);
     let (top, lse) = (format!("{prefix}top"), format!("{prefix}lse"));
     for (op, out) in [("ReduceMax", &top), ("ReduceLogSumExp", &lse)] {
-        g.add_node(Node::new(op, ONNX_DOMAIN, out, [row], [out], [Attribute::new("axes", vec![-1i64])?, keep0()?])?)?;
+        g.add(op, out.clone(), &[row], &[out], vec![ints("axes", &[-1]), int("keepdims", 0)]);
     }
-    g.add_node(Node::new("Sub", ONNX_DOMAIN, format!("{prefix}logprob"), [top, lse], [logprob], [])?)?;
-    Ok(())
+    g.add("Sub", format!("{prefix}logprob"), &[&top, &lse], &[logprob], vec![]);
 }
 
-/// The verification head: logits `[1, w, vocab]` (w ≤ `width`) → `picks` `[2 * `width`]`, the
+/// The verification head: logits `[1, w, vocab]` (w ≤ `width`) → `picks` `[2 * width]`, the
 /// argmax id (as float; ids < 2^24) at positions 0..`width`, then their log-probabilities. The
 /// logits are padded to `width` rows so the graph has one shape for every width, and each position
 /// is reduced on its own ([`add_pick_nodes`], the greedy head's chain).
-pub(super) fn verify_head(logits: TensorElementType, vocab: usize, width: usize) -> ort::Result<ort::editor::Model> {
-    use ort::editor::{Graph, Model, Node, ONNX_DOMAIN, Opset};
-    use ort::operator::Attribute;
-    let tensor = symbolic;
-    let mut g = Graph::new()?;
-    g.set_inputs([Outlet::new("logits", tensor(logits, &["one", "width", "vocab"]))])?;
-    g.set_outputs([Outlet::new("picks", tensor(TensorElementType::Float32, &["picks"]))])?;
-    let ints = |name: &str, v: Vec<i64>| -> ort::Result<Node> {
-        Node::new("Constant", ONNX_DOMAIN, name, [] as [&str; 0], [name], [Attribute::new("value_ints", v)?])
-    };
-    g.add_node(Node::new("Cast", ONNX_DOMAIN, "to_f32", ["logits"], ["logits_f32"], [Attribute::new("to", 1i64)?])?)?;
-    g.add_node(ints("pad_shape", vec![1, width as i64, vocab as i64])?)?;
-    g.add_node(Node::new("ConstantOfShape", ONNX_DOMAIN, "pad", ["pad_shape"], ["pad"], [])?)?;
-    g.add_node(Node::new("Concat", ONNX_DOMAIN, "padded", ["logits_f32", "pad"], ["padded"], [Attribute::new("axis", 1i64)?])?)?;
-    g.add_node(ints("axis1", vec![1])?)?;
+pub(super) fn verify_head(logits: TensorElementType, vocab: usize, width: usize) -> Result<Vec<u8>, String> {
+    let input = vec![tensor("logits", elem_type(logits)?, &["one", "width", "vocab"])];
+    let output = vec![tensor("picks", FLOAT, &["picks"])];
+    let mut g = Nodes::default();
+    let constant = |g: &mut Nodes, name: &str, v: &[i64]| g.add("Constant", name, &[], &[name], vec![ints("value_ints", v)]);
+    g.add("Cast", "to_f32", &["logits"], &["logits_f32"], vec![int("to", FLOAT as i64)]);
+    constant(&mut g, "pad_shape", &[1, width as i64, vocab as i64]);
+    g.add("ConstantOfShape", "pad", &["pad_shape"], &["pad"], vec![]);
+    g.add("Concat", "padded", &["logits_f32", "pad"], &["padded"], vec![int("axis", 1)]);
+    constant(&mut g, "axis1", &[1]);
     let (mut ids, mut lps) = (Vec::new(), Vec::new());
     for i in 0..width {
         let p = |s: &str| format!("p{i}_{s}");
-        g.add_node(ints(&p("start"), vec![i as i64])?)?;
-        g.add_node(ints(&p("end"), vec![i as i64 + 1])?)?;
-        g.add_node(Node::new("Slice", ONNX_DOMAIN, p("slice"), ["padded".into(), p("start"), p("end"), "axis1".into()], [p("row")], [])?)?;
-        add_pick_nodes(&mut g, &p("row"), &p(""), &p("id"), &p("lp"))?;
-        g.add_node(Node::new("Cast", ONNX_DOMAIN, p("id_f32"), [p("id")], [p("id_f")], [Attribute::new("to", 1i64)?])?)?;
+        constant(&mut g, &p("start"), &[i as i64]);
+        constant(&mut g, &p("end"), &[i as i64 + 1]);
+        g.add("Slice", p("slice"), &["padded", &p("start"), &p("end"), "axis1"], &[&p("row")], vec![]);
+        add_pick_nodes(&mut g, &p("row"), &p(""), &p("id"), &p("lp"));
+        g.add("Cast", p("id_f32"), &[&p("id")], &[&p("id_f")], vec![int("to", FLOAT as i64)]);
         // [1, 1] each: flatten into the output.
         ids.push(p("id_f"));
         lps.push(p("lp"));
     }
-    let all: Vec<String> = ids.into_iter().chain(lps).collect();
-    g.add_node(Node::new("Concat", ONNX_DOMAIN, "cat", all, ["cat"], [Attribute::new("axis", 1i64)?])?)?;
-    g.add_node(ints("flat", vec![-1])?)?;
-    g.add_node(Node::new("Reshape", ONNX_DOMAIN, "picks", ["cat", "flat"], ["picks"], [])?)?;
-    let mut model = Model::new([Opset::new(ONNX_DOMAIN, 17)?])?;
-    model.set_graph(g)?;
-    Ok(model)
+    let all: Vec<&str> = ids.iter().chain(&lps).map(String::as_str).collect();
+    g.add("Concat", "cat", &all, &["cat"], vec![int("axis", 1)]);
+    constant(&mut g, "flat", &[-1]);
+    g.add("Reshape", "picks", &["cat", "flat"], &["picks"], vec![]);
+    Ok(head_model("verify_head", g, input, output))
 }
 
 #[cfg(test)]
@@ -367,15 +351,12 @@ mod tests {
     }
 
     fn model_with_opsets(opsets: &[(&str, i64)]) -> Vec<u8> {
-        let mut m = Vec::new();
-        put_int(&mut m, 1, 10);
-        for (d, v) in opsets {
-            let mut o = Vec::new();
-            put_str(&mut o, 1, d);
-            put_int(&mut o, 2, *v);
-            put_bytes(&mut m, 8, &o);
+        ModelProto {
+            ir_version: 10,
+            opset_import: opsets.iter().map(|(d, v)| OperatorSetIdProto { domain: (*d).into(), version: *v }).collect(),
+            ..Default::default()
         }
-        m
+        .encode_to_vec()
     }
 
     #[test]
@@ -392,10 +373,33 @@ mod tests {
         let model = model_with_opsets(&[("", 17)]);
         let out = with_step_outputs(&model).unwrap();
         assert!(out.starts_with(&model) && out.len() > model.len());
-        // One graph field appended, holding the nodes and the three outputs.
-        let tail: Vec<_> = fields(&out[model.len()..]).collect::<Result<_, _>>().unwrap();
-        let [Field::Bytes(7, graph)] = tail.as_slice() else { panic!("one graph field") };
-        let outputs = fields(graph).filter(|f| matches!(f, Ok(Field::Bytes(12, _)))).count();
-        assert_eq!(outputs, 3);
+        // One graph field appended, holding the nodes and the three outputs; the model reads back
+        // with the addition merged in.
+        let tail = ModelProto::decode(&out[model.len()..]).unwrap();
+        assert_eq!(tail.graph.as_ref().unwrap().output.len(), 3);
+        assert!(tail.opset_import.is_empty());
+        let whole = ModelProto::decode(out.as_slice()).unwrap();
+        assert_eq!(whole.opset_import.len(), 1);
+        assert_eq!(whole.graph.unwrap().node.len(), tail.graph.unwrap().node.len());
+    }
+
+    #[test]
+    fn head_models_read_back_with_their_inputs_outputs_and_nodes() {
+        let g = ModelProto::decode(greedy_head(TensorElementType::Float16).unwrap().as_slice()).unwrap();
+        let graph = g.graph.unwrap();
+        assert_eq!(graph.input.len(), 4);
+        assert_eq!(graph.input[0].r#type.as_ref().unwrap().tensor_type.as_ref().unwrap().elem_type, 10);
+        assert_eq!(graph.output.iter().map(|o| o.name.as_str()).collect::<Vec<_>>(), ["ids", "logprobs"]);
+        let v = ModelProto::decode(verify_head(TensorElementType::Float32, 32, 3).unwrap().as_slice()).unwrap();
+        let slices = v.graph.unwrap().node.iter().filter(|n| n.op_type == "Slice").count();
+        assert_eq!(slices, 3);
+    }
+
+    #[test]
+    fn a_zero_attribute_is_still_written() {
+        // keepdims = 0 must reach ONNX Runtime as a present `i`, not as an absent default.
+        let bytes = int("keepdims", 0).encode_to_vec();
+        assert_eq!(AttributeProto::decode(bytes.as_slice()).unwrap().i, Some(0));
+        assert!(bytes.windows(2).any(|w| w == [0x18, 0x00]), "{bytes:?}");
     }
 }
