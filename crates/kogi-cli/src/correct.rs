@@ -48,10 +48,10 @@ pub enum GlossaryCmd {
 
 fn print_hunks(hunks: &[Hunk]) {
     if hunks.is_empty() {
-        println!("no differences");
+        say!("no differences");
     }
     for h in hunks {
-        println!(
+        say!(
             "@@ {}..{} → {}..{}  …{}[-{}-]{{+{}+}}{}…",
             h.old.start, h.old.end, h.new.start, h.new.end, h.before, h.old_text, h.new_text, h.after
         );
@@ -62,7 +62,7 @@ pub fn diff(kogi: &Kogi, a: i64, b: i64, out: &Out) -> Result<()> {
     let hunks = kogi.diff(RevisionId(a), RevisionId(b))?;
     if !out.json(&hunks) {
         print_hunks(&hunks);
-        println!("{} hunk(s)", hunks.len());
+        say!("{} hunk(s)", hunks.len());
     }
     Ok(())
 }
@@ -71,7 +71,7 @@ pub fn revisions(kogi: &Kogi, lecture: i64, out: &Out) -> Result<()> {
     let revs = kogi.revisions(LectureId(lecture))?;
     if !out.json(&revs) {
         for r in &revs {
-            println!(
+            say!(
                 "{:>5}  #{:<3} {:<10} parent {:<6} {:>7} chars  {}  {}",
                 r.id.0,
                 r.number,
@@ -119,7 +119,7 @@ pub fn glossary_cmd(kogi: &Kogi, cmd: GlossaryCmd, out: &Out) -> Result<()> {
             let terms = kogi.glossary(course.as_deref())?;
             if !out.json(&terms) {
                 for t in terms {
-                    println!("{:>4}  [{}] {} = {}", t.id.unwrap_or(0), if t.course.is_empty() { "*" } else { &t.course }, t.term, t.variants.join(", "));
+                    say!("{:>4}  [{}] {} = {}", t.id.unwrap_or(0), if t.course.is_empty() { "*" } else { &t.course }, t.term, t.variants.join(", "));
                 }
             }
         }
@@ -129,7 +129,7 @@ pub fn glossary_cmd(kogi: &Kogi, cmd: GlossaryCmd, out: &Out) -> Result<()> {
             if preview {
                 if !out.json(&occ) {
                     for o in &occ {
-                        println!(
+                        say!(
                             "{} {:>6}..{:<6} …{}[{}→{}]{}…{}",
                             if o.applied { "✔" } else { "·" },
                             o.span.start,
@@ -141,7 +141,7 @@ pub fn glossary_cmd(kogi: &Kogi, cmd: GlossaryCmd, out: &Out) -> Result<()> {
                             if o.whole_term { "" } else { "   (inside a longer word: not replaced unless --inside-words)" }
                         );
                     }
-                    println!("{} occurrence(s), {} would be replaced; nothing changed", occ.len(), occ.iter().filter(|o| o.applied).count());
+                    say!("{} occurrence(s), {} would be replaced; nothing changed", occ.len(), occ.iter().filter(|o| o.applied).count());
                 }
                 return Ok(());
             }
@@ -160,7 +160,7 @@ pub fn glossary_cmd(kogi: &Kogi, cmd: GlossaryCmd, out: &Out) -> Result<()> {
             let s = kogi.glossary_suggestions(LectureId(lecture))?;
             if !out.json(&s) {
                 for x in &s {
-                    println!("{} → {}  (×{}, the term ×{})  …{}[{}]{}…", x.variant, x.term, x.count, x.term_count, x.before, x.variant, x.after);
+                    say!("{} → {}  (×{}, the term ×{})  …{}[{}]{}…", x.variant, x.term, x.count, x.term_count, x.before, x.variant, x.after);
                 }
             }
         }
@@ -173,9 +173,9 @@ pub fn suspicious(kogi: &Kogi, lecture: i64, top: usize, out: &Out) -> Result<()
     let scan = out.work(&format!("scanning lecture {lecture}"), |job| kogi.scan(head, &ScanParams::default(), job))?;
     let spans: Vec<_> = scan.spans.iter().take(top).collect();
     if !out.json(&serde_json::json!({"revision": scan.revision, "model": scan.model, "tokens": scan.tokens, "seconds": scan.seconds, "provider": scan.provider, "spans": spans})) {
-        println!("{} tokens scanned in {:.1} s on {}", scan.tokens, scan.seconds, scan.provider);
+        say!("{} tokens scanned in {:.1} s on {}", scan.tokens, scan.seconds, scan.provider);
         for s in spans {
-            println!("{:>6}..{:<6} {:>5.2}  …{}[{}]{}…", s.span.start, s.span.end, s.score, s.before, s.text, s.after);
+            say!("{:>6}..{:<6} {:>5.2}  …{}[{}]{}…", s.span.start, s.span.end, s.score, s.before, s.text, s.after);
         }
     }
     Ok(())
@@ -204,12 +204,12 @@ pub fn suggest(kogi: &Kogi, lecture: i64, span: &str, accept: Option<usize>, out
     }
     if !out.json(&suggestions) {
         if suggestions.is_empty() {
-            println!("no suggestion for that span");
+            say!("no suggestion for that span");
         }
         for (i, s) in suggestions.iter().enumerate() {
-            println!("{}. {} → {}  ({:?}, score {:.2})", i + 1, s.original, s.replacement, s.source, s.score);
+            say!("{}. {} → {}  ({:?}, score {:.2})", i + 1, s.original, s.replacement, s.source, s.score);
         }
-        println!("accept one with --accept N (it becomes a new revision)");
+        say!("accept one with --accept N (it becomes a new revision)");
     }
     Ok(())
 }

@@ -5,8 +5,46 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use kogi_core::eval::{RetrievalMetrics, TranscriptVersion};
 use kogi_core::service::{Event, Job, Kogi, Passage};
 use serde::Serialize;
+use std::borrow::Cow;
 use std::io::IsTerminal;
 use std::sync::atomic::AtomicBool;
+
+/// `s` for a terminal: control characters other than tab and line breaks (ESC, CSI, BEL, a lone
+/// carriage return …) written out as `\u{1b}`, so text from a transcript or a file name can never
+/// move the cursor, clear the screen or retitle the window.
+pub fn printable(s: &str) -> Cow<'_, str> {
+    let keep = |c: char, next: Option<char>| !c.is_control() || c == '\n' || c == '\t' || (c == '\r' && next == Some('\n'));
+    let mut chars = s.chars().peekable();
+    let mut clean = true;
+    while let Some(c) = chars.next() {
+        if !keep(c, chars.peek().copied()) {
+            clean = false;
+            break;
+        }
+    }
+    if clean {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if keep(c, chars.peek().copied()) {
+            out.push(c);
+        } else {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// JSON text with DEL and the C1 controls (which serde_json leaves raw; U+009B is a CSI on some
+/// terminals) escaped as `\u00XX` — the same JSON, safe on a terminal.
+pub fn json_text(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(|c| ('\u{7f}'..='\u{9f}').contains(&c)) {
+        return Cow::Borrowed(s);
+    }
+    Cow::Owned(s.chars().map(|c| if ('\u{7f}'..='\u{9f}').contains(&c) { format!("\\u{:04x}", c as u32) } else { c.to_string() }).collect())
+}
 
 pub struct Out {
     pub json: bool,
@@ -21,14 +59,14 @@ impl Out {
     /// A human line, unless `--json` or `--quiet`.
     pub fn line(&self, s: &str) {
         if !self.json && !self.quiet {
-            println!("{s}");
+            say!("{s}");
         }
     }
 
     /// Print `v` as JSON when `--json`; says whether it did.
     pub fn json<T: Serialize>(&self, v: &T) -> bool {
         if self.json {
-            println!("{}", serde_json::to_string_pretty(v).expect("serialisable"));
+            println!("{}", json_text(&serde_json::to_string_pretty(v).expect("serialisable")));
         }
         self.json
     }
@@ -84,14 +122,14 @@ fn clock(ms: u64) -> String {
 
 pub fn print_passages(passages: &[Passage]) {
     if passages.is_empty() {
-        println!("nothing found");
+        say!("nothing found");
     }
     for (i, p) in passages.iter().enumerate() {
         let time = match p.start_ms {
             Some(ms) => format!(" @ {}", clock(ms)),
             None => String::new(),
         };
-        println!(
+        say!(
             "[{}] {} — lecture {}, revision {}, chars {}..{}{}  (score {:.4}{}{})",
             i + 1,
             p.title,
@@ -106,18 +144,18 @@ pub fn print_passages(passages: &[Passage]) {
         );
         let text: String = p.text.chars().take(300).collect();
         let more = if p.text.chars().count() > 300 { "…" } else { "" };
-        println!("    {}{more}\n", text.replace('\n', " "));
+        say!("    {}{more}\n", text.replace('\n', " "));
     }
 }
 
 pub fn print_metrics(m: &RetrievalMetrics, v: TranscriptVersion) {
-    println!("transcript: {v:?}, {} answerable questions", m.questions);
-    println!(
+    say!("transcript: {v:?}, {} answerable questions", m.questions);
+    say!(
         "hit@1 {:.2}  hit@3 {:.2}  hit@5 {:.2}  MRR@5 {:.2}  mean context {:.0} chars",
         m.hit_at_1, m.hit_at_3, m.hit_at_5, m.mrr_at_5, m.mean_context_chars
     );
     for q in &m.per_question {
-        println!("  {:<8} first relevant at {}", q.id, q.first_relevant.map(|r| r.to_string()).unwrap_or("-".into()));
+        say!("  {:<8} first relevant at {}", q.id, q.first_relevant.map(|r| r.to_string()).unwrap_or("-".into()));
     }
 }
 
@@ -126,14 +164,29 @@ pub fn models(kogi: &Kogi, out: &Out) -> Result<()> {
     if out.json(&report) {
         return Ok(());
     }
-    println!("ONNX Runtime: {}", report.onnxruntime);
-    println!("execution provider in use: {}", report.provider);
-    println!("models in {}:", report.models_dir.display());
+    say!("ONNX Runtime: {}", report.onnxruntime);
+    say!("execution provider in use: {}", report.provider);
+    say!("models in {}:", report.models_dir.display());
     if report.models.is_empty() {
-        println!("  none — run scripts/setup.sh to build the defaults");
+        say!("  none — run scripts/setup.sh to build the defaults");
     }
     for r in report.models {
-        println!("  {}", r);
+        say!("  {}", r);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_controls_from_text_are_shown_not_obeyed() {
+        assert_eq!(printable("講義\t1\n2\r\n"), "講義\t1\n2\r\n");
+        assert_eq!(printable("a\u{1b}[2Jb\u{7}c\rd\u{9b}e"), "a\\u{1b}[2Jb\\u{7}c\\u{d}d\\u{9b}e");
+        let json = serde_json::to_string(&"x\u{1b}y\u{9b}z\u{7f}").unwrap();
+        let safe = json_text(&json);
+        assert!(!safe.chars().any(|c| c.is_control()), "{safe}");
+        assert_eq!(serde_json::from_str::<String>(&safe).unwrap(), "x\u{1b}y\u{9b}z\u{7f}", "the same JSON value");
+    }
 }

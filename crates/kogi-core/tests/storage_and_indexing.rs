@@ -266,3 +266,21 @@ fn the_original_import_stays_searchable_beside_the_newest_revision() {
     assert!(db.chunk_set(r2.id, &strategy().name(), e.model_id()).unwrap().is_none());
     assert_eq!(db.revision(r2.id).unwrap().number, 2);
 }
+
+#[test]
+fn two_connections_opening_a_new_database_at_once_both_get_the_whole_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..20 {
+        let path = dir.path().join(format!("race-{i}.sqlite3"));
+        let opened: Vec<_> = std::thread::scope(|s| {
+            let a = s.spawn(|| Db::open(&path).map(|db| db.schema_version().unwrap()));
+            let b = s.spawn(|| Db::open(&path).map(|db| db.schema_version().unwrap()));
+            vec![a.join().unwrap(), b.join().unwrap()]
+        });
+        for o in &opened {
+            assert!(o.is_ok(), "round {i}: {o:?}");
+        }
+        assert_eq!(opened[0].as_ref().unwrap(), opened[1].as_ref().unwrap());
+        assert_eq!(Db::open(&path).unwrap().integrity_check().unwrap(), "ok");
+    }
+}

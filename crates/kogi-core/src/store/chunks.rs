@@ -103,6 +103,14 @@ const CHUNK_COLS: &str =
     "c.id, l.id, r.id, c.match_start, c.match_end, c.context_start, c.context_end, c.text_sha256";
 
 impl Db {
+    /// The embedding model the newest chunk set of `strategy` was indexed under.
+    pub fn latest_index_model(&self, strategy: &str) -> Result<Option<String>> {
+        self.conn
+            .query_row("SELECT model FROM chunk_sets WHERE strategy = ?1 ORDER BY id DESC LIMIT 1", [strategy], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
     pub fn chunk_set(&self, revision: RevisionId, strategy: &str, model: &str) -> Result<Option<ChunkSet>> {
         self.conn
             .query_row(
@@ -140,6 +148,19 @@ impl Db {
         let path = self.path.clone();
         let err = |e| super::db_error(&path, e);
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
+        // Another process indexing the same revision at the same time may have finished first:
+        // its chunk set is the same, and stays.
+        let existing: Option<i64> = tx
+            .query_row(
+                "SELECT id FROM chunk_sets WHERE revision_id = ?1 AND strategy = ?2 AND model = ?3",
+                params![revision.0, strategy, model],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(err)?;
+        if let Some(id) = existing {
+            return Ok(ChunkSetId(id));
+        }
         tx.execute(
             "DELETE FROM chunk_sets WHERE strategy = ?1 AND model = ?2
                AND revision_id IN (SELECT id FROM revisions WHERE lecture_id = ?3 AND number != 1)

@@ -50,6 +50,15 @@ impl Db {
         let path = self.path.clone();
         let err = |e| super::db_error(&path, e);
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
+        // Again inside the write lock: another process may have imported the same file meanwhile.
+        let existing: Option<i64> = tx
+            .query_row("SELECT id FROM lectures WHERE source_sha256 = ?1", [&t.source_sha256], |r| r.get(0))
+            .optional()
+            .map_err(err)?;
+        if let Some(id) = existing {
+            drop(tx);
+            return Ok(Imported { lecture: self.lecture(LectureId(id))?, created: false });
+        }
         let title = t.meta.title.clone().unwrap_or_else(|| t.file_name.clone());
         let format = serde_json::to_value(t.format).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
         tx.execute(

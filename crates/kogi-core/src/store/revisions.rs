@@ -39,6 +39,11 @@ impl Db {
             });
         }
         let head = self.lecture(lecture)?.head;
+        let newest = self.revision(head)?;
+        if newest.text == old.text && newest.segments == old.segments {
+            let which = if head == revision { "is the newest revision".to_owned() } else { format!("reads exactly as the newest, #{}", newest.number) };
+            return Err(Error::Invalid(format!("revision #{} {which} — there is nothing to restore, nothing was saved", old.number)));
+        }
         let message = format!("restore revision {}", old.number);
         self.add_revision(lecture, head, RevisionKind::Restore, Some(&message), &old.text, &old.segments)
     }
@@ -144,6 +149,18 @@ mod tests {
         assert!(err.to_string().contains("changed since"), "{err}");
         assert_eq!(db.revisions(l).unwrap().len(), 2);
         assert!(db.save_edit(l, r2.id, "x", RevisionKind::Import, None).is_err());
+    }
+
+    #[test]
+    fn restoring_the_newest_text_is_refused_and_adds_no_identical_revision() {
+        let (mut db, l, r1) = lecture();
+        let e = db.restore_revision(l, r1.id).unwrap_err().to_string();
+        assert!(e.contains("is the newest revision") && e.contains("nothing was saved"), "{e}");
+        let r2 = db.save_edit(l, r1.id, "全部書き換えた。", RevisionKind::Edit, None).unwrap();
+        let r3 = db.restore_revision(l, r1.id).unwrap();
+        let e = db.restore_revision(l, r1.id).unwrap_err().to_string();
+        assert!(e.contains(&format!("newest, #{}", r3.number)), "{e}");
+        assert_eq!(db.revisions(l).unwrap().len(), 3, "{r2:?}");
     }
 
     #[test]

@@ -153,21 +153,33 @@ const MIGRATIONS: &[&str] = &[
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if version > CURRENT_VERSION {
-        return Err(rusqlite::Error::SqliteFailure(
+    let newer = |version: i64| {
+        rusqlite::Error::SqliteFailure(
             rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_MISMATCH),
             Some(format!(
                 "the database was written by a newer kogi (schema {version}, this one knows {CURRENT_VERSION}) — update kogi"
             )),
-        ));
+        )
+    };
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > CURRENT_VERSION {
+        return Err(newer(version));
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+    if version == CURRENT_VERSION {
+        return Ok(());
+    }
+    // Each step reads the version inside its own write transaction: two processes (or the app's
+    // start-up work and a command) opening a new database at once never apply a step twice.
+    loop {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version >= CURRENT_VERSION {
+            tx.commit()?;
+            return if version > CURRENT_VERSION { Err(newer(version)) } else { Ok(()) };
+        }
+        tx.execute_batch(MIGRATIONS[version as usize])?;
+        tx.pragma_update(None, "user_version", version + 1)?;
         tx.commit()?;
-        tracing::info!(version = i + 1, "database migrated");
+        tracing::info!(version = version + 1, "database migrated");
     }
-    Ok(())
 }

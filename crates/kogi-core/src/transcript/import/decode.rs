@@ -208,7 +208,9 @@ fn sniff_utf16(bytes: &[u8]) -> Option<&'static Encoding> {
         ascii += usize::from(c.is_ascii());
         kana += usize::from(('\u{3041}'..='\u{30fa}').contains(&c));
     }
-    let plausible = texty * 100 >= total * 95 && (ascii * 2 >= total || kana * 10 >= total - ascii);
+    // UTF-16 text is almost all ASCII (English) or carries kana (Japanese); NUL-separated ASCII
+    // read as UTF-16 gives half ASCII and half CJK-looking pairs, with no kana.
+    let plausible = texty * 100 >= total * 95 && (ascii * 10 >= total * 9 || (kana > 0 && kana * 10 >= total - ascii));
     plausible.then_some(enc)
 }
 

@@ -211,10 +211,13 @@ fn meta_value(value: Option<Value>) -> Option<String> {
 }
 
 fn normalise_newlines(text: &str) -> String {
-    if text.contains('\r') {
-        text.replace("\r\n", "\n").replace('\r', "\n")
+    let text = if text.contains('\r') { text.replace("\r\n", "\n").replace('\r', "\n") } else { text.to_owned() };
+    // JSON escapes can carry control characters a text file never holds (`\u0000` ends a C
+    // string and SQLite's length()); they are not part of what was said.
+    if text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        text.chars().filter(|&c| !c.is_control() || c == '\n' || c == '\t').collect()
     } else {
-        text.to_owned()
+        text
     }
 }
 

@@ -56,11 +56,24 @@ pub fn import_file(path: &Path, opts: &ImportOptions) -> Result<ImportedTranscri
             message: e.to_string(),
         },
     };
-    let metadata = std::fs::metadata(path).map_err(io_error)?;
+    // Opened once, without waiting (a FIFO would block the open until a writer came), and the
+    // type checked on the handle itself, so a path swapped in between cannot fool the check.
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    let file = options.open(path).map_err(io_error)?;
+    let metadata = file.metadata().map_err(io_error)?;
     if metadata.is_dir() {
         return Err(Error::Io {
             path: path.to_path_buf(),
             message: "is a directory, not a transcript file".into(),
+        });
+    }
+    if !metadata.is_file() {
+        return Err(Error::Io {
+            path: path.to_path_buf(),
+            message: "is not a regular file (a pipe, device or socket) — kogi imports transcript files only; save the transcript to a file first".into(),
         });
     }
     let too_large = |size| Error::TooLarge {
@@ -73,11 +86,8 @@ pub fn import_file(path: &Path, opts: &ImportOptions) -> Result<ImportedTranscri
     }
     // Read at most one byte past the limit, in case the file grew since `metadata`.
     let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
-    std::fs::File::open(path)
-        .and_then(|f| {
-            f.take(opts.max_bytes.saturating_add(1))
-                .read_to_end(&mut bytes)
-        })
+    file.take(opts.max_bytes.saturating_add(1))
+        .read_to_end(&mut bytes)
         .map_err(io_error)?;
     if bytes.len() as u64 > opts.max_bytes {
         return Err(too_large(bytes.len() as u64));
@@ -136,8 +146,21 @@ fn import(
         Format::Json => json::parse(path, &text)?,
     };
     if parsed.text.trim().is_empty() {
-        return Err(Error::EmptyFile {
-            path: path.to_path_buf(),
+        let what = match format {
+            _ if bytes.iter().all(u8::is_ascii_whitespace) => None,
+            Format::Vtt => Some("the WebVTT file has no cues"),
+            Format::Srt => Some("the SRT file has no subtitles"),
+            Format::Json => Some("the JSON holds no segments with text"),
+            Format::Text => None,
+        };
+        return Err(match what {
+            Some(w) => Error::NoText {
+                path: path.to_path_buf(),
+                message: format!("{w} — nothing to import"),
+            },
+            None => Error::EmptyFile {
+                path: path.to_path_buf(),
+            },
         });
     }
     let mut meta = opts.meta.clone().or(&parsed.meta);

@@ -306,7 +306,8 @@ fn unescape(text: &str) -> String {
                     } else {
                         name.strip_prefix('#')?.parse().ok()?
                     };
-                    Some(char::from_u32(code)?)
+                    // A numeric entity for a control character (`&#0;`) stays as written.
+                    Some(char::from_u32(code).filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))?)
                 }
             };
             Some((c, end + 2))

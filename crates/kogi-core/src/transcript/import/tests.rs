@@ -340,13 +340,28 @@ fn empty_and_whitespace_only_files_are_empty() {
         let err = import_bytes("e.txt", bytes, &ImportOptions::default()).unwrap_err();
         assert!(matches!(err, Error::EmptyFile { .. }), "{bytes:?}: {err:?}");
     }
-    for (name, content) in [
-        ("e.srt", "WEBVTT\n\n"),
-        ("e.json", "[]"),
-        ("e.txt", "---\ntitle: x\n---\n\n"),
+    let err = import_bytes("e.txt", b"---\ntitle: x\n---\n\n", &ImportOptions::default()).unwrap_err();
+    assert!(matches!(err, Error::EmptyFile { .. }), "{err:?}");
+}
+
+#[test]
+fn nul_separated_ascii_is_refused_as_binary_not_read_as_utf16() {
+    for bytes in [&b"abc\0def\0ghi\0jkl\0mno\0"[..], b"lecture\0notes\0on\0scaling\0laws\0"] {
+        let err = import_bytes("n.txt", bytes, &ImportOptions::default()).unwrap_err();
+        assert!(matches!(err, Error::BinaryFile { .. }), "{err:?}");
+    }
+}
+
+#[test]
+fn a_well_formed_file_without_text_says_what_it_lacks_not_that_it_is_empty() {
+    for (name, content, says) in [
+        ("e.vtt", "WEBVTT\n\n", "WebVTT file has no cues"),
+        ("e.srt", "WEBVTT\n\n", "WebVTT file has no cues"),
+        ("e.json", "[]", "JSON holds no segments"),
+        ("e.json", r#"{"segments": []}"#, "JSON holds no segments"),
     ] {
         let err = import_bytes(name, content.as_bytes(), &ImportOptions::default()).unwrap_err();
-        assert!(matches!(err, Error::EmptyFile { .. }), "{name}: {err:?}");
+        assert!(matches!(err, Error::NoText { .. }) && err.to_string().contains(says), "{name}: {err}");
     }
 }
 
