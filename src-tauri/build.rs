@@ -32,6 +32,10 @@ fn kogi_commands() -> &'static [&'static str] {
         "suggest",
         "accept_suggestion",
         "ask",
+        "list_models",
+        "add_model",
+        "use_chat_model",
+        "remove_model",
         "cancel_job",
     ]
 }

@@ -107,7 +107,7 @@ fn a_requested_gpu_provider_that_cannot_load_is_an_error_not_a_silent_cpu_run() 
     let err = k.fails(&["--provider", "cuda", "index"]);
     assert!(err.contains("cuda") && err.contains("CUDA"), "{err}");
     // auto falls back, and says which provider it really uses.
-    let models = k.ok(&["--provider", "auto", "models"]);
+    let models = k.ok(&["--provider", "auto", "models", "verify"]);
     assert!(models.contains("execution provider in use: cpu (auto"), "{models}");
 }
 

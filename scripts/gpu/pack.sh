@@ -8,6 +8,8 @@
 # `pack.sh steps` packs one load for `bench.sh 5` (the decode-step comparison, a single call that also
 # builds the 8B and 3B models): .gpu/c5 = the ONNX Runtime bundle recompressed with xz -9e (to fit
 # beside kogi), the Llama 3 tokenizer and kogi.
+# `pack.sh import` packs tiny test GGUFs (models/tools/test_models.py make --out /tmp/testmodels) for
+# scripts/gpu/import.sh, which carries them beside .gpu/c5.
 # `pack.sh final` packs three loads for `bench.sh 6a|6b|6c` (the final rerun of everything but the decode
 # comparison, three calls back to back from a cold machine): .gpu/f1 = the recompressed ONNX Runtime bundle,
 # the Llama 3 tokenizer and kogi; .gpu/f2 = first part of the SmolLM2 GGUF, the e5 tokenizer, the transcript;
@@ -54,6 +56,10 @@ sizes() {
   done
 }
 case ${1:-all} in
+import)  # tiny test GGUFs for scripts/gpu/import.sh (with .gpu/c5 from `pack.sh steps`)
+  rm -rf .gpu/import; mkdir -p .gpu/import
+  cp "${TEST_MODELS:-/tmp/testmodels}"/{llama-kq-Q4_K_M,qwen2-Q4_0,qwen3-Q8_0}.gguf .gpu/import/
+  sizes .gpu/import; exit 0 ;;
 steps)
   ort_tok_kogi .gpu/c5; sizes .gpu/c5; exit 0 ;;
 final)

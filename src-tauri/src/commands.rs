@@ -8,14 +8,14 @@ use kogi_core::Error;
 use kogi_core::correction::glossary::{Occurrence, ReplaceOptions, Term};
 use kogi_core::correction::suspicious::{ScanParams, Suggestion};
 use kogi_core::lecture::{Lecture, LectureId, Revision, RevisionId};
-use kogi_core::service::{AppStatus, AskRequest, Draft, IndexWhen, LectureView, Saved};
+use kogi_core::service::{AddModel, AppStatus, AskRequest, Draft, IndexWhen, LectureView, ModelEntry, Saved};
 use kogi_core::settings::Settings;
 use kogi_core::text::CharSpan;
 use kogi_core::transcript::import::ImportOptions;
 use serde::Serialize;
 use serde_json::json;
 use std::path::{Path, PathBuf};
-use tauri::{AppHandle, State};
+use tauri::{Manager, AppHandle, State};
 
 // ------------------------------------------------------------------------------------------ app
 
@@ -35,6 +35,18 @@ pub async fn save_settings(state: State<'_, AppState>, settings: Settings) -> Cm
 pub async fn ui_ready(app: AppHandle, state: State<'_, AppState>) -> CmdResult<f64> {
     let ms = state.launched.elapsed().as_secs_f64() * 1e3;
     tracing::info!(ms, "window usable");
+    // An edit saved while the app was closed or killed before its indexing finished: index it now,
+    // in the background, so no lecture stays out of search.
+    let handle = app.clone();
+    std::thread::spawn(move || {
+        let cancel = std::sync::atomic::AtomicBool::new(false);
+        let kogi = &handle.state::<AppState>().kogi;
+        match kogi.finish_interrupted_indexing_everywhere(&mut kogi_core::service::Job::silent(&cancel)) {
+            Ok(done) if !done.is_empty() => tracing::info!(?done, "finished the index of interrupted edits"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not finish the index of interrupted edits"),
+        }
+    });
     if std::env::var_os("KOGI_EXIT_WHEN_READY").is_some() {
         // Wall-clock time too, so a caller can measure from before the process started.
         let epoch_ms = std::time::SystemTime::now()
@@ -333,6 +345,49 @@ pub async fn ask(
     Ok(state.jobs.spawn(&app, "ask", move |r| {
         Ok(json!(r.state().kogi.ask(&request, &mut r.job())?))
     }))
+}
+
+// --------------------------------------------------------------------------------------- models
+
+#[tauri::command]
+pub async fn list_models(state: State<'_, AppState>) -> CmdResult<Vec<ModelEntry>> {
+    Ok(state.kogi.models())
+}
+
+/// A path the window sent for a model: an existing GGUF file or model folder, given absolutely.
+pub fn validate_model_path(raw: &str) -> std::result::Result<PathBuf, String> {
+    let p = Path::new(raw.trim());
+    if raw.trim().is_empty() || !p.is_absolute() {
+        return Err(format!("{raw:?} is not an absolute path — give the full path of a .gguf file or a model folder"));
+    }
+    let meta = std::fs::metadata(p).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => format!("{raw} does not exist"),
+        _ => format!("{raw} cannot be read: {e}"),
+    })?;
+    if !meta.is_file() && !meta.is_dir() {
+        return Err(format!("{raw} is not a regular file or folder"));
+    }
+    p.canonicalize().map_err(|e| format!("{raw} cannot be read: {e}"))
+}
+
+/// Convert a GGUF file or a Hugging Face folder into the models folder, as a job.
+#[tauri::command]
+pub async fn add_model(app: AppHandle, state: State<'_, AppState>, request: AddModel) -> CmdResult<JobId> {
+    let source = validate_model_path(&request.source.to_string_lossy())?;
+    let request = AddModel { source, ..request };
+    Ok(state.jobs.spawn(&app, "add-model", move |r| Ok(json!(r.state().kogi.add_model(&request, &mut r.job())?))))
+}
+
+#[tauri::command]
+pub async fn use_chat_model(state: State<'_, AppState>, name: String) -> CmdResult<AppStatus> {
+    state.kogi.use_chat_model(&name)?;
+    Ok(state.kogi.status())
+}
+
+#[tauri::command]
+pub async fn remove_model(state: State<'_, AppState>, name: String) -> CmdResult<Vec<ModelEntry>> {
+    state.kogi.remove_model(&name)?;
+    Ok(state.kogi.models())
 }
 
 #[cfg(test)]

@@ -42,6 +42,10 @@ fn main() {
             commands::accept_suggestion,
             commands::ask,
             commands::cancel_job,
+            commands::list_models,
+            commands::add_model,
+            commands::use_chat_model,
+            commands::remove_model,
         ])
         .run(tauri::generate_context!("../tauri.conf.json"))
         .expect("kogi's window could not start (is WebKitGTK 4.1 installed? see README)");

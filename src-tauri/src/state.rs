@@ -33,6 +33,7 @@ pub fn remedy(r: Remedy) -> String {
         }
         Remedy::ListLectures => "the Library lists the lectures".into(),
         Remedy::ListRevisions(_) => "the lecture's History lists its revisions".into(),
+        Remedy::ListModels => "Settings → Models lists them".into(),
     }
 }
 

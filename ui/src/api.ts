@@ -4,6 +4,9 @@ import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 
 // The types crossing the IPC boundary are generated from the Rust types (ui/src/bindings, written by
 // `cargo test -p kogi-core bindings` and `-p kogi-desktop`; CI fails when they are out of date).
+import type { AnswerWith } from "./bindings/AnswerWith";
+import type { ModelEntry } from "./bindings/ModelEntry";
+import type { Target } from "./bindings/Target";
 import type { AppStatus } from "./bindings/AppStatus";
 import type { Asked } from "./bindings/Asked";
 import type { CharSpan } from "./bindings/CharSpan";
@@ -22,6 +25,11 @@ import type { ImportStarted } from "./bindings/desktop/ImportStarted";
 import type { JobEvent } from "./bindings/desktop/JobEvent";
 import type { SavedView } from "./bindings/desktop/SavedView";
 export type { Answer } from "./bindings/Answer";
+export type { ModelEntry } from "./bindings/ModelEntry";
+export type { Target } from "./bindings/Target";
+export type { AnswerWith } from "./bindings/AnswerWith";
+export type { LanguageFit } from "./bindings/LanguageFit";
+export type { QuoteReason } from "./bindings/QuoteReason";
 export type { Citation } from "./bindings/Citation";
 export type { InstalledModel } from "./bindings/InstalledModel";
 export type { Passage } from "./bindings/Passage";
@@ -77,8 +85,13 @@ export const api = {
   suggest: (revision: number, start: number, end: number) => invoke<Suggestion[]>("suggest", { revision, start, end }),
   accept: (lecture: number, parent: number, suggestion: Suggestion) =>
     invoke<Saved>("accept_suggestion", { lecture, parent, suggestion }),
-  ask: (question: string, modes: Rung[], think: boolean) => invoke<number>("ask", { request: { question, modes, think } }),
+  ask: (question: string, modes: Rung[], think: boolean, answer_with: AnswerWith | null) =>
+    invoke<number>("ask", { request: { question, modes, think, answer_with } }),
   cancel: (job: number) => invoke<boolean>("cancel_job", { job }),
+  listModels: () => invoke<ModelEntry[]>("list_models"),
+  addModel: (source: string, name: string | null, target: Target | null) => invoke<number>("add_model", { request: { source, name, target } }),
+  useChatModel: (name: string) => invoke<AppStatus>("use_chat_model", { name }),
+  removeModel: (name: string) => invoke<ModelEntry[]>("remove_model", { name }),
 };
 
 type Handler = (e: JobEvent) => void;

@@ -4,9 +4,9 @@ use crate::output::Out;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use kogi_core::answer::prompt::Lang;
-use kogi_core::answer::{Answer, Rung, Scorer, ThinkHarder};
+use kogi_core::answer::{Answer, AnswerWith, Rung, Scorer, ThinkHarder};
 use kogi_core::lecture::LectureId;
-use kogi_core::service::{AskRequest, Event, Kogi, SearchFilter};
+use kogi_core::service::{AskRequest, Asked, Event, Kogi, QuoteReason, SearchFilter};
 use kogi_core::settings::Settings;
 use std::io::Write;
 use std::path::PathBuf;
@@ -48,6 +48,10 @@ pub struct AnswerArgs {
     /// rarely cite on their own): true or false
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     pub lead_citation: Option<bool>,
+    /// Who words the answer: auto (quotes when the chat model cannot read the lecture's language),
+    /// model, or quotes (the lecture's own best sentences, verbatim)
+    #[arg(long)]
+    pub answer_with: Option<AnswerWith>,
     #[arg(long = "lecture")]
     pub lectures: Vec<i64>,
     #[arg(long)]
@@ -84,6 +88,9 @@ impl AnswerArgs {
         if let Some(l) = self.lead_citation {
             s.lead_citation = l;
         }
+        if let Some(a) = self.answer_with {
+            s.answer_with = a;
+        }
         s.validate()?;
         Ok(())
     }
@@ -100,6 +107,7 @@ impl AnswerArgs {
                 ..Default::default()
             },
             seed: self.seed,
+            answer_with: None,
         })
     }
 }
@@ -130,25 +138,27 @@ fn clock(ms: u64) -> String {
 
 fn print_answer_tail(a: &Answer) {
     if a.trimmed_passages > 0 {
-        println!("\n(note: {} passage(s) were left out or shortened to fit the model's window)", a.trimmed_passages);
+        say!("\n(note: {} passage(s) were left out or shortened to fit the model's window)", a.trimmed_passages);
     }
-    if a.cut {
-        println!("\n(the answer hit the token limit and may be incomplete — raise --max-tokens)");
+    if let Some(why) = &a.interrupted {
+        say!("\n(incomplete: {why} — what arrived is kept above)");
+    } else if a.cut {
+        say!("\n(the answer hit the token limit and may be incomplete — raise --max-tokens)");
     }
     if !a.citations.is_empty() {
-        println!("\ncitations:");
+        say!("\ncitations:");
         for c in &a.citations {
             let time = c.start_ms.map(|ms| format!(" @ {}", clock(ms))).unwrap_or_default();
-            println!("  [{}] {} — lecture {}, revision {}, chars {}..{}{}", c.n, c.title, c.lecture, c.revision, c.span.start, c.span.end, time);
+            say!("  [{}] {} — lecture {}, revision {}, chars {}..{}{}", c.n, c.title, c.lecture, c.revision, c.span.start, c.span.end, time);
         }
     } else if !a.passages.is_empty() && !a.not_covered {
-        println!("\n(the answer cites no passage; the passages it was given:)");
+        say!("\n(the answer cites no passage; the passages it was given:)");
         for (i, p) in a.passages.iter().enumerate() {
-            println!("  [{}] {} — lecture {}, revision {}, chars {}..{}", i + 1, p.title, p.lecture, p.revision, p.span.start, p.span.end);
+            say!("  [{}] {} — lecture {}, revision {}, chars {}..{}", i + 1, p.title, p.lecture, p.revision, p.span.start, p.span.end);
         }
     }
     if let Some(t) = &a.think {
-        println!(
+        say!(
             "\nthought harder: {} samples, chose #{} (scores {:?}); {} tokens generated in {:.1} s",
             t.samples,
             t.chosen + 1,
@@ -170,22 +180,49 @@ pub fn ask(kogi: &Kogi, question: &str, args: &AnswerArgs, compare: Option<Vec<R
         Event::Text { part, text } if stream => {
             if !open {
                 if started > 0 {
-                    println!("\n────────────────────────────────────────");
+                    say!("\n────────────────────────────────────────");
                 }
-                println!("[{part}]");
+                say!("[{part}]");
+
                 started += 1;
                 open = true;
             }
-            print!("{text}");
+            say_inline!("{text}");
             let _ = std::io::stdout().flush();
         }
         Event::Answered { answer } if stream => {
-            println!();
+            say!();
             print_answer_tail(answer);
             open = false;
         }
         _ => {}
     })?;
     out.json(&answers.answers);
+    if !out.json && let Some(r) = answers.quoted {
+        say!("\n{}", why_quoted(&answers, r));
+    }
+    if !out.json && !out.quiet && let Some(host) = &answers.answered_by {
+        say!("\n(answered by {host}: it was sent the question and the retrieved passages, nothing else)");
+    }
     Ok(())
+}
+
+/// Why the answer is quotes, and what to do to get written answers.
+pub fn why_quoted(a: &Asked, reason: QuoteReason) -> String {
+    match reason {
+        QuoteReason::Asked => "(quoted from the lecture, as asked — no model wrote this)".into(),
+        QuoteReason::NoModel => format!(
+            "(quoted from the lecture — the chat model {:?} is not installed; add one with `kogi models add FILE`)",
+            a.chat_model
+        ),
+        QuoteReason::ModelCannotRead => {
+            let per = a.fit.as_ref().and_then(|f| f.tokens_per_ja_char).map(|t| format!(", {t:.1} tokens per Japanese character")).unwrap_or_default();
+            format!(
+                "(quoted from the lecture — the chat model {:?} cannot read Japanese{per}; its answers would be noise. \
+                 Import a Japanese-capable model with `kogi models add FILE.gguf` (or a Hugging Face folder) and choose it \
+                 with `kogi models use NAME`, or pass --answer-with model to hear it anyway)",
+                a.chat_model
+            )
+        }
+    }
 }

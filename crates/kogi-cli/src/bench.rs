@@ -150,7 +150,7 @@ pub fn run(args: BenchArgs, kogi: &Kogi, out: &Out) -> Result<()> {
 /// A report as JSON: with `--json` through [`Out`], else pretty-printed all the same.
 fn show<T: Serialize>(out: &Out, report: &T) -> Result<()> {
     if !out.json(report) {
-        println!("{}", serde_json::to_string_pretty(report)?);
+        say!("{}", serde_json::to_string_pretty(report)?);
     }
     Ok(())
 }

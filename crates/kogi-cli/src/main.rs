@@ -2,10 +2,25 @@
 //! calls, shows progress, prints results. Settings come from the same `settings.json` as the app;
 //! a flag overrides one for this run only.
 
+/// `println!` / `print!` / `eprintln!` with control characters from transcripts and file names made
+/// visible: a terminal must never act on them.
+macro_rules! say {
+    () => { println!() };
+    ($($t:tt)*) => { println!("{}", $crate::output::printable(&format!($($t)*))) };
+}
+macro_rules! say_inline {
+    ($($t:tt)*) => { print!("{}", $crate::output::printable(&format!($($t)*))) };
+}
+macro_rules! say_err {
+    ($($t:tt)*) => { eprintln!("{}", $crate::output::printable(&format!($($t)*))) };
+}
+
 mod ask;
 mod bench;
 mod correct;
+mod models;
 mod output;
+mod server;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
@@ -51,6 +66,8 @@ struct Global {
     /// No progress bars or chatter
     #[arg(long, short, global = true)]
     quiet: bool,
+    #[command(flatten)]
+    engine: server::EngineArgs,
 }
 
 #[derive(Subcommand)]
@@ -139,6 +156,9 @@ enum Command {
         /// Token budget of each answer (with --answers)
         #[arg(long, default_value_t = 128)]
         max_tokens: usize,
+        /// Answer by quoting the lecture's best sentences instead of generating (with --answers)
+        #[arg(long)]
+        quotes: bool,
     },
     /// Character diff between two revisions
     Diff { a: i64, b: i64 },
@@ -185,8 +205,16 @@ enum Command {
     },
     /// Benchmarks: indexing time and query latency
     Bench(bench::BenchArgs),
-    /// Installed models and the ONNX Runtime in use
-    Models,
+    /// The model manager: list, add a GGUF file or Hugging Face folder, use, remove
+    Models {
+        #[command(subcommand)]
+        command: Option<models::ModelsCommand>,
+    },
+    /// Answers from a server (vLLM, llama.cpp, Ollama, LM Studio): show, set, test, key, off
+    Server {
+        #[command(subcommand)]
+        command: Option<server::ServerCommand>,
+    },
     /// Import a transcript, index it and answer a search: the quickest look at kogi
     Demo {
         /// Transcript to use [default: the real lecture in ../shared/data if present, else the bundled sample]
@@ -204,7 +232,7 @@ fn main() {
         .with_writer(std::io::stderr)
         .init();
     if let Err(e) = run(cli) {
-        eprintln!("error: {}", explain(&e));
+        say_err!("error: {}", explain(&e));
         std::process::exit(1);
     }
 }
@@ -218,6 +246,7 @@ fn remedy(r: Remedy) -> String {
         Remedy::ListLectures => "`kogi lectures` lists them".into(),
         Remedy::ListRevisions(Some(l)) => format!("`kogi revisions {l}` lists its revisions"),
         Remedy::ListRevisions(None) => "`kogi revisions LECTURE` lists them".into(),
+        Remedy::ListModels => "`kogi models` lists them".into(),
     }
 }
 
@@ -232,7 +261,7 @@ fn explain(e: &anyhow::Error) -> String {
 fn settings(g: &Global, model: Option<&Path>) -> Result<Settings> {
     // Like the app, a damaged settings file is named and the defaults are used meanwhile.
     let mut s = Settings::load(&kogi_core::settings::default_path()).unwrap_or_else(|e| {
-        eprintln!("warning: {e}");
+        say_err!("warning: {e}");
         Settings::default()
     });
     let absolute = |p: &Path| std::path::absolute(p).map(|p| p.to_string_lossy().into_owned());
@@ -251,7 +280,23 @@ fn settings(g: &Global, model: Option<&Path>) -> Result<Settings> {
     if let Some(c) = &g.chunking {
         s.chunking = c.parse::<Strategy>()?;
     }
+    g.engine.apply(&mut s);
     Ok(s)
+}
+
+/// The service for this run over `s`, with the server key: `KOGI_SERVER_KEY` for this run, else the
+/// stored one.
+fn service(g: &Global, s: Settings) -> Result<Kogi> {
+    let k = Kogi::new(db_path(g), s, None);
+    let key = match std::env::var("KOGI_SERVER_KEY") {
+        Ok(key) if !key.trim().is_empty() => Some(key),
+        _ => {
+            let path = kogi_core::server::key::path_beside(&kogi_core::settings::default_path());
+            kogi_core::server::key::load(&path)?.map(|k| k.secret().to_owned())
+        }
+    };
+    k.set_server_key(key.as_deref())?;
+    Ok(k)
 }
 
 fn db_path(g: &Global) -> PathBuf {
@@ -260,7 +305,7 @@ fn db_path(g: &Global) -> PathBuf {
 
 /// The service for this run (settings changed by flags are not saved).
 fn kogi(g: &Global, model: Option<&Path>) -> Result<Kogi> {
-    Ok(Kogi::new(db_path(g), settings(g, model)?, None))
+    service(g, settings(g, model)?)
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -298,7 +343,7 @@ fn run(cli: Cli) -> Result<()> {
                     Err(e) => {
                         failed += 1;
                         let message = e.explained(remedy);
-                        eprintln!("error: {message}");
+                        say_err!("error: {message}");
                         results.push(serde_json::json!({"file": f, "ok": false, "error": message}));
                     }
                 }
@@ -314,10 +359,10 @@ fn run(cli: Cli) -> Result<()> {
                 return Ok(());
             }
             if lectures.is_empty() {
-                println!("no lectures yet — `kogi import FILE` adds one");
+                say!("no lectures yet — `kogi import FILE` adds one");
             }
             for l in lectures {
-                println!(
+                say!(
                     "{:>4}  {:<16} {:<40} {:>10} {:>8} chars  {} revision(s)",
                     l.id.0,
                     l.meta.course.as_deref().unwrap_or("-"),
@@ -363,15 +408,19 @@ fn run(cli: Cli) -> Result<()> {
             if !out.json(&passages) {
                 output::print_passages(&passages);
             }
+            // On stderr, so that --json output stays one document.
+            for u in kogi.unsearchable(&params.filter)? {
+                say_err!("note: lecture {} 「{}」 is not in these results: {} — `kogi index {}` indexes it", u.lecture, u.title, u.reason, u.lecture);
+            }
         }
         Command::Ask { question, answer, compare } => {
             let compare = compare.map(|c| if c.is_empty() { kogi_core::answer::Rung::ALL.to_vec() } else { c });
             let mut s = settings(&g, answer.model.as_deref())?;
             answer.apply(&mut s)?;
-            let kogi = Kogi::new(db_path(&g), s, None);
+            let kogi = service(&g, s)?;
             ask::ask(&kogi, &question, &answer, compare, &out)?;
         }
-        Command::Eval { questions, data, k, answers: true, modes, model, max_tokens, .. } => {
+        Command::Eval { questions, data, k, answers: true, modes, model, max_tokens, quotes, .. } => {
             let data = data_dir(data)?;
             let kogi = kogi(&g, model.as_deref())?;
             let request = kogi_core::service::AnswerEvalRequest {
@@ -381,6 +430,7 @@ fn run(cli: Cli) -> Result<()> {
                 rungs: modes,
                 k,
                 max_tokens,
+                quotes,
             };
             let results = out.work("answering", |job| {
                 kogi.evaluate_answers(&request, job, &mut |rung, id, text| {
@@ -388,12 +438,12 @@ fn run(cli: Cli) -> Result<()> {
                 })
             })?;
             if !out.json(&results) {
-                println!("\n| step | fact recall | refusal accuracy | answerable declined | mean tokens | mean s |");
-                println!("|---|---|---|---|---|---|");
+                say!("\n| step | fact recall | refusal accuracy | answerable declined | mean tokens | mean chars | mean s |");
+                say!("|---|---|---|---|---|---|---|");
                 for r in &results {
-                    println!(
-                        "| {} | {:.2} | {:.2} ({} q) | {} of {} | {:.0} | {:.1} |",
-                        r.rung.name(), r.fact_recall, r.refusal_accuracy, r.unanswerable, r.false_refusals, r.answerable, r.mean_new_tokens, r.mean_seconds
+                    say!(
+                        "| {} | {:.2} | {:.2} ({} q) | {} of {} | {:.0} | {:.0} | {:.1} |",
+                        r.rung.name(), r.fact_recall, r.refusal_accuracy, r.unanswerable, r.false_refusals, r.answerable, r.mean_new_tokens, r.mean_chars, r.mean_seconds
                     );
                 }
             }
@@ -433,11 +483,20 @@ fn run(cli: Cli) -> Result<()> {
             let kogi = kogi(&g, model.as_deref())?;
             let report = out.work("scanning", |job| kogi.evaluate_correction(&request, job))?;
             if !out.json(&report) {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                say!("{}", serde_json::to_string_pretty(&report)?);
             }
         }
         Command::Bench(args) => bench::run(args, &kogi(&g, None)?, &out)?,
-        Command::Models => output::models(&kogi(&g, None)?, &out)?,
+        Command::Models { command } => {
+            // The stored settings (not this run's flags), so that `use` is kept.
+            let kogi = Kogi::load(db_path(&g), kogi_core::settings::default_path());
+            models::run(&kogi, command, &out)?
+        }
+        Command::Server { command } => {
+            // The stored settings: `set`, `key` and `off` are kept.
+            let kogi = Kogi::load(db_path(&g), kogi_core::settings::default_path());
+            server::run(&kogi, command, &out)?
+        }
         Command::Demo { file, question } => demo(&g, file, &question, &out)?,
     }
     Ok(())
@@ -469,9 +528,9 @@ fn demo(g: &Global, file: Option<PathBuf>, question: &str, out: &Out) -> Result<
         db = kogi_core::paths::data_dir().join("demo.sqlite3");
     }
     let kogi = Kogi::new(db, settings(g, None)?, None);
-    println!("database: {}", kogi.db_path().display());
+    say!("database: {}", kogi.db_path().display());
     let imp = out.work("importing", |job| kogi.import_file(&file, &ImportOptions::default(), IndexWhen::Always, job))?;
-    println!(
+    say!(
         "{} lecture {}: {} ({} chars)",
         if imp.created { "imported" } else { "already imported:" },
         imp.lecture.id,
@@ -480,8 +539,8 @@ fn demo(g: &Global, file: Option<PathBuf>, question: &str, out: &Out) -> Result<
     );
     let r = imp.index.context("the lecture was not indexed")?;
     let provider = kogi.loaded_embedder().and_then(|e| e.provider()).map(|p| p.to_string()).unwrap_or_default();
-    println!("indexed with {} on {}: {} chunks, {} embedded now ({:.1} s)", r.strategy, provider, r.chunks, r.embedded, r.seconds);
-    println!("\nQ: {question}\n");
+    say!("indexed with {} on {}: {} chunks, {} embedded now ({:.1} s)", r.strategy, provider, r.chunks, r.embedded, r.seconds);
+    say!("\nQ: {question}\n");
     let passages = out.work("searching", |job| kogi.search(question, &SearchParams { k: 3, ..Default::default() }, job))?;
     output::print_passages(&passages);
     Ok(())

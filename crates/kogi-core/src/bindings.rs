@@ -8,7 +8,7 @@ use crate::correction::glossary::{Occurrence, Term};
 use crate::correction::suspicious::{Scan, Suggestion};
 use crate::index::IndexReport;
 use crate::lecture::{Lecture, Revision};
-use crate::service::{AppStatus, AskRequest, Asked, ImportOutcome, LectureView};
+use crate::service::{AddModel, AppStatus, AskRequest, Asked, ImportOutcome, LectureView, ModelEntry};
 use crate::settings::Settings;
 use crate::store::Draft;
 use std::collections::BTreeSet;
@@ -38,6 +38,8 @@ pub fn export(out: &Path) -> Result<(), ExportError> {
     Asked::export_all(&cfg)?;
     ImportOutcome::export_all(&cfg)?;
     IndexReport::export_all(&cfg)?;
+    ModelEntry::export_all(&cfg)?;
+    AddModel::export_all(&cfg)?;
     Ok(())
 }
 

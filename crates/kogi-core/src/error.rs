@@ -11,6 +11,9 @@ pub enum Error {
     Io { path: PathBuf, message: String },
     #[error("{path}: the file is empty — nothing to import")]
     EmptyFile { path: PathBuf },
+    /// A well-formed file of its format that holds no text (a WebVTT without cues, JSON `[]`).
+    #[error("{path}: {message}")]
+    NoText { path: PathBuf, message: String },
     #[error("{path}: looks like a binary file, not a transcript (byte {offset}) — import plain text, SRT, WebVTT or JSON")]
     BinaryFile { path: PathBuf, offset: usize },
     #[error("{path}: cannot decode the text as {encoding} at byte {offset} — save the file as UTF-8 and import it again")]
@@ -23,6 +26,15 @@ pub enum Error {
     Database { path: PathBuf, message: String, remedy: Option<Remedy> },
     #[error("model {model}: {message}")]
     Model { model: String, message: String },
+    /// A model file or folder brought to kogi that it cannot convert.
+    #[error("{path}: {message}")]
+    BadModelFile { path: PathBuf, message: String },
+    /// Not enough room to write something.
+    #[error("{path}: not enough disk space — {message}")]
+    DiskFull { path: PathBuf, message: String },
+    /// A server the user set for answers or embeddings failed, in words saying what to check.
+    #[error("server {host}: {message}")]
+    Server { host: String, message: String },
     #[error("ONNX Runtime: {0}")]
     Runtime(String),
     #[error("{0}")]
@@ -52,6 +64,8 @@ pub enum Remedy {
     ListLectures,
     /// See which revisions a lecture has (the lecture's id when known).
     ListRevisions(Option<i64>),
+    /// Show the installed models.
+    ListModels,
 }
 
 impl Error {
@@ -73,10 +87,13 @@ impl Error {
             Error::NotFound { .. }
                 | Error::Io { .. }
                 | Error::EmptyFile { .. }
+                | Error::NoText { .. }
                 | Error::BinaryFile { .. }
                 | Error::Undecodable { .. }
                 | Error::Malformed { .. }
                 | Error::TooLarge { .. }
+                | Error::BadModelFile { .. }
+                | Error::DiskFull { .. }
                 | Error::Invalid(_)
         )
     }

@@ -2,12 +2,13 @@
 //! answers are generated. Stored as JSON in the data folder; every front end reads the same file.
 
 use crate::answer::prompt::Lang;
-use crate::answer::{AskParams, Rung, ThinkHarder};
+use crate::answer::{AnswerWith, AskParams, Rung, ThinkHarder};
 use crate::chunk::Strategy;
 use crate::generate::speculative::NgramConfig;
 use crate::generate::sampling::SamplingParams;
 use crate::inference::manifest::{ModelDir, ModelKind, REBUILD_HINT};
 use crate::inference::runtime::{Provider, SessionConfig};
+use crate::server::{Engine, ServerSettings};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -47,6 +48,13 @@ pub struct Settings {
     pub min_similarity: f32,
     /// How lectures are cut into passages for search.
     pub chunking: Strategy,
+    /// Who words answers: the chat model, quotes from the lecture, or `auto` (quotes when the chat
+    /// model cannot read the lecture's language).
+    pub answer_with: AnswerWith,
+    /// Where answers come from: this computer, or the server below.
+    pub engine: Engine,
+    /// The server (kept while answers come from this computer, so switching back needs no retyping).
+    pub server: ServerSettings,
 }
 
 impl Default for Settings {
@@ -69,6 +77,9 @@ impl Default for Settings {
             lead_citation: true,
             min_similarity: AskParams::default().min_similarity,
             chunking: crate::index::default_strategy(),
+            answer_with: AnswerWith::Auto,
+            engine: Engine::Local,
+            server: ServerSettings::default(),
         }
     }
 }
@@ -139,6 +150,9 @@ impl Settings {
                     "the {what} must be a folder name inside the models folder or an absolute path, got {name:?}"
                 ));
             }
+        }
+        if self.engine == Engine::Server {
+            self.server.validate()?;
         }
         if let Some(dir) = &self.models_dir
             && !dir.is_absolute()
@@ -237,8 +251,9 @@ impl Settings {
             }
             models.iter().any(|m| m.name == name && m.kind == Some(kind) && m.problem.is_none())
         };
-        let embedder_ready = ready(&self.embedder, ModelKind::Embedder);
-        let chat_ready = ready(&self.chat_model, ModelKind::Chat);
+        let served = self.engine == Engine::Server;
+        let embedder_ready = (served && self.server.embed_model.is_some()) || ready(&self.embedder, ModelKind::Embedder);
+        let chat_ready = served || ready(&self.chat_model, ModelKind::Chat);
         let mut help = Vec::new();
         if !embedder_ready {
             help.push(format!(

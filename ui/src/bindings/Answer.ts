@@ -27,4 +27,9 @@ trimmed_passages: number,
 /**
  * The answer hit the token limit and may be incomplete.
  */
-cut: boolean, finish: FinishReason | null, stats: GenerationStats | null, think: ThinkReport | null, ms: number, };
+cut: boolean, finish: FinishReason | null, stats: GenerationStats | null, think: ThinkReport | null, 
+/**
+ * The text is sentences quoted verbatim from the lecture (no model wrote it); each is one of
+ * `passages` and cited.
+ */
+quoted: boolean, ms: number, };

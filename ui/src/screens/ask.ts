@@ -1,11 +1,17 @@
 // Ask: a question, an answer streamed in, citations that open the lecture at the passage; a mode
 // selector for the RAG ladder, a side-by-side comparison, and "think harder" (self-consistency).
-import { api, finished, message, RUNGS, type Answer, type Asked, type Passage, type Rung } from "../api";
+import { api, finished, message, RUNGS, type Answer, type AnswerWith, type Asked, type Passage, type QuoteReason, type Rung } from "../api";
 import { clear, h } from "../dom";
 import { clock, splitCitations } from "../text";
 import type { Ctx } from "../main";
 
 let lastQuestion = "";
+
+const QUOTED: Record<QuoteReason, string> = {
+  asked: "Quoted from the lecture — no model wrote this.",
+  model_cannot_read: "Quoted from the lecture — the chat model cannot read Japanese, so it was not asked.",
+  no_model: "Quoted from the lecture — no chat model is installed.",
+};
 
 export function mountAsk(el: HTMLElement, ctx: Ctx): () => void {
   const s = ctx.status.settings;
@@ -25,14 +31,24 @@ export function mountAsk(el: HTMLElement, ctx: Ctx): () => void {
   const cancelBtn = h("button", { id: "cancel-ask", type: "button", hidden: true }, "Stop");
   const progress = h("div", { class: "hint", id: "ask-progress" });
   const results = h("div", { class: "answers", id: "answers" });
-  const tiny = s.chat_model === "smollm2-135m-instruct"
-    ? h("p", { class: "hint" }, "The default model (SmolLM2-135M) is tiny and English-only: its answers, especially in Japanese, are weak. Bring a Llama 3 export for real use (see Settings).")
+  const answerWith = h("select", { id: "answer-with", title: "Who words the answer" },
+    h("option", { value: "auto", title: "Quotes when the chat model cannot read the lecture's language" }, "Automatic"),
+    h("option", { value: "model", title: "The chat model writes the answer from the passages" }, "The model"),
+    h("option", { value: "quotes", title: "The lecture's own best sentences, verbatim, each cited" }, "Quotes"));
+  answerWith.value = s.answer_with;
+  const fit = ctx.status.chat_fit;
+  const perChar = fit?.tokens_per_ja_char != null ? ` (its tokenizer spends ${fit.tokens_per_ja_char.toFixed(1)} tokens per Japanese character; models that read Japanese spend about one)` : "";
+  const fitNote = fit && !fit.reads_japanese
+    ? h("p", { class: "notice", id: "fit-note", role: "note" },
+        `The chat model ${s.chat_model} cannot read Japanese${perChar}. Questions about Japanese lectures are answered with quotes from the lecture instead of noise. `,
+        h("a", { href: "#", onclick: (e: Event) => { e.preventDefault(); ctx.go("settings"); } }, "Add a Japanese-capable model in Settings → Models"),
+        " to get written answers.")
     : null;
   const form = h("form", { class: "ask-form", onsubmit: (e: Event) => { e.preventDefault(); run(); } },
     question,
-    h("div", { class: "row" }, h("label", {}, "Mode ", mode), h("label", {}, compare, " Compare steps"), h("label", { title: `Sample ${s.think_samples} answers and keep the one that agrees most with the others` }, think, " Think harder"), askBtn, cancelBtn),
+    h("div", { class: "row" }, h("label", {}, "Mode ", mode), h("label", {}, compare, " Compare steps"), h("label", {}, "Answer with ", answerWith), h("label", { title: `Sample ${s.think_samples} answers and keep the one that agrees most with the others` }, think, " Think harder"), askBtn, cancelBtn),
     compareSet);
-  el.append(h("h1", {}, "Ask"), form, tiny ?? "", progress, results);
+  el.append(h("h1", {}, "Ask"), form, fitNote ?? "", progress, results);
   question.addEventListener("keydown", (e) => {
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) run();
   });
@@ -68,7 +84,7 @@ export function mountAsk(el: HTMLElement, ctx: Ctx): () => void {
     cancelBtn.hidden = false;
     progress.textContent = "Retrieving passages…";
     try {
-      running = await api.ask(q, modes, think.checked);
+      running = await api.ask(q, modes, think.checked, answerWith.value as AnswerWith);
       const asked = await finished<Asked>(running, (e) => {
         if (e.type === "progress") progress.textContent = e.stage;
         if (e.type === "text") {
@@ -79,7 +95,7 @@ export function mountAsk(el: HTMLElement, ctx: Ctx): () => void {
           columns.get(e.part)?.stream.append(e.text);
         }
       });
-      asked.answers.forEach((a, i) => render(columns.get(a.rung)!.box, a, asked.first_text_ms[i]));
+      asked.answers.forEach((a, i) => render(columns.get(a.rung)!.box, a, asked.first_text_ms[i], asked.quoted));
       progress.textContent = firstAt !== null ? `First words after ${(firstAt / 1000).toFixed(2)} s; done in ${((performance.now() - t0) / 1000).toFixed(1)} s.` : "";
       results.dataset.done = "true";
     } catch (e) {
@@ -96,10 +112,11 @@ export function mountAsk(el: HTMLElement, ctx: Ctx): () => void {
     ctx.go("lecture", { lecture: p.lecture, revision: p.revision, span: p.span });
   }
 
-  function render(box: HTMLElement, a: Answer, firstMs: number | null) {
+  function render(box: HTMLElement, a: Answer, firstMs: number | null, quoted: QuoteReason | null) {
     const title = box.querySelector("h2")!;
     clear(box);
     box.append(title);
+    if (a.quoted) box.append(h("p", { class: "quote-label" }, QUOTED[quoted ?? "asked"]));
     const body = h("div", { class: "answer-text" });
     for (const piece of splitCitations(a.text)) {
       if (piece.kind === "text") {
@@ -111,7 +128,7 @@ export function mountAsk(el: HTMLElement, ctx: Ctx): () => void {
       else body.append(h("span", { class: "cite-missing", title: "no such passage was given" }, piece.label));
     }
     box.append(body);
-    if (a.not_covered) box.append(h("p", { class: "hint" }, a.gated ? "No passage was similar enough to the question, so the model was not asked." : "The model said the lecture does not cover this."));
+    if (a.not_covered) box.append(h("p", { class: "hint" }, a.gated ? "No passage was similar enough to the question, so the model was not asked." : a.quoted ? "No sentence of the passages fits the question." : "The model said the lecture does not cover this."));
     if (a.cut) box.append(h("p", { class: "hint" }, "The answer hit the token limit (raise it in Settings)."));
     if (a.passages.length > 0) {
       const cited = new Set(a.citations.map((c) => c.n));

@@ -3,12 +3,19 @@
 import { api, message, RUNGS, type AppStatus, type ProviderReport, type Settings } from "../api";
 import { clear, h } from "../dom";
 import type { Ctx } from "../main";
+import { modelsSection } from "./models";
 
 export function mountSettings(el: HTMLElement, ctx: Ctx): () => void {
+  let section: ReturnType<typeof modelsSection> | null = null;
+  // The status may arrive after the person has moved to another screen: it must not draw there.
+  let disposed = false;
   render(ctx.status);
   ctx.refreshStatus().then(render).catch(() => {});
 
   function render(st: AppStatus) {
+    if (disposed) return;
+    section?.dispose();
+    section = modelsSection(ctx, () => render(ctx.status));
     clear(el);
     const s: Settings = { ...st.settings };
     const field = (label: string, input: HTMLElement, hint?: string) => h("label", { class: "field" }, h("span", {}, label), input, hint ? h("small", {}, hint) : "");
@@ -43,8 +50,7 @@ export function mountSettings(el: HTMLElement, ctx: Ctx): () => void {
     const inUse = (r: ProviderReport | null, what: string) =>
       r ? `${what}: ${r.in_use}${r.fell_back.length ? ` (auto skipped ${r.fell_back.map(([p, why]) => `${p}: ${why}`).join("; ")})` : ""}` : `${what}: not loaded yet`;
 
-    const models = h("table", { class: "models" }, h("thead", {}, h("tr", {}, h("th", {}, "Model"), h("th", {}, "Kind"), h("th", {}, "Languages"), h("th", {}, "State"))),
-      h("tbody", {}, ...st.models.models.map((m) => h("tr", {}, h("td", {}, m.name), h("td", {}, m.kind ?? "?"), h("td", {}, m.languages.join(", ")), h("td", { class: m.problem ? "error" : "ok" }, m.problem ?? "ready")))));
+    const models = section.el;
 
     const save = h("button", { class: "primary", id: "save-settings", type: "submit" }, "Save settings");
     el.append(
@@ -84,7 +90,7 @@ export function mountSettings(el: HTMLElement, ctx: Ctx): () => void {
         field("Models folder", modelsDir, `Empty = the default (${st.models.dir})`),
         models,
         field("Embedding model", embedder),
-        field("Chat model", chat, "The default SmolLM2-135M is tiny and English-only; a Llama 3 export answers far better (models/README.md)."),
+        field("Chat model", chat, "The default SmolLM2-135M is tiny and English-only. Add the model you already have above (a GGUF file or a Hugging Face folder: Llama 3, Qwen2.5, Qwen3, Swallow …)."),
         h("h2", {}, "Execution provider"),
         field("Run models on", provider),
         h("p", { class: "hint", id: "provider-in-use" }, inUse(st.embedder_provider, "Embedder"), " · ", inUse(st.chat_provider, "Chat model")),
@@ -104,5 +110,8 @@ export function mountSettings(el: HTMLElement, ctx: Ctx): () => void {
       h("p", { class: "hint" }, `Database: ${st.db_path} · settings: ${st.settings_path} · kogi ${st.version}`),
     );
   }
-  return () => {};
+  return () => {
+    disposed = true;
+    section?.dispose();
+  };
 }

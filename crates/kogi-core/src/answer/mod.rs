@@ -3,6 +3,7 @@
 //! "think harder" (self-consistency, best-of-N).
 
 pub mod prompt;
+pub mod quote;
 pub mod rerank;
 
 use crate::chunk::Strategy;
@@ -117,6 +118,31 @@ pub struct AskParams {
     /// Begin the answer with "[" (the assistant's reply primed with it), so that the model first
     /// names the excerpt it rests on. Small models rarely cite on their own; this costs nothing.
     pub lead_citation: bool,
+    /// Answer by quoting the passages' best sentences instead of asking the model.
+    pub quotes: bool,
+}
+
+/// Who words an answer: the chat model, or the lecture itself by quotes. `Auto` quotes when the
+/// chat model cannot read the language of the question and lectures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "lowercase")]
+pub enum AnswerWith {
+    #[default]
+    Auto,
+    Model,
+    Quotes,
+}
+
+impl std::str::FromStr for AnswerWith {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "model" => Ok(Self::Model),
+            "quotes" => Ok(Self::Quotes),
+            _ => Err(Error::Invalid(format!("unknown answer source {s:?} — use auto, model or quotes"))),
+        }
+    }
 }
 
 impl Default for AskParams {
@@ -132,6 +158,7 @@ impl Default for AskParams {
             filter: SearchFilter::default(),
             think: None,
             lead_citation: false,
+            quotes: false,
         }
     }
 }
@@ -183,6 +210,14 @@ pub struct Answer {
     pub finish: Option<FinishReason>,
     pub stats: Option<GenerationStats>,
     pub think: Option<ThinkReport>,
+    /// The text is sentences quoted verbatim from the lecture (no model wrote it); each is one of
+    /// `passages` and cited.
+    #[serde(default)]
+    pub quoted: bool,
+    /// Why the answer stopped early when its engine broke off (a server's stream cut): the text
+    /// is what arrived, and is incomplete.
+    #[serde(default)]
+    pub interrupted: Option<String>,
     pub ms: f64,
 }
 
@@ -223,15 +258,20 @@ pub struct Answerer<'a> {
     pub db: &'a mut Db,
     embedder: &'a dyn Embed,
     tokens: Option<&'a dyn TokenSpans>,
-    pub lm: &'a mut dyn Generator,
+    /// `None` when answers are quoted and no chat model is needed.
+    pub lm: Option<&'a mut dyn Generator>,
     retrievers: HashMap<String, Retriever<'a>>,
     /// Optional cross-encoder for the reranked rung (the model's yes/no judgement otherwise).
     pub cross_encoder: Option<rerank::CrossEncoder>,
 }
 
 impl<'a> Answerer<'a> {
-    pub fn new(db: &'a mut Db, embedder: &'a dyn Embed, tokens: Option<&'a dyn TokenSpans>, lm: &'a mut dyn Generator) -> Self {
+    pub fn new(db: &'a mut Db, embedder: &'a dyn Embed, tokens: Option<&'a dyn TokenSpans>, lm: Option<&'a mut dyn Generator>) -> Self {
         Self { db, embedder, tokens, lm, retrievers: HashMap::new(), cross_encoder: None }
+    }
+
+    fn lm(&mut self) -> Result<&mut (dyn Generator + 'a)> {
+        self.lm.as_deref_mut().ok_or_else(|| Error::Invalid("this needs a chat model, and none is loaded".into()))
     }
 
     /// The revisions in scope that a rung needs indexed and are not yet (none for the baseline).
@@ -280,7 +320,7 @@ impl<'a> Answerer<'a> {
         if p.rung == Rung::Reranked && !passages.is_empty() {
             let scores = match self.cross_encoder.as_mut() {
                 Some(ce) => ce.relevance(question, &passages)?,
-                None => LlmJudge::new(self.lm).relevance(question, &passages)?,
+                None => LlmJudge::new(self.lm()?).relevance(question, &passages)?,
             };
             let mut scored: Vec<(f32, usize, Passage)> =
                 scores.into_iter().zip(passages).enumerate().map(|(i, (s, p))| (s, i, p)).collect();
@@ -299,6 +339,9 @@ impl<'a> Answerer<'a> {
             return Err(Error::Invalid("the question is empty".into()));
         }
         let lang = p.lang.unwrap_or_else(|| Lang::detect(question));
+        if p.quotes && p.rung == Rung::None {
+            return Err(Error::Invalid("quoted answers need passages: choose a step other than \"none\"".into()));
+        }
         let passages = self.passages(question, p)?;
         let mut answer = Answer {
             question: question.to_owned(),
@@ -314,6 +357,8 @@ impl<'a> Answerer<'a> {
             finish: None,
             stats: None,
             think: None,
+            quoted: false,
+            interrupted: None,
             ms: 0.0,
         };
         if p.rung != Rung::None {
@@ -327,9 +372,15 @@ impl<'a> Answerer<'a> {
                 return Ok(answer);
             }
         }
-        let context = self.lm.context_window();
+        if p.quotes {
+            self.quote(question, passages, &mut answer)?;
+            on_text(&answer.text);
+            answer.ms = started.elapsed().as_secs_f64() * 1e3;
+            return Ok(answer);
+        }
+        let context = self.lm()?.context_window();
         let budget = p.max_prompt_tokens.min(context.saturating_sub(p.generate.max_new_tokens + 8)).max(64);
-        let built = prompt::build(&*self.lm, question, &passages, lang, p.rung == Rung::Chunks, budget)?;
+        let built = prompt::build(self.lm()?, question, &passages, lang, p.rung == Rung::Chunks, budget)?;
         answer.passages = passages.into_iter().take(built.passages_used).collect();
         answer.trimmed_passages = built.trimmed;
         if built.trimmed > 0 {
@@ -339,7 +390,7 @@ impl<'a> Answerer<'a> {
         // model's first piece (so the stream's first text still marks the model's first token).
         // With one excerpt there is nothing to choose: the answer begins with its citation.
         let lead = match answer.passages.len() {
-            _ if !p.lead_citation || p.think.is_some() => "",
+            _ if !p.lead_citation || p.think.is_some() || !self.lm()?.primes_replies() => "",
             0 => "",
             1 => "[1]",
             _ => "[",
@@ -355,7 +406,7 @@ impl<'a> Answerer<'a> {
             }
         };
         let generation = match p.think {
-            None => self.lm.reply(&chat, &p.generate, &mut stream, cancel)?,
+            None => self.lm()?.reply(&chat, &p.generate, &mut stream, cancel)?,
             Some(method) => {
                 let (g, report) = self.think_harder(method, question, &answer.passages, &built.chat, p, cancel)?;
                 on_text(&g.text);
@@ -365,7 +416,8 @@ impl<'a> Answerer<'a> {
         };
         // A reply cut at the token limit may end inside a character; drop its replacement mark.
         answer.text = format!("{lead}{}", generation.text).trim().trim_end_matches('\u{FFFD}').trim_end().to_owned();
-        answer.cut = generation.finish == FinishReason::MaxTokens;
+        answer.cut = matches!(generation.finish, FinishReason::MaxTokens | FinishReason::Interrupted);
+        answer.interrupted = generation.interrupted.clone();
         answer.finish = Some(generation.finish);
         answer.stats = Some(generation.stats.clone());
         answer.not_covered = prompt::is_refusal(&answer.text);
@@ -384,6 +436,40 @@ impl<'a> Answerer<'a> {
         }
         answer.ms = started.elapsed().as_secs_f64() * 1e3;
         Ok(answer)
+    }
+
+    /// Fill `answer` with the best sentences of `passages`, each a passage of its own with the time
+    /// of the segment it starts in, cited in order.
+    fn quote(&mut self, question: &str, passages: Vec<Passage>, answer: &mut Answer) -> Result<()> {
+        let quotes = quote::choose(self.embedder, question, &passages, &quote::QuoteParams::default())?;
+        answer.quoted = true;
+        if quotes.is_empty() {
+            answer.text = answer.lang.not_covered().to_owned();
+            answer.not_covered = true;
+            return Ok(());
+        }
+        let mut segments: HashMap<RevisionId, Vec<crate::transcript::Segment>> = HashMap::new();
+        let mut lines = Vec::new();
+        for (i, q) in quotes.into_iter().enumerate() {
+            let from = &passages[q.passage];
+            if !segments.contains_key(&from.revision) {
+                segments.insert(from.revision, self.db.segments(from.revision)?);
+            }
+            let seg = segments[&from.revision].iter().find(|s| s.span.start <= q.span.start && q.span.start < s.span.end.max(s.span.start + 1));
+            let (start_ms, end_ms) = match seg {
+                Some(s) if s.start_ms.is_some() => (s.start_ms, s.end_ms),
+                _ => (from.start_ms, from.end_ms),
+            };
+            let n = i + 1;
+            lines.push(match answer.lang {
+                Lang::Ja => format!("「{}」[{n}]", q.text),
+                Lang::En => format!("\"{}\" [{n}]", q.text),
+            });
+            answer.citations.push(Citation { n, lecture: from.lecture, title: from.title.clone(), revision: from.revision, span: q.span, start_ms, end_ms });
+            answer.passages.push(Passage { span: q.span, matched: q.span, text: q.text, start_ms, end_ms, score: q.score as f64, ..from.clone() });
+        }
+        answer.text = lines.join("\n");
+        Ok(())
     }
 
     fn think_harder(
@@ -406,7 +492,7 @@ impl<'a> Answerer<'a> {
             p.generate.sampling.clone()
         };
         let params = GenerateParams { sampling, speculative: None, ..p.generate.clone() };
-        let samples = self.lm.replies(prompt, n, &params, cancel)?;
+        let samples = self.lm()?.replies(prompt, n, &params, cancel)?;
         let texts: Vec<String> = samples.iter().map(|g| g.text.trim().to_owned()).collect();
         let scores: Vec<f64> = match method {
             ThinkHarder::SelfConsistency { .. } => {
@@ -434,7 +520,7 @@ impl<'a> Answerer<'a> {
                         ])
                     })
                     .collect();
-                LlmJudge::new(self.lm).yes_probability(&chats)?.into_iter().map(|x| x as f64).collect()
+                LlmJudge::new(self.lm()?).yes_probability(&chats)?.into_iter().map(|x| x as f64).collect()
             }
         };
         let chosen = scores

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-const RAG_QUESTION: &str =
+pub const RAG_QUESTION: &str =
     "What does the lecture say about the optimal number of training tokens and about the compute needed for training?";
 
 /// Questions asked one after another about the RAG passages (memory must stay flat across them).
@@ -394,7 +394,7 @@ fn summary(g: &[Generation]) -> Option<Decoding> {
 }
 
 /// The prompt `kogi ask` builds (English) for `question` over the built-in passages.
-fn rag_prompt(lm: &LanguageModel, question: &str) -> Result<Vec<u32>> {
+pub fn rag_prompt(lm: &LanguageModel, question: &str) -> Result<Vec<u32>> {
     let passages: Vec<Passage> = RAG_PASSAGES
         .iter()
         .enumerate()

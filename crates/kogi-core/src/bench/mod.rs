@@ -9,7 +9,7 @@
 //! BENCHMARKS.md compare against.
 
 mod embed;
-mod generate;
+pub mod generate;
 mod index;
 mod search;
 

@@ -661,6 +661,12 @@ fn extract_replacement(answer: &str, before: &str, after: &str, original: &str, 
             m = inner.trim();
         }
     }
+    // A small model may echo the prompt's [[ ]] marker after its answer ("paris [paris]").
+    if !original.contains('[')
+        && let Some(cut) = m.find('[')
+    {
+        m = m[..cut].trim_end();
+    }
     if m.is_empty() || m == original || m.chars().count() > 3 * original.chars().count() {
         return None;
     }
@@ -795,6 +801,7 @@ mod tests {
         assert_eq!(x("  ", "", "", "ab"), None);
         assert_eq!(x("abcdefg", "", "", "ab"), None);
         assert_eq!(x("ab\u{FFFD}", "", "", "xy"), None);
+        assert_eq!(x("paris [paris]", "", "", "Parish").as_deref(), Some("paris"), "an echoed marker is cut off");
         // An echoed sentence: only the part between the echoed context counts.
         let (b, f) = ("The capital of France is ", ". It is a large city on the river Seine.");
         assert_eq!(x("The capital of France is Paris. It is a large city.", b, f, "Parish").as_deref(), Some("Paris"));

@@ -40,6 +40,8 @@ pub struct RungResult {
     pub answerable: usize,
     pub unanswerable: usize,
     pub mean_new_tokens: f64,
+    /// Mean characters of the answers to answerable questions (for quotes: the quoted sentences).
+    pub mean_chars: f64,
     pub mean_seconds: f64,
     pub answers: Vec<AnswerRow>,
 }
@@ -59,6 +61,7 @@ pub fn evaluate(
         let p = AskParams { rung, ..params.clone() };
         let (mut covered, mut facts, mut refused_right, mut false_refusals) = (0usize, 0usize, 0usize, 0usize);
         let (mut answerable, mut unanswerable, mut tokens, mut secs) = (0usize, 0usize, 0usize, 0f64);
+        let mut chars = 0usize;
         let mut rows = Vec::new();
         for q in questions {
             let a = answerer.ask(&q.question, &p, &mut |_| {}, cancel)?;
@@ -68,6 +71,7 @@ pub fn evaluate(
                 facts += q.facts.len();
                 covered += hit.iter().filter(|h| **h).count();
                 false_refusals += a.not_covered as usize;
+                chars += if a.quoted { a.passages.iter().map(|p| p.text.chars().count()).sum() } else { a.text.chars().count() };
             } else {
                 unanswerable += 1;
                 refused_right += a.not_covered as usize;
@@ -93,6 +97,7 @@ pub fn evaluate(
             answerable,
             unanswerable,
             mean_new_tokens: tokens as f64 / questions.len().max(1) as f64,
+            mean_chars: chars as f64 / answerable.max(1) as f64,
             mean_seconds: secs / questions.len().max(1) as f64,
             answers: rows,
         });

@@ -1,6 +1,6 @@
 //! Text generation. [`Generator`] is what the rest of kogi asks of a language model (answers, the
 //! yes/no reranker, "think harder", the suspicious-passage scan, evaluations); the ONNX engine
-//! ([`onnx::LanguageModel`]) is one implementation, and a server is meant to be another.
+//! ([`onnx::LanguageModel`]) is one implementation, and a server ([`crate::server::ServerModel`]) is another.
 //!
 //! The parts: [`chat`] formats chats (tokenizer, chat template, streaming detokeniser);
 //! [`params`] is what a generation is asked for and gives back; [`sampling`] picks tokens from
@@ -63,6 +63,15 @@ pub trait Generator: Send {
     fn runs_on(&self) -> String;
     /// The execution provider asked for and the one in use, for an ONNX Runtime model.
     fn provider(&self) -> Option<ProviderReport> {
+        None
+    }
+    /// Whether [`Chat::reply_prefix`] is honoured (a server's chat API cannot begin a reply for it).
+    fn primes_replies(&self) -> bool {
+        true
+    }
+    /// An independent handle on the same model, where one costs nothing (a server's client), so
+    /// that questions from several threads run at once; `None` = one generation at a time.
+    fn fork(&self) -> Option<Box<dyn Generator>> {
         None
     }
     /// The context window, in tokens.

@@ -46,6 +46,8 @@ pub enum FinishReason {
     /// The model's context window is full.
     ContextFull,
     Cancelled,
+    /// The engine stopped sending mid-answer (a server's stream cut): what arrived is kept.
+    Interrupted,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ts_rs::TS)]
@@ -76,11 +78,16 @@ pub struct Generation {
     pub stats: GenerationStats,
     /// Sum of the model's log-probabilities of the generated tokens (unmodified distribution).
     pub logprob: f64,
+    /// Why the answer stopped early, when the engine broke off (`FinishReason::Interrupted`).
+    #[serde(default)]
+    pub interrupted: Option<String>,
 }
 
 impl Generation {
     /// Mean log-probability per token: a length-fair confidence score (best-of-N).
     pub fn mean_logprob(&self) -> f64 {
-        if self.tokens.is_empty() { f64::NEG_INFINITY } else { self.logprob / self.tokens.len() as f64 }
+        // A server's reply has no token ids, only its count.
+        let n = if self.tokens.is_empty() { self.stats.new_tokens } else { self.tokens.len() };
+        if n == 0 { f64::NEG_INFINITY } else { self.logprob / n as f64 }
     }
 }

@@ -78,7 +78,7 @@ impl Generator for Scripted {
         }
         let n = text.chars().count();
         let stats = GenerationStats { prompt_tokens: self.count_chat_tokens(chat)?, new_tokens: n, forward_passes: n as u64, ..Default::default() };
-        Ok(Generation { tokens: text.chars().map(|c| c as u32).collect(), text, finish, stats, logprob: -(n as f64) })
+        Ok(Generation { tokens: text.chars().map(|c| c as u32).collect(), text, finish, stats, logprob: -(n as f64), interrupted: None })
     }
     fn replies(&mut self, chat: &Chat, n: usize, params: &GenerateParams, cancel: &AtomicBool) -> Result<Vec<Generation>> {
         (0..n).map(|_| self.reply(chat, params, &mut |_| {}, cancel)).collect()

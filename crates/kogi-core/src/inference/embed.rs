@@ -27,6 +27,7 @@ pub struct OnnxEmbedder {
 
 impl OnnxEmbedder {
     pub fn open(model: ModelDir, config: &SessionConfig) -> Result<Self> {
+        model.check()?;
         let name = model.manifest.name.clone();
         let merr = |message: String| Error::Model { model: name.clone(), message };
         let tokenizer_path = model.file("tokenizer")?;

@@ -3,6 +3,7 @@
 pub mod cudart;
 pub mod embed;
 pub mod manifest;
+pub mod onnx_proto;
 pub mod runtime;
 
 use crate::Result;
@@ -20,6 +21,30 @@ pub trait Embed: Send + Sync {
     fn model_id(&self) -> &str;
     fn dimensions(&self) -> usize;
     fn embed(&self, texts: &[&str], role: Role) -> Result<Vec<Vec<f32>>>;
+}
+
+/// An embedding model known by its identity alone: keyword search finds the chunks indexed under
+/// it without loading it; anything that needs vectors is refused with a message.
+pub struct IndexedUnder {
+    id: String,
+}
+
+impl IndexedUnder {
+    pub fn new(id: String) -> Self {
+        Self { id }
+    }
+}
+
+impl Embed for IndexedUnder {
+    fn model_id(&self) -> &str {
+        &self.id
+    }
+    fn dimensions(&self) -> usize {
+        0
+    }
+    fn embed(&self, _: &[&str], _: Role) -> Result<Vec<Vec<f32>>> {
+        Err(crate::Error::Invalid(format!("this search needs the embedding model {} loaded; keyword search (--mode bm25) does not", self.id)))
+    }
 }
 
 /// An embedding model that also reports its token spans (what indexing needs).

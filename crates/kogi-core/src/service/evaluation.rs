@@ -41,6 +41,8 @@ pub struct AnswerEvalRequest {
     pub rungs: Vec<Rung>,
     pub k: usize,
     pub max_tokens: usize,
+    /// Answer by quoting instead of generating.
+    pub quotes: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -69,6 +71,10 @@ impl Kogi {
             settings_problem: Mutex::new(None),
             embedder: Mutex::new(self.loaded_embedder()),
             generator: Mutex::new(self.loaded_generator()),
+            fit: Mutex::new(None),
+            injected_generator: self.injected_generator,
+            server_key: Mutex::new(self.server_key.lock().expect("key").clone()),
+            server_model: Mutex::new(self.server_model.lock().expect("server").clone()),
         })
     }
 
@@ -133,7 +139,8 @@ impl Kogi {
     ) -> Result<Vec<RungResult>> {
         let questions = load_questions(&r.questions)?;
         let embedder = self.embedder(job)?;
-        let generator = self.generator(job)?;
+        // Quotes need no chat model, but the reranked step asks it for its yes/no judgements.
+        let generator = if r.quotes && !r.rungs.contains(&Rung::Reranked) { None } else { Some(self.generator(job)?) };
         let k = self.private()?;
         // The raw ASR text is revision 1 and the hand-corrected text revision 2 of one lecture, as a
         // user who corrected the transcript in kogi would have it.
@@ -142,10 +149,11 @@ impl Kogi {
         let mut db = k.db()?;
         let head = db.head_revision(lecture)?;
         db.add_revision(lecture, head.id, RevisionKind::Edit, Some("hand-corrected transcript"), &text, &[])?;
-        let mut lm = lock(&generator);
-        let mut answerer = Answerer::new(&mut db, embedder.as_ref(), Some(embedder.as_ref()), lm.as_mut());
+        let mut lm = generator.as_ref().map(lock);
+        let mut answerer = Answerer::new(&mut db, embedder.as_ref(), Some(embedder.as_ref()), lm.as_mut().map(|g| g.as_mut() as &mut dyn crate::generate::Generator));
         job.enter(Phase::Evaluating, r.rungs.len() * questions.len());
-        let params = Self::answer_eval_params(r.k, r.max_tokens);
+        let mut params = Self::answer_eval_params(r.k, r.max_tokens);
+        params.quotes = r.quotes;
         let mut done = 0;
         let cancel = job.cancel_flag();
         answers::evaluate(

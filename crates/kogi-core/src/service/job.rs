@@ -21,6 +21,8 @@ pub enum Phase {
     Answering { rung: Rung },
     /// Running an evaluation's questions.
     Evaluating,
+    /// Converting a model file or folder (units: MB of weights read).
+    Converting,
 }
 
 impl Phase {
@@ -34,6 +36,7 @@ impl Phase {
             Phase::Scanning => "scanning".into(),
             Phase::Answering { rung } => format!("answering: {}", rung.name()),
             Phase::Evaluating => "evaluating".into(),
+            Phase::Converting => "converting the model".into(),
         }
     }
 }

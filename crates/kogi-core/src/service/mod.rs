@@ -13,12 +13,13 @@ pub mod job;
 mod library;
 mod models;
 
-pub use asking::{AskRequest, Asked};
+pub use asking::{AskRequest, Asked, QuoteReason, Unsearchable};
 pub use editing::{LectureView, RevisionSummary, Saved};
 pub use evaluation::{AnswerEvalRequest, CorrectionEvalRequest, RetrievalEvalRequest};
 pub use job::{Event, Job, Phase};
 pub use library::{ImportOutcome, IndexWhen};
-pub use models::{AppStatus, ModelsReport};
+pub use models::{AddModel, AppStatus, ModelEntry, ModelsReport};
+pub use crate::model::convert::{Converted, Target};
 
 // Types front ends pass in or get back, re-exported from the modules that own them so that a front
 // end needs nothing but the service layer (and the domain types: lectures, answers, corrections).
@@ -33,6 +34,9 @@ use crate::generate::LanguageModel;
 use crate::inference::TextEmbedder;
 use crate::inference::embed::OnnxEmbedder;
 use crate::inference::manifest::ModelDir;
+use crate::model::{LanguageFit, language_fit};
+use crate::server::key::{self, ApiKey};
+use crate::server::{Client, Engine, ServerEmbedder, ServerModel, ServerReport, ServerSettings};
 use crate::settings::Settings;
 use crate::store::Db;
 use crate::{Error, Result};
@@ -83,6 +87,14 @@ pub struct Kogi {
     embedder: Mutex<Option<Arc<dyn TextEmbedder>>>,
     /// Held for the whole of a generation: one model, one user.
     generator: Mutex<Option<SharedGenerator>>,
+    /// The chat model's language fit, for the folder it was measured on.
+    fit: Mutex<Option<(PathBuf, LanguageFit)>>,
+    /// A generator handed in by the caller (not the settings' model folder): its fit is unknown.
+    injected_generator: bool,
+    /// The server's API key (its own owner-only file beside the settings).
+    server_key: Mutex<Option<ApiKey>>,
+    /// The connected server model; each generation gets its own clone, so questions run at once.
+    server_model: Mutex<Option<ServerModel>>,
 }
 
 impl Kogi {
@@ -95,6 +107,10 @@ impl Kogi {
             settings_problem: Mutex::new(None),
             embedder: Mutex::new(None),
             generator: Mutex::new(None),
+            fit: Mutex::new(None),
+            injected_generator: false,
+            server_key: Mutex::new(None),
+            server_model: Mutex::new(None),
         }
     }
 
@@ -105,7 +121,15 @@ impl Kogi {
             Ok(s) => (s, None),
             Err(e) => (Settings::default(), Some(e.to_string())),
         };
+        let key = key::load(&key::path_beside(&settings_path));
         let k = Self::new(db, settings, Some(settings_path));
+        let problem = match key {
+            Ok(key) => {
+                *k.server_key.lock().expect("key") = key;
+                problem
+            }
+            Err(e) => Some(problem.map(|p| format!("{p}; ")).unwrap_or_default() + &e.to_string()),
+        };
         *k.settings_problem.lock().expect("settings") = problem;
         k
     }
@@ -118,7 +142,8 @@ impl Kogi {
     }
 
     /// Use these models instead of loading the ones the settings name (tests, other backends).
-    pub fn with_models(self, embedder: Option<Arc<dyn TextEmbedder>>, generator: Option<Box<dyn Generator>>) -> Self {
+    pub fn with_models(mut self, embedder: Option<Arc<dyn TextEmbedder>>, generator: Option<Box<dyn Generator>>) -> Self {
+        self.injected_generator = generator.is_some();
         *self.embedder.lock().expect("embedder") = embedder;
         *self.generator.lock().expect("generator") = generator.map(|g| Arc::new(Mutex::new(g)));
         self
@@ -164,10 +189,54 @@ impl Kogi {
         if runs_differently || before.embedder_dir() != new.embedder_dir() {
             *self.embedder.lock().expect("embedder") = None;
         }
-        if runs_differently || before.chat_dir() != new.chat_dir() {
+        let served_differently = before.engine != new.engine || before.server != new.server;
+        if runs_differently || served_differently || before.embedder_dir() != new.embedder_dir() {
+            *self.embedder.lock().expect("embedder") = None;
+        }
+        if runs_differently || served_differently || before.chat_dir() != new.chat_dir() {
             *self.generator.lock().expect("generator") = None;
+            *self.server_model.lock().expect("server") = None;
         }
         Ok(())
+    }
+
+    /// Keep the server's API key (`None` or empty removes it), in its own owner-only file.
+    pub fn set_server_key(&self, key: Option<&str>) -> Result<()> {
+        let key = key.filter(|k| !k.trim().is_empty()).map(ApiKey::new).transpose()?;
+        if let Some(p) = &self.settings_path {
+            key::save(&key::path_beside(p), key.as_ref())?;
+        }
+        *self.server_key.lock().expect("key") = key;
+        *self.server_model.lock().expect("server") = None;
+        *self.embedder.lock().expect("embedder") = None;
+        Ok(())
+    }
+
+    /// The stored key as the user may see it (its last characters).
+    pub fn server_key_hint(&self) -> Option<String> {
+        self.server_key.lock().expect("key").as_ref().map(|k| k.hint())
+    }
+
+    /// Try a server before choosing it: its models and context window. `key` overrides the stored one.
+    pub fn test_server(&self, server: &ServerSettings, key: Option<&str>) -> Result<ServerReport> {
+        server.url()?;
+        let key = match key.filter(|k| !k.trim().is_empty()) {
+            Some(k) => Some(ApiKey::new(k)?),
+            None => self.server_key.lock().expect("key").clone(),
+        };
+        Client::new(server, key)?.report()
+    }
+
+    /// Where answers come from: `None` for this computer, the server's host otherwise.
+    pub fn answered_by(&self) -> Option<String> {
+        let s = self.settings();
+        (s.engine == Engine::Server && !self.injected_generator).then(|| s.server.host())
+    }
+
+    fn server_client(&self) -> Result<Arc<Client>> {
+        let s = self.settings();
+        s.server.validate()?;
+        Ok(Arc::new(Client::new(&s.server, self.server_key.lock().expect("key").clone())?))
     }
 
     /// The embedding model, loaded on first use (`job` hears the load).
@@ -178,7 +247,10 @@ impl Kogi {
         }
         job.enter(Phase::LoadingEmbedder, 1);
         let s = self.settings();
-        let e: Arc<dyn TextEmbedder> = Arc::new(OnnxEmbedder::open(ModelDir::open(&s.embedder_dir())?, &s.session())?);
+        let e: Arc<dyn TextEmbedder> = match (&s.engine, &s.server.embed_model) {
+            (Engine::Server, Some(model)) => Arc::new(ServerEmbedder::open(self.server_client()?, model)?),
+            _ => Arc::new(OnnxEmbedder::open(ModelDir::open(&s.embedder_dir())?, &s.session())?),
+        };
         *slot = Some(e.clone());
         Ok(e)
     }
@@ -188,8 +260,18 @@ impl Kogi {
         self.embedder.lock().expect("embedder").clone()
     }
 
-    /// The chat model, loaded on first use. Callers lock it for the whole of their generation.
+    /// The chat model, loaded on first use. Callers lock it for the whole of their generation; a
+    /// server's model is handed out as a fresh clone each time, so generations run side by side.
     pub fn generator(&self, job: &mut Job) -> Result<SharedGenerator> {
+        if self.settings().engine == Engine::Server && !self.injected_generator {
+            let mut slot = self.server_model.lock().expect("server");
+            if slot.is_none() {
+                job.enter(Phase::LoadingLanguageModel, 1);
+                *slot = Some(ServerModel::open(self.server_client()?)?);
+            }
+            let model: Box<dyn Generator> = Box::new(slot.clone().expect("connected"));
+            return Ok(Arc::new(Mutex::new(model)));
+        }
         let mut slot = self.generator.lock().expect("generator");
         if let Some(g) = slot.as_ref() {
             return Ok(g.clone());
@@ -205,6 +287,23 @@ impl Kogi {
     /// The chat model when it is loaded and not busy.
     pub fn loaded_generator(&self) -> Option<SharedGenerator> {
         self.generator.lock().expect("generator").clone()
+    }
+
+    /// Whether the chat model the settings name can read Japanese (`None`: no usable model folder).
+    pub fn chat_fit(&self) -> Option<LanguageFit> {
+        if self.injected_generator || self.settings().engine == Engine::Server {
+            return None;
+        }
+        let dir = self.settings().chat_dir();
+        let mut slot = self.fit.lock().expect("fit");
+        if let Some((d, f)) = slot.as_ref()
+            && *d == dir
+        {
+            return Some(f.clone());
+        }
+        let fit = language_fit(&ModelDir::open(&dir).ok()?);
+        *slot = Some((dir, fit.clone()));
+        Some(fit)
     }
 
     /// Whether the embedding model the settings name is installed (importing works without it).

@@ -1,11 +1,15 @@
 //! What is installed and what runs: the models folder, the ONNX Runtime library, the providers.
 
 use super::{Job, Kogi};
-use crate::inference::manifest::ModelDir;
-use crate::inference::runtime::{ProviderReport, library_candidates};
-use crate::settings::{ModelsStatus, Settings};
-use serde::Serialize;
-use std::path::PathBuf;
+use super::Phase;
+use crate::inference::manifest::{ModelDir, ModelKind};
+use crate::inference::runtime::{Provider, ProviderReport, library_candidates};
+use crate::model::convert::{ConvertRequest, Converted, Target, convert};
+use crate::model::{LanguageFit, language_fit};
+use crate::settings::{DEFAULT_CHAT_MODEL, DEFAULT_EMBEDDER, ModelsStatus, Settings, inventory};
+use crate::{Error, Remedy, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 /// Everything the app's Settings screen shows.
@@ -21,6 +25,10 @@ pub struct AppStatus {
     pub runtime: std::result::Result<PathBuf, String>,
     pub embedder_provider: Option<ProviderReport>,
     pub chat_provider: Option<ProviderReport>,
+    /// Whether the chat model reads Japanese (`None`: no usable chat model folder, or a server).
+    pub chat_fit: Option<LanguageFit>,
+    /// The server's API key as the user may see it (`…abcd`), when one is stored.
+    pub server_key: Option<String>,
 }
 
 /// Every folder of the models folder, checked against its manifest's hashes.
@@ -44,7 +52,7 @@ pub fn runtime_library() -> std::result::Result<PathBuf, String> {
 }
 
 impl Kogi {
-    /// What the app shows about itself; loads nothing.
+    /// What the app shows about itself; loads no model (the chat model's tokenizer is read once).
     pub fn status(&self) -> AppStatus {
         let settings = self.settings();
         AppStatus {
@@ -57,6 +65,8 @@ impl Kogi {
             runtime: runtime_library(),
             embedder_provider: self.loaded_embedder().and_then(|e| e.provider()),
             chat_provider: self.loaded_generator().and_then(|g| g.try_lock().ok().and_then(|g| g.provider())),
+            chat_fit: self.chat_fit(),
+            server_key: self.server_key_hint(),
         }
     }
 
@@ -87,5 +97,136 @@ impl Kogi {
             Err(e) => format!("embedder not loaded: {e}"),
         };
         ModelsReport { models_dir, onnxruntime, provider, models }
+    }
+}
+
+/// One installed model, as the model manager shows it.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct ModelEntry {
+    pub name: String,
+    pub dir: PathBuf,
+    pub kind: Option<ModelKind>,
+    pub architecture: Option<String>,
+    pub parameters: Option<u64>,
+    /// How the weights are stored ("4-bit/32 ×120, 8-bit/16 ×30", "int4", "fp16" …).
+    pub quantization: Option<String>,
+    pub bytes: u64,
+    /// `cpu` or `cuda`, as converted (`None`: built elsewhere).
+    pub target: Option<Target>,
+    /// What a chat model's language fit is.
+    pub fit: Option<LanguageFit>,
+    /// Shipped with kogi (built at set-up); not removable from the app.
+    pub default: bool,
+    /// The settings use it (as the chat model or the embedder).
+    pub in_use: bool,
+    /// Why it cannot be used.
+    pub problem: Option<String>,
+}
+
+/// A model file or folder to add.
+#[derive(Debug, Clone, Deserialize, ts_rs::TS)]
+pub struct AddModel {
+    pub source: PathBuf,
+    pub name: Option<String>,
+    /// `None`: CUDA when the settings ask for a GPU, else the CPU.
+    pub target: Option<Target>,
+}
+
+fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir).map(|it| it.flatten().filter_map(|e| e.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum()).unwrap_or(0)
+}
+
+impl Kogi {
+    /// Every model in the models folder, for the model manager.
+    pub fn models(&self) -> Vec<ModelEntry> {
+        let s = self.settings();
+        let models_dir = s.models_dir();
+        inventory(&models_dir)
+            .into_iter()
+            .map(|m| {
+                let opened = ModelDir::open(&m.dir).ok();
+                let extra = |k: &str| opened.as_ref().and_then(|o| o.manifest.extra.get(k).cloned());
+                let quantization = extra("quantization").and_then(|q| {
+                    q.as_object().map(|o| o.iter().map(|(k, v)| format!("{k} ×{v}")).collect::<Vec<_>>().join(", "))
+                });
+                let quantization = quantization.or_else(|| {
+                    extra("source").and_then(|s| s.get("file").and_then(|f| f.as_str()).map(|f| f.rsplit('/').next().unwrap_or(f).to_owned()))
+                });
+                let in_use = m.dir == s.chat_dir() || m.dir == s.embedder_dir();
+                ModelEntry {
+                    fit: (m.kind == Some(ModelKind::Chat)).then(|| opened.as_ref().map(language_fit)).flatten(),
+                    architecture: extra("architecture").and_then(|a| a.as_str().map(str::to_owned)),
+                    parameters: extra("parameters").and_then(|p| p.as_u64()),
+                    quantization,
+                    bytes: dir_bytes(&m.dir),
+                    target: extra("target").and_then(|t| serde_json::from_value(t).ok()),
+                    default: m.name == DEFAULT_CHAT_MODEL || m.name == DEFAULT_EMBEDDER,
+                    in_use,
+                    kind: m.kind,
+                    problem: m.problem,
+                    name: m.name,
+                    dir: m.dir,
+                }
+            })
+            .collect()
+    }
+
+    /// Convert a GGUF file or a Hugging Face folder into the models folder (phase `Converting`,
+    /// progress in MB read; cancel leaves nothing behind).
+    pub fn add_model(&self, req: &AddModel, job: &mut Job) -> Result<Converted> {
+        let s = self.settings();
+        let target = req.target.unwrap_or(match s.provider {
+            Provider::Cuda | Provider::TensorRt => Target::Cuda,
+            _ => Target::Cpu,
+        });
+        let request = ConvertRequest { source: req.source.clone(), name: req.name.clone(), target };
+        job.enter(Phase::Converting, 0);
+        let cancel = job.cancel_flag();
+        convert(&request, &s.models_dir(), &mut |read, of, _, _| job.progress((read >> 20) as usize, (of >> 20).max(1) as usize), cancel)
+    }
+
+    /// Answer with this installed chat model from now on.
+    pub fn use_chat_model(&self, name: &str) -> Result<()> {
+        let mut s = self.settings();
+        let dir = s.models_dir().join(name);
+        let m = ModelDir::open(&dir).map_err(|_| Error::Missing { message: format!("no model named {name:?} is installed"), remedy: Remedy::ListModels })?;
+        if m.manifest.kind != ModelKind::Chat {
+            return Err(Error::Invalid(format!("{name:?} is not a chat model")));
+        }
+        s.chat_model = name.to_owned();
+        self.save_settings(s)
+    }
+
+    /// Remove an installed model the settings do not use. The defaults stay.
+    pub fn remove_model(&self, name: &str) -> Result<()> {
+        let s = self.settings();
+        let dir = s.models_dir().join(name);
+        if name.is_empty() || name.contains('/') || name.contains("..") || !dir.join("manifest.json").is_file() {
+            return Err(Error::Missing { message: format!("no model named {name:?} is installed"), remedy: Remedy::ListModels });
+        }
+        if name == DEFAULT_CHAT_MODEL || name == DEFAULT_EMBEDDER {
+            return Err(Error::Invalid(format!("{name:?} is one of kogi's default models; it stays")));
+        }
+        if dir == s.chat_dir() || dir == s.embedder_dir() {
+            return Err(Error::Invalid(format!("{name:?} is in use — choose another chat model first")));
+        }
+        // Renamed out of the way first, so an interrupted removal never leaves a half model listed.
+        let trash = s.models_dir().join(format!("{name}.{}.removing.part", std::process::id()));
+        std::fs::rename(&dir, &trash).map_err(|e| Error::Io { path: dir.clone(), message: e.to_string() })?;
+        std::fs::remove_dir_all(&trash).map_err(|e| Error::Io { path: trash, message: e.to_string() })
+    }
+
+    /// Correct what a model's manifest says it reads (e.g. `["ja", "en"]`).
+    pub fn set_model_languages(&self, name: &str, languages: &[String]) -> Result<()> {
+        let dir = self.settings().models_dir().join(name);
+        let path = dir.join("manifest.json");
+        let text = std::fs::read_to_string(&path).map_err(|_| Error::Missing { message: format!("no model named {name:?} is installed"), remedy: Remedy::ListModels })?;
+        let mut v: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Model { model: name.into(), message: e.to_string() })?;
+        v["languages"] = serde_json::json!(languages);
+        let tmp = dir.join("manifest.json.part");
+        std::fs::write(&tmp, serde_json::to_string_pretty(&v).expect("json")).map_err(|e| Error::Io { path: tmp.clone(), message: e.to_string() })?;
+        std::fs::rename(&tmp, &path).map_err(|e| Error::Io { path, message: e.to_string() })?;
+        *self.fit.lock().expect("fit") = None;
+        Ok(())
     }
 }

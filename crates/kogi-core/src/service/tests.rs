@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::answer::Rung;
+use crate::retrieval::SearchParams;
 use crate::correction::suspicious::ScanParams;
 use crate::generate::scripted::Scripted;
 use crate::inference::{Embed, Role, TokenSpans};
@@ -134,6 +135,19 @@ fn a_scan_ranks_first_the_span_the_model_finds_surprising_and_caches_it() {
 }
 
 #[test]
+fn an_edit_whose_indexing_was_interrupted_is_indexed_by_the_next_search_not_silently_missing() {
+    let kogi = kogi(Scripted::new(&[]));
+    let lecture = kogi.lectures(None).unwrap()[0].id;
+    let cancel = AtomicBool::new(false);
+    kogi.index(&[], &mut Job::silent(&cancel)).unwrap();
+    let head = kogi.open_lecture(lecture).unwrap().head;
+    // Saved, then the process dies before reindex_after_edit.
+    let saved = kogi.save_edit(lecture, head.id, &head.text.replace("約20倍", "およそ20倍"), None).unwrap();
+    let hits = kogi.search("およそ20倍", &SearchParams::default(), &mut Job::silent(&cancel)).unwrap();
+    assert!(!hits.is_empty() && hits.iter().all(|h| h.revision == saved.revision.id), "{hits:?}");
+}
+
+#[test]
 fn an_edit_is_saved_as_a_new_revision_and_needs_reindexing() {
     let kogi = kogi(Scripted::new(&[]));
     let lecture = kogi.lectures(None).unwrap()[0].id;
@@ -144,4 +158,35 @@ fn an_edit_is_saved_as_a_new_revision_and_needs_reindexing() {
     assert_eq!(r.revision, saved.revision.id);
     assert!(r.reused > 0, "unchanged chunks are not embedded again: {r:?}");
     assert_eq!(kogi.revisions(lecture).unwrap().len(), 2);
+}
+
+#[test]
+fn a_quoted_answer_is_the_lectures_own_sentences_each_cited_with_its_time_and_no_model_is_asked() {
+    // The script is empty: asking the model anything would fail the test.
+    let kogi = kogi(Scripted::new(&[]));
+    let mut r = request("Chinchillaでは最適なトークン数はパラメータ数の何倍ですか？", Rung::Windows);
+    r.answer_with = Some(crate::answer::AnswerWith::Quotes);
+    let asked = kogi.ask(&r, &mut Job::silent(&AtomicBool::new(false))).unwrap();
+    assert_eq!(asked.quoted, Some(QuoteReason::Asked));
+    let a = &asked.answers[0];
+    assert!(a.quoted && !a.not_covered && a.stats.is_none());
+    assert!((1..=3).contains(&a.citations.len()), "{a:?}");
+    assert!(a.text.contains("約20倍"), "the sentence holding the answer is quoted: {}", a.text);
+    for (c, line) in a.citations.iter().zip(a.text.lines()) {
+        let rev = kogi.revision(c.revision).unwrap();
+        let cited: String = rev.text.chars().skip(c.span.start).take(c.span.len()).collect();
+        assert_eq!(line, format!("「{cited}」[{}]", c.n), "each line quotes its cited span verbatim");
+        assert!(c.start_ms.is_some());
+    }
+    let twenty = a.citations.iter().find(|c| a.passages[c.n - 1].text.contains("20倍")).unwrap();
+    assert_eq!(twenty.start_ms, Some(48000), "the time is the time of the quoted sentence's own segment");
+}
+
+#[test]
+fn quoting_needs_passages_so_the_no_context_step_is_refused_with_a_reason() {
+    let kogi = kogi(Scripted::new(&[]));
+    let mut r = request("スケール則とは？", Rung::None);
+    r.answer_with = Some(crate::answer::AnswerWith::Quotes);
+    let err = kogi.ask(&r, &mut Job::silent(&AtomicBool::new(false))).unwrap_err();
+    assert!(err.to_string().contains("none"), "{err}");
 }

@@ -151,6 +151,7 @@ impl LanguageModel {
                 text,
                 finish: r.finish.unwrap_or(FinishReason::MaxTokens),
                 logprob: r.logprob,
+                interrupted: None,
             });
         }
         Ok(out)
@@ -279,6 +280,7 @@ impl LanguageModel {
             text,
             finish,
             logprob: score,
+            interrupted: None,
         })
     }
 }

@@ -35,117 +35,8 @@ pub const NEXT_MASK: &str = "kogi_next_mask";
 /// `value_ints`, `ArgMax` with `keepdims`).
 const MIN_OPSET: i64 = 13;
 
-/// The messages of onnx.proto that kogi writes, with onnx.proto's field numbers. Fields kogi never
-/// sets are left out (a parser skips what it does not know, and kogi only appends or builds).
-mod onnx {
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct ModelProto {
-        #[prost(int64, tag = "1")]
-        pub ir_version: i64,
-        #[prost(string, tag = "2")]
-        pub producer_name: String,
-        #[prost(message, optional, tag = "7")]
-        pub graph: Option<GraphProto>,
-        #[prost(message, repeated, tag = "8")]
-        pub opset_import: Vec<OperatorSetIdProto>,
-    }
+use crate::inference::onnx_proto::{self as onnx, AttributeProto, FLOAT, GraphProto, INT64, ModelProto, Nodes, OperatorSetIdProto, ValueInfoProto, int, ints, value as tensor};
 
-    /// A model's opset imports alone (reading them skips the rest of the model).
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct ModelOpsets {
-        #[prost(message, repeated, tag = "8")]
-        pub opset_import: Vec<OperatorSetIdProto>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct OperatorSetIdProto {
-        #[prost(string, tag = "1")]
-        pub domain: String,
-        #[prost(int64, tag = "2")]
-        pub version: i64,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct GraphProto {
-        #[prost(message, repeated, tag = "1")]
-        pub node: Vec<NodeProto>,
-        #[prost(string, tag = "2")]
-        pub name: String,
-        #[prost(message, repeated, tag = "11")]
-        pub input: Vec<ValueInfoProto>,
-        #[prost(message, repeated, tag = "12")]
-        pub output: Vec<ValueInfoProto>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct NodeProto {
-        #[prost(string, repeated, tag = "1")]
-        pub input: Vec<String>,
-        #[prost(string, repeated, tag = "2")]
-        pub output: Vec<String>,
-        #[prost(string, tag = "3")]
-        pub name: String,
-        #[prost(string, tag = "4")]
-        pub op_type: String,
-        #[prost(message, repeated, tag = "5")]
-        pub attribute: Vec<AttributeProto>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct AttributeProto {
-        #[prost(string, tag = "1")]
-        pub name: String,
-        /// Optional in onnx.proto (proto2): written even when 0, which ONNX Runtime requires.
-        #[prost(int64, optional, tag = "3")]
-        pub i: Option<i64>,
-        #[prost(int64, repeated, tag = "8")]
-        pub ints: Vec<i64>,
-        /// `AttributeType`: 2 = INT, 7 = INTS.
-        #[prost(int32, tag = "20")]
-        pub r#type: i32,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct ValueInfoProto {
-        #[prost(string, tag = "1")]
-        pub name: String,
-        #[prost(message, optional, tag = "2")]
-        pub r#type: Option<TypeProto>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct TypeProto {
-        #[prost(message, optional, tag = "1")]
-        pub tensor_type: Option<TensorTypeProto>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct TensorTypeProto {
-        #[prost(int32, tag = "1")]
-        pub elem_type: i32,
-        #[prost(message, optional, tag = "2")]
-        pub shape: Option<TensorShapeProto>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct TensorShapeProto {
-        #[prost(message, repeated, tag = "1")]
-        pub dim: Vec<Dimension>,
-    }
-
-    /// A symbolic dimension (`dim_param`).
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Dimension {
-        #[prost(string, tag = "2")]
-        pub dim_param: String,
-    }
-}
-
-use onnx::{AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, ValueInfoProto};
-
-/// ONNX element types (`TensorProto.DataType`).
-const FLOAT: i32 = 1;
-const INT64: i32 = 7;
 
 /// The ONNX element type of a tensor type ONNX Runtime reports.
 fn elem_type(t: TensorElementType) -> Result<i32, String> {
@@ -157,37 +48,6 @@ fn elem_type(t: TensorElementType) -> Result<i32, String> {
         TensorElementType::Int64 => INT64,
         other => return Err(format!("logits of type {other:?} are not supported")),
     })
-}
-
-fn int(name: &str, v: i64) -> AttributeProto {
-    AttributeProto { name: name.into(), i: Some(v), ints: Vec::new(), r#type: 2 }
-}
-
-fn ints(name: &str, v: &[i64]) -> AttributeProto {
-    AttributeProto { name: name.into(), i: None, ints: v.to_vec(), r#type: 7 }
-}
-
-/// A tensor value whose dimensions are all symbolic, named `dims`.
-fn tensor(name: &str, elem_type: i32, dims: &[&str]) -> ValueInfoProto {
-    let dim = dims.iter().map(|d| onnx::Dimension { dim_param: (*d).into() }).collect();
-    let shape = Some(onnx::TensorShapeProto { dim });
-    ValueInfoProto { name: name.into(), r#type: Some(onnx::TypeProto { tensor_type: Some(onnx::TensorTypeProto { elem_type, shape }) }) }
-}
-
-/// Nodes of one graph, named as they are added.
-#[derive(Default)]
-struct Nodes(Vec<NodeProto>);
-
-impl Nodes {
-    fn add(&mut self, op: &str, name: impl Into<String>, inputs: &[&str], outputs: &[&str], attrs: Vec<AttributeProto>) {
-        self.0.push(NodeProto {
-            input: inputs.iter().map(|s| s.to_string()).collect(),
-            output: outputs.iter().map(|s| s.to_string()).collect(),
-            name: name.into(),
-            op_type: op.into(),
-            attribute: attrs,
-        });
-    }
 }
 
 /// The version of the default ONNX domain in a serialized `ModelProto` (its `opset_import`).
@@ -269,7 +129,7 @@ fn head_model(name: &str, nodes: Nodes, input: Vec<ValueInfoProto>, output: Vec<
     ModelProto {
         ir_version: 8,
         producer_name: "kogi".into(),
-        graph: Some(GraphProto { node: nodes.0, name: name.into(), input, output }),
+        graph: Some(GraphProto { node: nodes.0, name: name.into(), input, output, ..Default::default() }),
         opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 17 }],
     }
     .encode_to_vec()

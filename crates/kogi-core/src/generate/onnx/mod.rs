@@ -46,11 +46,13 @@ pub struct LanguageModel {
 
 impl LanguageModel {
     pub fn open(dir: &Path, config: &SessionConfig) -> Result<Self> {
+        check_files(dir)?;
         Self::with_decoder(dir, Decoder::open(dir, config)?)
     }
 
     /// With decode steps chosen explicitly (see [`DeviceSteps`]).
     pub fn open_with(dir: &Path, config: &SessionConfig, steps: DeviceSteps) -> Result<Self> {
+        check_files(dir)?;
         Self::with_decoder(dir, Decoder::open_with(dir, config, steps)?)
     }
 
@@ -295,7 +297,7 @@ impl LanguageModel {
             drafted,
             accepted,
         };
-        Ok(Generation { tokens: generated, text: out.text, finish, stats, logprob })
+        Ok(Generation { tokens: generated, text: out.text, finish, stats, logprob, interrupted: None })
     }
 }
 
@@ -390,4 +392,13 @@ impl Generator for LanguageModel {
     fn text_logprob(&mut self, text: &str) -> Result<f64> {
         self.document_logprob(text)
     }
+}
+
+/// A model folder with a manifest is checked against it before it is loaded (see
+/// [`ModelDir::check`](crate::inference::manifest::ModelDir::check)); a bare exported folder has nothing to check against.
+fn check_files(dir: &Path) -> Result<()> {
+    if dir.join("manifest.json").is_file() {
+        crate::inference::manifest::ModelDir::open(dir)?.check()?;
+    }
+    Ok(())
 }

@@ -1,0 +1,147 @@
+//! `kogi models`: the model manager — list, add (convert a GGUF file or a Hugging Face folder),
+//! use, remove, correct languages, verify.
+
+use crate::output::Out;
+use anyhow::{Result, bail};
+use clap::Subcommand;
+use kogi_core::service::{AddModel, Kogi, ModelEntry, Target};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+
+#[derive(Subcommand)]
+pub enum ModelsCommand {
+    /// Installed models: kind, architecture, size, quantisation, target, language fit (the default)
+    List,
+    /// Convert a GGUF file (LM Studio, Ollama, Jan …) or a Hugging Face folder into the models folder
+    Add {
+        path: PathBuf,
+        /// Folder name for it [default: from the model's own name]
+        #[arg(long)]
+        name: Option<String>,
+        /// cpu (quantised weights kept as the file has them) or cuda (fp16) [default: from the provider setting]
+        #[arg(long)]
+        target: Option<Target>,
+        /// Answer with it from now on
+        #[arg(long = "use")]
+        use_it: bool,
+    },
+    /// Answer with this chat model from now on
+    Use { name: String },
+    /// Remove an installed model (asks first; --yes to skip)
+    Remove {
+        name: String,
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Correct which languages a model reads, e.g. `kogi models languages my-model ja,en`
+    Languages { name: String, languages: String },
+    /// Check every model's files against its manifest, and show the ONNX Runtime in use
+    Verify,
+}
+
+fn size(bytes: u64) -> String {
+    if bytes >= 1 << 30 { format!("{:.1} GB", bytes as f64 / (1u64 << 30) as f64) } else { format!("{} MB", bytes >> 20) }
+}
+
+fn print_entry(m: &ModelEntry) {
+    let kind = m.kind.map(|k| format!("{k:?}").to_lowercase()).unwrap_or_else(|| "?".into());
+    let mut facts = vec![kind];
+    if let Some(a) = &m.architecture {
+        facts.push(a.clone());
+    }
+    if let Some(p) = m.parameters {
+        facts.push(format!("{:.0}M parameters", p as f64 / 1e6));
+    }
+    facts.push(size(m.bytes));
+    if let Some(t) = m.target {
+        facts.push(format!("for {}", format!("{t:?}").to_lowercase()));
+    }
+    let flags = [(m.in_use, "in use"), (m.default, "default")].iter().filter(|f| f.0).map(|f| f.1).collect::<Vec<_>>().join(", ");
+    say!("{}{}  — {}", m.name, if flags.is_empty() { String::new() } else { format!(" ({flags})") }, facts.join(", "));
+    if let Some(q) = &m.quantization {
+        say!("    weights: {q}");
+    }
+    if let Some(f) = &m.fit {
+        let per = f.tokens_per_ja_char.map(|t| format!("{t:.2} tokens per Japanese character; ")).unwrap_or_default();
+        say!("    Japanese: {} ({per}manifest languages: {})", if f.reads_japanese { "reads it" } else { "cannot read it" }, f.languages.join(", "));
+    }
+    if let Some(p) = &m.problem {
+        say!("    problem: {p}");
+    }
+}
+
+pub fn run(kogi: &Kogi, cmd: Option<ModelsCommand>, out: &Out) -> Result<()> {
+    match cmd.unwrap_or(ModelsCommand::List) {
+        ModelsCommand::List => {
+            let models = kogi.models();
+            if out.json(&models) {
+                return Ok(());
+            }
+            say!("models in {}:", kogi.settings().models_dir().display());
+            if models.is_empty() {
+                say!("  none — run scripts/setup.sh to build the defaults, or `kogi models add FILE.gguf`");
+            }
+            for m in &models {
+                print_entry(m);
+            }
+        }
+        ModelsCommand::Add { path, name, target, use_it } => {
+            let req = AddModel { source: std::path::absolute(&path)?, name, target };
+            let c = out.work("adding the model", |job| kogi.add_model(&req, job))?;
+            if use_it {
+                kogi.use_chat_model(&c.name)?;
+            }
+            if !out.json(&c) {
+                say!(
+                    "added {} ({}, {:.0}M parameters, from {}) for {} in {:.1} s — {}",
+                    c.name,
+                    c.architecture.name(),
+                    c.parameters as f64 / 1e6,
+                    c.source,
+                    format!("{:?}", c.target).to_lowercase(),
+                    c.seconds,
+                    size(c.bytes)
+                );
+                if let Some(t) = c.tokens_per_ja_char {
+                    say!("Japanese: {t:.2} tokens per character — {}", if c.languages.iter().any(|l| l == "ja") { "it should read Japanese" } else { "it will not read Japanese well" });
+                }
+                if use_it {
+                    say!("answers now come from {}", c.name);
+                } else {
+                    say!("answer with it: kogi models use {}", c.name);
+                }
+            }
+        }
+        ModelsCommand::Use { name } => {
+            kogi.use_chat_model(&name)?;
+            out.line(&format!("answers now come from {name}"));
+        }
+        ModelsCommand::Remove { name, yes } => {
+            let Some(m) = kogi.models().into_iter().find(|m| m.name == name) else {
+                bail!("no model named {name:?} is installed — `kogi models` lists them");
+            };
+            if !yes {
+                if !std::io::stdin().is_terminal() {
+                    bail!("removing {name} frees {}; add --yes to confirm", size(m.bytes));
+                }
+                say_inline!("remove {name} ({})? [y/N] ", size(m.bytes));
+                std::io::stdout().flush()?;
+                let mut answer = String::new();
+                std::io::stdin().lock().read_line(&mut answer)?;
+                if !matches!(answer.trim(), "y" | "Y" | "yes") {
+                    say!("kept");
+                    return Ok(());
+                }
+            }
+            kogi.remove_model(&name)?;
+            out.line(&format!("removed {name}"));
+        }
+        ModelsCommand::Languages { name, languages } => {
+            let langs: Vec<String> = languages.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+            kogi.set_model_languages(&name, &langs)?;
+            out.line(&format!("{name} reads: {}", langs.join(", ")));
+        }
+        ModelsCommand::Verify => crate::output::models(kogi, out)?,
+    }
+    Ok(())
+}

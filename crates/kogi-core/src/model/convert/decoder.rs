@@ -1,0 +1,529 @@
+//! The decoder graph kogi runs (onnxruntime-genai's layout: `GroupQueryAttention` with the rotary
+//! embedding inside and the KV cache shared in place, `Skip`/`SimplifiedLayerNormalization`,
+//! `MatMulNBits` on the CPU, fp16 `MatMul` on CUDA), written from a [`Source`] one weight at a
+//! time: each is read, converted, appended to `model.onnx.data` and dropped, so memory holds one
+//! tensor, not the model.
+
+use super::blocks::{NBits, from_ggml, int8_from_floats};
+use super::source::{Arch, DecoderConfig, Role, Source, Weight};
+use crate::inference::onnx_proto::{
+    self as pb, FLOAT, FLOAT16, INT32, INT64, ModelProto, Nodes, OperatorSetIdProto, StringStringEntryProto, TensorProto, UINT8, float, int,
+    ints, value,
+};
+use crate::{Error, Result};
+use half::f16;
+use prost::Message;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The output projection when it shares the embedding's weights.
+enum Tied {
+    Floats(Vec<f32>),
+    Blocks { b: String, s: String, z: Option<String>, bits: u8, block: usize, mins: Option<usize> },
+}
+
+/// Where the converted model will run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    /// `MatMulNBits` weights at the source's precision, int8 activations (as llama.cpp computes).
+    Cpu,
+    /// fp16 everywhere (CUDA, TensorRT).
+    Cuda,
+}
+
+impl std::str::FromStr for Target {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "cpu" => Ok(Target::Cpu),
+            "cuda" | "gpu" => Ok(Target::Cuda),
+            _ => Err(Error::Invalid(format!("unknown target {s:?} — use cpu or cuda"))),
+        }
+    }
+}
+
+/// The longest context the rotary tables are built for (they cost 2 · 4 · head_dim / 2 bytes a position).
+const MAX_TABLE: usize = 32_768;
+const OPSET: i64 = 21;
+const ACCURACY_LEVEL: i64 = 4;
+
+/// The weights a decoder of `cfg` needs.
+pub fn required_roles(cfg: &DecoderConfig, has_lm_head: bool) -> Vec<Role> {
+    let mut r = vec![Role::Embedding, Role::FinalNorm];
+    if has_lm_head {
+        r.push(Role::LmHead);
+    }
+    for i in 0..cfg.layers {
+        r.extend([Role::AttnNorm(i), Role::Q(i), Role::K(i), Role::V(i), Role::O(i), Role::FfnNorm(i), Role::Gate(i), Role::Up(i), Role::Down(i)]);
+        if cfg.arch == Arch::Qwen2 {
+            r.extend([Role::QBias(i), Role::KBias(i), Role::VBias(i)]);
+        }
+        if cfg.arch == Arch::Qwen3 {
+            r.extend([Role::QNorm(i), Role::KNorm(i)]);
+        }
+    }
+    r
+}
+
+/// What was written.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Built {
+    /// Source tensor type → how many weights had it.
+    pub source_types: BTreeMap<String, usize>,
+    /// What the graph holds them as ("4-bit/32", "8-bit/16", "fp16" …) → count.
+    pub written_as: BTreeMap<String, usize>,
+    pub context: usize,
+    pub tied: bool,
+}
+
+/// Progress of a conversion: source bytes read of all, weights done of all.
+pub type OnProgress<'a> = dyn FnMut(u64, u64, usize, usize) + 'a;
+
+struct Graph<'w> {
+    target: Target,
+    nodes: Nodes,
+    inits: Vec<TensorProto>,
+    data: BufWriter<File>,
+    data_path: &'w Path,
+    offset: u64,
+    /// Block sums already computed for an input (name, blocks).
+    block_sums: HashMap<(String, usize), String>,
+    built: Built,
+}
+
+impl Graph<'_> {
+    fn elem(&self) -> i32 {
+        if self.target == Target::Cuda { FLOAT16 } else { FLOAT }
+    }
+
+    /// An initializer; large ones go to the external data file.
+    fn init(&mut self, name: &str, dims: &[usize], data_type: i32, bytes: &[u8]) -> Result<String> {
+        let dims = dims.iter().map(|&d| d as i64).collect();
+        let mut t = TensorProto { dims, data_type, name: name.into(), ..Default::default() };
+        if bytes.len() <= 1024 {
+            t.raw_data = bytes.to_vec();
+        } else {
+            self.data.write_all(bytes).map_err(|e| self.io(e))?;
+            let entry = |k: &str, v: String| StringStringEntryProto { key: k.into(), value: v };
+            let file = self.data_path.file_name().expect("data file").to_string_lossy().into_owned();
+            t.external_data = vec![entry("location", file), entry("offset", self.offset.to_string()), entry("length", bytes.len().to_string())];
+            t.data_location = 1;
+            self.offset += bytes.len() as u64;
+        }
+        self.inits.push(t);
+        Ok(name.to_owned())
+    }
+
+    fn io(&self, e: std::io::Error) -> Error {
+        super::write_error(self.data_path, e)
+    }
+
+    fn floats(&mut self, name: &str, dims: &[usize], data: &[f32]) -> Result<String> {
+        match self.target {
+            Target::Cpu => self.init(name, dims, FLOAT, &data.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<_>>()),
+            Target::Cuda => self.init(name, dims, FLOAT16, &data.iter().flat_map(|x| f16::from_f32(*x).to_le_bytes()).collect::<Vec<_>>()),
+        }
+    }
+
+    fn i64s(&mut self, name: &str, v: &[i64]) -> Result<String> {
+        if self.inits.iter().any(|t| t.name == name) {
+            return Ok(name.to_owned());
+        }
+        self.init(name, &[v.len()], INT64, &v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<_>>())
+    }
+
+    fn node(&mut self, op: &str, name: &str, inputs: &[&str], attrs: Vec<pb::AttributeProto>) -> String {
+        let out = format!("{name}/output_0");
+        self.nodes.add(op, name, inputs, &[&out], attrs);
+        out
+    }
+
+    fn ms_node(&mut self, op: &str, name: &str, inputs: &[&str], outputs: &[&str], attrs: Vec<pb::AttributeProto>) {
+        self.nodes.add_in("com.microsoft", op, name, inputs, outputs, attrs);
+    }
+
+    /// `MatMulNBits` initializers for `nb` under `prefix`: (B, scales, zero points).
+    fn nbits_inits(&mut self, prefix: &str, nb: &NBits) -> Result<(String, String, Option<String>)> {
+        let kb = nb.blocks_per_row();
+        let blob = nb.block * nb.bits as usize / 8;
+        let b = self.init(&format!("{prefix}.qweight"), &[nb.n, kb, blob], UINT8, &nb.packed)?;
+        let s = self.init(&format!("{prefix}.scales"), &[nb.n, kb], FLOAT, &nb.scales.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<_>>())?;
+        let z = match &nb.zero_points {
+            Some(z) => Some(self.init(&format!("{prefix}.qzeros"), &[nb.n, nb.zero_point_row_bytes()], UINT8, z)?),
+            None => None,
+        };
+        *self.built.written_as.entry(format!("{}-bit/{}", nb.bits, nb.block)).or_default() += 1;
+        Ok((b, s, z))
+    }
+
+    /// `x · Wᵀ` for a weight `[out][in]`; the result is named `out` when given.
+    fn linear(&mut self, path: &str, x: &str, w: Weight, out: Option<&str>) -> Result<String> {
+        *self.built.source_types.entry(w.type_name()).or_default() += 1;
+        let shape = w.shape();
+        let (n, k) = (shape[0], shape[1]);
+        let result = out.map(str::to_owned).unwrap_or_else(|| format!("{path}/MatMul/output_0"));
+        if self.target == Target::Cuda {
+            let data = match w {
+                Weight::Float { data, .. } => data,
+                Weight::Blocks { dtype, rows, cols, bytes } => from_ggml(dtype, rows, cols, &bytes)?.dequantize(),
+            };
+            // [out][in] → [in][out] for MatMul.
+            let mut t = vec![0f32; n * k];
+            for r in 0..n {
+                for c in 0..k {
+                    t[c * n + r] = data[r * k + c];
+                }
+            }
+            let wname = self.floats(&format!("{}.weight", path.trim_start_matches('/').replace('/', ".")), &[k, n], &t)?;
+            *self.built.written_as.entry("fp16".into()).or_default() += 1;
+            self.nodes.add("MatMul", format!("{path}/MatMul"), &[x, &wname], &[&result], vec![]);
+            return Ok(result);
+        }
+        let nb = match w {
+            Weight::Blocks { dtype, rows, cols, bytes } => from_ggml(dtype, rows, cols, &bytes)?,
+            Weight::Float { data, .. } => int8_from_floats(n, k, &data)?,
+        };
+        let prefix = path.trim_start_matches('/').replace('/', ".");
+        let (b, s, z) = self.nbits_inits(&prefix, &nb)?;
+        let attrs = vec![int("K", k as i64), int("N", n as i64), int("bits", nb.bits as i64), int("block_size", nb.block as i64), int("accuracy_level", ACCURACY_LEVEL)];
+        let main = if nb.mins.is_some() { format!("{path}/MatMulNBits/output_0") } else { result.clone() };
+        let mut inputs = vec![x, b.as_str(), s.as_str()];
+        if let Some(z) = &z {
+            inputs.push(z);
+        }
+        self.ms_node("MatMulNBits", &format!("{path}/MatMulNBits"), &inputs, &[&main], attrs);
+        if let Some(mins) = &nb.mins {
+            let kb = nb.blocks_per_row();
+            let sums = self.block_sums(x, kb, nb.block)?;
+            // Minimums as [blocks][out] for MatMul.
+            let mut t = vec![0f32; kb * n];
+            for r in 0..n {
+                for b in 0..kb {
+                    t[b * n + r] = mins[r * kb + b];
+                }
+            }
+            let m = self.init(&format!("{prefix}.mins"), &[kb, n], FLOAT, &t.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<_>>())?;
+            let shift = self.node("MatMul", &format!("{path}/Mins"), &[&sums, &m], vec![]);
+            self.nodes.add("Add", format!("{path}/AddMins"), &[&main, &shift], &[&result], vec![]);
+        }
+        Ok(result)
+    }
+
+    /// The sums of `x` over each block of `block` inputs: `[b, s, blocks]`.
+    fn block_sums(&mut self, x: &str, blocks: usize, block: usize) -> Result<String> {
+        if let Some(s) = self.block_sums.get(&(x.to_owned(), blocks)) {
+            return Ok(s.clone());
+        }
+        let shape = self.i64s(&format!("/const/blocks_{blocks}x{block}"), &[0, 0, blocks as i64, block as i64])?;
+        let axes = self.i64s("/const/last_axis", &[-1])?;
+        let base = format!("{}/BlockSums{blocks}", x.trim_end_matches("/output_0"));
+        let r = self.node("Reshape", &format!("{base}/Reshape"), &[x, &shape], vec![]);
+        let s = self.node("ReduceSum", &format!("{base}/ReduceSum"), &[&r, &axes], vec![int("keepdims", 0)]);
+        self.block_sums.insert((x.to_owned(), blocks), s.clone());
+        Ok(s)
+    }
+
+    fn vector(&mut self, name: &str, w: Weight) -> Result<String> {
+        match w {
+            Weight::Float { shape, data, .. } => self.floats(name, &[shape.iter().product()], &data),
+            Weight::Blocks { dtype, rows, cols, bytes } => {
+                let d = from_ggml(dtype, rows, cols, &bytes)?.dequantize();
+                self.floats(name, &[d.len()], &d)
+            }
+        }
+    }
+}
+
+fn take(src: &mut dyn Source, role: Role) -> Result<Weight> {
+    src.weight(role)?.ok_or_else(|| Error::Invalid(format!("the model lacks its {role:?} weight")))
+}
+
+fn check(w: &Weight, role: Role, shape: &[usize]) -> Result<()> {
+    let got = w.shape();
+    let flat: usize = got.iter().product();
+    if got == shape || (shape.len() == 1 && flat == shape[0]) {
+        Ok(())
+    } else {
+        Err(Error::Invalid(format!("the {role:?} weight has shape {got:?}, the configuration implies {shape:?}")))
+    }
+}
+
+/// Write `model.onnx` and `model.onnx.data` for `src` into `dir`.
+pub fn build(src: &mut dyn Source, target: Target, dir: &Path, on_progress: &mut OnProgress, cancel: &AtomicBool) -> Result<Built> {
+    let cfg = src.config().clone();
+    let tied = !src.has(Role::LmHead);
+    let roles = required_roles(&cfg, !tied);
+    let total_bytes = src.weight_bytes().max(1);
+    let (mut done_bytes, mut done) = (0u64, 0usize);
+    let data_path = dir.join("model.onnx.data");
+    let file = File::create(&data_path).map_err(|e| super::write_error(&data_path, e))?;
+    let mut g = Graph {
+        target,
+        nodes: Nodes::default(),
+        inits: Vec::new(),
+        data: BufWriter::with_capacity(1 << 20, file),
+        data_path: &data_path,
+        offset: 0,
+        block_sums: HashMap::new(),
+        built: Built { tied, ..Default::default() },
+    };
+    let elem = g.elem();
+    let (h, hd, heads, kvh) = (cfg.hidden, cfg.head_dim, cfg.heads, cfg.kv_heads);
+    let mut step = |w: &Weight, g: &Graph| -> Result<()> {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(Error::Cancelled);
+        }
+        let _ = g;
+        done_bytes += match w {
+            Weight::Blocks { bytes, .. } => bytes.len() as u64,
+            Weight::Float { data, .. } => data.len() as u64 * 2,
+        };
+        done += 1;
+        on_progress(done_bytes.min(total_bytes), total_bytes, done, roles.len());
+        Ok(())
+    };
+
+    // GroupQueryAttention reads the real lengths: (tokens − 1) per row and the total, as int32.
+    let one = g.i64s("/const/one", &[1])?;
+    let total = g.node("ReduceSum", "/model/attn_mask/ReduceSum", &["attention_mask", &one], vec![int("keepdims", 0)]);
+    let minus = g.node("Sub", "/model/attn_mask/Sub", &[&total, &one], vec![]);
+    let seqlens_k = g.node("Cast", "/model/attn_mask/SeqLens", &[&minus], vec![int("to", INT32 as i64)]);
+    let shape = g.node("Shape", "/model/attn_mask/Shape", &["attention_mask"], vec![]);
+    let idx1 = g.init("/const/index_one", &[], INT64, &1i64.to_le_bytes())?;
+    let width = g.node("Gather", "/model/attn_mask/Gather", &[&shape, &idx1], vec![int("axis", 0)]);
+    let total_len = g.node("Cast", "/model/attn_mask/TotalLen", &[&width], vec![int("to", INT32 as i64)]);
+
+    // Embedding (and, when tied, the output projection from the same weights).
+    let emb = take(src, Role::Embedding)?;
+    check(&emb, Role::Embedding, &[cfg.vocab, h])?;
+    step(&emb, &g)?;
+    *g.built.source_types.entry(emb.type_name()).or_default() += 1;
+    let mut tied_head: Option<Tied> = None;
+    let x = match (&emb, target) {
+        (Weight::Blocks { dtype, rows, cols, bytes }, Target::Cpu) => {
+            let nb = from_ggml(*dtype, *rows, *cols, bytes)?;
+            let (b, s, z) = g.nbits_inits("model.embed_tokens", &nb)?;
+            let row_bytes = (h * nb.bits as usize / 8) as i64;
+            let rshape = g.i64s("/const/embed_rows", &[cfg.vocab as i64, row_bytes])?;
+            let data = g.node("Reshape", "/model/embed_tokens/Reshape", &[&b, &rshape], vec![]);
+            let mut inputs = vec![data.as_str(), "input_ids", s.as_str()];
+            if let Some(z) = &z {
+                inputs.push(z);
+            }
+            let gathered = "/model/embed_tokens/GatherBlockQuantized/output_0";
+            let attrs = vec![int("bits", nb.bits as i64), int("block_size", nb.block as i64), int("gather_axis", 0), int("quantize_axis", 1)];
+            g.ms_node("GatherBlockQuantized", "/model/embed_tokens/GatherBlockQuantized", &inputs, &[gathered], attrs);
+            let x = match &nb.mins {
+                None => gathered.to_owned(),
+                Some(mins) => {
+                    // Each row's block minimums, gathered and spread over their blocks.
+                    let kb = nb.blocks_per_row();
+                    let m = g.init("model.embed_tokens.mins", &[cfg.vocab, kb], FLOAT, &mins.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<_>>())?;
+                    let gm = g.node("Gather", "/model/embed_tokens/GatherMins", &[&m, "input_ids"], vec![int("axis", 0)]);
+                    let axes = g.i64s("/const/last_axis", &[-1])?;
+                    let um = g.node("Unsqueeze", "/model/embed_tokens/UnsqueezeMins", &[&gm, &axes], vec![]);
+                    let eshape = g.i64s("/const/embed_expand", &[1, 1, kb as i64, nb.block as i64])?;
+                    let em = g.node("Expand", "/model/embed_tokens/ExpandMins", &[&um, &eshape], vec![]);
+                    let fshape = g.i64s("/const/embed_flat", &[0, 0, h as i64])?;
+                    let fm = g.node("Reshape", "/model/embed_tokens/FlatMins", &[&em, &fshape], vec![]);
+                    g.node("Add", "/model/embed_tokens/AddMins", &[gathered, &fm], vec![])
+                }
+            };
+            if tied {
+                g.built.source_types.insert("(output tied to the embedding)".into(), 1);
+                tied_head = Some(Tied::Blocks { b, s, z, bits: nb.bits, block: nb.block, mins: nb.mins.as_ref().map(|_| nb.blocks_per_row()) });
+            }
+            x
+        }
+        _ => {
+            let data = match &emb {
+                Weight::Float { data, .. } => data.clone(),
+                Weight::Blocks { dtype, rows, cols, bytes } => from_ggml(*dtype, *rows, *cols, bytes)?.dequantize(),
+            };
+            let lossless_half = matches!(&emb, Weight::Float { dtype: "F16", .. });
+            let x = if target == Target::Cpu && lossless_half {
+                let t = g.init("model.embed_tokens.weight", &[cfg.vocab, h], FLOAT16, &data.iter().flat_map(|x| f16::from_f32(*x).to_le_bytes()).collect::<Vec<_>>())?;
+                let gathered = g.node("Gather", "/model/embed_tokens/Gather", &[&t, "input_ids"], vec![int("axis", 0)]);
+                g.node("Cast", "/model/embed_tokens/Cast", &[&gathered], vec![int("to", FLOAT as i64)])
+            } else {
+                let t = g.floats("model.embed_tokens.weight", &[cfg.vocab, h], &data)?;
+                g.node("Gather", "/model/embed_tokens/Gather", &[&t, "input_ids"], vec![int("axis", 0)])
+            };
+            if tied {
+                tied_head = Some(Tied::Floats(data));
+            }
+            x
+        }
+    };
+    drop(emb);
+
+    // Rotary tables.
+    let factors = src.rope_factors()?;
+    let inv = cfg.inv_freq(factors.as_deref());
+    let positions = cfg.context.clamp(2048, MAX_TABLE);
+    g.built.context = positions;
+    let (mut cos, mut sin) = (Vec::with_capacity(positions * hd / 2), Vec::with_capacity(positions * hd / 2));
+    for p in 0..positions {
+        for f in &inv {
+            let a = p as f64 * *f as f64;
+            cos.push(a.cos() as f32);
+            sin.push(a.sin() as f32);
+        }
+    }
+    let cos = g.floats("cos_cache", &[positions, hd / 2], &cos)?;
+    let sin = g.floats("sin_cache", &[positions, hd / 2], &sin)?;
+
+    let eps = cfg.rms_eps;
+    let mut residual = x;
+    let mut pending: Option<String> = None; // the last block's output, not yet added to the residual
+    for i in 0..cfg.layers {
+        let lp = format!("/model/layers.{i}");
+        let w = take(src, Role::AttnNorm(i))?;
+        check(&w, Role::AttnNorm(i), &[h])?;
+        step(&w, &g)?;
+        let ln = g.vector(&format!("model.layers.{i}.input_layernorm.weight"), w)?;
+        let normed = match pending.take() {
+            None => g.node("SimplifiedLayerNormalization", &format!("{lp}/input_layernorm/LayerNorm"), &[&residual, &ln], vec![float("epsilon", eps), int("axis", -1), int("stash_type", 1)]),
+            Some(p) => {
+                let (out, sum) = (format!("{lp}/input_layernorm/output_0"), format!("{lp}/input_layernorm/output_3"));
+                g.ms_node("SkipSimplifiedLayerNormalization", &format!("{lp}/input_layernorm/SkipLayerNorm"), &[&residual, &p, &ln], &[&out, "", "", &sum], vec![float("epsilon", eps)]);
+                residual = sum;
+                out
+            }
+        };
+        let mut proj = |g: &mut Graph, role: Role, name: &str, rows: usize, bias: Option<Role>, norm: Option<(Role, usize)>| -> Result<String> {
+            let w = take(src, role)?;
+            check(&w, role, &[rows, h])?;
+            step(&w, g)?;
+            let mut y = g.linear(&format!("{lp}/attn/{name}"), &normed, w, None)?;
+            if let Some(b) = bias {
+                let w = take(src, b)?;
+                check(&w, b, &[rows])?;
+                step(&w, g)?;
+                let bn = g.vector(&format!("model.layers.{i}.attn.{name}.bias"), w)?;
+                y = g.node("Add", &format!("{lp}/attn/{name}/Bias"), &[&y, &bn], vec![]);
+            }
+            if let Some((nrole, nheads)) = norm {
+                let w = take(src, nrole)?;
+                check(&w, nrole, &[hd])?;
+                step(&w, g)?;
+                let nw = g.vector(&format!("model.layers.{i}.attn.{name}_norm.weight"), w)?;
+                let split = g.i64s(&format!("/const/heads_{nheads}"), &[0, 0, nheads as i64, hd as i64])?;
+                let joined = g.i64s(&format!("/const/joined_{nheads}"), &[0, 0, (nheads * hd) as i64])?;
+                let r = g.node("Reshape", &format!("{lp}/attn/{name}_norm/Split"), &[&y, &split], vec![]);
+                let n = g.node("SimplifiedLayerNormalization", &format!("{lp}/attn/{name}_norm/LayerNorm"), &[&r, &nw], vec![float("epsilon", eps), int("axis", -1), int("stash_type", 1)]);
+                y = g.node("Reshape", &format!("{lp}/attn/{name}_norm/Join"), &[&n, &joined], vec![]);
+            }
+            Ok(y)
+        };
+        let qwen2 = cfg.arch == Arch::Qwen2;
+        let qwen3 = cfg.arch == Arch::Qwen3;
+        let q = proj(&mut g, Role::Q(i), "q_proj", heads * hd, qwen2.then_some(Role::QBias(i)), qwen3.then_some((Role::QNorm(i), heads)))?;
+        let k = proj(&mut g, Role::K(i), "k_proj", kvh * hd, qwen2.then_some(Role::KBias(i)), qwen3.then_some((Role::KNorm(i), kvh)))?;
+        let v = proj(&mut g, Role::V(i), "v_proj", kvh * hd, qwen2.then_some(Role::VBias(i)), None)?;
+        let attn = format!("{lp}/attn/GroupQueryAttention/output_0");
+        let (pk, pv) = (format!("past_key_values.{i}.key"), format!("past_key_values.{i}.value"));
+        let (ok, ov) = (format!("present.{i}.key"), format!("present.{i}.value"));
+        g.ms_node(
+            "GroupQueryAttention",
+            &format!("{lp}/attn/GroupQueryAttention"),
+            &[&q, &k, &v, &pk, &pv, &seqlens_k, &total_len, &cos, &sin],
+            &[&attn, &ok, &ov],
+            vec![
+                int("num_heads", heads as i64),
+                int("kv_num_heads", kvh as i64),
+                float("scale", 1.0 / (hd as f32).sqrt()),
+                int("local_window_size", -1),
+                float("softcap", 0.0),
+                int("do_rotary", 1),
+                int("rotary_interleaved", cfg.rotary_interleaved as i64),
+            ],
+        );
+        let w = take(src, Role::O(i))?;
+        check(&w, Role::O(i), &[h, heads * hd])?;
+        step(&w, &g)?;
+        let o = g.linear(&format!("{lp}/attn/o_proj"), &attn, w, None)?;
+        let w = take(src, Role::FfnNorm(i))?;
+        check(&w, Role::FfnNorm(i), &[h])?;
+        step(&w, &g)?;
+        let post = g.vector(&format!("model.layers.{i}.post_attention_layernorm.weight"), w)?;
+        let (hn, sum) = (format!("{lp}/post_attention_layernorm/output_0"), format!("{lp}/post_attention_layernorm/output_3"));
+        g.ms_node("SkipSimplifiedLayerNormalization", &format!("{lp}/post_attention_layernorm/SkipLayerNorm"), &[&residual, &o, &post], &[&hn, "", "", &sum], vec![float("epsilon", eps)]);
+        residual = sum;
+        let mut mlp = |g: &mut Graph, role: Role, name: &str, input: &str, rows: usize, cols: usize| -> Result<String> {
+            let w = take(src, role)?;
+            check(&w, role, &[rows, cols])?;
+            step(&w, g)?;
+            g.linear(&format!("{lp}/mlp/{name}"), input, w, None)
+        };
+        let gate = mlp(&mut g, Role::Gate(i), "gate_proj", &hn, cfg.intermediate, h)?;
+        let up = mlp(&mut g, Role::Up(i), "up_proj", &hn, cfg.intermediate, h)?;
+        let sig = g.node("Sigmoid", &format!("{lp}/mlp/act_fn/Sigmoid"), &[&gate], vec![]);
+        let act = g.node("Mul", &format!("{lp}/mlp/act_fn/Mul"), &[&gate, &sig], vec![]);
+        let prod = g.node("Mul", &format!("{lp}/mlp/Mul"), &[&act, &up], vec![]);
+        pending = Some(mlp(&mut g, Role::Down(i), "down_proj", &prod, h, cfg.intermediate)?);
+    }
+
+    let w = take(src, Role::FinalNorm)?;
+    check(&w, Role::FinalNorm, &[h])?;
+    step(&w, &g)?;
+    let fnorm = g.vector("model.norm.weight", w)?;
+    let last = format!("/model/layers.{}/final_norm_layernorm/output_0", cfg.layers);
+    let p = pending.take().expect("at least one layer");
+    g.ms_node("SkipSimplifiedLayerNormalization", &format!("/model/layers.{}/final_norm_layernorm/SkipLayerNorm", cfg.layers), &[&residual, &p, &fnorm], &[&last], vec![float("epsilon", eps)]);
+    match tied_head {
+        Some(Tied::Floats(data)) => {
+            g.linear("/lm_head", &last, Weight::Float { shape: vec![cfg.vocab, h], data, dtype: "tied" }, Some("logits"))?;
+        }
+        Some(Tied::Blocks { b, s, z, bits, block, mins }) => {
+            // The embedding's block weights, read again as the output projection.
+            let main = if mins.is_some() { "/lm_head/MatMulNBits/output_0".to_owned() } else { "logits".to_owned() };
+            let mut inputs = vec![last.as_str(), b.as_str(), s.as_str()];
+            if let Some(z) = &z {
+                inputs.push(z);
+            }
+            let attrs = vec![int("K", h as i64), int("N", cfg.vocab as i64), int("bits", bits as i64), int("block_size", block as i64), int("accuracy_level", ACCURACY_LEVEL)];
+            g.ms_node("MatMulNBits", "/lm_head/MatMulNBits", &inputs, &[&main], attrs);
+            if let Some(kb) = mins {
+                // The embedding's minimums are [vocab][blocks]: transposed for the MatMul.
+                let sums = g.block_sums(&last, kb, block)?;
+                let mt = g.node("Transpose", "/lm_head/MinsT", &["model.embed_tokens.mins"], vec![ints("perm", &[1, 0])]);
+                let shift = g.node("MatMul", "/lm_head/Mins", &[&sums, &mt], vec![]);
+                g.nodes.add("Add", "/lm_head/AddMins", &[&main, &shift], &["logits"], vec![]);
+            }
+        }
+        None => {
+            let w = take(src, Role::LmHead)?;
+            check(&w, Role::LmHead, &[cfg.vocab, h])?;
+            step(&w, &g)?;
+            g.linear("/lm_head", &last, w, Some("logits"))?;
+        }
+    }
+
+    // Inputs and outputs, then the graph itself.
+    let mut input = vec![value("input_ids", INT64, &["batch_size", "sequence_length"]), value("attention_mask", INT64, &["batch_size", "total_sequence_length"])];
+    let mut output = vec![value("logits", elem, &["batch_size", "sequence_length", &cfg.vocab.to_string()])];
+    let (kvs, hds) = (kvh.to_string(), hd.to_string());
+    for kind in ["key", "value"] {
+        for i in 0..cfg.layers {
+            input.push(value(&format!("past_key_values.{i}.{kind}"), elem, &["batch_size", &kvs, "past_sequence_length", &hds]));
+            output.push(value(&format!("present.{i}.{kind}"), elem, &["batch_size", &kvs, "total_sequence_length", &hds]));
+        }
+    }
+    g.data.flush().map_err(|e| g.io(e))?;
+    g.data.get_ref().sync_all().map_err(|e| g.io(e))?;
+    let model = ModelProto {
+        ir_version: 10,
+        producer_name: "kogi".into(),
+        graph: Some(pb::GraphProto { node: g.nodes.0, name: "main_graph".into(), initializer: g.inits, input, output }),
+        opset_import: vec![OperatorSetIdProto { domain: String::new(), version: OPSET }, OperatorSetIdProto { domain: "com.microsoft".into(), version: 1 }],
+    };
+    let path = dir.join("model.onnx");
+    std::fs::write(&path, model.encode_to_vec()).map_err(|e| super::write_error(&path, e))?;
+    Ok(g.built)
+}
