@@ -37,5 +37,7 @@ fn kogi_commands() -> &'static [&'static str] {
         "use_chat_model",
         "remove_model",
         "cancel_job",
+        "test_server",
+        "set_server_key",
     ]
 }

@@ -9,6 +9,7 @@ use kogi_core::correction::glossary::{Occurrence, ReplaceOptions, Term};
 use kogi_core::correction::suspicious::{ScanParams, Suggestion};
 use kogi_core::lecture::{Lecture, LectureId, Revision, RevisionId};
 use kogi_core::service::{AddModel, AppStatus, AskRequest, Draft, IndexWhen, LectureView, ModelEntry, Saved};
+use kogi_core::server::{ServerReport, ServerSettings};
 use kogi_core::settings::Settings;
 use kogi_core::text::CharSpan;
 use kogi_core::transcript::import::ImportOptions;
@@ -388,6 +389,27 @@ pub async fn use_chat_model(state: State<'_, AppState>, name: String) -> CmdResu
 pub async fn remove_model(state: State<'_, AppState>, name: String) -> CmdResult<Vec<ModelEntry>> {
     state.kogi.remove_model(&name)?;
     Ok(state.kogi.models())
+}
+
+// --------------------------------------------------------------------------------------- server
+
+/// "Test connection": the server's models and context window, before the settings are saved.
+/// `key` is the one typed in the form (the stored one when empty). Off the async threads: the
+/// client waits for its own runtime.
+#[tauri::command]
+pub async fn test_server(app: AppHandle, server: ServerSettings, key: Option<String>) -> CmdResult<ServerReport> {
+    let handle = app.clone();
+    let report = tauri::async_runtime::spawn_blocking(move || handle.state::<AppState>().kogi.test_server(&server, key.as_deref()))
+        .await
+        .map_err(|e| UiError::from(format!("the connection test stopped: {e}")))??;
+    Ok(report)
+}
+
+/// Keep the server's API key (empty forgets it); the window only ever sees its last characters.
+#[tauri::command]
+pub async fn set_server_key(state: State<'_, AppState>, key: Option<String>) -> CmdResult<AppStatus> {
+    state.kogi.set_server_key(key.as_deref())?;
+    Ok(state.kogi.status())
 }
 
 #[cfg(test)]

@@ -46,6 +46,8 @@ fn main() {
             commands::add_model,
             commands::use_chat_model,
             commands::remove_model,
+            commands::test_server,
+            commands::set_server_key,
         ])
         .run(tauri::generate_context!("../tauri.conf.json"))
         .expect("kogi's window could not start (is WebKitGTK 4.1 installed? see README)");

@@ -18,6 +18,8 @@ import type { Occurrence } from "./bindings/Occurrence";
 import type { Revision } from "./bindings/Revision";
 import type { Rung } from "./bindings/Rung";
 import type { Scan } from "./bindings/Scan";
+import type { ServerReport } from "./bindings/ServerReport";
+import type { ServerSettings } from "./bindings/ServerSettings";
 import type { Settings } from "./bindings/Settings";
 import type { Suggestion } from "./bindings/Suggestion";
 import type { Term } from "./bindings/Term";
@@ -25,6 +27,8 @@ import type { ImportStarted } from "./bindings/desktop/ImportStarted";
 import type { JobEvent } from "./bindings/desktop/JobEvent";
 import type { SavedView } from "./bindings/desktop/SavedView";
 export type { Answer } from "./bindings/Answer";
+export type { Engine } from "./bindings/Engine";
+export type { ServerReport, ServerSettings };
 export type { ModelEntry } from "./bindings/ModelEntry";
 export type { Target } from "./bindings/Target";
 export type { AnswerWith } from "./bindings/AnswerWith";
@@ -92,6 +96,8 @@ export const api = {
   addModel: (source: string, name: string | null, target: Target | null) => invoke<number>("add_model", { request: { source, name, target } }),
   useChatModel: (name: string) => invoke<AppStatus>("use_chat_model", { name }),
   removeModel: (name: string) => invoke<ModelEntry[]>("remove_model", { name }),
+  testServer: (server: ServerSettings, key: string | null) => invoke<ServerReport>("test_server", { server, key }),
+  setServerKey: (key: string | null) => invoke<AppStatus>("set_server_key", { key }),
 };
 
 type Handler = (e: JobEvent) => void;

@@ -9,6 +9,7 @@ use crate::correction::suspicious::{Scan, Suggestion};
 use crate::index::IndexReport;
 use crate::lecture::{Lecture, Revision};
 use crate::service::{AddModel, AppStatus, AskRequest, Asked, ImportOutcome, LectureView, ModelEntry};
+use crate::server::ServerReport;
 use crate::settings::Settings;
 use crate::store::Draft;
 use std::collections::BTreeSet;
@@ -40,6 +41,7 @@ pub fn export(out: &Path) -> Result<(), ExportError> {
     IndexReport::export_all(&cfg)?;
     ModelEntry::export_all(&cfg)?;
     AddModel::export_all(&cfg)?;
+    ServerReport::export_all(&cfg)?;
     Ok(())
 }
 

@@ -55,7 +55,7 @@ fn engine() -> &'static LlamaServer {
             "interrupt_requests": false,
             "models": [
                 {"model": gguf, "model_alias": CHAT, "n_ctx": CONTEXT, "n_threads": 2, "logits_all": true, "verbose": false},
-                {"model": gguf, "model_alias": EMBED, "n_ctx": 512, "n_threads": 2, "embedding": true, "verbose": false}
+                {"model": gguf, "model_alias": EMBED, "n_ctx": 2048, "n_batch": 2048, "n_ubatch": 2048, "n_threads": 2, "embedding": true, "verbose": false}
             ]
         });
         let dir = std::env::temp_dir().join(format!("kogi-llama-server-{}", std::process::id()));
@@ -101,6 +101,10 @@ fn server_settings(model: &str) -> ServerSettings {
 
 /// A lecture database on disk, indexed on this computer, answered by the engine.
 fn kogi(dir: &std::path::Path, server: ServerSettings) -> Kogi {
+    kogi_on(dir, server, &support::repo().join("examples/sample-lecture.srt"))
+}
+
+fn kogi_on(dir: &std::path::Path, server: ServerSettings, lecture: &std::path::Path) -> Kogi {
     let settings = Settings {
         models_dir: Some(support::models_dir()),
         provider: Provider::Cpu,
@@ -113,8 +117,7 @@ fn kogi(dir: &std::path::Path, server: ServerSettings) -> Kogi {
     };
     let k = Kogi::new(dir.join("kogi.sqlite3"), settings, Some(dir.join("settings.json")));
     let cancel = AtomicBool::new(false);
-    let sample = support::repo().join("examples/sample-lecture.srt");
-    k.import_file(&sample, &ImportOptions::default(), IndexWhen::Always, &mut Job::silent(&cancel)).unwrap();
+    k.import_file(lecture, &ImportOptions::default(), IndexWhen::Always, &mut Job::silent(&cancel)).unwrap();
     k
 }
 
@@ -140,25 +143,38 @@ fn test_connection_lists_the_engines_models_and_takes_the_context_window_from_th
 }
 
 #[test]
-fn an_answer_from_the_engine_streams_through_the_ladder_and_says_where_it_came_from() {
+fn every_step_of_the_ladder_answers_from_the_engine_on_the_real_lecture_streamed_and_cited_to_the_text() {
+    // The real raw lecture where the checkout sits beside the data, else the bundled sample.
+    let lecture = support::shared_data().map(|d| d.join("LLM2024_day4_raw.txt")).filter(|f| f.is_file()).unwrap_or_else(|| support::repo().join("examples/sample-lecture.srt"));
     let dir = tempfile::tempdir().unwrap();
-    let k = kogi(dir.path(), ServerSettings { context_tokens: Some(CONTEXT), ..server_settings(CHAT) });
+    let k = kogi_on(dir.path(), ServerSettings { context_tokens: Some(CONTEXT), ..server_settings(CHAT) }, &lecture);
+    let text = std::fs::read_to_string(&lecture).unwrap();
     let cancel = AtomicBool::new(false);
-    let mut streamed = String::new();
+    let mut streamed = std::collections::BTreeMap::<String, String>::new();
+    let request = AskRequest { question: "LLMにおけるInference Time Scalingとは？".into(), modes: Rung::ALL.to_vec(), seed: Some(7), ..Default::default() };
     let asked = {
         let mut job = Job::new(&cancel, |e| {
-            if let Event::Text { text, .. } = e {
-                streamed.push_str(text);
+            if let Event::Text { part, text } = e {
+                streamed.entry(part.to_string()).or_default().push_str(text);
             }
         });
-        k.ask(&request(vec![Rung::Windows]), &mut job).unwrap()
+        k.ask(&request, &mut job).unwrap()
     };
-    let a = &asked.answers[0];
     assert_eq!(asked.answered_by.as_deref(), Some(format!("127.0.0.1:{}", engine().port).as_str()));
-    assert!(!a.text.trim().is_empty() && a.interrupted.is_none(), "{a:?}");
-    assert!(!a.passages.is_empty(), "the ladder handed no passages to the engine");
-    assert!(streamed.contains(a.text.trim()), "streamed {streamed:?}, answer {:?}", a.text);
-
+    assert_eq!(asked.answers.len(), Rung::ALL.len());
+    for a in &asked.answers {
+        assert!(!a.text.trim().is_empty() && a.interrupted.is_none() && !a.quoted, "{:?}: {a:?}", a.rung);
+        assert!(a.rung == Rung::None || !a.passages.is_empty(), "{:?} handed no passages to the engine", a.rung);
+        assert!(streamed.values().any(|s| s.contains(a.text.trim())), "{:?} did not stream: {streamed:?}", a.rung);
+        // A prompt too long for the engine's window is trimmed and said so, never cut by the engine.
+        assert!(a.stats.as_ref().unwrap().prompt_tokens + 48 <= CONTEXT, "{:?}: {:?}", a.rung, a.stats);
+        for c in &a.citations {
+            let p = &a.passages[c.n - 1];
+            assert_eq!((c.lecture, c.revision, c.span), (p.lecture, p.revision, p.span), "{:?}", a.rung);
+        }
+        eprintln!("[{:?}] {} passages ({} trimmed), {} citations: {}", a.rung, a.passages.len(), a.trimmed_passages, a.citations.len(), a.text.chars().take(100).collect::<String>());
+    }
+    assert!(asked.answers.iter().any(|a| a.trimmed_passages > 0) || text.chars().count() < 3000, "the whole-transcript steps must be trimmed to the window");
 }
 
 /// The engine's chat model behind kogi's generation interface, and its client for direct requests.
@@ -239,9 +255,12 @@ fn thinking_harder_sends_its_samples_at_once() {
 #[test]
 fn embeddings_from_the_engine_are_cached_apart_and_search_works_with_them() {
     let dir = tempfile::tempdir().unwrap();
-    let k = kogi(dir.path(), ServerSettings { embed_model: Some(EMBED.into()), context_tokens: Some(CONTEXT), ..server_settings(CHAT) });
+    let k = kogi(dir.path(), ServerSettings { context_tokens: Some(CONTEXT), ..server_settings(CHAT) });
     let cancel = AtomicBool::new(false);
     // The lecture was indexed with the local embedder on import; the engine's vectors are new.
+    let mut s = k.settings();
+    s.server.embed_model = Some(EMBED.into());
+    k.save_settings(s).unwrap();
     let first = k.index(&[], &mut Job::silent(&cancel)).unwrap();
     assert!(first.iter().map(|r| r.embedded).sum::<usize>() > 0, "{first:?}");
     let again = k.index(&[], &mut Job::silent(&cancel)).unwrap();

@@ -32,4 +32,9 @@ cut: boolean, finish: FinishReason | null, stats: GenerationStats | null, think:
  * The text is sentences quoted verbatim from the lecture (no model wrote it); each is one of
  * `passages` and cited.
  */
-quoted: boolean, ms: number, };
+quoted: boolean, 
+/**
+ * Why the answer stopped early when its engine broke off (a server's stream cut): the text
+ * is what arrived, and is incomplete.
+ */
+interrupted: string | null, ms: number, };

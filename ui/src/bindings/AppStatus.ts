@@ -13,6 +13,10 @@ export type AppStatus = { version: string, db_path: string, settings_path: strin
  */
 runtime: { Ok : string } | { Err : string }, embedder_provider: ProviderReport | null, chat_provider: ProviderReport | null, 
 /**
- * Whether the chat model reads Japanese (`None`: no usable chat model folder).
+ * Whether the chat model reads Japanese (`None`: no usable chat model folder, or a server).
  */
-chat_fit: LanguageFit | null, };
+chat_fit: LanguageFit | null, 
+/**
+ * The server's API key as the user may see it (`…abcd`), when one is stored.
+ */
+server_key: string | null, };

@@ -19,4 +19,8 @@ fit: LanguageFit | null,
 /**
  * Set when the answers are quotes.
  */
-quoted: QuoteReason | null, };
+quoted: QuoteReason | null, 
+/**
+ * The server that wrote the answers (its host); `None`: this computer.
+ */
+answered_by: string | null, };

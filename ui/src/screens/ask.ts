@@ -48,7 +48,11 @@ export function mountAsk(el: HTMLElement, ctx: Ctx): () => void {
     question,
     h("div", { class: "row" }, h("label", {}, "Mode ", mode), h("label", {}, compare, " Compare steps"), h("label", {}, "Answer with ", answerWith), h("label", { title: `Sample ${s.think_samples} answers and keep the one that agrees most with the others` }, think, " Think harder"), askBtn, cancelBtn),
     compareSet);
-  el.append(h("h1", {}, "Ask"), form, fitNote ?? "", progress, results);
+  // Where answers come from, always in sight: this computer, or the server's host.
+  const origin = h("p", { class: "hint", id: "answered-by" }, s.engine === "server"
+    ? `Answers come from ${serverHost(s.server.base_url)} — it is sent your question and the passages retrieved for it.`
+    : "Answers come from this computer.");
+  el.append(h("h1", {}, "Ask"), form, origin, fitNote ?? "", progress, results);
   question.addEventListener("keydown", (e) => {
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) run();
   });
@@ -95,7 +99,7 @@ export function mountAsk(el: HTMLElement, ctx: Ctx): () => void {
           columns.get(e.part)?.stream.append(e.text);
         }
       });
-      asked.answers.forEach((a, i) => render(columns.get(a.rung)!.box, a, asked.first_text_ms[i], asked.quoted));
+      asked.answers.forEach((a, i) => render(columns.get(a.rung)!.box, a, asked.first_text_ms[i], asked.quoted, asked.answered_by));
       progress.textContent = firstAt !== null ? `First words after ${(firstAt / 1000).toFixed(2)} s; done in ${((performance.now() - t0) / 1000).toFixed(1)} s.` : "";
       results.dataset.done = "true";
     } catch (e) {
@@ -112,7 +116,7 @@ export function mountAsk(el: HTMLElement, ctx: Ctx): () => void {
     ctx.go("lecture", { lecture: p.lecture, revision: p.revision, span: p.span });
   }
 
-  function render(box: HTMLElement, a: Answer, firstMs: number | null, quoted: QuoteReason | null) {
+  function render(box: HTMLElement, a: Answer, firstMs: number | null, quoted: QuoteReason | null, by: string | null) {
     const title = box.querySelector("h2")!;
     clear(box);
     box.append(title);
@@ -129,7 +133,8 @@ export function mountAsk(el: HTMLElement, ctx: Ctx): () => void {
     }
     box.append(body);
     if (a.not_covered) box.append(h("p", { class: "hint" }, a.gated ? "No passage was similar enough to the question, so the model was not asked." : a.quoted ? "No sentence of the passages fits the question." : "The model said the lecture does not cover this."));
-    if (a.cut) box.append(h("p", { class: "hint" }, "The answer hit the token limit (raise it in Settings)."));
+    if (a.interrupted) box.append(h("p", { class: "error", role: "alert" }, `Incomplete: ${a.interrupted}. What arrived is kept above.`));
+    else if (a.cut) box.append(h("p", { class: "hint" }, "The answer hit the token limit (raise it in Settings)."));
     if (a.passages.length > 0) {
       const cited = new Set(a.citations.map((c) => c.n));
       box.append(h("h3", {}, a.citations.length ? "Sources" : "Passages given to the model (none cited)"), h("ol", { class: "sources" }, ...a.passages.map((p, i) => source(p, i + 1, cited.has(i + 1)))));
@@ -138,6 +143,7 @@ export function mountAsk(el: HTMLElement, ctx: Ctx): () => void {
     if (firstMs !== null) stats.unshift(`first words ${(firstMs / 1000).toFixed(2)} s`);
     if (a.stats?.new_tokens) stats.push(`${a.stats.new_tokens} tokens`);
     if (a.think) stats.push(`thought harder: ${a.think.samples} samples, chose #${a.think.chosen + 1}`);
+    if (!a.quoted) stats.push(by ? `answered by ${by}` : "answered on this computer");
     box.append(h("p", { class: "stats" }, stats.join(" · ")));
   }
 
@@ -151,4 +157,13 @@ export function mountAsk(el: HTMLElement, ctx: Ctx): () => void {
   return () => {
     if (running !== null) api.cancel(running);
   };
+}
+
+/** The host (and port) of a server address, as the person typed it. */
+export function serverHost(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
 }

@@ -535,7 +535,7 @@ impl<'a> Answerer<'a> {
             chosen,
             scores,
             texts,
-            new_tokens: samples.iter().map(|g| g.tokens.len()).sum(),
+            new_tokens: samples.iter().map(|g| g.stats.new_tokens).sum(),
             forward_passes: samples.first().map(|g| g.stats.forward_passes).unwrap_or(0),
             ms: started.elapsed().as_secs_f64() * 1e3,
         };

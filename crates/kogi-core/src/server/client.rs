@@ -20,10 +20,29 @@ const LONGEST_WAIT: Duration = Duration::from_secs(20);
 #[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
-    rt: Arc<tokio::runtime::Runtime>,
+    rt: Arc<Threads>,
     base: Url,
     key: Option<ApiKey>,
     pub settings: ServerSettings,
+}
+
+/// The connection's runtime. The last clone of a client may be dropped inside one of its own tasks
+/// (a stream that outlives its waiter): the runtime is then let go in the background, the one way
+/// tokio allows from there.
+struct Threads(Option<tokio::runtime::Runtime>);
+
+impl Threads {
+    fn get(&self) -> &tokio::runtime::Runtime {
+        self.0.as_ref().expect("the runtime lives until drop")
+    }
+}
+
+impl Drop for Threads {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 /// What "test connection" shows.
@@ -60,7 +79,7 @@ impl Client {
             .enable_all()
             .build()
             .map_err(|e| Error::Invalid(format!("cannot start the connection's threads: {e}")))?;
-        Ok(Self { http, rt: Arc::new(rt), base, key, settings: settings.clone() })
+        Ok(Self { http, rt: Arc::new(Threads(Some(rt))), base, key, settings: settings.clone() })
     }
 
     pub fn host(&self) -> String {
@@ -94,7 +113,7 @@ impl Client {
         F::Output: Send + 'static,
     {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.rt.spawn(async move {
+        self.rt.get().spawn(async move {
             let _ = tx.send(fut.await);
         });
         rx.recv().expect("the server task ends with a result")
@@ -105,7 +124,7 @@ impl Client {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.rt.spawn(fut)
+        self.rt.get().spawn(fut)
     }
 
     /// Send a request, trying again on 429 (after its `Retry-After`) and on 502/503/504 — only

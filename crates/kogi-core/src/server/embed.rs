@@ -5,7 +5,7 @@ use super::client::Client;
 use crate::inference::{Embed, Role, TextEmbedder, TokenSpans};
 use crate::text::CharSpan;
 use crate::{Error, Result};
-use serde_json::json;
+use serde_json::{Value, json};
 use std::sync::Arc;
 
 /// Texts per request.
@@ -38,7 +38,7 @@ impl ServerEmbedder {
         let mut out: Vec<Option<Vec<f32>>> = vec![None; texts.len()];
         for (i, item) in data.iter().enumerate() {
             let at = item.get("index").and_then(|x| x.as_u64()).map(|x| x as usize).unwrap_or(i);
-            let vector: Option<Vec<f32>> = item.get("embedding").and_then(|e| e.as_array()).map(|a| a.iter().filter_map(|x| x.as_f64()).map(|x| x as f32).collect());
+            let vector = item.get("embedding").and_then(|e| e.as_array()).map(|a| pooled(a));
             if let (Some(slot), Some(vector)) = (out.get_mut(at), vector) {
                 *slot = Some(normalised(vector));
             }
@@ -47,6 +47,23 @@ impl ServerEmbedder {
             .map(|v| v.ok_or_else(|| self.client.fault(format!("returned {} embeddings for {} texts", data.len(), texts.len()))))
             .collect()
     }
+}
+
+/// One vector per text: a server without pooling (llama.cpp serving a chat model's GGUF) answers
+/// with one vector per token, which are averaged here as embedding models' mean pooling does.
+fn pooled(a: &[Value]) -> Vec<f32> {
+    let floats = |a: &[Value]| a.iter().filter_map(|x| x.as_f64()).map(|x| x as f32).collect::<Vec<f32>>();
+    let rows: Vec<Vec<f32>> = a.iter().filter_map(|r| r.as_array()).map(|r| floats(r)).collect();
+    if rows.is_empty() {
+        return floats(a);
+    }
+    let width = rows[0].len();
+    let mut mean = vec![0f32; width];
+    for r in rows.iter().filter(|r| r.len() == width) {
+        mean.iter_mut().zip(r).for_each(|(m, x)| *m += x);
+    }
+    mean.iter_mut().for_each(|m| *m /= rows.len() as f32);
+    mean
 }
 
 fn normalised(mut v: Vec<f32>) -> Vec<f32> {
