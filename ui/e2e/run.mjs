@@ -37,6 +37,7 @@ fs.copyFileSync(transcript, file);
 const broken = path.join(home, "broken.srt");
 fs.writeFileSync(broken, "1\n00:00:01,000 --> garbage\nこんにちは\n");
 
+let llamaServer = null;
 const results = { started: new Date().toISOString(), steps: [], screenshots: [] };
 // A models folder of the run's own (the defaults linked in), so that adding a model leaves the
 // user's folder alone.
@@ -53,6 +54,7 @@ function startDriver(e) {
 }
 async function restartDriver(e) {
   driver.kill();
+  llamaServer?.kill();
   await new Promise((r) => driver.once("exit", r));
   driver = startDriver(e);
   await waitFor("tauri-driver to listen", async () => (await fetch(`${base}/status`)).ok, 20_000);
@@ -311,6 +313,46 @@ async function main() {
   });
   await shot("15-imported-model-answer");
 
+  // A server: llama.cpp's (the reference tooling's llama-cpp-python) serving the same GGUF on a free port.
+  await step("set a server in Settings, test it, and ask: the answer says it came from 127.0.0.1", async () => {
+    const py = process.env.KOGI_E2E_REFERENCE_PYTHON ?? path.join(os.homedir(), ".cache/kogi/reference/bin/python");
+    const net = await import("node:net");
+    const serverPort = await new Promise((resolve) => { const l = net.createServer().listen(0, "127.0.0.1", () => { const p = l.address().port; l.close(() => resolve(p)); }); });
+    const config = path.join(home, "llama-server.json");
+    fs.writeFileSync(config, JSON.stringify({ host: "127.0.0.1", port: serverPort, interrupt_requests: false,
+      models: [{ model: gguf, model_alias: "smollm2", n_ctx: 2048, n_threads: 2, verbose: false }] }));
+    llamaServer = spawn(py, ["-m", "llama_cpp.server", "--config_file", config], { stdio: ["ignore", "ignore", "inherit"] });
+    await waitFor("llama.cpp's server", async () => (await fetch(`http://127.0.0.1:${serverPort}/v1/models`).then((r) => r.ok).catch(() => false)), 120_000, 250);
+    await click("#tab-settings");
+    await waitFor("the settings form", () => exists("#engine"));
+    await js("const e = document.querySelector('#engine'); e.value = 'server'; e.dispatchEvent(new Event('change')); return true;");
+    await type("#server-url", `http://127.0.0.1:${serverPort}/v1`);
+    await type("#server-context", "2048");
+    await click("#test-server");
+    const report = await waitFor("the connection report", async () => { const t = await textOf("#server-report"); return t && !t.startsWith("Connecting") ? t : null; }, 30_000);
+    if (!report.includes("smollm2")) throw new Error(`the test did not list the model: ${report}`);
+    results.server_report = report;
+    const privacy = await textOf("#server-privacy");
+    if (!privacy?.includes("passages")) throw new Error(`what is sent is not said: ${privacy}`);
+    await shot("16-server-settings");
+    await click("#save-settings");
+    const toast = await waitFor("the save to be confirmed", () => textOf(".toast"), 10_000);
+    if (!toast.includes("Settings saved")) throw new Error(toast);
+    await click("#tab-ask");
+    await waitFor("the ask screen", () => exists("#question"));
+    const origin = await textOf("#answered-by");
+    if (!origin?.includes(`127.0.0.1:${serverPort}`)) throw new Error(`the Ask screen does not say where answers come from: ${origin}`);
+    await js("const q = document.querySelector('#question'); q.value = ''; document.querySelector('#answer-with').value = 'model'; return true;");
+    await type("#question", "What is the optimal number of training tokens per parameter according to Chinchilla?");
+    await click("#ask");
+    await waitFor("the answer to finish", () => exists("#answers[data-done]"), 300_000, 250);
+    const stats = await textOf("#answers .stats");
+    if (!stats?.includes("answered by 127.0.0.1")) throw new Error(`the answer does not say where it came from: ${stats}`);
+    results.server_answer = await textOf("#answers .answer-text");
+  });
+  await shot("17-server-answer");
+  llamaServer?.kill();
+
   await step("a first run with no models explains how to get them", async () => {
     await wd("DELETE", s(""));
     session = null;
@@ -333,6 +375,7 @@ try {
 } finally {
   if (session) await wd("DELETE", s("")).catch(() => {});
   driver.kill();
+  llamaServer?.kill();
   results.ok = code === 0;
   results.finished = new Date().toISOString();
   fs.writeFileSync(path.join(out, "results.json"), JSON.stringify(results, null, 2));

@@ -3,7 +3,7 @@
 use crate::output::Out;
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
-use kogi_core::bench::{BenchChat, DeviceSteps, EmbedBench, GenerateBench, IndexBench, Message, NgramConfig, SearchBench};
+use kogi_core::bench::{BenchChat, ServerBench, DeviceSteps, EmbedBench, GenerateBench, IndexBench, Message, NgramConfig, SearchBench};
 use kogi_core::service::{Kogi, Mode};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -18,6 +18,9 @@ pub enum What {
     Generate,
     /// Embedding throughput (passages/s) of an embedder model folder
     Embed,
+    /// What kogi adds to a server's answers (the same chat sent straight to it, interleaved), and
+    /// questions at once against one at a time (set the server with --server/--server-model)
+    Server,
 }
 
 #[derive(Args)]
@@ -81,6 +84,9 @@ pub struct BenchArgs {
     /// Passages embedded per run (embed)
     #[arg(long, default_value_t = 2000)]
     pub(crate) passages: usize,
+    /// Questions asked at once through the service layer, from the dev set (server)
+    #[arg(long, default_value_t = 8)]
+    pub(crate) concurrent: usize,
     /// Characters per passage, cut from the transcript (embed)
     #[arg(long, default_value_t = 400)]
     pub(crate) passage_chars: usize,
@@ -144,7 +150,38 @@ pub fn run(args: BenchArgs, kogi: &Kogi, out: &Out) -> Result<()> {
             let params = EmbedBench { runs: args.runs, passages: args.passages, passage_chars: args.passage_chars };
             show(out, &kogi.bench_embed(args.model.as_deref(), bytes.as_deref(), &params)?)
         }
+        What::Server => {
+            let lecture = match &args.file {
+                Some(f) => f.clone(),
+                None => crate::shared_data_dir()
+                    .map(|d| d.join("LLM2024_day4_raw.txt"))
+                    .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/sample-lecture.srt")),
+            };
+            let chat = match &args.chat {
+                Some(p) => Some(serde_json::from_str::<Vec<Message>>(&std::fs::read_to_string(p)?)?),
+                None => None,
+            };
+            let params = ServerBench { runs: args.runs, max_tokens: args.new_tokens, chat, lecture, questions: dev_questions(args.concurrent)? };
+            show(out, &kogi.bench_server(&params)?)
+        }
     }
+}
+
+/// The first `n` questions of the dev set (the real lecture's), or English ones without it.
+fn dev_questions(n: usize) -> Result<Vec<String>> {
+    let dev = crate::shared_data_dir().map(|d| d.join("../eval/dev.jsonl")).filter(|p| p.is_file());
+    let mut qs: Vec<String> = match dev {
+        Some(p) => std::fs::read_to_string(p)?
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|v| v.get("question").and_then(|q| q.as_str()).map(str::to_owned))
+            .collect(),
+        None => ["What is a scaling law?", "What is inference time scaling?", "What does Chinchilla say about tokens?", "What is Best-of-N?"]
+            .map(String::from)
+            .to_vec(),
+    };
+    qs = qs.into_iter().cycle().take(n).collect();
+    Ok(qs)
 }
 
 /// A report as JSON: with `--json` through [`Out`], else pretty-printed all the same.

@@ -12,6 +12,7 @@ mod embed;
 pub mod generate;
 mod index;
 mod search;
+pub mod server;
 
 pub use embed::{EmbedBench, EmbedBenchReport, embed};
 pub use generate::{
@@ -20,6 +21,7 @@ pub use generate::{
 };
 pub use index::{IndexBench, IndexBenchReport, index};
 pub use search::{SearchBench, SearchBenchReport, search};
+pub use server::{ServerBench, ServerBenchReport};
 
 // What a front end needs to fill in the parameters.
 pub use crate::generate::chat::Message;

@@ -82,6 +82,11 @@ impl Client {
         Ok(Self { http, rt: Arc::new(Threads(Some(rt))), base, key, settings: settings.clone() })
     }
 
+    /// The key this client sends (benchmarks hand it to a second service).
+    pub fn key_secret(&self) -> Option<&str> {
+        self.key.as_ref().map(ApiKey::secret)
+    }
+
     pub fn host(&self) -> String {
         self.settings.host()
     }

@@ -2,7 +2,7 @@
 //! index or search bench times), and the reports of [`crate::bench`].
 
 use super::Kogi;
-use crate::bench::{self, EmbedBench, EmbedBenchReport, GenerateBench, GenerateBenchReport, IndexBench, IndexBenchReport, SearchBench, SearchBenchReport};
+use crate::bench::{self, ServerBench, ServerBenchReport, EmbedBench, EmbedBenchReport, GenerateBench, GenerateBenchReport, IndexBench, IndexBenchReport, SearchBench, SearchBenchReport};
 use crate::generate::onnx::decoder::DeviceSteps;
 use crate::inference::embed::OnnxEmbedder;
 use crate::inference::manifest::ModelDir;
@@ -39,6 +39,12 @@ impl Kogi {
         let dir = model.map(Path::to_owned).unwrap_or_else(|| s.chat_dir());
         let session = SessionConfig { cuda_graph, ..s.session() };
         bench::generate(&dir, &session, steps, params)
+    }
+
+    /// What kogi adds to the settings' server: the same chat straight to it and through kogi,
+    /// then questions at once through the service layer against one at a time.
+    pub fn bench_server(&self, params: &ServerBench) -> Result<ServerBenchReport> {
+        bench::server::server(self.server_client()?, &self.settings(), params)
     }
 
     /// Passages per second of the embedder (or the one in `model`).
