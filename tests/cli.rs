@@ -149,3 +149,37 @@ fn errors_name_the_flag_or_command_that_fixes_them() {
     let err = k.fails(&["search", "スケール則"]);
     assert!(err.contains("kogi index"), "{err}");
 }
+
+#[test]
+fn server_commands_refuse_what_cannot_work_and_keep_the_key_private() {
+    use std::io::Write;
+    let k = Kogi::new();
+    // Plain http outside the user's network is refused before anything is sent.
+    let e = k.fails(&["server", "set", "http://llm.example.com/v1", "--model", "m"]);
+    assert!(e.contains("https://"), "{e}");
+    // Nothing listens on this port: the message names the host and says what to check; nothing is saved.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}/v1");
+    let e = k.fails(&["server", "set", &url, "--model", "m"]);
+    assert!(e.contains(&format!("127.0.0.1:{port}")), "{e}");
+    assert!(k.ok(&["server"]).contains("answers come from this computer"));
+    // An ask for one run against it fails with the same words, not a panic.
+    k.ok(&["import", &sample(), "--index"]);
+    let e = k.fails(&["ask", "What is inference time scaling?", "--answer-with", "model", "--server", &url, "--server-model", "m"]);
+    assert!(e.contains(&format!("127.0.0.1:{port}")), "{e}");
+    // The key is read from standard input, stored owner-only, and shown only by its last characters.
+    let mut child = k.cmd().args(["server", "key"]).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(b"sk-very-secret-4321\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let said = support::stdout(&out);
+    assert!(out.status.success() && said.contains("…4321") && !said.contains("secret"), "{said}");
+    let key_file = k.dir.path().join("home/server-key");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777, 0o600);
+    let shown = k.ok(&["server"]);
+    assert!(!shown.contains("secret"), "{shown}");
+    let settings = std::fs::read_to_string(k.dir.path().join("home/settings.json")).unwrap_or_default();
+    assert!(!settings.contains("secret"));
+    k.ok(&["server", "key", "--clear"]);
+    assert!(!key_file.exists());
+}

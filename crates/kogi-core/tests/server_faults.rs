@@ -220,6 +220,11 @@ fn every_server_fault_gets_its_message_and_changes_nothing() {
     let started = Instant::now();
     assert_eq!(ask(&k).unwrap().answers[0].text, "The lecture says scaling helps.");
     assert!(started.elapsed() >= Duration::from_millis(900), "Retry-After was not honoured");
+    // https to a server that speaks plain http: a TLS failure, said as one.
+    let tls = ServerSettings { base_url: server.url().replace("http://", "https://"), model: "m".into(), ..Default::default() };
+    let e = k.test_server(&tls, None).unwrap_err().to_string();
+    assert!(e.contains("secure connection failed"), "{e}");
+    seen.push(format!("TLS: {e}"));
     // The app keeps working, and nothing was written.
     server.set(Fault::Fine);
     assert_eq!(ask(&k).unwrap().answers[0].text, "The lecture says scaling helps.");

@@ -182,7 +182,10 @@ impl Client {
     pub fn transport_error(&self, e: &reqwest::Error) -> Error {
         let chain = error_chain(e);
         let lower = chain.to_lowercase();
-        let message = if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") || lower.contains("unknownissuer") {
+        // rustls words a TLS failure in many ways: a certificate, an alert, or plain http where
+        // https was expected ("corrupt message of type InvalidContentType").
+        let tls = ["certificate", "tls", "handshake", "unknownissuer", "corrupt message", "invalidcontenttype", "alert", "peer"];
+        let message = if self.base.scheme() == "https" && tls.iter().any(|t| lower.contains(t)) {
             format!("the secure connection failed ({chain}) — this computer does not trust the server's certificate, or the server does not speak https")
         } else if e.is_connect() && e.is_timeout() {
             format!("no connection within {} s — is the address right, and is the server up?", self.settings.connect_timeout_s)
