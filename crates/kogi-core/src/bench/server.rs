@@ -191,6 +191,9 @@ fn concurrent(settings: &Settings, client: Arc<Client>, params: &ServerBench) ->
     s.temperature = 0.0;
     s.max_tokens = params.max_tokens;
     s.server.max_concurrency = s.server.max_concurrency.max(params.questions.len());
+    // A server that runs one request at a time (llama-cpp-python) queues the rest: the last one's
+    // first word comes after all the others' answers.
+    s.server.first_token_timeout_s = s.server.first_token_timeout_s.max(1800.0);
     let k = Kogi::in_memory(s)?;
     if let Some(key) = client.key_secret() {
         k.set_server_key(Some(key))?;
