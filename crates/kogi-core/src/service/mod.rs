@@ -186,9 +186,6 @@ impl Kogi {
         let before = std::mem::replace(&mut *self.settings.write().expect("settings"), new.clone());
         *self.settings_problem.lock().expect("settings") = None;
         let runs_differently = before.provider != new.provider || before.threads != new.threads;
-        if runs_differently || before.embedder_dir() != new.embedder_dir() {
-            *self.embedder.lock().expect("embedder") = None;
-        }
         let served_differently = before.engine != new.engine || before.server != new.server;
         if runs_differently || served_differently || before.embedder_dir() != new.embedder_dir() {
             *self.embedder.lock().expect("embedder") = None;
