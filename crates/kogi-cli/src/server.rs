@@ -173,7 +173,7 @@ fn show(kogi: &Kogi, out: &Out) -> Result<()> {
 }
 
 fn set(kogi: &Kogi, a: SetArgs, out: &Out) -> Result<()> {
-    let mut s = kogi.settings();
+    let s = kogi.settings();
     let first = s.server.base_url.is_empty() || !s.server.privacy_acknowledged;
     let mut server = ServerSettings { base_url: a.url, ..s.server.clone() };
     if let Some(m) = a.model {
@@ -197,21 +197,8 @@ fn set(kogi: &Kogi, a: SetArgs, out: &Out) -> Result<()> {
     if let Some(c) = a.max_concurrency {
         server.max_concurrency = c;
     }
-    // Test first: a server that does not answer is not saved.
-    let report = out.work("connecting", |_| kogi.test_server(&server, None))?;
-    if server.model.is_empty() {
-        match report.models.as_slice() {
-            [only] => server.model = only.clone(),
-            [] => bail!("{} lists no models: name one with --model", report.host),
-            many => bail!("{} serves {} models: choose one with --model ({})", report.host, many.len(), many.join(", ")),
-        }
-    } else if report.model_listed == Some(false) {
-        bail!("{} does not serve {:?}: it lists {}", report.host, server.model, report.models.join(", "));
-    }
-    server.privacy_acknowledged = true;
-    s.engine = Engine::Server;
-    s.server = server;
-    kogi.save_settings(s.clone())?;
+    let report = out.work("connecting", |_| kogi.choose_server(server))?;
+    let s = kogi.settings();
     if out.json(&report) {
         return Ok(());
     }

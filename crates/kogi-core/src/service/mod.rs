@@ -224,6 +224,27 @@ impl Kogi {
         Client::new(server, key)?.report()
     }
 
+    /// Answer from `server` from now on: tested first (a server that does not answer is not saved),
+    /// its model taken from the list when it serves only one and checked against the list otherwise.
+    pub fn choose_server(&self, mut server: ServerSettings) -> Result<ServerReport> {
+        let report = self.test_server(&server, None)?;
+        if server.model.trim().is_empty() {
+            match report.models.as_slice() {
+                [only] => server.model = only.clone(),
+                [] => return Err(Error::Invalid(format!("{} lists no models: name the one to use", report.host))),
+                many => return Err(Error::Invalid(format!("{} serves {} models: choose one ({})", report.host, many.len(), many.join(", ")))),
+            }
+        } else if report.model_listed == Some(false) {
+            return Err(Error::Invalid(format!("{} does not serve {:?}: it lists {}", report.host, server.model, report.models.join(", "))));
+        }
+        server.privacy_acknowledged = true;
+        let mut s = self.settings();
+        s.engine = Engine::Server;
+        s.server = server;
+        self.save_settings(s)?;
+        Ok(report)
+    }
+
     /// Where answers come from: `None` for this computer, the server's host otherwise.
     pub fn answered_by(&self) -> Option<String> {
         let s = self.settings();
