@@ -55,3 +55,25 @@ build_from_gguf() { # name
 
 build multilingual-e5-small build_e5.py
 build_from_gguf smollm2-135m-instruct
+
+# The Japanese dictionary (words and readings for search and suggestions): IPADIC's MeCab-format
+# sources from Debian's mecab-ipadic package (the .deb is unpacked here, nothing is installed),
+# compiled by kogi itself. A dictionary whose file matches its manifest is left alone.
+build_dictionary() {
+  local name=ipadic src="$work/ipadic/usr/share/mecab/dic/ipadic"
+  if [ -f "$models/$name/manifest.json" ] && "$py" "$root/models/tools/check_installed.py" "$models/$name" "$models/$name/manifest.json" 2>/dev/null; then
+    echo "[models] $name: installed and verified" >&2
+    return
+  fi
+  if [ ! -f "$src/matrix.def" ]; then
+    [ -d /usr/share/mecab/dic/ipadic ] && [ -f /usr/share/mecab/dic/ipadic/matrix.def ] && src=/usr/share/mecab/dic/ipadic
+  fi
+  if [ ! -f "$src/matrix.def" ]; then
+    echo "[models] fetching IPADIC (Debian's mecab-ipadic) …" >&2
+    rm -rf "$work/ipadic" && mkdir -p "$work/ipadic"
+    (cd "$work/ipadic" && apt-get download mecab-ipadic >/dev/null 2>&1 && dpkg-deb -x mecab-ipadic_*.deb .)
+  fi
+  (cd "$root" && cargo build -q -p kogi-cli --bin kogi)
+  KOGI_MODELS="$models" "$root/target/debug/kogi" models dictionary "$src" >&2
+}
+build_dictionary

@@ -138,6 +138,9 @@ enum Command {
         /// Weight of the dense ranking in hybrid fusion (0–1)
         #[arg(long, default_value_t = SearchParams::default().dense_weight)]
         dense_weight: f64,
+        /// Weight of the word-and-reading ranking in hybrid fusion (0 leaves it out)
+        #[arg(long, default_value_t = SearchParams::default().words_weight)]
+        words_weight: f64,
         /// Most trigram phrases per full-text query
         #[arg(long, default_value_t = SearchParams::default().max_terms)]
         max_terms: usize,
@@ -448,7 +451,7 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
-        Command::Eval { questions, transcript, data, mode, k, dense_weight, max_terms, glossary, .. } => {
+        Command::Eval { questions, transcript, data, mode, k, dense_weight, words_weight, max_terms, glossary, .. } => {
             let lecture_file = data_dir(data)?.join(match transcript {
                 TranscriptVersion::Corrected => "LLM2024_day4.txt",
                 TranscriptVersion::Raw => "LLM2024_day4_raw.txt",
@@ -458,7 +461,7 @@ fn run(cli: Cli) -> Result<()> {
                 transcript,
                 lecture_file,
                 glossary,
-                search: SearchParams { mode, k, dense_weight, max_terms, ..Default::default() },
+                search: SearchParams { mode, k, dense_weight, words_weight, max_terms, ..Default::default() },
                 // A fresh private database unless --db was given, so any question file runs as is.
                 in_database: g.db.is_some(),
             };

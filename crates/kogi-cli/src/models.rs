@@ -25,6 +25,9 @@ pub enum ModelsCommand {
         #[arg(long = "use")]
         use_it: bool,
     },
+    /// Build the Japanese dictionary (words and readings for search and suggestions) from a MeCab
+    /// dictionary source, e.g. Debian's mecab-ipadic: /usr/share/mecab/dic/ipadic
+    Dictionary { source: PathBuf },
     /// Answer with this chat model from now on
     Use { name: String },
     /// Remove an installed model (asks first; --yes to skip)
@@ -110,6 +113,13 @@ pub fn run(kogi: &Kogi, cmd: Option<ModelsCommand>, out: &Out) -> Result<()> {
                 } else {
                     say!("answer with it: kogi models use {}", c.name);
                 }
+            }
+        }
+        ModelsCommand::Dictionary { source } => {
+            let source = std::path::absolute(&source)?;
+            let d = out.work("building the Japanese dictionary", |job| kogi.add_dictionary(&source, job))?;
+            if !out.json(&d) {
+                say!("built {} ({} entries, {}) in {:.1} s — keyword search now finds Japanese words by form and reading", d.name, d.entries, size(d.bytes), d.seconds);
             }
         }
         ModelsCommand::Use { name } => {

@@ -263,11 +263,13 @@ pub struct Answerer<'a> {
     retrievers: HashMap<String, Retriever<'a>>,
     /// Optional cross-encoder for the reranked rung (the model's yes/no judgement otherwise).
     pub cross_encoder: Option<rerank::CrossEncoder>,
+    /// Keyword search by words and readings (trigrams only when `None`).
+    pub words: Option<crate::retrieval::Words>,
 }
 
 impl<'a> Answerer<'a> {
     pub fn new(db: &'a mut Db, embedder: &'a dyn Embed, tokens: Option<&'a dyn TokenSpans>, lm: Option<&'a mut dyn Generator>) -> Self {
-        Self { db, embedder, tokens, lm, retrievers: HashMap::new(), cross_encoder: None }
+        Self { db, embedder, tokens, lm, retrievers: HashMap::new(), cross_encoder: None, words: None }
     }
 
     fn lm(&mut self) -> Result<&mut (dyn Generator + 'a)> {
@@ -297,6 +299,7 @@ impl<'a> Answerer<'a> {
         let missing = self.unindexed(rung, filter)?;
         let mut ix = Indexer::new(self.embedder);
         ix.tokens = self.tokens;
+        ix.words = self.words.clone();
         let changed = !missing.is_empty();
         let n = missing.len();
         for (i, rev) in missing.into_iter().enumerate() {
@@ -313,7 +316,8 @@ impl<'a> Answerer<'a> {
         let Some((strategy, which)) = p.rung.source() else { return Ok(Vec::new()) };
         self.ensure_indexed(p.rung, &p.filter, &mut |_, _| {}, &AtomicBool::new(false))?;
         let embedder = self.embedder;
-        let retriever = self.retrievers.entry(strategy.name()).or_insert_with(|| Retriever::new(embedder, &strategy));
+        let words = self.words.clone();
+        let retriever = self.retrievers.entry(strategy.name()).or_insert_with(|| Retriever::new(embedder, &strategy).with_words(words));
         let k = if p.rung == Rung::Reranked { p.rerank_candidates.max(p.k) } else { p.k };
         let params = SearchParams { k, filter: SearchFilter { revision: which, ..p.filter.clone() }, ..Default::default() };
         let mut passages = retriever.search(self.db, question, &params)?;

@@ -194,7 +194,18 @@ fn concurrent(settings: &Settings, client: Arc<Client>, params: &ServerBench) ->
     // A server that runs one request at a time (llama-cpp-python) queues the rest: the last one's
     // first word comes after all the others' answers.
     s.server.first_token_timeout_s = s.server.first_token_timeout_s.max(1800.0);
-    let k = Kogi::in_memory(s)?;
+    // A database file, as the app has: each question gets its own connection and none waits for
+    // another's (the in-memory database is one connection behind a lock, so questions would queue).
+    let dir = std::env::temp_dir().join(format!("kogi-bench-server-{}-{}", std::process::id(), started_nanos()));
+    std::fs::create_dir_all(&dir).map_err(|e| Error::Io { path: dir.clone(), message: e.to_string() })?;
+    struct Gone(std::path::PathBuf);
+    impl Drop for Gone {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let _gone = Gone(dir.clone());
+    let k = Kogi::new(dir.join("bench.db"), s, None);
     if let Some(key) = client.key_secret() {
         k.set_server_key(Some(key))?;
     }
@@ -219,4 +230,8 @@ fn concurrent(settings: &Settings, client: Arc<Client>, params: &ServerBench) ->
     let identical = one_by_one.iter().zip(&at_once).filter(|(a, b)| a == b).count();
     let first_difference = one_by_one.iter().zip(&at_once).find(|(a, b)| a != b).map(|(a, b)| (a.clone(), b.clone()));
     Ok(Concurrency { identical, concurrent_s, questions: params.questions.len(), sequential_s, speedup: sequential_s / concurrent_s, first_difference })
+}
+
+fn started_nanos() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
 }

@@ -389,7 +389,7 @@ pub(crate) fn applied_text(base: &Revision, occurrences: &[Occurrence]) -> Resul
 
 /// Where the `term` of a [`TermSuggestion`] comes from: the glossary, or the transcript itself.
 /// (Not the suspicious scan's `SuggestionSource`, which says who proposed a span's replacement.)
-/// In JSON: `"glossary"` or `"frequency"`.
+/// In JSON: `"glossary"`, `"frequency"`, `"reading"` or `"homophone"`.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum TermSource {
@@ -397,6 +397,10 @@ pub enum TermSource {
     Glossary,
     /// A run the transcript has many times; the variant is a rare spelling close to it.
     Frequency,
+    /// A term of the glossary; the variant sounds like it (`correction::readings`).
+    Reading,
+    /// A noun compound the transcript has many times; the variant sounds like it.
+    Homophone,
 }
 
 /// A run that looks like a mis-heard `term`.
@@ -699,8 +703,8 @@ pub fn suggest_terms(text: &str, terms: &[Term]) -> Vec<TermSuggestion> {
             .cmp(&(b.source as u8))
             .then(a.distance.total_cmp(&b.distance))
             .then_with(|| match a.source {
-                TermSource::Glossary => b.count.cmp(&a.count),
                 TermSource::Frequency => ratio(b).total_cmp(&ratio(a)),
+                _ => b.count.cmp(&a.count),
             })
             .then(a.span.start.cmp(&b.span.start))
     });

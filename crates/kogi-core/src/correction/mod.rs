@@ -5,4 +5,5 @@
 pub mod align;
 pub mod diff;
 pub mod glossary;
+pub mod readings;
 pub mod suspicious;

@@ -45,11 +45,13 @@ pub struct Indexer<'a> {
     pub tokens: Option<&'a dyn TokenSpans>,
     /// Texts per embedding call (and per committed batch).
     pub batch: usize,
+    /// Words and readings for keyword search, analysed as the chunks are stored.
+    pub words: Option<crate::retrieval::Words>,
 }
 
 impl<'a> Indexer<'a> {
     pub fn new(embedder: &'a dyn Embed) -> Self {
-        Self { embedder, tokens: None, batch: 64 }
+        Self { embedder, tokens: None, batch: 64, words: None }
     }
 
     /// Index a lecture's newest revision.
@@ -117,6 +119,9 @@ impl<'a> Indexer<'a> {
             progress(Progress { done: (b * self.batch + batch.len()).min(todo.len()), total: todo.len() });
         }
         db.put_chunk_set(lecture, revision.id, &name, &model, &chunks, &texts)?;
+        if let Some(w) = &self.words {
+            crate::retrieval::words::bring_up_to_date(db, w)?;
+        }
         Ok(report(chunks.len(), todo.len(), reused, false))
     }
 }

@@ -12,6 +12,8 @@ pub enum ModelKind {
     Embedder,
     Chat,
     CrossEncoder,
+    /// A dictionary for Japanese words and readings (`text::japanese`).
+    Analyzer,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -5,8 +5,10 @@
 
 pub mod bm25;
 mod dense;
+pub mod words;
 
 pub use dense::DenseIndex;
+pub use words::Words;
 
 use crate::chunk::Strategy;
 use crate::inference::{Embed, Role};
@@ -68,8 +70,11 @@ pub struct SearchParams {
     pub candidates: usize,
     /// Reciprocal-rank-fusion constant.
     pub rrf_k: f64,
-    /// Weight of the dense ranking in the fusion (BM25 gets 1 − this).
+    /// Weight of the dense ranking in the fusion (BM25 over trigrams gets 1 − this).
     pub dense_weight: f64,
+    /// Weight of the word-and-reading ranking in the fusion (`words`), beside the two above.
+    #[serde(default = "default_words_weight")]
+    pub words_weight: f64,
     /// Most trigram phrases in a full-text query (the rarest are kept).
     #[serde(default = "default_max_terms")]
     pub max_terms: usize,
@@ -82,6 +87,10 @@ fn default_max_passage_chars() -> usize {
     SearchParams::default().max_passage_chars
 }
 
+fn default_words_weight() -> f64 {
+    SearchParams::default().words_weight
+}
+
 fn default_max_terms() -> usize {
     SearchParams::default().max_terms
 }
@@ -90,7 +99,7 @@ impl Default for SearchParams {
     fn default() -> Self {
         // A small fusion constant: with two rankers and five passages to fill, a passage either ranker
         // puts at the very top should beat one both rank middling.
-        Self { mode: Mode::Hybrid, k: 5, filter: SearchFilter::default(), candidates: 50, rrf_k: 10.0, dense_weight: 0.5, max_terms: 64, max_passage_chars: 600 }
+        Self { mode: Mode::Hybrid, k: 5, filter: SearchFilter::default(), candidates: 50, rrf_k: 10.0, dense_weight: 0.5, words_weight: 0.5, max_terms: 64, max_passage_chars: 600 }
     }
 }
 
@@ -100,6 +109,8 @@ type Ranked<S> = Vec<(ChunkRow, S)>;
 /// Holds the dense index and revision texts in memory between queries (the app keeps one).
 pub struct Retriever<'e> {
     embedder: &'e dyn Embed,
+    /// How questions and chunks become words; `None` searches trigrams only.
+    words: Option<Words>,
     strategy: String,
     dense: HashMap<Which, DenseIndex>,
     texts: HashMap<RevisionId, Arc<RevisionText>>,
@@ -122,7 +133,13 @@ impl RevisionText {
 
 impl<'e> Retriever<'e> {
     pub fn new(embedder: &'e dyn Embed, strategy: &Strategy) -> Self {
-        Self { embedder, strategy: strategy.name(), dense: HashMap::new(), texts: HashMap::new(), meta: HashMap::new() }
+        Self { embedder, words: None, strategy: strategy.name(), dense: HashMap::new(), texts: HashMap::new(), meta: HashMap::new() }
+    }
+
+    /// Search by words and readings too.
+    pub fn with_words(mut self, words: Option<Words>) -> Self {
+        self.words = words;
+        self
     }
 
     /// Drop cached state (after indexing or editing).
@@ -152,8 +169,11 @@ impl<'e> Retriever<'e> {
         }
         // The two rankers run side by side: the question's embedding and dense scan on a second
         // thread, full-text search here (the connection stays on its thread).
+        if let (Some(w), false) = (&self.words, p.mode == Mode::Dense) {
+            words::bring_up_to_date(db, w)?;
+        }
         let this = &*self;
-        let (dense, lexical) = std::thread::scope(|scope| -> Result<(Ranked<f32>, Ranked<f64>)> {
+        let (dense, lexical, worded) = std::thread::scope(|scope| -> Result<(Ranked<f32>, Ranked<f64>, Ranked<f64>)> {
             let dense = (p.mode != Mode::Bm25).then(|| {
                 scope.spawn(|| -> Result<Vec<(ChunkRow, f32)>> {
                     let q = this.embedder.embed(&[question], Role::Query)?.pop().unwrap_or_default();
@@ -164,13 +184,25 @@ impl<'e> Retriever<'e> {
                 (Mode::Dense, _) | (_, None) => Vec::new(),
                 (_, Some(q)) => db.fts_search(&q, &this.strategy, &model, &p.filter, n)?,
             };
+            let worded = match (p.mode, &this.words) {
+                (Mode::Dense, _) | (_, None) => Vec::new(),
+                _ if p.words_weight <= 0.0 => Vec::new(),
+                (_, Some(w)) => {
+                    let q = w.question(question);
+                    let near = if w.has_readings() && !q.readings.is_empty() { q.near_readings(db.indexed_readings()?.iter().map(String::as_str)) } else { Vec::new() };
+                    match q.fts(&near) {
+                        Some(fts) => db.word_search(&fts, &this.strategy, &model, &p.filter, n)?,
+                        None => Vec::new(),
+                    }
+                }
+            };
             let dense = match dense {
                 Some(h) => h.join().map_err(|_| Error::Runtime("dense search panicked".into()))??,
                 None => Vec::new(),
             };
-            Ok((dense, lexical))
+            Ok((dense, lexical, worded))
         })?;
-        if dense.is_empty() && lexical.is_empty() && db.current_chunks(&self.strategy, &model, &p.filter)?.is_empty() {
+        if dense.is_empty() && lexical.is_empty() && worded.is_empty() && db.current_chunks(&self.strategy, &model, &p.filter)?.is_empty() {
             return Err(Error::NotIndexed(format!(
                 "nothing is indexed for chunking {} and model {model}",
                 self.strategy
@@ -182,6 +214,7 @@ impl<'e> Retriever<'e> {
             Mode::Bm25 => (0.0, 1.0),
             Mode::Hybrid => (p.dense_weight, 1.0 - p.dense_weight),
         };
+        let ww = if p.mode == Mode::Bm25 { 1.0 } else { p.words_weight };
         let mut fused: HashMap<i64, (ChunkRow, f64, Option<f32>, Option<f64>)> = HashMap::new();
         for (rank, (row, s)) in dense.into_iter().enumerate() {
             let e = fused.entry(row.id).or_insert_with(|| (row, 0.0, None, None));
@@ -192,6 +225,11 @@ impl<'e> Retriever<'e> {
             let e = fused.entry(row.id).or_insert_with(|| (row, 0.0, None, None));
             e.1 += wl / (p.rrf_k + rank as f64 + 1.0);
             e.3 = Some(s);
+        }
+        for (rank, (row, s)) in worded.into_iter().enumerate() {
+            let e = fused.entry(row.id).or_insert_with(|| (row, 0.0, None, None));
+            e.1 += ww / (p.rrf_k + rank as f64 + 1.0);
+            e.3 = Some(e.3.unwrap_or(0.0) + s);
         }
         let mut ranked: Vec<_> = fused.into_values().collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.id.cmp(&b.0.id)));
@@ -237,11 +275,12 @@ impl<'e> Retriever<'e> {
             return Ok(None);
         }
         let (df, total) = db.fts_document_frequencies(&grams)?;
-        let mut useful: Vec<(i64, usize, String)> = grams
-            .into_iter()
-            .enumerate()
-            .filter_map(|(i, g)| df.get(&g).copied().filter(|&d| d > 0 && d * 2 <= total).map(|d| (d, i, g)))
-            .collect();
+        let present: Vec<(i64, usize, String)> =
+            grams.into_iter().enumerate().filter_map(|(i, g)| df.get(&g).copied().filter(|&d| d > 0).map(|d| (d, i, g))).collect();
+        // When every trigram is common (「モデル」 in a lecture about models), the common ones are
+        // still what the question asks for: better weak ranks than nothing found.
+        let discriminating = present.iter().any(|&(d, ..)| d * 2 <= total);
+        let mut useful: Vec<(i64, usize, String)> = present.into_iter().filter(|&(d, ..)| !discriminating || d * 2 <= total).collect();
         useful.sort();
         useful.truncate(max_terms.max(1));
         useful.sort_by_key(|u| u.1);

@@ -159,13 +159,30 @@ impl Client {
     }
 
     pub async fn get_json(&self, url: Url) -> Result<Value> {
-        let resp = self.send(|| self.request(Method::GET, url.clone())).await?;
-        self.json_of(resp).await
+        self.whole(async {
+            let resp = self.send(|| self.request(Method::GET, url.clone())).await?;
+            self.json_of(resp).await
+        })
+        .await
     }
 
     pub async fn post_json(&self, url: Url, body: &Value) -> Result<Value> {
-        let resp = self.send(|| self.request(Method::POST, url.clone()).json(body)).await?;
-        self.json_of(resp).await
+        self.whole(async {
+            let resp = self.send(|| self.request(Method::POST, url.clone()).json(body)).await?;
+            self.json_of(resp).await
+        })
+        .await
+    }
+
+    /// A request answered all at once must be answered within the first-word timeout: for it, the
+    /// whole answer is the first word (retries and `Retry-After` waits included).
+    async fn whole(&self, fut: impl Future<Output = Result<Value>>) -> Result<Value> {
+        let limit = self.settings.first_token_timeout_s;
+        tokio::time::timeout(Duration::from_secs_f64(limit), fut).await.unwrap_or_else(|_| {
+            Err(self.fault(format!(
+                "no answer within {limit} s (the first-word timeout) — the server may be overloaded; try again, or raise the timeout in the server settings"
+            )))
+        })
     }
 
     async fn json_of(&self, resp: Response) -> Result<Value> {
@@ -280,8 +297,17 @@ impl Client {
 }
 
 fn retry_after(resp: &Response) -> Option<Duration> {
-    let v = resp.headers().get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
-    v.trim().parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0).map(Duration::from_secs_f64)
+    parse_retry_after(resp.headers().get(reqwest::header::RETRY_AFTER)?.to_str().ok()?, std::time::SystemTime::now())
+}
+
+/// `Retry-After` is seconds or an HTTP date (RFC 9110 §10.2.3); a date in the past means now.
+fn parse_retry_after(v: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let v = v.trim();
+    if let Ok(s) = v.parse::<f64>() {
+        return (s.is_finite() && s >= 0.0).then(|| Duration::from_secs_f64(s));
+    }
+    let at = httpdate::parse_http_date(v).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 /// The message inside an error body (`{"error": {"message": …}}`, `{"detail": …}`), or its start.
@@ -329,5 +355,15 @@ mod tests {
         assert_eq!(server_message(r#"{"detail": "Invalid API key"}"#), "Invalid API key");
         assert_eq!(server_message("upstream\n  timed out"), "upstream timed out");
         assert_eq!(excerpt(&"あ".repeat(300)).chars().count(), 201);
+    }
+
+    #[test]
+    fn retry_after_is_read_as_seconds_or_as_a_date() {
+        let now = httpdate::parse_http_date("Wed, 21 Oct 2026 07:28:00 GMT").unwrap();
+        assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2026 07:28:30 GMT", now), Some(Duration::from_secs(30)));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2026 07:00:00 GMT", now), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-3", now), None);
     }
 }

@@ -77,11 +77,11 @@ impl Kogi {
         if params.mode == Mode::Bm25 && self.loaded_embedder().is_none() {
             let id = self.index_model_id(&db)?.ok_or_else(|| Error::NotIndexed("nothing is indexed yet".into()))?;
             let known = IndexedUnder::new(id);
-            return Retriever::new(&known, &strategy).search(&mut db, query, params);
+            return Retriever::new(&known, &strategy).with_words(Some(self.words())).search(&mut db, query, params);
         }
         self.finish_interrupted_indexing(&mut db, &params.filter, job)?;
         let embedder = self.embedder(job)?;
-        Retriever::new(embedder.as_ref(), &strategy).search(&mut db, query, params)
+        Retriever::new(embedder.as_ref(), &strategy).with_words(Some(self.words())).search(&mut db, query, params)
     }
 
     /// Index the lectures whose newest revision is not indexed although an earlier one was: an edit
@@ -204,6 +204,7 @@ impl Kogi {
         let generator = if quoted.is_none() || modes.iter().any(|r| matches!(r, Rung::Reranked | Rung::None)) { Some(self.generator(job)?) } else { None };
         let mut lm = generator.as_ref().map(lock);
         let mut answerer = Answerer::new(&mut db, embedder.as_ref(), Some(embedder.as_ref()), lm.as_mut().map(|g| g.as_mut() as &mut dyn crate::generate::Generator));
+        answerer.words = Some(self.words());
         let answered_by = if quoted.is_none() { self.answered_by() } else { None };
         let chat_model = if answered_by.is_some() { settings.server.model.clone() } else { settings.chat_model.clone() };
         let mut out = Asked { answers: Vec::new(), first_text_ms: Vec::new(), chat_model, fit, quoted, answered_by };

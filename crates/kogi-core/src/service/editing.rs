@@ -184,7 +184,17 @@ impl Kogi {
     pub fn glossary_suggestions(&self, lecture: LectureId) -> Result<Vec<TermSuggestion>> {
         let l = self.db()?.lecture(lecture)?;
         let terms = self.db()?.terms(l.meta.course.as_deref())?;
-        Ok(glossary::suggest_terms(&self.revision(l.head)?.text, &terms))
+        let text = self.revision(l.head)?.text;
+        let mut out = glossary::suggest_terms(&text, &terms);
+        // Spans that sound like a term (with the Japanese dictionary), unless spelling found them.
+        if let crate::retrieval::Words::Analyzer(a) = self.words() {
+            for s in crate::correction::readings::suggest_by_reading(&text, &terms, &a) {
+                if !out.iter().any(|o| o.variant == s.variant) {
+                    out.push(s);
+                }
+            }
+        }
+        Ok(out)
     }
 
     // ---------------------------------------------------------------------------- suspicious

@@ -75,6 +75,7 @@ impl Kogi {
             injected_generator: self.injected_generator,
             server_key: Mutex::new(self.server_key.lock().expect("key").clone()),
             server_model: Mutex::new(self.server_model.lock().expect("server").clone()),
+            words: Mutex::new(self.words.lock().expect("words").clone()),
         })
     }
 
@@ -101,7 +102,7 @@ impl Kogi {
         k.index_in(&mut db, lecture, job)?;
         let embedder = k.embedder(job)?;
         let strategy = k.settings().chunking;
-        let mut retriever = Retriever::new(embedder.as_ref(), &strategy);
+        let mut retriever = Retriever::new(embedder.as_ref(), &strategy).with_words(Some(k.words()));
         let params = SearchParams { filter: SearchFilter { lectures: vec![lecture], ..Default::default() }, ..r.search.clone() };
         let answerable: Vec<&Question> = questions.iter().filter(|q| q.answerable).collect();
         job.enter(Phase::Evaluating, answerable.len());
@@ -151,6 +152,7 @@ impl Kogi {
         db.add_revision(lecture, head.id, RevisionKind::Edit, Some("hand-corrected transcript"), &text, &[])?;
         let mut lm = generator.as_ref().map(lock);
         let mut answerer = Answerer::new(&mut db, embedder.as_ref(), Some(embedder.as_ref()), lm.as_mut().map(|g| g.as_mut() as &mut dyn crate::generate::Generator));
+        answerer.words = Some(self.words());
         job.enter(Phase::Evaluating, r.rungs.len() * questions.len());
         let mut params = Self::answer_eval_params(r.k, r.max_tokens);
         params.quotes = r.quotes;
@@ -174,7 +176,12 @@ impl Kogi {
     pub fn evaluate_correction(&self, r: &CorrectionEvalRequest, job: &mut Job) -> Result<serde_json::Value> {
         let (raw_text, ref_text) = (read(&r.raw)?, read(&r.reference)?);
         let terms = r.glossary.as_deref().map(load_glossary_file).transpose()?;
-        let glossary = r.glossary.as_deref().zip(terms.as_deref());
+        let words = self.words();
+        let analyzer = match &words {
+            crate::retrieval::Words::Analyzer(a) => Some(a.as_ref()),
+            crate::retrieval::Words::Bigrams => None,
+        };
+        let glossary = r.glossary.as_deref().zip(terms.as_deref()).map(|(f, t)| (f, t, analyzer));
         if r.top == 0 {
             return eval::correction::evaluate(&r.raw, &r.reference, &raw_text, &ref_text, glossary, None, 0, &mut |_, _| {}, job.cancel_flag());
         }

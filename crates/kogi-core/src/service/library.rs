@@ -83,6 +83,7 @@ impl Kogi {
         let strategy = self.settings().chunking;
         let mut ix = Indexer::new(embedder.as_ref());
         ix.tokens = Some(embedder.as_ref());
+        ix.words = Some(self.words());
         job.enter(Phase::Indexing, 0);
         let cancel = job.cancel_flag();
         ix.index_lecture(db, lecture, &strategy, &mut |p| job.progress(p.done, p.total), cancel)

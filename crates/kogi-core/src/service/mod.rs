@@ -18,7 +18,7 @@ pub use editing::{LectureView, RevisionSummary, Saved};
 pub use evaluation::{AnswerEvalRequest, CorrectionEvalRequest, RetrievalEvalRequest};
 pub use job::{Event, Job, Phase};
 pub use library::{ImportOutcome, IndexWhen};
-pub use models::{AddModel, AppStatus, ModelEntry, ModelsReport};
+pub use models::{AddModel, AppStatus, DictionaryReport, ModelEntry, ModelsReport};
 pub use crate::model::convert::{Converted, Target};
 
 // Types front ends pass in or get back, re-exported from the modules that own them so that a front
@@ -37,7 +37,9 @@ use crate::inference::manifest::ModelDir;
 use crate::model::{LanguageFit, language_fit};
 use crate::server::key::{self, ApiKey};
 use crate::server::{Client, Engine, ServerEmbedder, ServerModel, ServerReport, ServerSettings};
+use crate::retrieval::Words;
 use crate::settings::Settings;
+use crate::text::japanese::{Analyzer, DEFAULT_DICTIONARY};
 use crate::store::Db;
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -95,6 +97,8 @@ pub struct Kogi {
     server_key: Mutex<Option<ApiKey>>,
     /// The connected server model; each generation gets its own clone, so questions run at once.
     server_model: Mutex<Option<ServerModel>>,
+    /// How text becomes words for keyword search (the Japanese dictionary, once loaded).
+    words: Mutex<Option<Words>>,
 }
 
 impl Kogi {
@@ -111,6 +115,7 @@ impl Kogi {
             injected_generator: false,
             server_key: Mutex::new(None),
             server_model: Mutex::new(None),
+            words: Mutex::new(None),
         }
     }
 
@@ -160,6 +165,31 @@ impl Kogi {
         self.settings_path.as_deref()
     }
 
+    /// How text becomes words for keyword search: the Japanese dictionary in the models folder
+    /// (loaded once), else character bigrams. A dictionary that cannot be read is reported in the
+    /// log and by `kogi models`, and search goes on with bigrams.
+    pub fn words(&self) -> Words {
+        let mut w = self.words.lock().expect("words");
+        w.get_or_insert_with(|| {
+            // The models folder, else the one the .deb installs beside the binary.
+            let beside = std::env::current_exe().ok().and_then(|e| e.parent().map(|d| d.join("../lib/kogi").join(DEFAULT_DICTIONARY)));
+            let Some(dir) = std::iter::once(self.settings().models_dir().join(DEFAULT_DICTIONARY))
+                .chain(beside)
+                .find(|d| d.join("manifest.json").is_file())
+            else {
+                return Words::Bigrams;
+            };
+            match Analyzer::open(&dir) {
+                Ok(a) => Words::Analyzer(Arc::new(a)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the Japanese dictionary cannot be used; keyword search uses character pairs");
+                    Words::Bigrams
+                }
+            }
+        })
+        .clone()
+    }
+
     /// A connection to the database.
     pub fn db(&self) -> Result<DbHandle<'_>> {
         match &self.storage {
@@ -189,6 +219,9 @@ impl Kogi {
         let served_differently = before.engine != new.engine || before.server != new.server;
         if runs_differently || served_differently || before.embedder_dir() != new.embedder_dir() {
             *self.embedder.lock().expect("embedder") = None;
+        }
+        if before.models_dir() != new.models_dir() {
+            *self.words.lock().expect("words") = None;
         }
         if runs_differently || served_differently || before.chat_dir() != new.chat_dir() {
             *self.generator.lock().expect("generator") = None;

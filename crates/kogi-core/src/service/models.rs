@@ -132,6 +132,19 @@ pub struct AddModel {
     pub target: Option<Target>,
 }
 
+/// The dictionary kogi builds at set-up (`mecab-ipadic`'s copyright file has the full text).
+pub const IPADIC_LICENCE: &str = "IPADIC (NAIST / ICOT licence: free use, modification and redistribution with the copyright notice kept)";
+
+/// What building the Japanese dictionary made.
+#[derive(Debug, Clone, Serialize)]
+pub struct DictionaryReport {
+    pub name: String,
+    pub dir: PathBuf,
+    pub entries: u64,
+    pub bytes: u64,
+    pub seconds: f64,
+}
+
 fn dir_bytes(dir: &Path) -> u64 {
     std::fs::read_dir(dir).map(|it| it.flatten().filter_map(|e| e.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum()).unwrap_or(0)
 }
@@ -183,6 +196,23 @@ impl Kogi {
         job.enter(Phase::Converting, 0);
         let cancel = job.cancel_flag();
         convert(&request, &s.models_dir(), &mut |read, of, _, _| job.progress((read >> 20) as usize, (of >> 20).max(1) as usize), cancel)
+    }
+
+    /// Compile a MeCab-format dictionary source (IPADIC from Debian's `mecab-ipadic`) into the
+    /// models folder as the Japanese analyser that keyword search and reading-based suggestions use.
+    pub fn add_dictionary(&self, source: &Path, job: &mut Job) -> Result<DictionaryReport> {
+        let started = std::time::Instant::now();
+        job.enter(Phase::Converting, 0);
+        let dir = self.settings().models_dir().join(crate::text::japanese::DEFAULT_DICTIONARY);
+        let m = crate::text::japanese::build_dictionary(source, &dir, crate::text::japanese::DEFAULT_DICTIONARY, IPADIC_LICENCE)?;
+        *self.words.lock().expect("words") = None;
+        Ok(DictionaryReport {
+            name: m.name,
+            entries: m.extra.get("entries").and_then(|e| e.as_u64()).unwrap_or(0),
+            bytes: dir_bytes(&dir),
+            dir,
+            seconds: started.elapsed().as_secs_f64(),
+        })
     }
 
     /// Answer with this installed chat model from now on.

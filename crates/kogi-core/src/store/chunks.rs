@@ -81,6 +81,13 @@ impl SearchFilter {
     }
 }
 
+/// The two keyword indexes.
+#[derive(Clone, Copy)]
+enum Index {
+    Trigrams,
+    Words,
+}
+
 /// Chunk sets that search uses (the filter picks each lecture's newest or original revision).
 const CURRENT_SETS: &str = "
     FROM chunk_sets s
@@ -230,6 +237,35 @@ impl Db {
         filter: &SearchFilter,
         limit: usize,
     ) -> Result<Vec<(ChunkRow, f64)>> {
+        self.ranked_search(Index::Trigrams, fts_query, strategy, model, filter, limit)
+    }
+
+    /// Keyword search over the word index (`retrieval::words`): dictionary forms weigh twice what
+    /// readings do (a reading match may be another word that sounds alike).
+    pub fn word_search(
+        &self,
+        fts_query: &str,
+        strategy: &str,
+        model: &str,
+        filter: &SearchFilter,
+        limit: usize,
+    ) -> Result<Vec<(ChunkRow, f64)>> {
+        self.ranked_search(Index::Words, fts_query, strategy, model, filter, limit)
+    }
+
+    fn ranked_search(
+        &self,
+        index: Index,
+        fts_query: &str,
+        strategy: &str,
+        model: &str,
+        filter: &SearchFilter,
+        limit: usize,
+    ) -> Result<Vec<(ChunkRow, f64)>> {
+        let (table, rank) = match index {
+            Index::Trigrams => ("chunks_fts", "bm25(chunks_fts)"),
+            Index::Words => ("chunks_words", "bm25(chunks_words, 1.0, 0.5)"),
+        };
         // Rank inside FTS5 first (a subquery over the index alone), then join and filter a pool of
         // the best rows: joining every matching row before sorting costs more than ranking them.
         // The pool grows when filters (other strategies, revisions, lectures) leave too few.
@@ -241,8 +277,8 @@ impl Db {
             params.push((limit as i64).into());
             let sql = format!(
                 "SELECT {CHUNK_COLS}, -m.score AS score
-                 FROM (SELECT rowid AS id, bm25(chunks_fts) AS score FROM chunks_fts
-                       WHERE chunks_fts MATCH ?1 ORDER BY score LIMIT ?4) m
+                 FROM (SELECT rowid AS id, {rank} AS score FROM {table}
+                       WHERE {table} MATCH ?1 ORDER BY score LIMIT ?4) m
                  JOIN chunks c ON c.id = m.id
                  JOIN chunk_sets s ON s.id = c.chunk_set_id
                  JOIN revisions r ON r.id = s.revision_id
@@ -261,7 +297,7 @@ impl Db {
                 0
             } else {
                 self.conn
-                    .query_row("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?1", [fts_query], |r| r.get(0))
+                    .query_row(&format!("SELECT count(*) FROM {table} WHERE {table} MATCH ?1"), [fts_query], |r| r.get(0))
                     .map_err(|e| self.err(e))?
             };
             if rows.len() >= limit || matched as usize <= pool {

@@ -8,6 +8,7 @@ mod glossary;
 mod lectures;
 mod revisions;
 mod scans;
+mod words;
 mod schema;
 
 pub use chunks::{ChunkRow, ChunkSet, ChunkSetId, SearchFilter, Which};

@@ -148,6 +148,30 @@ const MIGRATIONS: &[&str] = &[
         updated_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
     );
     "#,
+    // 6: keyword search by words and readings (`retrieval::words`). `words_by` names the analysis
+    // that produced a chunk's tokens; NULL (every chunk stored before) is analysed on next use.
+    // Every chunk has a row in the index from its insert on, so updates can always delete the old one.
+    r#"
+    ALTER TABLE chunks ADD COLUMN words TEXT;
+    ALTER TABLE chunks ADD COLUMN readings TEXT;
+    ALTER TABLE chunks ADD COLUMN words_by TEXT;
+    CREATE INDEX chunks_words_by ON chunks(words_by);
+    CREATE VIRTUAL TABLE chunks_words USING fts5(
+        words, readings, content='chunks', content_rowid='id', tokenize='unicode61 remove_diacritics 0'
+    );
+    INSERT INTO chunks_words(chunks_words) VALUES ('rebuild');
+    CREATE TRIGGER chunks_words_insert AFTER INSERT ON chunks BEGIN
+        INSERT INTO chunks_words(rowid, words, readings) VALUES (new.id, coalesce(new.words, ''), coalesce(new.readings, ''));
+    END;
+    CREATE TRIGGER chunks_words_update AFTER UPDATE OF words, readings ON chunks BEGIN
+        INSERT INTO chunks_words(chunks_words, rowid, words, readings) VALUES ('delete', old.id, coalesce(old.words, ''), coalesce(old.readings, ''));
+        INSERT INTO chunks_words(rowid, words, readings) VALUES (new.id, coalesce(new.words, ''), coalesce(new.readings, ''));
+    END;
+    CREATE TRIGGER chunks_words_delete AFTER DELETE ON chunks BEGIN
+        INSERT INTO chunks_words(chunks_words, rowid, words, readings) VALUES ('delete', old.id, coalesce(old.words, ''), coalesce(old.readings, ''));
+    END;
+    CREATE VIRTUAL TABLE chunks_words_vocab USING fts5vocab(chunks_words, col);
+    "#,
 ];
 
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;

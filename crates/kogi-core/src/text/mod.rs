@@ -1,6 +1,7 @@
 //! Character offsets, and the script of a character ([`script`]). Every offset kogi stores or
 //! reports counts Unicode code points (not bytes), the unit the evaluation sets and the UI use.
 
+pub mod japanese;
 pub mod script;
 
 use serde::{Deserialize, Serialize};
