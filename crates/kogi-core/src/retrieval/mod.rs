@@ -99,7 +99,7 @@ impl Default for SearchParams {
     fn default() -> Self {
         // A small fusion constant: with two rankers and five passages to fill, a passage either ranker
         // puts at the very top should beat one both rank middling.
-        Self { mode: Mode::Hybrid, k: 5, filter: SearchFilter::default(), candidates: 50, rrf_k: 10.0, dense_weight: 0.5, words_weight: 0.5, max_terms: 64, max_passage_chars: 600 }
+        Self { mode: Mode::Hybrid, k: 5, filter: SearchFilter::default(), candidates: 50, rrf_k: 10.0, dense_weight: 0.5, words_weight: 0.25, max_terms: 64, max_passage_chars: 600 }
     }
 }
 
