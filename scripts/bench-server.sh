@@ -21,5 +21,7 @@ JSON
 "$py" -m llama_cpp.server --config_file "$dir/config.json" > "$dir/server.log" 2>&1 &
 server=$!
 for _ in $(seq 600); do curl -sf "http://127.0.0.1:$port/v1/models" > /dev/null && break; sleep 0.2; done
-cargo build --release -q -p kogi-cli
-target/release/kogi --server "http://127.0.0.1:$port/v1" --server-model smollm2 bench server "$@"
+# KOGI_PROFILE=debug uses the debug build (a quick check; figures come from release).
+profile=${KOGI_PROFILE:-release}
+if [ "$profile" = release ]; then cargo build --release -q -p kogi-cli; else cargo build -q -p kogi-cli; fi
+"target/$profile/kogi" --server "http://127.0.0.1:$port/v1" --server-model smollm2 bench server "$@"
