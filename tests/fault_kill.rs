@@ -150,6 +150,9 @@ fn soundness(path: &Path) -> Vec<String> {
     if let Err(e) = c.execute("INSERT INTO chunks_fts(chunks_fts, rank) VALUES ('integrity-check', 1)", []) {
         bad.push(format!("the full-text index does not match the chunks: {e}"));
     }
+    if let Err(e) = c.execute("INSERT INTO chunks_words(chunks_words, rank) VALUES ('integrity-check', 1)", []) {
+        bad.push(format!("the word index does not match the chunks: {e}"));
+    }
 
     // Revisions: numbered 1..n per lecture, each on top of the one before, text matching its hash.
     let mut stmt = c.prepare("SELECT id, lecture_id, number, parent_id, kind, text, text_sha256 FROM revisions ORDER BY lecture_id, number").unwrap();

@@ -41,6 +41,9 @@ pub struct BenchArgs {
     /// Keep the search corpus in this database file (reused when it exists)
     #[arg(long)]
     pub(crate) corpus_db: Option<PathBuf>,
+    /// Leave Japanese words and readings out: trigrams and dense only, as before issue 15 (index, search)
+    #[arg(long)]
+    pub(crate) no_words: bool,
     /// Search mode timed (search)
     #[arg(long, default_value = "hybrid")]
     pub(crate) mode: Mode,
@@ -105,14 +108,14 @@ pub fn run(args: BenchArgs, kogi: &Kogi, out: &Out) -> Result<()> {
     match args.what {
         What::Index => {
             let (name, bytes) = transcript(&args)?;
-            let params = IndexBench { runs: args.runs };
+            let params = IndexBench { runs: args.runs, words: !args.no_words };
             show(out, &kogi.bench_index(&name, &bytes, &params)?)
         }
         What::Search => {
             let (name, bytes) = transcript(&args)?;
             let dir = tempfile::tempdir()?;
             let corpus = args.corpus_db.clone().unwrap_or_else(|| dir.path().join("bench.sqlite3"));
-            let params = SearchBench { lectures: args.lectures, queries: args.queries, mode: args.mode };
+            let params = SearchBench { lectures: args.lectures, queries: args.queries, mode: args.mode, words: !args.no_words };
             show(out, &kogi.bench_search(&corpus, &name, &bytes, &params)?)
         }
         What::Generate => {

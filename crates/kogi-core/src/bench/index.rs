@@ -16,17 +16,21 @@ use std::time::Instant;
 pub struct IndexBench {
     /// Repetitions (at least one), each into a fresh in-memory database; the median is reported.
     pub runs: usize,
+    /// Analyse Japanese words and readings too (what indexing does in the app).
+    pub words: bool,
 }
 
 impl Default for IndexBench {
     fn default() -> Self {
-        Self { runs: 3 }
+        Self { runs: 3, words: true }
     }
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct IndexBenchReport {
     pub bench: &'static str,
+    /// The word analysis done while indexing (`None`: trigrams only).
+    pub words: Option<String>,
     pub chars: usize,
     pub chunks: usize,
     pub file: String,
@@ -48,10 +52,12 @@ pub fn index(
     file: &str,
     bytes: &[u8],
     params: &IndexBench,
+    words: Option<crate::retrieval::Words>,
 ) -> Result<IndexBenchReport> {
     let cancel = AtomicBool::new(false);
     let mut indexer = Indexer::new(embedder);
     indexer.tokens = Some(embedder);
+    indexer.words = words.filter(|_| params.words);
     let mut secs = Vec::new();
     let mut chunks = 0;
     for _ in 0..params.runs.max(1) {
@@ -76,5 +82,6 @@ pub fn index(
         runs: secs.len(),
         strategy: strategy.name(),
         threads,
+        words: indexer.words.as_ref().map(|w| w.id()),
     })
 }

@@ -37,11 +37,13 @@ pub struct SearchBench {
     pub queries: usize,
     /// Search mode timed.
     pub mode: Mode,
+    /// Index and search Japanese words and readings too (what the app does).
+    pub words: bool,
 }
 
 impl Default for SearchBench {
     fn default() -> Self {
-        Self { lectures: 100, queries: 200, mode: Mode::Hybrid }
+        Self { lectures: 100, queries: 200, mode: Mode::Hybrid, words: true }
     }
 }
 
@@ -62,11 +64,14 @@ pub struct SearchBenchReport {
     pub queries: usize,
     pub strategy: String,
     pub threads: Option<usize>,
+    /// The word analysis searched beside trigrams (`None`: trigrams only).
+    pub words: Option<String>,
 }
 
 /// Build a corpus of copies of the transcript `bytes` (named `file`) in `db` (a database kept
 /// between runs is reused: its lectures are found again and are already indexed), then time queries.
 /// `embedder` was opened with `threads` (reported).
+#[allow(clippy::too_many_arguments)]
 pub fn search(
     embedder: &OnnxEmbedder,
     strategy: &Strategy,
@@ -75,10 +80,13 @@ pub fn search(
     file: &str,
     bytes: &[u8],
     params: &SearchBench,
+    words: Option<crate::retrieval::Words>,
 ) -> Result<SearchBenchReport> {
     let cancel = AtomicBool::new(false);
+    let words = words.filter(|_| params.words);
     let mut indexer = Indexer::new(embedder);
     indexer.tokens = Some(embedder);
+    indexer.words = words.clone();
     let build = Instant::now();
     // The corpus: copies of the lecture, each made distinct by a header line; their chunk
     // texts repeat, so embeddings are computed once and reused (indexing is benchmarked apart).
@@ -91,8 +99,10 @@ pub fn search(
         indexer.index_lecture(db, id, strategy, &mut |_| {}, &cancel)?;
     }
     let build_s = build.elapsed().as_secs_f64();
-    let mut retriever = Retriever::new(embedder, strategy);
-    let search = SearchParams { mode: params.mode, ..Default::default() };
+    let words_id = words.as_ref().map(|w| w.id());
+    let weight = if words.is_some() { SearchParams::default().words_weight } else { 0.0 };
+    let mut retriever = Retriever::new(embedder, strategy).with_words(words);
+    let search = SearchParams { mode: params.mode, words_weight: weight, ..Default::default() };
     let load = Instant::now();
     retriever.search(db, QUERIES[0], &search)?; // loads the dense index
     let load_s = load.elapsed().as_secs_f64();
@@ -124,5 +134,6 @@ pub fn search(
         queries: ms.len(),
         strategy: strategy.name(),
         threads,
+        words: words_id,
     })
 }

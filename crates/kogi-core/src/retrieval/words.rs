@@ -203,6 +203,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn chunks_stored_without_words_are_analysed_before_the_next_search_and_found() {
+        use crate::chunk::Chunk;
+        use crate::store::SearchFilter;
+        use crate::text::CharSpan;
+        use crate::transcript::import::{ImportOptions, import_bytes};
+        let mut db = Db::open_in_memory().unwrap();
+        let text = "推論の話。\n\n学習の話。";
+        let t = import_bytes("l.txt", text.as_bytes(), &ImportOptions::default()).unwrap();
+        let imported = db.import_transcript(&t).unwrap();
+        let (lecture, revision) = (imported.lecture.id, imported.lecture.head);
+        let chunks = [Chunk { matched: CharSpan::new(0, 5), context: CharSpan::new(0, 5) }, Chunk { matched: CharSpan::new(7, 12), context: CharSpan::new(7, 12) }];
+        // As a database from before the word index holds them: no words yet.
+        db.put_chunk_set(lecture, revision, "s", "m", &chunks, &["推論の話。", "学習の話。"]).unwrap();
+        assert_eq!(db.chunks_needing_words("bigrams-1", 10).unwrap().len(), 2);
+        let q = Words::Bigrams.question("学習").fts(&[]).unwrap();
+        assert!(db.word_search(&q, "s", "m", &SearchFilter::default(), 5).unwrap().is_empty());
+        assert_eq!(bring_up_to_date(&db, &Words::Bigrams).unwrap(), 2);
+        assert_eq!(bring_up_to_date(&db, &Words::Bigrams).unwrap(), 0, "nothing left to analyse");
+        let found = db.word_search(&q, "s", "m", &SearchFilter::default(), 5).unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].0.chunk.matched, CharSpan::new(7, 12));
+    }
+
+    #[test]
     fn without_a_dictionary_two_character_words_still_become_tokens() {
         let t = Words::Bigrams.index("推論とはo1のこと");
         assert!(t.words.split(' ').any(|w| w == "推論"), "{t:?}");

@@ -21,7 +21,7 @@ impl Kogi {
     /// Time to index one transcript from scratch (no cached embeddings).
     pub fn bench_index(&self, file: &str, bytes: &[u8], params: &IndexBench) -> Result<IndexBenchReport> {
         let s = self.settings();
-        bench::index(&self.bench_embedder(None)?, &s.chunking, s.threads, file, bytes, params)
+        bench::index(&self.bench_embedder(None)?, &s.chunking, s.threads, file, bytes, params, Some(self.words()))
     }
 
     /// Query latency over a corpus of copies of one transcript, built in `corpus` (kept when it
@@ -29,7 +29,7 @@ impl Kogi {
     pub fn bench_search(&self, corpus: &Path, file: &str, bytes: &[u8], params: &SearchBench) -> Result<SearchBenchReport> {
         let s = self.settings();
         let mut db = Db::open(corpus)?;
-        bench::search(&self.bench_embedder(None)?, &s.chunking, s.threads, &mut db, file, bytes, params)
+        bench::search(&self.bench_embedder(None)?, &s.chunking, s.threads, &mut db, file, bytes, params, Some(self.words()))
     }
 
     /// Time to first token and decode speed of the chat model (or the one in `model`), with the
