@@ -5,7 +5,7 @@
 use crate::jobs::{JobId, Reporter};
 use crate::state::{AppState, CmdResult, UiError};
 use kogi_core::Error;
-use kogi_core::correction::glossary::{Occurrence, ReplaceOptions, Term};
+use kogi_core::correction::glossary::{Occurrence, ReplaceOptions, Term, TermSuggestion};
 use kogi_core::correction::suspicious::{ScanParams, Suggestion};
 use kogi_core::lecture::{Lecture, LectureId, Revision, RevisionId};
 use kogi_core::service::{AddModel, AppStatus, AskRequest, Draft, IndexWhen, LectureView, ModelEntry, Saved};
@@ -276,6 +276,16 @@ pub async fn glossary_preview(
     revision: i64,
 ) -> CmdResult<Vec<Occurrence>> {
     Ok(state.kogi.glossary_preview(RevisionId(revision), &ReplaceOptions::default())?)
+}
+
+/// Spans of the newest revision that look or sound like mis-heard glossary terms, and new terms to
+/// propose (spelled like, or sounding like, what the lecture says often); nothing changes.
+#[tauri::command]
+pub async fn glossary_suggestions(
+    state: State<'_, AppState>,
+    lecture: i64,
+) -> CmdResult<Vec<TermSuggestion>> {
+    Ok(state.kogi.glossary_suggestions(LectureId(lecture))?)
 }
 
 /// Apply the occurrences the person kept as one revision.

@@ -36,6 +36,7 @@ fn main() {
             commands::glossary_terms,
             commands::glossary_add,
             commands::glossary_preview,
+            commands::glossary_suggestions,
             commands::glossary_apply,
             commands::scan_suspicious,
             commands::suggest,

@@ -175,6 +175,22 @@ async function main() {
   });
   await shot("05-lecture-saved");
 
+  await step("find a mishearing by sound: 「水温時」 for the term 「推論時」, added as a variant and previewed", async () => {
+    await type("#term", "推論時");
+    await click("#add-term");
+    await waitFor("the term in the list", async () => ((await textOf(".terms")) ?? "").includes("推論時"));
+    await click("#glossary-suggest-btn");
+    await waitFor("the likely mishearings", () => exists("#misheard li"), 30_000);
+    const row = await js("return [...document.querySelectorAll('#misheard li')].findIndex((li) => li.querySelector('del')?.textContent === '水温時' && li.querySelector('ins')?.textContent === '推論時');");
+    if (row < 0) throw new Error(`水温時 → 推論時 not suggested: ${await textOf("#misheard")}`);
+    results.misheard = await js("return document.querySelectorAll('#misheard li').length;");
+    await shot("05b-glossary-misheard");
+    await js(`document.querySelectorAll('#misheard li')[${row}].querySelector('.add-variant').click();`);
+    await waitFor("the variant in the list", async () => ((await textOf(".terms")) ?? "").includes("水温時"));
+    await click("#glossary-preview-btn");
+    await waitFor("the preview with it", async () => ((await textOf("#glossary-preview")) ?? "").includes("水温時"), 30_000);
+  });
+
   await step("unsaved typing survives closing the window and is offered back", async () => {
     await click(".cm-mergeViewEditor:last-child .cm-content");
     await type(".cm-mergeViewEditor:last-child .cm-content", "（追記）");

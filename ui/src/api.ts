@@ -11,6 +11,7 @@ import type { AppStatus } from "./bindings/AppStatus";
 import type { Asked } from "./bindings/Asked";
 import type { CharSpan } from "./bindings/CharSpan";
 import type { Draft } from "./bindings/Draft";
+import type { TermSuggestion } from "./bindings/TermSuggestion";
 import type { Lecture } from "./bindings/Lecture";
 import type { LectureMeta } from "./bindings/LectureMeta";
 import type { LectureView } from "./bindings/LectureView";
@@ -83,6 +84,7 @@ export const api = {
   terms: (course: string | null) => invoke<Term[]>("glossary_terms", { course }),
   addTerm: (term: string, variants: string[], course: string) => invoke<Term>("glossary_add", { term, variants, course }),
   glossaryPreview: (revision: number) => invoke<Occurrence[]>("glossary_preview", { revision }),
+  glossarySuggestions: (lecture: number) => invoke<TermSuggestion[]>("glossary_suggestions", { lecture }),
   glossaryApply: (lecture: number, parent: number, occurrences: Occurrence[]) =>
     invoke<Saved>("glossary_apply", { lecture, parent, occurrences }),
   scan: (revision: number) => invoke<number>("scan_suspicious", { revision }),

@@ -4,7 +4,7 @@ use crate::output::Out;
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use kogi_core::correction::diff::Hunk;
-use kogi_core::correction::glossary::ReplaceOptions;
+use kogi_core::correction::glossary::{ReplaceOptions, TermSource};
 use kogi_core::correction::suspicious::ScanParams;
 use kogi_core::lecture::{LectureId, RevisionId};
 use kogi_core::service::{Kogi, Saved};
@@ -160,7 +160,13 @@ pub fn glossary_cmd(kogi: &Kogi, cmd: GlossaryCmd, out: &Out) -> Result<()> {
             let s = kogi.glossary_suggestions(LectureId(lecture))?;
             if !out.json(&s) {
                 for x in &s {
-                    say!("{} → {}  (×{}, the term ×{})  …{}[{}]{}…", x.variant, x.term, x.count, x.term_count, x.before, x.variant, x.after);
+                    let why = match x.source {
+                        TermSource::Glossary => "spelled like the term",
+                        TermSource::Frequency => "spelled like a frequent word",
+                        TermSource::Reading => "sounds like the term",
+                        TermSource::Homophone => "sounds like a frequent word",
+                    };
+                    say!("{} → {}  (×{}, the term ×{}; {why})  …{}[{}]{}…", x.variant, x.term, x.count, x.term_count, x.before, x.variant, x.after);
                 }
             }
         }

@@ -4,7 +4,7 @@
 //! from the committed ones. The desktop shell writes its own types (job events, the views it
 //! builds) into `ui/src/bindings/desktop/` the same way.
 
-use crate::correction::glossary::{Occurrence, Term};
+use crate::correction::glossary::{Occurrence, Term, TermSuggestion};
 use crate::correction::suspicious::{Scan, Suggestion};
 use crate::index::IndexReport;
 use crate::lecture::{Lecture, Revision};
@@ -33,6 +33,7 @@ pub fn export(out: &Path) -> Result<(), ExportError> {
     Draft::export_all(&cfg)?;
     Term::export_all(&cfg)?;
     Occurrence::export_all(&cfg)?;
+    TermSuggestion::export_all(&cfg)?;
     Scan::export_all(&cfg)?;
     Suggestion::export_all(&cfg)?;
     AskRequest::export_all(&cfg)?;

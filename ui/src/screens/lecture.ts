@@ -5,6 +5,7 @@ import { clear, h, progressBar } from "../dom";
 import { TranscriptEditor } from "../editor";
 import { clock, debounce, draftWorthOffering, percent } from "../text";
 import type { Ctx } from "../main";
+import type { TermSuggestion } from "../bindings/TermSuggestion";
 
 /** What to open: a lecture, and optionally a cited passage in one of its revisions. */
 export interface LectureTarget {
@@ -167,6 +168,7 @@ export function mountLecture(el: HTMLElement, ctx: Ctx, target?: LectureTarget):
     const varIn = h("input", { id: "variants", placeholder: "Heard as (comma-separated), e.g. スケーリングソク" });
     const terms = h("ul", { class: "terms" });
     const preview = h("div", { class: "preview", id: "glossary-preview" });
+    const found = h("div", { class: "preview", id: "glossary-misheard" });
     side.append(
       h("h2", {}, "Glossary", course ? ` — ${course}` : ""),
       terms,
@@ -181,8 +183,41 @@ export function mountLecture(el: HTMLElement, ctx: Ctx, target?: LectureTarget):
         }
       } }, termIn, varIn, h("button", { type: "submit", id: "add-term" }, "Add term")),
       h("button", { class: "primary", id: "glossary-preview-btn", onclick: () => runPreview() }, "Preview replace-all"),
+      h("button", { id: "glossary-suggest-btn", onclick: () => findMisheard() }, "Find likely mishearings"),
+      found,
       preview,
     );
+    // Spans spelled or sounding like a term (or like what the lecture says often): adding one as a
+    // variant puts it in the replace-all preview, where each occurrence is still checked by a person.
+    async function findMisheard() {
+      if (!needSaved()) return;
+      clear(found);
+      let list: TermSuggestion[];
+      try {
+        list = await api.glossarySuggestions(view.lecture.id);
+      } catch (e) {
+        found.append(h("p", { class: "error" }, message(e)));
+        return;
+      }
+      if (list.length === 0) {
+        found.append(h("p", {}, "Nothing in this revision looks or sounds like a glossary term."));
+        return;
+      }
+      const why: Record<string, string> = { glossary: "spelled like the term", frequency: "spelled like a frequent word", reading: "sounds like the term", homophone: "sounds like a frequent word" };
+      const rows = list.map((s) => {
+        const add = h("button", { type: "button", class: "link add-variant", onclick: async () => {
+          try {
+            await api.addTerm(s.term, [s.variant], course);
+            add.replaceWith(h("span", { class: "hint" }, "added — preview to apply"));
+            listTerms();
+          } catch (e) {
+            ctx.toast(message(e), "error");
+          }
+        } }, "Add as variant");
+        return h("li", { class: `misheard ${s.source}` }, h("span", { class: "ctx" }, s.before), h("del", {}, s.variant), h("ins", {}, s.term), h("span", { class: "ctx" }, s.after), ` ×${s.count} — ${why[s.source] ?? s.source} `, add);
+      });
+      found.append(h("p", {}, `${list.length} likely mishearing(s); adding one changes nothing until you apply the preview.`), h("ul", { class: "occurrences", id: "misheard" }, ...rows));
+    }
     async function listTerms() {
       clear(terms);
       for (const t of await api.terms(course || null)) {

@@ -390,7 +390,7 @@ pub(crate) fn applied_text(base: &Revision, occurrences: &[Occurrence]) -> Resul
 /// Where the `term` of a [`TermSuggestion`] comes from: the glossary, or the transcript itself.
 /// (Not the suspicious scan's `SuggestionSource`, which says who proposed a span's replacement.)
 /// In JSON: `"glossary"`, `"frequency"`, `"reading"` or `"homophone"`.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum TermSource {
     /// A term of the glossary given; the variant is close to it.
@@ -404,7 +404,7 @@ pub enum TermSource {
 }
 
 /// A run that looks like a mis-heard `term`.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, ts_rs::TS)]
 pub struct TermSuggestion {
     /// The spelling found in the text.
     pub variant: String,

@@ -111,6 +111,8 @@ pub struct Retriever<'e> {
     embedder: &'e dyn Embed,
     /// How questions and chunks become words; `None` searches trigrams only.
     words: Option<Words>,
+    /// The readings the word index holds (read once per retriever, dropped with the other caches).
+    readings: Option<Vec<String>>,
     strategy: String,
     dense: HashMap<Which, DenseIndex>,
     texts: HashMap<RevisionId, Arc<RevisionText>>,
@@ -133,7 +135,7 @@ impl RevisionText {
 
 impl<'e> Retriever<'e> {
     pub fn new(embedder: &'e dyn Embed, strategy: &Strategy) -> Self {
-        Self { embedder, words: None, strategy: strategy.name(), dense: HashMap::new(), texts: HashMap::new(), meta: HashMap::new() }
+        Self { embedder, words: None, readings: None, strategy: strategy.name(), dense: HashMap::new(), texts: HashMap::new(), meta: HashMap::new() }
     }
 
     /// Search by words and readings too.
@@ -144,6 +146,7 @@ impl<'e> Retriever<'e> {
 
     /// Drop cached state (after indexing or editing).
     pub fn invalidate(&mut self) {
+        self.readings = None;
         self.dense.clear();
         self.texts.clear();
         self.meta.clear();
@@ -170,7 +173,9 @@ impl<'e> Retriever<'e> {
         // The two rankers run side by side: the question's embedding and dense scan on a second
         // thread, full-text search here (the connection stays on its thread).
         if let (Some(w), false) = (&self.words, p.mode == Mode::Dense) {
-            words::bring_up_to_date(db, w)?;
+            if words::bring_up_to_date(db, w)? > 0 || self.readings.is_none() {
+                self.readings = if w.has_readings() { Some(db.indexed_readings()?) } else { Some(Vec::new()) };
+            }
         }
         let this = &*self;
         let (dense, lexical, worded) = std::thread::scope(|scope| -> Result<(Ranked<f32>, Ranked<f64>, Ranked<f64>)> {
@@ -189,7 +194,13 @@ impl<'e> Retriever<'e> {
                 _ if p.words_weight <= 0.0 => Vec::new(),
                 (_, Some(w)) => {
                     let q = w.question(question);
-                    let near = if w.has_readings() && !q.readings.is_empty() { q.near_readings(db.indexed_readings()?.iter().map(String::as_str)) } else { Vec::new() };
+                    let near = if w.has_readings() && !q.readings.is_empty() {
+                        q.near_readings(this.readings.iter().flatten().map(String::as_str))
+                    } else {
+                        Vec::new()
+                    };
+                    let (df, total) = db.word_document_frequencies(&q.tokens(&near))?;
+                    let (q, near) = q.discriminating(&near, &df, total, p.max_terms);
                     match q.fts(&near) {
                         Some(fts) => db.word_search(&fts, &this.strategy, &model, &p.filter, n)?,
                         None => Vec::new(),

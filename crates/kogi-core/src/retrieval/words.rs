@@ -42,6 +42,9 @@ pub struct WordQuery {
     pub readings: Vec<String>,
 }
 
+/// Matches a word query may always rank (see [`WordQuery::discriminating`]).
+const POSTINGS_FLOOR: i64 = 5_000;
+
 /// Shortest reading (in sounds) that is looked up one sound away; twice this, two sounds away.
 const FUZZY_MIN: usize = 3;
 
@@ -119,6 +122,49 @@ impl WordQuery {
             }
         }
         out
+    }
+
+    /// Only the tokens that can tell chunks apart, at most `max` of the rarest (as for trigrams):
+    /// absent ones match nothing, and ones in more than half of the chunks add no BM25 weight but
+    /// cost the most to rank — unless nothing rarer is there (「モデル」 alone in a lecture on models).
+    pub fn discriminating(&self, near: &[String], df: &std::collections::HashMap<String, i64>, total: i64, max: usize) -> (WordQuery, Vec<String>) {
+        let present = |t: &String| df.get(t).copied().unwrap_or(0);
+        let all: Vec<(i64, usize, u8, &String)> = self
+            .words
+            .iter()
+            .map(|t| (0u8, t))
+            .chain(self.readings.iter().map(|t| (1u8, t)))
+            .chain(near.iter().map(|t| (2u8, t)))
+            .enumerate()
+            .filter(|(_, (_, t))| present(t) > 0)
+            .map(|(i, (kind, t))| (present(t), i, kind, t))
+            .collect();
+        let rare = all.iter().any(|&(d, ..)| d * 2 <= total);
+        let mut kept: Vec<_> = all.into_iter().filter(|&(d, ..)| !rare || d * 2 <= total).collect();
+        kept.sort();
+        kept.truncate(max.max(1));
+        // Ranking costs about 1.5 µs per matching chunk and token: in a large library, the rarest
+        // tokens until they match a quarter of the chunks between them (at least one; never fewer
+        // than POSTINGS_FLOOR matches, which cost under 10 ms) carry nearly all the weight.
+        let mut postings = 0;
+        let budget = (total / 4).max(POSTINGS_FLOOR);
+        let mut n = 0;
+        for k in &kept {
+            if n > 0 && postings + k.0 > budget {
+                break;
+            }
+            postings += k.0;
+            n += 1;
+        }
+        kept.truncate(n);
+        kept.sort_by_key(|k| k.1);
+        let pick = |kind: u8| kept.iter().filter(|k| k.2 == kind).map(|k| k.3.clone()).collect::<Vec<_>>();
+        (WordQuery { words: pick(0), readings: pick(1) }, pick(2))
+    }
+
+    /// Every token the question searches for (words, readings, near readings).
+    pub fn tokens<'a>(&'a self, near: &'a [String]) -> Vec<&'a str> {
+        self.words.iter().chain(&self.readings).chain(near).map(String::as_str).collect()
     }
 
     /// The FTS5 MATCH expression over the word index: every word, every reading, every near

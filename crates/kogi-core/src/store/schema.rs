@@ -170,7 +170,10 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER chunks_words_delete AFTER DELETE ON chunks BEGIN
         INSERT INTO chunks_words(chunks_words, rowid, words, readings) VALUES ('delete', old.id, coalesce(old.words, ''), coalesce(old.readings, ''));
     END;
-    CREATE VIRTUAL TABLE chunks_words_vocab USING fts5vocab(chunks_words, col);
+    -- Term statistics (document frequencies) of the word index, and every reading it has held:
+    -- a question's readings are compared with these to find the ones a sound away.
+    CREATE VIRTUAL TABLE chunks_words_vocab USING fts5vocab(chunks_words, row);
+    CREATE TABLE reading_terms (reading TEXT PRIMARY KEY) WITHOUT ROWID;
     "#,
 ];
 
