@@ -29,8 +29,6 @@ impl Default for IndexBench {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct IndexBenchReport {
     pub bench: &'static str,
-    /// The word analysis done while indexing (`None`: trigrams only).
-    pub words: Option<String>,
     pub chars: usize,
     pub chunks: usize,
     pub file: String,
@@ -41,6 +39,8 @@ pub struct IndexBenchReport {
     pub runs: usize,
     pub strategy: String,
     pub threads: Option<usize>,
+    /// The word analysis done while indexing (`None`: trigrams only).
+    pub words: Option<String>,
 }
 
 /// Index the transcript `bytes` (named `file`) with `embedder`, which was opened with `threads`
