@@ -17,6 +17,15 @@ pkg=$(mktemp -d)
 trap 'rm -rf "$pkg"' EXIT
 install -Dm755 target/release/kogi-desktop "$pkg/usr/bin/kogi-desktop"
 install -Dm644 "$ort" "$pkg/usr/lib/kogi/$(basename "$ort")"
+# The Japanese dictionary (IPADIC, compiled by kogi from the sources set-up unpacked) beside the
+# runtime, where kogi looks when the user's models folder has none; with IPADIC's copyright notice.
+ipadic=.kogi/build/ipadic/usr/share/mecab/dic/ipadic
+[ -f "$ipadic/matrix.def" ] || ipadic=/usr/share/mecab/dic/ipadic
+[ -f "$ipadic/matrix.def" ] || { echo "run scripts/setup.sh first (it unpacks IPADIC)" >&2; exit 1; }
+cargo build -q -p kogi-cli --bin kogi
+KOGI_MODELS="$pkg/usr/lib/kogi" target/debug/kogi --quiet models dictionary "$ipadic" >/dev/null
+copyright=$(dirname "$(dirname "$(dirname "$(dirname "$ipadic")")")")/share/doc/mecab-ipadic/copyright
+[ -f "$copyright" ] && install -Dm644 "$copyright" "$pkg/usr/share/doc/kogi/copyright.ipadic"
 install -Dm644 src-tauri/kogi.desktop "$pkg/usr/share/applications/kogi.desktop"
 for size in 32x32 128x128; do install -Dm644 "src-tauri/icons/$size.png" "$pkg/usr/share/icons/hicolor/$size/apps/kogi.png"; done
 install -Dm644 src-tauri/icons/icon.png "$pkg/usr/share/icons/hicolor/512x512/apps/kogi.png"
