@@ -27,6 +27,7 @@ fn kogi_commands() -> &'static [&'static str] {
         "glossary_terms",
         "glossary_add",
         "glossary_preview",
+        "glossary_suggestions",
         "glossary_apply",
         "scan_suspicious",
         "suggest",

@@ -176,6 +176,8 @@ async function main() {
   await shot("05-lecture-saved");
 
   await step("find a mishearing by sound: 「水温時」 for the term 「推論時」, added as a variant and previewed", async () => {
+    await click("#open-glossary");
+    await waitFor("the glossary", () => exists("#term"));
     await type("#term", "推論時");
     await click("#add-term");
     await waitFor("the term in the list", async () => ((await textOf(".terms")) ?? "").includes("推論時"));

@@ -214,7 +214,13 @@ export function mountLecture(el: HTMLElement, ctx: Ctx, target?: LectureTarget):
             ctx.toast(message(e), "error");
           }
         } }, "Add as variant");
-        return h("li", { class: `misheard ${s.source}` }, h("span", { class: "ctx" }, s.before), h("del", {}, s.variant), h("ins", {}, s.term), h("span", { class: "ctx" }, s.after), ` ×${s.count} — ${why[s.source] ?? s.source} `, add);
+        // The pair first, then where it was heard (the first place of ×count).
+        return h(
+          "li",
+          { class: `misheard ${s.source}` },
+          h("div", {}, h("del", {}, s.variant), " → ", h("ins", {}, s.term), ` ×${s.count} `, h("small", {}, why[s.source] ?? s.source), " ", add),
+          h("div", { class: "ctx" }, "…", s.before, h("mark", {}, s.variant), s.after, "…"),
+        );
       });
       found.append(h("p", {}, `${list.length} likely mishearing(s); adding one changes nothing until you apply the preview.`), h("ul", { class: "occurrences", id: "misheard" }, ...rows));
     }
