@@ -63,6 +63,12 @@ fn has_term_script(s: &str) -> bool {
     s.chars().any(|c| matches!(script(c), Script::Kanji | Script::Katakana))
 }
 
+/// What a technical term looks like: katakana or Latin letters in it, or three characters or more.
+/// Two-kanji words (「検証」「厳密」) have too many everyday homophones (「現象」「現実」) to propose.
+fn technical(s: &str) -> bool {
+    s.chars().count() >= 3 || s.chars().any(|c| matches!(script(c), Script::Katakana | Script::Latin))
+}
+
 struct Window {
     span: CharSpan,
     key: Vec<char>,
@@ -163,7 +169,7 @@ pub fn suggest_by_reading(text: &str, terms: &[Term], a: &Analyzer) -> Vec<TermS
         e.0 += 1;
     }
     let mut frequent: Vec<(&String, &(usize, Vec<char>))> =
-        count.iter().filter(|(s, (c, k))| *c >= FREQUENT && k.len() >= MIN_PHONEMES + 2 && has_term_script(s)).collect();
+        count.iter().filter(|(s, (c, k))| *c >= FREQUENT && k.len() >= MIN_PHONEMES + 2 && technical(s)).collect();
     frequent.sort_by(|a, b| a.0.cmp(b.0));
     for (span, key) in &compounds {
         let surface = slice(*span);
@@ -253,6 +259,12 @@ fn noun_compounds(words: &[Morpheme], keys: &[Option<Vec<char>>]) -> Vec<(CharSp
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_technical_looking_words_get_homophone_proposals() {
+        assert!(technical("計算量") && technical("スケール") && technical("o1"));
+        assert!(!technical("検証") && !technical("話"));
+    }
 
     #[test]
     fn spellings_that_share_two_characters_in_a_row_are_left_to_spelling_suggestions() {
