@@ -24,6 +24,8 @@ use std::time::{Duration, Instant};
 enum Fault {
     Fine,
     Unauthorized,
+    /// 404 for the chat: the server has no such model.
+    NoSuchModel,
     /// 429 with `Retry-After: 1` for the first request, then fine.
     BusyOnce,
     /// 429 every time.
@@ -109,6 +111,7 @@ fn serve(mut conn: TcpStream, fault: Fault, chats: &AtomicUsize, auth: &Mutex<Op
     let stream_head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n";
     match fault {
         Fault::Unauthorized => reply(&mut conn, "401 Unauthorized", "", r#"{"detail":"Invalid API key"}"#),
+        Fault::NoSuchModel => reply(&mut conn, "404 Not Found", "", r#"{"error":{"message":"The model `m` does not exist."}}"#),
         Fault::BusyOnce if n == 0 => reply(&mut conn, "429 Too Many Requests", "Retry-After: 1\r\n", r#"{"error":{"message":"busy"}}"#),
         Fault::AlwaysBusy => reply(&mut conn, "429 Too Many Requests", "Retry-After: 0\r\n", r#"{"error":{"message":"queue full"}}"#),
         Fault::Crash => reply(&mut conn, "500 Internal Server Error", "", r#"{"error":{"message":"CUDA out of memory"}}"#),
@@ -192,6 +195,7 @@ fn every_server_fault_gets_its_message_and_changes_nothing() {
     let mut seen = Vec::new();
     for (fault, expect) in [
         (Fault::Unauthorized, "wants an API key"),
+        (Fault::NoSuchModel, "has no model"),
         (Fault::AlwaysBusy, "busy (429"),
         (Fault::Crash, "CUDA out of memory"),
         (Fault::Stall, "first-word timeout"),
