@@ -166,7 +166,8 @@ pub fn glossary_cmd(kogi: &Kogi, cmd: GlossaryCmd, out: &Out) -> Result<()> {
                         TermSource::Reading => "sounds like the term",
                         TermSource::Homophone => "sounds like a frequent word",
                     };
-                    say!("{} → {}  (×{}, the term ×{}; {why})  …{}[{}]{}…", x.variant, x.term, x.count, x.term_count, x.before, x.variant, x.after);
+                    let one_line = |t: &str| t.replace(['\n', '\r'], " ");
+                    say!("{} → {}  (×{}, the term ×{}; {why})  …{}[{}]{}…", x.variant, x.term, x.count, x.term_count, one_line(&x.before), x.variant, one_line(&x.after));
                 }
             }
         }
