@@ -71,7 +71,13 @@ build_dictionary() {
   if [ ! -f "$src/matrix.def" ]; then
     echo "[models] fetching IPADIC (Debian's mecab-ipadic) …" >&2
     rm -rf "$work/ipadic" && mkdir -p "$work/ipadic"
-    (cd "$work/ipadic" && apt-get download mecab-ipadic >/dev/null 2>&1 && dpkg-deb -x mecab-ipadic_*.deb .)
+    # The package lists may be missing on a fresh machine: read them once and try again.
+    if ! (cd "$work/ipadic" && apt-get download mecab-ipadic >/dev/null 2>&1); then
+      sudo=(); [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+      "${sudo[@]}" apt-get update -qq
+      (cd "$work/ipadic" && apt-get download mecab-ipadic >/dev/null)
+    fi
+    (cd "$work/ipadic" && dpkg-deb -x mecab-ipadic_*.deb .)
   fi
   (cd "$root" && cargo build -q -p kogi-cli --bin kogi)
   KOGI_MODELS="$models" "$root/target/debug/kogi" models dictionary "$src" >&2
