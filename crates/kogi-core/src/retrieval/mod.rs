@@ -13,7 +13,7 @@ pub use words::Words;
 use crate::chunk::Strategy;
 use crate::inference::{Embed, Role};
 use crate::lecture::{LectureId, RevisionId};
-use crate::store::{ChunkRow, Db, SearchFilter, Which};
+use crate::store::{ChunkRow, Db, KeywordIndex, SearchFilter, Which};
 use crate::text::CharSpan;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -187,7 +187,7 @@ impl<'e> Retriever<'e> {
             });
             let lexical = match (p.mode, this.lexical_query(db, question, p.max_terms)?) {
                 (Mode::Dense, _) | (_, None) => Vec::new(),
-                (_, Some(q)) => db.fts_search(&q, &this.strategy, &model, &p.filter, n)?,
+                (_, Some(q)) => db.keyword_search(KeywordIndex::Trigrams, &q, &this.strategy, &model, &p.filter, n)?,
             };
             let worded = match (p.mode, &this.words) {
                 (Mode::Dense, _) | (_, None) => Vec::new(),
@@ -202,7 +202,7 @@ impl<'e> Retriever<'e> {
                     let (df, total) = db.word_document_frequencies(&q.tokens(&near))?;
                     let (q, near) = q.discriminating(&near, &df, total, p.max_terms);
                     match q.fts(&near) {
-                        Some(fts) => db.word_search(&fts, &this.strategy, &model, &p.filter, n)?,
+                        Some(fts) => db.keyword_search(KeywordIndex::Words, &fts, &this.strategy, &model, &p.filter, n)?,
                         None => Vec::new(),
                     }
                 }

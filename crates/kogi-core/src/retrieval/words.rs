@@ -264,10 +264,10 @@ mod tests {
         db.put_chunk_set(lecture, revision, "s", "m", &chunks, &["推論の話。", "学習の話。"]).unwrap();
         assert_eq!(db.chunks_needing_words("bigrams-1", 10).unwrap().len(), 2);
         let q = Words::Bigrams.question("学習").fts(&[]).unwrap();
-        assert!(db.word_search(&q, "s", "m", &SearchFilter::default(), 5).unwrap().is_empty());
+        assert!(db.keyword_search(crate::store::KeywordIndex::Words, &q, "s", "m", &SearchFilter::default(), 5).unwrap().is_empty());
         assert_eq!(bring_up_to_date(&db, &Words::Bigrams).unwrap(), 2);
         assert_eq!(bring_up_to_date(&db, &Words::Bigrams).unwrap(), 0, "nothing left to analyse");
-        let found = db.word_search(&q, "s", "m", &SearchFilter::default(), 5).unwrap();
+        let found = db.keyword_search(crate::store::KeywordIndex::Words, &q, "s", "m", &SearchFilter::default(), 5).unwrap();
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].0.chunk.matched, CharSpan::new(7, 12));
     }

@@ -82,9 +82,12 @@ impl SearchFilter {
 }
 
 /// The two keyword indexes.
-#[derive(Clone, Copy)]
-enum Index {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeywordIndex {
+    /// Character trigrams of the context text (`retrieval::bm25`).
     Trigrams,
+    /// Dictionary forms and readings (`retrieval::words`): forms weigh twice what readings do (a
+    /// reading match may be another word that sounds alike).
     Words,
 }
 
@@ -226,36 +229,13 @@ impl Db {
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.err(e))
     }
 
-    /// Full-text search (FTS5 trigram, BM25) over the context text of the searchable chunks (what is
-    /// handed to the model: for a sentence window, the whole window). `fts_query` must already be
-    /// escaped (see `retrieval::bm25::fts_query`). Returns (chunk, bm25 score; higher is better).
-    pub fn fts_search(
+    /// Keyword search (FTS5, BM25) over one of the keyword indexes of the searchable chunks: for a
+    /// sentence window, over the whole window. `fts_query` must already be escaped (see
+    /// `retrieval::bm25::fts_query`, `retrieval::words::WordQuery::fts`). Returns (chunk, bm25 score;
+    /// higher is better).
+    pub fn keyword_search(
         &self,
-        fts_query: &str,
-        strategy: &str,
-        model: &str,
-        filter: &SearchFilter,
-        limit: usize,
-    ) -> Result<Vec<(ChunkRow, f64)>> {
-        self.ranked_search(Index::Trigrams, fts_query, strategy, model, filter, limit)
-    }
-
-    /// Keyword search over the word index (`retrieval::words`): dictionary forms weigh twice what
-    /// readings do (a reading match may be another word that sounds alike).
-    pub fn word_search(
-        &self,
-        fts_query: &str,
-        strategy: &str,
-        model: &str,
-        filter: &SearchFilter,
-        limit: usize,
-    ) -> Result<Vec<(ChunkRow, f64)>> {
-        self.ranked_search(Index::Words, fts_query, strategy, model, filter, limit)
-    }
-
-    fn ranked_search(
-        &self,
-        index: Index,
+        index: KeywordIndex,
         fts_query: &str,
         strategy: &str,
         model: &str,
@@ -263,8 +243,8 @@ impl Db {
         limit: usize,
     ) -> Result<Vec<(ChunkRow, f64)>> {
         let (table, rank) = match index {
-            Index::Trigrams => ("chunks_fts", "bm25(chunks_fts)"),
-            Index::Words => ("chunks_words", "bm25(chunks_words, 1.0, 0.5)"),
+            KeywordIndex::Trigrams => ("chunks_fts", "bm25(chunks_fts)"),
+            KeywordIndex::Words => ("chunks_words", "bm25(chunks_words, 1.0, 0.5)"),
         };
         // Rank inside FTS5 first (a subquery over the index alone), then join and filter a pool of
         // the best rows: joining every matching row before sorting costs more than ranking them.

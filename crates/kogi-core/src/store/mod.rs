@@ -11,7 +11,7 @@ mod scans;
 mod words;
 mod schema;
 
-pub use chunks::{ChunkRow, ChunkSet, ChunkSetId, SearchFilter, Which};
+pub use chunks::{ChunkRow, ChunkSet, ChunkSetId, KeywordIndex, SearchFilter, Which};
 pub use drafts::Draft;
 pub use lectures::{Imported, sha256_hex};
 
