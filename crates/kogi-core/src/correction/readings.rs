@@ -128,8 +128,30 @@ fn term_keys(t: &Term, a: &Analyzer) -> Vec<Vec<char>> {
 /// Spans that sound like a glossary term but are spelled otherwise ([`TermSource::Reading`]),
 /// then noun compounds that sound like a frequent one ([`TermSource::Homophone`]); closest first.
 pub fn suggest_by_reading(text: &str, terms: &[Term], a: &Analyzer) -> Vec<TermSuggestion> {
-    let chars: Vec<char> = text.chars().collect();
+    by_reading(text, &a.analyze(text), terms, a)
+}
+
+/// Every glossary suggestion for `text`: by spelling ([`super::glossary::suggest_terms`]) and, with
+/// the analyser, by sound. With it, a spelling suggestion that cuts a word in two is dropped: it is a
+/// piece of another word (「スケール速」 of 「スケール速度」), not a mishearing; one by sound is added
+/// unless spelling found the same variant. The text is analysed once.
+pub fn suggest_all(text: &str, terms: &[Term], a: Option<&Analyzer>) -> Vec<TermSuggestion> {
+    let mut out = super::glossary::suggest_terms(text, terms);
+    let Some(a) = a else { return out };
     let words = a.analyze(text);
+    let mut edges: HashSet<usize> = words.iter().flat_map(|m| [m.span.start, m.span.end]).collect();
+    edges.extend([0, text.chars().count()]);
+    out.retain(|s| edges.contains(&s.span.start) && edges.contains(&s.span.end));
+    for s in by_reading(text, &words, terms, a) {
+        if !out.iter().any(|o| o.variant == s.variant) {
+            out.push(s);
+        }
+    }
+    out
+}
+
+fn by_reading(text: &str, words: &[Morpheme], terms: &[Term], a: &Analyzer) -> Vec<TermSuggestion> {
+    let chars: Vec<char> = text.chars().collect();
     let keys: Vec<Option<Vec<char>>> = words.iter().map(key_of).collect();
     let slice = |s: CharSpan| chars[s.start..s.end].iter().collect::<String>();
     let mut known: HashSet<String> = HashSet::new();

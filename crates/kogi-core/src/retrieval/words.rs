@@ -61,6 +61,14 @@ impl Words {
         matches!(self, Words::Analyzer(_))
     }
 
+    /// The Japanese analyser, when the dictionary is there.
+    pub fn analyzer(&self) -> Option<&Analyzer> {
+        match self {
+            Words::Analyzer(a) => Some(a),
+            Words::Bigrams => None,
+        }
+    }
+
     /// The tokens of a chunk's text.
     pub fn index(&self, text: &str) -> WordTokens {
         let (words, readings) = self.tokens(text);

@@ -185,23 +185,7 @@ impl Kogi {
         let l = self.db()?.lecture(lecture)?;
         let terms = self.db()?.terms(l.meta.course.as_deref())?;
         let text = self.revision(l.head)?.text;
-        let mut out = glossary::suggest_terms(&text, &terms);
-        // With the Japanese dictionary: a spelling suggestion that cuts a word in two is a piece of
-        // another word (「スケール速」 of 「スケール速度」), not a mishearing; and spans that sound
-        // like a term are added, unless spelling found them.
-        if let crate::retrieval::Words::Analyzer(a) = self.words() {
-            let words = a.analyze(&text);
-            let mut edges: std::collections::HashSet<usize> = words.iter().flat_map(|m| [m.span.start, m.span.end]).collect();
-            edges.insert(0);
-            edges.insert(text.chars().count());
-            out.retain(|s| edges.contains(&s.span.start) && edges.contains(&s.span.end));
-            for s in crate::correction::readings::suggest_by_reading(&text, &terms, &a) {
-                if !out.iter().any(|o| o.variant == s.variant) {
-                    out.push(s);
-                }
-            }
-        }
-        Ok(out)
+        Ok(crate::correction::readings::suggest_all(&text, &terms, self.words().analyzer()))
     }
 
     // ---------------------------------------------------------------------------- suspicious

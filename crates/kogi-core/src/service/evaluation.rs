@@ -177,11 +177,7 @@ impl Kogi {
         let (raw_text, ref_text) = (read(&r.raw)?, read(&r.reference)?);
         let terms = r.glossary.as_deref().map(load_glossary_file).transpose()?;
         let words = self.words();
-        let analyzer = match &words {
-            crate::retrieval::Words::Analyzer(a) => Some(a.as_ref()),
-            crate::retrieval::Words::Bigrams => None,
-        };
-        let glossary = r.glossary.as_deref().zip(terms.as_deref()).map(|(f, t)| (f, t, analyzer));
+        let glossary = r.glossary.as_deref().zip(terms.as_deref()).map(|(f, t)| (f, t, words.analyzer()));
         if r.top == 0 {
             return eval::correction::evaluate(&r.raw, &r.reference, &raw_text, &ref_text, glossary, None, 0, &mut |_, _| {}, job.cancel_flag());
         }
