@@ -8,6 +8,7 @@ cd "$root"
 bash scripts/setup.sh
 bash scripts/setup-e2e.sh
 bash scripts/setup-reference.sh
+bash scripts/setup-speech.sh
 .kogi/venv/bin/python models/tools/llama_onnx.py selftest > /dev/null
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

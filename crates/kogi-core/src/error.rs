@@ -22,6 +22,9 @@ pub enum Error {
     Malformed { path: PathBuf, line: usize, message: String },
     #[error("{path}: the file is {size} bytes, over the {limit}-byte limit for a transcript")]
     TooLarge { path: PathBuf, size: u64, limit: u64 },
+    /// A recording kogi cannot read (not audio, no sound track, a codec it lacks, damaged).
+    #[error("{path}: {message}")]
+    Media { path: PathBuf, message: String },
     #[error("database {path}: {message}")]
     Database { path: PathBuf, message: String, remedy: Option<Remedy> },
     #[error("model {model}: {message}")]

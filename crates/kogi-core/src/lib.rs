@@ -14,6 +14,7 @@ pub mod inference;
 pub mod lecture;
 pub mod model;
 pub mod paths;
+pub mod recording;
 pub mod retrieval;
 pub mod server;
 pub mod service;

@@ -133,6 +133,26 @@ impl RevisionText {
     }
 }
 
+/// Matches a keyword query may always rank, however large the library.
+const POSTINGS_FLOOR: i64 = 5_000;
+
+/// How many of a query's terms, rarest first (`dfs` ascending), to keep. FTS5's BM25 costs about
+/// 1.5 µs per matching chunk and term: in a large library the rarest terms, until they match a quarter
+/// of the chunks between them (at least one term, and never fewer than `POSTINGS_FLOOR` matches, under
+/// 10 ms), carry nearly all of the IDF weight. A single lecture is never cut.
+fn within_postings_budget(dfs: impl Iterator<Item = i64>, total: i64) -> usize {
+    let budget = (total / 4).max(POSTINGS_FLOOR);
+    let (mut postings, mut n) = (0, 0);
+    for d in dfs {
+        if n > 0 && postings + d > budget {
+            break;
+        }
+        postings += d;
+        n += 1;
+    }
+    n
+}
+
 impl<'e> Retriever<'e> {
     pub fn new(embedder: &'e dyn Embed, strategy: &Strategy) -> Self {
         Self { embedder, words: None, readings: None, strategy: strategy.name(), dense: HashMap::new(), texts: HashMap::new(), meta: HashMap::new() }
@@ -178,6 +198,7 @@ impl<'e> Retriever<'e> {
             }
         }
         let this = &*self;
+        let total = if p.mode == Mode::Dense { 0 } else { db.chunk_count()? };
         let (dense, lexical, worded) = std::thread::scope(|scope| -> Result<(Ranked<f32>, Ranked<f64>, Ranked<f64>)> {
             let dense = (p.mode != Mode::Bm25).then(|| {
                 scope.spawn(|| -> Result<Vec<(ChunkRow, f32)>> {
@@ -185,7 +206,7 @@ impl<'e> Retriever<'e> {
                     Ok(this.dense[&p.filter.revision].search(&q, n, &p.filter))
                 })
             });
-            let lexical = match (p.mode, this.lexical_query(db, question, p.max_terms)?) {
+            let lexical = match (p.mode, this.lexical_query(db, question, total, p.max_terms)?) {
                 (Mode::Dense, _) | (_, None) => Vec::new(),
                 (_, Some(q)) => db.keyword_search(KeywordIndex::Trigrams, &q, &this.strategy, &model, &p.filter, n)?,
             };
@@ -199,7 +220,7 @@ impl<'e> Retriever<'e> {
                     } else {
                         Vec::new()
                     };
-                    let (df, total) = db.word_document_frequencies(&q.tokens(&near))?;
+                    let df = db.word_document_frequencies(&q.tokens(&near))?;
                     let (q, near) = q.discriminating(&near, &df, total, p.max_terms);
                     match q.fts(&near) {
                         Some(fts) => db.keyword_search(KeywordIndex::Words, &fts, &this.strategy, &model, &p.filter, n)?,
@@ -280,12 +301,12 @@ impl<'e> Retriever<'e> {
     /// half of all chunks get no BM25 weight (FTS5 floors their IDF) yet dominate the query's cost.
     /// FTS5's BM25 costs a few microseconds per matching row and phrase, so only the `max_terms`
     /// rarest are kept: they carry nearly all of the IDF weight.
-    fn lexical_query(&self, db: &Db, question: &str, max_terms: usize) -> Result<Option<String>> {
+    fn lexical_query(&self, db: &Db, question: &str, total: i64, max_terms: usize) -> Result<Option<String>> {
         let grams = bm25::trigrams(question);
         if grams.is_empty() {
             return Ok(None);
         }
-        let (df, total) = db.fts_document_frequencies(&grams)?;
+        let df = db.fts_document_frequencies(&grams)?;
         let present: Vec<(i64, usize, String)> =
             grams.into_iter().enumerate().filter_map(|(i, g)| df.get(&g).copied().filter(|&d| d > 0).map(|d| (d, i, g))).collect();
         // When every trigram is common (「モデル」 in a lecture about models), the common ones are
@@ -294,6 +315,7 @@ impl<'e> Retriever<'e> {
         let mut useful: Vec<(i64, usize, String)> = present.into_iter().filter(|&(d, ..)| !discriminating || d * 2 <= total).collect();
         useful.sort();
         useful.truncate(max_terms.max(1));
+        useful.truncate(within_postings_budget(useful.iter().map(|u| u.0), total));
         useful.sort_by_key(|u| u.1);
         Ok(bm25::phrase_query(&useful.into_iter().map(|u| u.2).collect::<Vec<_>>()))
     }

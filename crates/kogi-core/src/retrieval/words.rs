@@ -42,9 +42,6 @@ pub struct WordQuery {
     pub readings: Vec<String>,
 }
 
-/// Matches a word query may always rank (see [`WordQuery::discriminating`]).
-const POSTINGS_FLOOR: i64 = 5_000;
-
 /// Shortest reading (in sounds) that is looked up one sound away; twice this, two sounds away.
 const FUZZY_MIN: usize = 3;
 
@@ -151,19 +148,7 @@ impl WordQuery {
         let mut kept: Vec<_> = all.into_iter().filter(|&(d, ..)| !rare || d * 2 <= total).collect();
         kept.sort();
         kept.truncate(max.max(1));
-        // Ranking costs about 1.5 µs per matching chunk and token: in a large library, the rarest
-        // tokens until they match a quarter of the chunks between them (at least one; never fewer
-        // than POSTINGS_FLOOR matches, which cost under 10 ms) carry nearly all the weight.
-        let mut postings = 0;
-        let budget = (total / 4).max(POSTINGS_FLOOR);
-        let mut n = 0;
-        for k in &kept {
-            if n > 0 && postings + k.0 > budget {
-                break;
-            }
-            postings += k.0;
-            n += 1;
-        }
+        let n = super::within_postings_budget(kept.iter().map(|k| k.0), total);
         kept.truncate(n);
         kept.sort_by_key(|k| k.1);
         let pick = |kind: u8| kept.iter().filter(|k| k.2 == kind).map(|k| k.3.clone()).collect::<Vec<_>>();

@@ -288,11 +288,12 @@ impl Db {
     }
 
     /// How many indexed chunks contain each term (FTS5 trigram statistics), and the total.
-    pub fn fts_document_frequencies(&self, terms: &[String]) -> Result<(std::collections::HashMap<String, i64>, i64)> {
-        let total: i64 = self
-            .conn
-            .query_row("SELECT count(*) FROM chunks", [], |r| r.get(0))
-            .map_err(|e| self.err(e))?;
+    /// Chunks in the database, every strategy and revision (the N of the IDF).
+    pub fn chunk_count(&self) -> Result<i64> {
+        self.conn.query_row("SELECT count(*) FROM chunks", [], |r| r.get(0)).map_err(|e| self.err(e))
+    }
+
+    pub fn fts_document_frequencies(&self, terms: &[String]) -> Result<std::collections::HashMap<String, i64>> {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT doc FROM chunks_fts_vocab WHERE term = ?1")
@@ -302,6 +303,6 @@ impl Db {
             let df: i64 = stmt.query_row([t], |r| r.get(0)).optional().map_err(|e| self.err(e))?.unwrap_or(0);
             out.insert(t.clone(), df);
         }
-        Ok((out, total))
+        Ok(out)
     }
 }

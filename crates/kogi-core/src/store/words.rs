@@ -47,8 +47,7 @@ impl Db {
     }
 
     /// How many chunks hold each token of the word index (words and readings alike), and the total.
-    pub fn word_document_frequencies(&self, tokens: &[&str]) -> Result<(std::collections::HashMap<String, i64>, i64)> {
-        let total: i64 = self.conn.query_row("SELECT count(*) FROM chunks", [], |r| r.get(0)).map_err(|e| self.err(e))?;
+    pub fn word_document_frequencies(&self, tokens: &[&str]) -> Result<std::collections::HashMap<String, i64>> {
         let mut stmt = self.conn.prepare_cached("SELECT doc FROM chunks_words_vocab WHERE term = ?1").map_err(|e| self.err(e))?;
         let mut out = std::collections::HashMap::new();
         for t in tokens {
@@ -56,6 +55,6 @@ impl Db {
             let df: i64 = stmt.query_row([t.to_lowercase()], |r| r.get(0)).optional().map_err(|e| self.err(e))?.unwrap_or(0);
             out.insert((*t).to_owned(), df);
         }
-        Ok((out, total))
+        Ok(out)
     }
 }

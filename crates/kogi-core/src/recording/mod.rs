@@ -1,0 +1,3 @@
+//! Recordings: a lecture's sound, read for transcription and kept for listening.
+
+pub mod audio;
