@@ -72,9 +72,12 @@ struct Global {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Import transcript files (text, SRT, WebVTT, JSON) as lectures
+    /// Import transcript files (text, SRT, WebVTT, JSON) or recordings (transcribed: WAV, FLAC, MP3, M4A, MP4, …) as lectures
     Import {
         files: Vec<PathBuf>,
+        /// Language spoken in recordings (ja, en, …) [default: detected]
+        #[arg(long)]
+        language: Option<String>,
         #[arg(long)]
         course: Option<String>,
         #[arg(long)]
@@ -89,6 +92,19 @@ enum Command {
         /// Index each lecture right after importing it
         #[arg(long)]
         index: bool,
+    },
+    /// What a recording says, with times (nothing is stored)
+    Transcribe {
+        file: PathBuf,
+        /// Language spoken (ja, en, …) [default: detected from the first 30 s]
+        #[arg(long)]
+        language: Option<String>,
+        /// Speech recognition model folder [default: the settings' transcriber in the models folder]
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Weights to run: int8 (default) or fp32
+        #[arg(long, default_value = "int8")]
+        precision: String,
     },
     /// List lectures
     Lectures {
@@ -315,7 +331,7 @@ fn run(cli: Cli) -> Result<()> {
     let g = cli.global;
     let out = Out::new(g.json, g.quiet);
     match cli.command {
-        Command::Import { files, course, title, date, speaker, max_bytes, index } => {
+        Command::Import { files, language, course, title, date, speaker, max_bytes, index } => {
             if files.is_empty() {
                 bail!("name at least one file to import");
             }
@@ -325,7 +341,10 @@ fn run(cli: Cli) -> Result<()> {
             let mut results = Vec::new();
             let mut failed = 0;
             for f in &files {
-                let outcome = out.work(&format!("importing {}", f.display()), |job| kogi.import_file(f, &opts, when, job));
+                let outcome = out.work(&format!("importing {}", f.display()), |job| match &language {
+                    Some(l) if kogi_core::recording::audio::is_recording(f) => kogi.import_recording(f, &opts, Some(l.clone()), when, job),
+                    _ => kogi.import_file(f, &opts, when, job),
+                });
                 match outcome {
                     Ok(imp) => {
                         out.line(&format!(
@@ -500,6 +519,7 @@ fn run(cli: Cli) -> Result<()> {
             let kogi = Kogi::load(db_path(&g), kogi_core::settings::default_path());
             server::run(&kogi, command, &out)?
         }
+        Command::Transcribe { file, language, model, precision } => transcribe(&g, &file, language, model, &precision, &out)?,
         Command::Demo { file, question } => demo(&g, file, &question, &out)?,
     }
     Ok(())
@@ -547,4 +567,43 @@ fn demo(g: &Global, file: Option<PathBuf>, question: &str, out: &Out) -> Result<
     let passages = out.work("searching", |job| kogi.search(question, &SearchParams { k: 3, ..Default::default() }, job))?;
     output::print_passages(&passages);
     Ok(())
+}
+
+fn transcribe(g: &Global, file: &Path, language: Option<String>, model: Option<PathBuf>, precision: &str, out: &Out) -> Result<()> {
+    use kogi_core::inference::whisper::{Precision, WhisperModel};
+    let mut kogi = kogi(g, None)?;
+    let precision = match precision {
+        "int8" => Precision::Int8,
+        "fp32" => Precision::Fp32,
+        other => bail!("--precision is int8 or fp32, not {other}"),
+    };
+    let s = kogi.settings();
+    let dir = model.unwrap_or_else(|| s.transcriber_dir());
+    let t0 = std::time::Instant::now();
+    let whisper = out.work("loading the speech recognition model", |_| WhisperModel::open(kogi_core::inference::manifest::ModelDir::open(&dir)?, &s.session(), precision))?;
+    kogi = kogi.with_transcriber(std::sync::Arc::new(whisper));
+    let heard = out.work(&format!("transcribing {}", file.display()), |job| {
+        kogi.transcribe(file, &kogi_core::recording::transcribe::Options { language }, job)
+    })?;
+    let seconds = t0.elapsed().as_secs_f64();
+    if g.json {
+        let segments: Vec<_> = heard.segments.iter().map(|h| serde_json::json!({"start": h.start, "end": h.end, "text": h.text})).collect();
+        let windows: Vec<_> = heard.window_tokens.iter().map(|(seek, t)| serde_json::json!({"seek": seek, "tokens": t})).collect();
+        out.json(&serde_json::json!({
+            "file": file, "language": heard.language, "language_probability": heard.language_probability,
+            "duration_s": heard.duration, "seconds": seconds, "real_time_factor": seconds / heard.duration.max(1e-9),
+            "segments": segments, "windows": windows,
+        }));
+    } else {
+        for h in &heard.segments {
+            out.line(&format!("[{} → {}] {}", stamp(h.start), stamp(h.end), h.text));
+        }
+        say_err!("{}: {:.1} s of {} in {:.1} s ({:.2} × real time)", file.display(), heard.duration, heard.language, seconds, seconds / heard.duration.max(1e-9));
+    }
+    Ok(())
+}
+
+fn stamp(s: f64) -> String {
+    let ms = (s * 1000.0).round() as u64;
+    format!("{:02}:{:02}:{:02}.{:03}", ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000)
 }

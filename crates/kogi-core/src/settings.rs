@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 pub const DEFAULT_EMBEDDER: &str = "multilingual-e5-small";
 pub const DEFAULT_CHAT_MODEL: &str = "smollm2-135m-instruct";
+pub const DEFAULT_TRANSCRIBER: &str = "whisper-base";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(default)]
@@ -24,6 +25,8 @@ pub struct Settings {
     /// Folder names inside the models folder, or absolute paths of model folders elsewhere.
     pub embedder: String,
     pub chat_model: String,
+    /// The speech recognition model (recordings).
+    pub transcriber: String,
     pub provider: Provider,
     /// CPU threads per model; `None` = ONNX Runtime's choice.
     pub threads: Option<usize>,
@@ -63,6 +66,7 @@ impl Default for Settings {
             models_dir: None,
             embedder: DEFAULT_EMBEDDER.into(),
             chat_model: DEFAULT_CHAT_MODEL.into(),
+            transcriber: DEFAULT_TRANSCRIBER.into(),
             provider: Provider::Auto,
             threads: None,
             temperature: 0.0,
@@ -173,6 +177,10 @@ impl Settings {
 
     pub fn chat_dir(&self) -> PathBuf {
         self.models_dir().join(&self.chat_model)
+    }
+
+    pub fn transcriber_dir(&self) -> PathBuf {
+        self.models_dir().join(&self.transcriber)
     }
 
     pub fn session(&self) -> SessionConfig {

@@ -14,6 +14,8 @@ pub enum ModelKind {
     CrossEncoder,
     /// A dictionary for Japanese words and readings (`text::japanese`).
     Analyzer,
+    /// Speech recognition (`inference::whisper`).
+    Transcriber,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

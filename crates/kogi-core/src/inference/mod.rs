@@ -5,6 +5,7 @@ pub mod embed;
 pub mod manifest;
 pub mod onnx_proto;
 pub mod runtime;
+pub mod whisper;
 
 use crate::Result;
 
@@ -64,4 +65,28 @@ impl TextEmbedder for embed::OnnxEmbedder {
 /// Splits a text into the model's tokens, reporting each token's char span (for token-window chunks).
 pub trait TokenSpans: Send + Sync {
     fn token_spans(&self, text: &str) -> Result<Vec<crate::text::CharSpan>>;
+}
+
+/// Speech to text, one 30-second window of log-mel features ([80 × 3000], see `whisper::mel`) at a time;
+/// the recording pipeline (`recording::transcribe`) cuts the windows and keeps the times.
+pub trait Transcribe: Send + Sync {
+    fn model_id(&self) -> &str;
+    /// The mel filterbank the features are computed with ([80 × 201]).
+    fn mel_filters(&self) -> std::sync::Arc<Vec<f32>>;
+    /// The language most likely spoken in a window, and its probability.
+    fn detect_language(&self, window: &[f32]) -> Result<(String, f32)>;
+    fn knows_language(&self, code: &str) -> bool;
+    /// The text of a window holding `frames` frames of sound (the rest is padding).
+    fn window(&self, window: &[f32], frames: usize, language: &str) -> Result<WindowText>;
+}
+
+/// What was said in one window.
+#[derive(Debug, Clone, Default)]
+pub struct WindowText {
+    /// (start, end, text): seconds from the window's start; empty for a window judged silent.
+    pub pieces: Vec<(f64, f64, String)>,
+    /// Mel frames from this window's start to the next one's.
+    pub advance: usize,
+    /// The tokens decoded (for checks against a reference decoder).
+    pub tokens: Vec<u32>,
 }

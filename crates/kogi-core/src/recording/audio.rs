@@ -218,6 +218,14 @@ impl AudioStream {
     }
 }
 
+/// File name endings of the recordings kogi transcribes (a transcript file is read as text).
+pub const EXTENSIONS: &[&str] = &["wav", "wave", "flac", "mp3", "m4a", "aac", "mp4", "m4v", "mov", "ogg", "oga", "opus", "webm", "mkv", "mka", "aif", "aiff", "caf"];
+
+/// Whether `path` names a recording (by its ending) rather than a transcript.
+pub fn is_recording(path: &Path) -> bool {
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
 const FORMATS: &str = "kogi reads WAV, FLAC, MP3, AAC (M4A), MP4/MOV, Ogg Vorbis, MKV/WebM, AIFF and CAF";
 
 /// The whole recording at 16 kHz (for tests and short clips only).

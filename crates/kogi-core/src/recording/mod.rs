@@ -1,3 +1,4 @@
 //! Recordings: a lecture's sound, read for transcription and kept for listening.
 
 pub mod audio;
+pub mod transcribe;

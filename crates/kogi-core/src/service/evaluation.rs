@@ -76,6 +76,7 @@ impl Kogi {
             server_key: Mutex::new(self.server_key.lock().expect("key").clone()),
             server_model: Mutex::new(self.server_model.lock().expect("server").clone()),
             words: Mutex::new(self.words.lock().expect("words").clone()),
+            transcriber: Mutex::new(self.transcriber.lock().expect("transcriber").clone()),
         })
     }
 

@@ -13,6 +13,7 @@ pub enum Phase {
     Reading,
     LoadingEmbedder,
     LoadingLanguageModel,
+    LoadingTranscriber,
     /// Chunking and embedding lectures (units: chunks, or per-mille per revision in a question).
     Indexing,
     /// Indexing a question needs before it can be answered, for one step of the ladder.
@@ -23,6 +24,8 @@ pub enum Phase {
     Evaluating,
     /// Converting a model file or folder (units: MB of weights read).
     Converting,
+    /// Speech recognition of a recording (units: seconds of sound; reading it first is `Reading`).
+    Transcribing,
 }
 
 impl Phase {
@@ -31,12 +34,14 @@ impl Phase {
             Phase::Reading => "reading".into(),
             Phase::LoadingEmbedder => "loading the embedding model".into(),
             Phase::LoadingLanguageModel => "loading the language model".into(),
+            Phase::LoadingTranscriber => "loading the speech recognition model".into(),
             Phase::Indexing => "indexing".into(),
             Phase::IndexingFor { rung } => format!("indexing the lectures for {}", rung.name()),
             Phase::Scanning => "scanning".into(),
             Phase::Answering { rung } => format!("answering: {}", rung.name()),
             Phase::Evaluating => "evaluating".into(),
             Phase::Converting => "converting the model".into(),
+            Phase::Transcribing => "transcribing the recording".into(),
         }
     }
 }

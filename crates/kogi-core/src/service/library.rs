@@ -35,6 +35,9 @@ impl Kogi {
 
     /// Import one transcript file as a lecture (or find it, when the same file was imported before).
     pub fn import_file(&self, path: &Path, opts: &ImportOptions, index: IndexWhen, job: &mut Job) -> Result<ImportOutcome> {
+        if crate::recording::audio::is_recording(path) {
+            return self.import_recording(path, opts, None, index, job);
+        }
         job.enter(Phase::Reading, 1);
         let t = import_file(path, opts)?;
         self.store_import(t, index, job)
@@ -47,7 +50,7 @@ impl Kogi {
         self.store_import(t, index, job)
     }
 
-    fn store_import(&self, t: ImportedTranscript, index: IndexWhen, job: &mut Job) -> Result<ImportOutcome> {
+    pub(super) fn store_import(&self, t: ImportedTranscript, index: IndexWhen, job: &mut Job) -> Result<ImportOutcome> {
         let mut db = self.db()?;
         let imported = db.import_transcript(&t)?;
         let wanted = match index {

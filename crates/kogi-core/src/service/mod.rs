@@ -12,6 +12,7 @@ mod evaluation;
 pub mod job;
 mod library;
 mod models;
+mod recordings;
 
 pub use asking::{AskRequest, Asked, QuoteReason, Unsearchable};
 pub use editing::{LectureView, RevisionSummary, Saved};
@@ -99,6 +100,8 @@ pub struct Kogi {
     server_model: Mutex<Option<ServerModel>>,
     /// How text becomes words for keyword search (the Japanese dictionary, once loaded).
     words: Mutex<Option<Words>>,
+    /// The speech recognition model, once loaded.
+    transcriber: Mutex<Option<Arc<dyn crate::inference::Transcribe>>>,
 }
 
 impl Kogi {
@@ -116,6 +119,7 @@ impl Kogi {
             server_key: Mutex::new(None),
             server_model: Mutex::new(None),
             words: Mutex::new(None),
+            transcriber: Mutex::new(None),
         }
     }
 

@@ -40,6 +40,8 @@ pub enum Format {
     Srt,
     Vtt,
     Json,
+    /// Transcribed by kogi from a recording.
+    Recording,
 }
 
 /// A decoded, parsed transcript file, ready to become revision 1 of a lecture.

@@ -144,6 +144,9 @@ fn import(
         Format::Srt => subtitle::parse(path, &text, subtitle::Dialect::Srt)?,
         Format::Vtt => subtitle::parse(path, &text, subtitle::Dialect::Vtt)?,
         Format::Json => json::parse(path, &text)?,
+        Format::Recording => {
+            return Err(Error::Invalid(format!("{file_name}: a recording is transcribed, not read as a text file")));
+        }
     };
     if parsed.text.trim().is_empty() {
         let what = match format {
@@ -151,7 +154,7 @@ fn import(
             Format::Vtt => Some("the WebVTT file has no cues"),
             Format::Srt => Some("the SRT file has no subtitles"),
             Format::Json => Some("the JSON holds no segments with text"),
-            Format::Text => None,
+            Format::Text | Format::Recording => None,
         };
         return Err(match what {
             Some(w) => Error::NoText {

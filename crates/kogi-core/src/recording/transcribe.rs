@@ -1,0 +1,169 @@
+//! A recording to a timed transcript, as faster-whisper transcribes (greedy, no previous-text
+//! prompt): the whole recording's log-mel features first — written to a scratch file as the sound is
+//! decoded, since their floor depends on the loudest moment anywhere — then 30-second windows, each
+//! starting where the last complete segment of the one before ended.
+
+use super::audio::{AudioStream, SAMPLE_RATE};
+use crate::inference::Transcribe;
+use crate::inference::whisper::mel::{self, LogMel, N_MELS, WINDOW_FRAMES};
+use crate::service::job::{Job, Phase};
+use crate::text::CharSpan;
+use crate::transcript::{Format, ImportedTranscript, LectureMeta, Segment};
+use crate::{Error, Result};
+use sha2::{Digest, Sha256};
+use std::io::{BufWriter, Read, Write};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+/// Samples read from the recording at a time (4 s).
+const READ: usize = SAMPLE_RATE as usize * 4;
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Language code ("ja", "en"); detected from the first 30 s when `None`.
+    pub language: Option<String>,
+}
+
+/// What was heard, with its times.
+#[derive(Debug, Clone)]
+pub struct Heard {
+    pub start: f64,
+    pub end: f64,
+    pub text: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Transcription {
+    pub language: String,
+    /// Probability of the detected language (1 when it was given).
+    pub language_probability: f32,
+    pub duration: f64,
+    pub segments: Vec<Heard>,
+    /// Every window's decoded tokens, for comparison with a reference decoder.
+    pub window_tokens: Vec<(usize, Vec<u32>)>,
+}
+
+/// Transcribe `path`; `scratch` is a folder for the features (80 × 4 bytes per 10 ms: 115 MB an hour),
+/// removed when done. Progress: reading in seconds of sound, then transcribing in seconds.
+pub fn transcribe(model: &dyn Transcribe, path: &Path, opts: &Options, scratch: &Path, job: &mut Job) -> Result<Transcription> {
+    if let Some(code) = &opts.language
+        && !model.knows_language(code)
+    {
+        return Err(Error::Invalid(format!("the speech model does not know the language \"{code}\" — give a code such as ja or en, or leave it out to detect it")));
+    }
+    let mut stream = AudioStream::open(path)?;
+    std::fs::create_dir_all(scratch).map_err(|e| Error::Io { path: scratch.to_owned(), message: e.to_string() })?;
+    let features = tempfile::NamedTempFile::new_in(scratch).map_err(|e| Error::Io { path: scratch.to_owned(), message: e.to_string() })?;
+    let total_s = stream.duration().unwrap_or(0.0).ceil() as usize;
+    job.enter(Phase::Reading, total_s);
+    let mut mel = LogMel::new(model.mel_filters());
+    let mut frames = Vec::new();
+    let mut written = 0usize;
+    let mut samples = 0usize;
+    {
+        let mut out = BufWriter::new(features.as_file());
+        let write = |frames: &mut Vec<f32>, out: &mut BufWriter<&std::fs::File>| -> Result<usize> {
+            for v in frames.iter() {
+                out.write_all(&v.to_le_bytes()).map_err(|e| Error::Io { path: features.path().to_owned(), message: e.to_string() })?;
+            }
+            let n = frames.len() / N_MELS;
+            frames.clear();
+            Ok(n)
+        };
+        loop {
+            job.check()?;
+            let part = stream.read(READ)?;
+            if part.is_empty() {
+                break;
+            }
+            samples += part.len();
+            mel.push(&part, &mut frames);
+            written += write(&mut frames, &mut out)?;
+            job.progress(samples / SAMPLE_RATE as usize, total_s.max(samples / SAMPLE_RATE as usize));
+        }
+        if samples == 0 {
+            return Err(Error::Media { path: path.to_owned(), message: "the recording is 0 seconds long — nothing to transcribe".into() });
+        }
+        mel.finish(&mut frames);
+        written += write(&mut frames, &mut out)?;
+        out.flush().map_err(|e| Error::Io { path: features.path().to_owned(), message: e.to_string() })?;
+    }
+    let max = mel.max();
+    let duration = samples as f64 / SAMPLE_RATE as f64;
+    let read = |from: usize, n: usize| -> Result<Vec<f32>> {
+        let mut bytes = vec![0u8; n * N_MELS * 4];
+        features.as_file().read_exact_at(&mut bytes, (from * N_MELS * 4) as u64).map_err(|e| Error::Io { path: features.path().to_owned(), message: e.to_string() })?;
+        Ok(bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
+    };
+    let (language, language_probability) = match &opts.language {
+        Some(code) => (code.clone(), 1.0),
+        None => model.detect_language(&mel::normalise(&read(0, written.min(WINDOW_FRAMES))?, max))?,
+    };
+    // faster-whisper leaves out the last frame.
+    let content = written - 1;
+    let total_cs = content;
+    job.enter(Phase::Transcribing, total_cs / 100);
+    let mut segments = Vec::new();
+    let mut window_tokens = Vec::new();
+    let mut seek = 0;
+    while seek < content {
+        job.check()?;
+        let size = WINDOW_FRAMES.min(content - seek);
+        let window = mel::normalise(&read(seek, size)?, max);
+        let heard = model.window(&window, size, &language)?;
+        let offset = seek as f64 * mel::HOP as f64 / SAMPLE_RATE as f64;
+        for (start, end, text) in heard.pieces {
+            segments.push(Heard { start: offset + start, end: offset + end, text: text.trim().to_owned() });
+        }
+        window_tokens.push((seek, heard.tokens));
+        // A window that does not move would be decoded again forever.
+        seek += heard.advance.max(1);
+        job.progress(seek.min(content) / 100, total_cs / 100);
+    }
+    Ok(Transcription { language, language_probability, duration, segments, window_tokens })
+}
+
+impl Transcription {
+    /// Revision 1 of a lecture, as an SRT of the same segments would be imported.
+    pub fn into_transcript(self, path: &Path) -> Result<ImportedTranscript> {
+        let mut text = String::new();
+        let mut segments = Vec::new();
+        let mut chars = 0;
+        for h in &self.segments {
+            if !text.is_empty() {
+                text.push('\n');
+                chars += 1;
+            }
+            let n = h.text.chars().count();
+            text.push_str(&h.text);
+            segments.push(Segment { span: CharSpan::new(chars, chars + n), start_ms: Some((h.start * 1000.0).round() as u64), end_ms: Some((h.end * 1000.0).round() as u64) });
+            chars += n;
+        }
+        if text.trim().is_empty() {
+            return Err(Error::NoText { path: path.to_owned(), message: format!("no speech was heard in the {:.0} s of the recording — nothing to import", self.duration) });
+        }
+        let title = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+        Ok(ImportedTranscript {
+            text,
+            segments,
+            meta: LectureMeta { title, ..Default::default() },
+            format: Format::Recording,
+            encoding: "UTF-8".into(),
+            source_sha256: file_sha256(path)?,
+            file_name: path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+        })
+    }
+}
+
+fn file_sha256(path: &Path) -> Result<String> {
+    let mut f = std::fs::File::open(path).map_err(|e| Error::Io { path: path.to_owned(), message: e.to_string() })?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| Error::Io { path: path.to_owned(), message: e.to_string() })?;
+        if n == 0 {
+            return Ok(hex::encode(h.finalize()));
+        }
+        h.update(&buf[..n]);
+    }
+}
