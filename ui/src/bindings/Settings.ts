@@ -15,7 +15,11 @@ models_dir: string | null,
 /**
  * Folder names inside the models folder, or absolute paths of model folders elsewhere.
  */
-embedder: string, chat_model: string, provider: Provider, 
+embedder: string, chat_model: string, 
+/**
+ * The speech recognition model (recordings).
+ */
+transcriber: string, provider: Provider, 
 /**
  * CPU threads per model; `None` = ONNX Runtime's choice.
  */
