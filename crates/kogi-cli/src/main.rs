@@ -105,6 +105,9 @@ enum Command {
         /// Weights to run: int8 (default) or fp32
         #[arg(long, default_value = "int8")]
         precision: String,
+        /// Transcribe all of the sound, silences too (no voice activity detection)
+        #[arg(long)]
+        all_sound: bool,
     },
     /// List lectures
     Lectures {
@@ -519,7 +522,7 @@ fn run(cli: Cli) -> Result<()> {
             let kogi = Kogi::load(db_path(&g), kogi_core::settings::default_path());
             server::run(&kogi, command, &out)?
         }
-        Command::Transcribe { file, language, model, precision } => transcribe(&g, &file, language, model, &precision, &out)?,
+        Command::Transcribe { file, language, model, precision, all_sound } => transcribe(&g, &file, language, model, &precision, all_sound, &out)?,
         Command::Demo { file, question } => demo(&g, file, &question, &out)?,
     }
     Ok(())
@@ -569,7 +572,7 @@ fn demo(g: &Global, file: Option<PathBuf>, question: &str, out: &Out) -> Result<
     Ok(())
 }
 
-fn transcribe(g: &Global, file: &Path, language: Option<String>, model: Option<PathBuf>, precision: &str, out: &Out) -> Result<()> {
+fn transcribe(g: &Global, file: &Path, language: Option<String>, model: Option<PathBuf>, precision: &str, all_sound: bool, out: &Out) -> Result<()> {
     use kogi_core::inference::whisper::{Precision, WhisperModel};
     let mut kogi = kogi(g, None)?;
     let precision = match precision {
@@ -583,7 +586,7 @@ fn transcribe(g: &Global, file: &Path, language: Option<String>, model: Option<P
     let whisper = out.work("loading the speech recognition model", |_| WhisperModel::open(kogi_core::inference::manifest::ModelDir::open(&dir)?, &s.session(), precision))?;
     kogi = kogi.with_transcriber(std::sync::Arc::new(whisper));
     let heard = out.work(&format!("transcribing {}", file.display()), |job| {
-        kogi.transcribe(file, &kogi_core::recording::transcribe::Options { language }, job)
+        kogi.transcribe(file, &kogi_core::recording::transcribe::Options { language, all_sound }, job)
     })?;
     let seconds = t0.elapsed().as_secs_f64();
     if g.json {

@@ -16,6 +16,8 @@ pub enum ModelKind {
     Analyzer,
     /// Speech recognition (`inference::whisper`).
     Transcriber,
+    /// Where speech is in a recording (`inference::vad`).
+    VoiceActivity,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -5,6 +5,7 @@ pub mod embed;
 pub mod manifest;
 pub mod onnx_proto;
 pub mod runtime;
+pub mod vad;
 pub mod whisper;
 
 use crate::Result;

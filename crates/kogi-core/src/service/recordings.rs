@@ -4,6 +4,7 @@ use super::Kogi;
 use super::job::{Job, Phase};
 use super::library::{ImportOutcome, IndexWhen};
 use crate::inference::Transcribe;
+use crate::inference::vad::SileroVad;
 use crate::inference::manifest::ModelDir;
 use crate::inference::whisper::{Precision, WhisperModel};
 use crate::recording::transcribe::{self, Transcription};
@@ -11,6 +12,9 @@ use crate::transcript::import::ImportOptions;
 use crate::Result;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// The voice activity model's folder in the models folder.
+pub const VAD_MODEL: &str = "silero-vad";
 
 impl Kogi {
     /// The speech recognition model, loaded on first use.
@@ -44,12 +48,13 @@ impl Kogi {
     /// What a recording says, with times (nothing stored).
     pub fn transcribe(&self, path: &Path, opts: &transcribe::Options, job: &mut Job) -> Result<Transcription> {
         let model = self.transcriber(job)?;
-        transcribe::transcribe(model.as_ref(), path, opts, &self.scratch_dir(), job)
+        let vad = if opts.all_sound { None } else { Some(SileroVad::open(ModelDir::open(&self.settings().models_dir().join(VAD_MODEL))?)?) };
+        transcribe::transcribe(model.as_ref(), vad.as_ref(), path, opts, &self.scratch_dir(), job)
     }
 
     /// Transcribe a recording and import the transcript as a lecture (revision 1, with segment times).
     pub fn import_recording(&self, path: &Path, opts: &ImportOptions, language: Option<String>, index: IndexWhen, job: &mut Job) -> Result<ImportOutcome> {
-        let heard = self.transcribe(path, &transcribe::Options { language }, job)?;
+        let heard = self.transcribe(path, &transcribe::Options { language, ..Default::default() }, job)?;
         let mut t = heard.into_transcript(path)?;
         t.meta = opts.meta.clone().or(&t.meta);
         self.store_import(t, index, job)
