@@ -3,7 +3,8 @@
 # llama.cpp through llama-cpp-python (built from source once, cached in ~/.cache/kogi/reference,
 # about 10 minutes on 2 cores), and the real GGUF file the default chat model comes from
 # (~/.cache/kogi/gguf), for the model-import tests; sentencepiece in the same venv, for the
-# SentencePiece tokenizer test. Idempotent: reruns skip what is there.
+# SentencePiece tokenizer test; faster-whisper and pyopenjtalk for the speech checks. Idempotent:
+# reruns skip what is there.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 say() { printf '\033[1m[setup-reference]\033[0m %s\n' "$*" >&2; }
@@ -29,6 +30,16 @@ if [ "$(cat "$ref/.kogi-extras" 2>/dev/null)" != "$extras" ]; then
   # shellcheck disable=SC2086
   "$ref/bin/python" -m pip install -q --disable-pip-version-check $extras
   echo "$extras" > "$ref/.kogi-extras"
+fi
+# Speech: faster-whisper (CTranslate2), the reference the Whisper ONNX build and decoder are checked
+# against (models/tools/whisper_reference.py), with onnxruntime at the build venv's version; and
+# pyopenjtalk-plus (its dictionary inside the wheel) to synthesise Japanese test speech.
+speech="faster-whisper==1.2.1 ctranslate2==4.8.5 onnxruntime==1.31.1 tokenizers==0.23.3 av==18.1.0 pyopenjtalk-plus==0.4.1.post10"
+if [ "$(cat "$ref/.kogi-speech" 2>/dev/null)" != "$speech" ]; then
+  say "adding $speech to $ref"
+  # shellcheck disable=SC2086
+  "$ref/bin/python" -m pip install -q --disable-pip-version-check $speech
+  echo "$speech" > "$ref/.kogi-speech"
 fi
 gguf="$cache/gguf/SmolLM2-135M-Instruct.Q4_1.gguf"
 sha=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53

@@ -112,21 +112,21 @@ impl TimeMap {
 mod tests {
     use super::*;
 
-    fn probs(pattern: &[(f32, f64)]) -> Vec<f32> {
-        // (probability, seconds) pieces, one value per 32 ms frame
-        pattern.iter().flat_map(|&(p, s)| std::iter::repeat_n(p, (s * 16_000.0 / FRAME as f64).round() as usize)).collect()
+    fn probs(pattern: &[(f32, usize)]) -> Vec<f32> {
+        // (probability, frames of 32 ms) pieces
+        pattern.iter().flat_map(|&(p, n)| std::iter::repeat_n(p, n)).collect()
     }
 
     #[test]
     fn silence_of_two_seconds_or_more_splits_speech_and_runs_are_padded() {
-        let p = probs(&[(0.0, 1.0), (0.9, 3.0), (0.1, 1.0), (0.9, 2.0), (0.0, 5.0), (0.9, 2.0), (0.0, 1.0)]);
+        // 1 s silence, 3 s speech, 1 s pause, 2 s speech, 5 s silence, 2 s speech, 1 s silence
+        let p = probs(&[(0.0, 32), (0.9, 94), (0.1, 31), (0.9, 63), (0.0, 157), (0.9, 63), (0.0, 31)]);
         let len = p.len() * FRAME;
         let r = runs(&p, len);
-        // The 1-s pause stays inside the first run; the 5-s one splits.
+        // The 1-s pause stays inside the first run; the 5-s silence splits.
         assert_eq!(r.len(), 2, "{r:?}");
-        assert_eq!(r[0].start, 16_000 - PAD);
-        assert_eq!(r[0].end, 7 * 16_000 + PAD);
-        assert_eq!(r[1].start, 12 * 16_000 - PAD);
+        assert_eq!(r[0], Run { start: 32 * FRAME - PAD, end: 220 * FRAME + PAD });
+        assert_eq!(r[1], Run { start: 377 * FRAME - PAD, end: len });
     }
 
     #[test]
