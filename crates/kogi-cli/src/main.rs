@@ -248,7 +248,8 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
-    let filter = if cli.global.quiet { "error" } else { "warn" };
+    // symphonia warns of every junk byte it skips in a container: not the user's concern.
+    let filter = if cli.global.quiet { "error" } else { "warn,symphonia_core=error,symphonia_format_isomp4=error" };
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("KOGI_LOG").unwrap_or_else(|_| filter.into()))
         .with_writer(std::io::stderr)

@@ -226,7 +226,7 @@ impl Transcription {
     }
 }
 
-fn file_sha256(path: &Path) -> Result<String> {
+pub fn file_sha256(path: &Path) -> Result<String> {
     let mut f = std::fs::File::open(path).map_err(|e| Error::Io { path: path.to_owned(), message: e.to_string() })?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];

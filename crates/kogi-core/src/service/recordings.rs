@@ -9,7 +9,10 @@ use crate::inference::manifest::ModelDir;
 use crate::inference::whisper::{Precision, WhisperModel};
 use crate::recording::transcribe::{self, Transcription};
 use crate::transcript::import::ImportOptions;
-use crate::Result;
+use crate::lecture::LectureId;
+use crate::recording::Recording;
+use crate::recording::audio::AudioStream;
+use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -39,10 +42,7 @@ impl Kogi {
     /// Where work files of this database go (beside it; the system's temporary folder for a
     /// database in memory).
     fn scratch_dir(&self) -> PathBuf {
-        match self.db_path().parent() {
-            Some(p) if !p.as_os_str().is_empty() && self.db_path() != Path::new(":memory:") => p.join("scratch"),
-            _ => std::env::temp_dir().join("kogi-scratch"),
-        }
+        self.data_folder().join("scratch")
     }
 
     /// What a recording says, with times (nothing stored).
@@ -52,11 +52,113 @@ impl Kogi {
         transcribe::transcribe(model.as_ref(), vad.as_ref(), path, opts, &self.scratch_dir(), job)
     }
 
-    /// Transcribe a recording and import the transcript as a lecture (revision 1, with segment times).
+    /// Transcribe a recording and import the transcript as a lecture (revision 1, with segment times),
+    /// the recording kept with it. A recording imported before is not transcribed again.
     pub fn import_recording(&self, path: &Path, opts: &ImportOptions, language: Option<String>, index: IndexWhen, job: &mut Job) -> Result<ImportOutcome> {
+        let sha = transcribe::file_sha256(path)?;
+        if let Some(lecture) = self.db()?.lecture_by_source(&sha)? {
+            return Ok(ImportOutcome { lecture, created: false, index: None });
+        }
         let heard = self.transcribe(path, &transcribe::Options { language, ..Default::default() }, job)?;
+        let duration_ms = (heard.duration * 1000.0).round() as u64;
         let mut t = heard.into_transcript(path)?;
         t.meta = opts.meta.clone().or(&t.meta);
-        self.store_import(t, index, job)
+        // The copy first: a lecture is never left pointing at a file that is not there.
+        let kept = self.keep_media(path, &sha)?;
+        let outcome = self.store_import(t, index, job);
+        let outcome = match outcome {
+            Ok(o) => o,
+            Err(e) => {
+                self.forget_media_if_unused(&kept);
+                return Err(e);
+            }
+        };
+        self.link(outcome.lecture.id, path, &kept, &sha, Some(duration_ms))?;
+        Ok(outcome)
+    }
+
+    /// Keep `path` as the recording of a lecture imported as text (it plays at the cursor and at
+    /// citations). Replaces the lecture's earlier recording.
+    pub fn link_recording(&self, lecture: LectureId, path: &Path) -> Result<Recording> {
+        self.db()?.lecture(lecture)?;
+        let stream = AudioStream::open(path)?;
+        let duration_ms = stream.duration().map(|d| (d * 1000.0).round() as u64);
+        drop(stream);
+        let sha = transcribe::file_sha256(path)?;
+        let kept = self.keep_media(path, &sha)?;
+        self.link(lecture, path, &kept, &sha, duration_ms)
+    }
+
+    fn link(&self, lecture: LectureId, path: &Path, kept: &str, sha: &str, duration_ms: Option<u64>) -> Result<Recording> {
+        let bytes = std::fs::metadata(self.media_dir().join(kept)).map(|m| m.len()).unwrap_or(0);
+        let r = Recording {
+            lecture,
+            file: kept.to_owned(),
+            original_name: path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            sha256: sha.to_owned(),
+            bytes,
+            duration_ms,
+        };
+        let replaced = match self.db()?.set_recording(&r) {
+            Ok(old) => old,
+            Err(e) => {
+                self.forget_media_if_unused(kept);
+                return Err(e);
+            }
+        };
+        if let Some(old) = replaced {
+            self.forget_media_if_unused(&old);
+        }
+        Ok(r)
+    }
+
+    /// The recording kept with a lecture, if any.
+    pub fn recording(&self, lecture: LectureId) -> Result<Option<Recording>> {
+        self.db()?.recording(lecture)
+    }
+
+    /// Where recordings are kept: `media` beside the database.
+    pub fn media_dir(&self) -> PathBuf {
+        self.data_folder().join("media")
+    }
+
+    /// Bytes the kept recordings take.
+    pub fn media_bytes(&self) -> Result<u64> {
+        self.db()?.recordings_bytes()
+    }
+
+    fn data_folder(&self) -> PathBuf {
+        match self.db_path().parent() {
+            Some(p) if !p.as_os_str().is_empty() && self.db_path() != Path::new(":memory:") => p.to_owned(),
+            _ => std::env::temp_dir().join("kogi-memory"),
+        }
+    }
+
+    /// Copy `path` into the media folder as `<sha256>.<ending>` (through a temporary file renamed into
+    /// place: never a half-written recording). Returns the file's name there.
+    fn keep_media(&self, path: &Path, sha: &str) -> Result<String> {
+        let dir = self.media_dir();
+        std::fs::create_dir_all(&dir).map_err(|e| Error::Io { path: dir.clone(), message: e.to_string() })?;
+        let ext = path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()).filter(|e| e.chars().all(|c| c.is_ascii_alphanumeric())).unwrap_or_else(|| "bin".into());
+        let name = format!("{sha}.{ext}");
+        let target = dir.join(&name);
+        if target.exists() && transcribe::file_sha256(&target).ok().as_deref() == Some(sha) {
+            return Ok(name);
+        }
+        let tmp = tempfile::NamedTempFile::new_in(&dir).map_err(|e| Error::Io { path: dir.clone(), message: e.to_string() })?;
+        std::fs::copy(path, tmp.path()).map_err(|e| match e.raw_os_error() {
+            Some(28) => Error::DiskFull { path: dir.clone(), message: format!("the recording ({} MB) does not fit", std::fs::metadata(path).map(|m| m.len() >> 20).unwrap_or(0)) },
+            _ => Error::Io { path: path.to_owned(), message: e.to_string() },
+        })?;
+        tmp.persist(&target).map_err(|e| Error::Io { path: target.clone(), message: e.to_string() })?;
+        Ok(name)
+    }
+
+    fn forget_media_if_unused(&self, file: &str) {
+        if let Ok(db) = self.db()
+            && !db.recording_file_in_use(file).unwrap_or(true)
+        {
+            let _ = std::fs::remove_file(self.media_dir().join(file));
+        }
     }
 }

@@ -7,6 +7,7 @@ mod embeddings;
 mod glossary;
 mod lectures;
 mod revisions;
+mod recordings;
 mod scans;
 mod words;
 mod schema;

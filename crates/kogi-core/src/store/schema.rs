@@ -175,6 +175,18 @@ const MIGRATIONS: &[&str] = &[
     CREATE VIRTUAL TABLE chunks_words_vocab USING fts5vocab(chunks_words, row);
     CREATE TABLE reading_terms (reading TEXT PRIMARY KEY) WITHOUT ROWID;
     "#,
+    // 7: a lecture's recording, kept in the media folder beside the database (`recording`).
+    r#"
+    CREATE TABLE recordings (
+        lecture_id    INTEGER PRIMARY KEY REFERENCES lectures(id) ON DELETE CASCADE,
+        file          TEXT NOT NULL,
+        original_name TEXT NOT NULL,
+        sha256        TEXT NOT NULL,
+        bytes         INTEGER NOT NULL,
+        duration_ms   INTEGER,
+        added_at      TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+    );
+    "#,
 ];
 
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;

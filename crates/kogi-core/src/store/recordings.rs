@@ -1,0 +1,54 @@
+//! Which recording belongs to which lecture (the files themselves live in the media folder).
+
+use super::Db;
+use crate::Result;
+use crate::lecture::LectureId;
+use crate::recording::Recording;
+use rusqlite::{OptionalExtension, params};
+
+impl Db {
+    /// Link `r` to its lecture, replacing any recording linked before; returns the file it replaced.
+    pub fn set_recording(&mut self, r: &Recording) -> Result<Option<String>> {
+        let path = self.path.clone();
+        let err = |e| super::db_error(&path, e);
+        let tx = self.conn.transaction().map_err(err)?;
+        let old: Option<String> = tx.query_row("SELECT file FROM recordings WHERE lecture_id = ?1", [r.lecture.0], |row| row.get(0)).optional().map_err(err)?;
+        tx.execute(
+            "INSERT OR REPLACE INTO recordings (lecture_id, file, original_name, sha256, bytes, duration_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![r.lecture.0, r.file, r.original_name, r.sha256, r.bytes as i64, r.duration_ms.map(|d| d as i64)],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(old.filter(|f| *f != r.file))
+    }
+
+    pub fn recording(&self, lecture: LectureId) -> Result<Option<Recording>> {
+        self.conn
+            .query_row(
+                "SELECT lecture_id, file, original_name, sha256, bytes, duration_ms FROM recordings WHERE lecture_id = ?1",
+                [lecture.0],
+                |r| {
+                    Ok(Recording {
+                        lecture: LectureId(r.get(0)?),
+                        file: r.get(1)?,
+                        original_name: r.get(2)?,
+                        sha256: r.get(3)?,
+                        bytes: r.get::<_, i64>(4)? as u64,
+                        duration_ms: r.get::<_, Option<i64>>(5)?.map(|d| d as u64),
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Whether any lecture still uses the media file `file`.
+    pub fn recording_file_in_use(&self, file: &str) -> Result<bool> {
+        self.conn.query_row("SELECT EXISTS (SELECT 1 FROM recordings WHERE file = ?1)", [file], |r| r.get(0)).map_err(|e| self.err(e))
+    }
+
+    /// Bytes of all recordings kept.
+    pub fn recordings_bytes(&self) -> Result<u64> {
+        self.conn.query_row("SELECT coalesce(sum(bytes), 0) FROM (SELECT DISTINCT file, bytes FROM recordings)", [], |r| r.get::<_, i64>(0)).map(|b| b as u64).map_err(|e| self.err(e))
+    }
+}
