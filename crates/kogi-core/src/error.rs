@@ -14,7 +14,7 @@ pub enum Error {
     /// A well-formed file of its format that holds no text (a WebVTT without cues, JSON `[]`).
     #[error("{path}: {message}")]
     NoText { path: PathBuf, message: String },
-    #[error("{path}: looks like a binary file, not a transcript (byte {offset}) — import plain text, SRT, WebVTT or JSON")]
+    #[error("{path}: looks like a binary file, not a transcript (byte {offset}) — import plain text, SRT, WebVTT or JSON, or a recording (WAV, MP3, M4A, MP4, …)")]
     BinaryFile { path: PathBuf, offset: usize },
     #[error("{path}: cannot decode the text as {encoding} at byte {offset} — save the file as UTF-8 and import it again")]
     Undecodable { path: PathBuf, encoding: String, offset: usize },

@@ -1,6 +1,8 @@
 //! Reading recordings: every container and codec the test set-up encodes (scripts/setup-speech.sh),
 //! and the bad files, each with the message a user sees.
 
+mod support;
+
 use kogi_core::recording::audio::{AudioStream, read_all};
 use std::path::PathBuf;
 
@@ -65,4 +67,87 @@ fn bad_recordings_are_refused_saying_what_went_wrong() {
     }
     // A valid file of no length reads as no samples (the transcriber refuses it, by name).
     assert_eq!(error_of("empty.wav"), "read 0 samples");
+}
+
+
+
+use kogi_core::service::job::{Event, Job};
+use kogi_core::service::{IndexWhen, Kogi};
+use kogi_core::settings::Settings;
+use kogi_core::transcript::import::ImportOptions;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// kogi over a database file in a fresh folder (the media and scratch folders go beside it).
+fn kogi(dir: &std::path::Path) -> Kogi {
+    Kogi::new(dir.join("kogi.sqlite3"), Settings { models_dir: Some(support::models_dir()), ..Default::default() }, None)
+}
+
+fn files_in(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir).map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect()).unwrap_or_default()
+}
+
+#[test]
+fn a_recording_is_imported_as_a_timed_transcript_and_kept_with_its_lecture() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = kogi(dir.path());
+    let file = speech().join("ja-short.mp3");
+    let cancel = AtomicBool::new(false);
+    let imported = k.import_file(&file, &ImportOptions::default(), IndexWhen::Never, &mut Job::silent(&cancel)).unwrap();
+    assert!(imported.created);
+    let rev = k.db().unwrap().head_revision(imported.lecture.id).unwrap();
+    assert!(rev.text.contains("思います"), "{}", rev.text);
+    // Segment times are in the recording's time (the 8-s silence is not transcribed, yet the times
+    // after it are where the sentences are).
+    let last = rev.segments.last().unwrap();
+    assert!(last.start_ms.unwrap() > 38_000 && last.end_ms.unwrap() <= 47_300, "{:?}", rev.segments);
+    let r = k.recording(imported.lecture.id).unwrap().expect("the recording is kept");
+    assert_eq!(r.original_name, "ja-short.mp3");
+    assert_eq!(std::fs::read(k.media_dir().join(&r.file)).unwrap(), std::fs::read(&file).unwrap());
+    assert!(files_in(&dir.path().join("scratch")).is_empty(), "work files are removed");
+}
+
+#[test]
+fn bad_recordings_leave_no_lecture_and_no_file_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = kogi(dir.path());
+    let cancel = AtomicBool::new(false);
+    for (name, says) in [
+        ("corrupt.mp3", "the file is damaged"),
+        ("no-audio.mp4", "the video has no sound track"),
+        ("empty.wav", "the recording is 0 seconds long"),
+        ("unsupported.wma", "cannot read this file as audio"),
+        ("ja-short.opus", "codec is not one kogi can decode"),
+    ] {
+        let e = k.import_file(&speech().join(name), &ImportOptions::default(), IndexWhen::Never, &mut Job::silent(&cancel)).err().unwrap();
+        assert!(e.to_string().contains(says), "{name}: {e}");
+    }
+    assert!(k.lectures(None).unwrap().is_empty());
+    assert!(files_in(&k.media_dir()).is_empty());
+    assert!(files_in(&dir.path().join("scratch")).is_empty());
+}
+
+#[test]
+fn a_three_hour_recording_reports_progress_and_stops_when_cancelled() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = kogi(dir.path());
+    let cancel = AtomicBool::new(false);
+    let mut seen = Vec::new();
+    let result = {
+        let mut job = Job::new(&cancel, |e| {
+            if let Event::Progress { phase, done, total } = e {
+                seen.push((phase.label(), done, total));
+                if done >= 1200 {
+                    cancel.store(true, Ordering::Relaxed); // 20 minutes in
+                }
+            }
+        });
+        k.import_file(&speech().join("silence-3h.flac"), &ImportOptions::default(), IndexWhen::Never, &mut job)
+    };
+    assert!(matches!(result, Err(kogi_core::Error::Cancelled)), "{result:?}");
+    let reading: Vec<_> = seen.iter().filter(|s| s.0 == "reading").collect();
+    assert_eq!(reading[0].2, 10_800, "the total is the recording's length in seconds");
+    assert!(reading.windows(2).all(|w| w[0].1 <= w[1].1) && reading.len() > 100, "steady progress");
+    assert!(k.lectures(None).unwrap().is_empty());
+    assert!(files_in(&k.media_dir()).is_empty());
+    assert!(files_in(&dir.path().join("scratch")).is_empty());
 }

@@ -218,8 +218,12 @@ impl AudioStream {
     }
 }
 
-/// File name endings of the recordings kogi transcribes (a transcript file is read as text).
-pub const EXTENSIONS: &[&str] = &["wav", "wave", "flac", "mp3", "m4a", "aac", "mp4", "m4v", "mov", "ogg", "oga", "opus", "webm", "mkv", "mka", "aif", "aiff", "caf"];
+/// File name endings of recordings (a transcript file is read as text). Some are formats kogi cannot
+/// decode: they are still recordings, refused as such rather than as text that looks binary.
+pub const EXTENSIONS: &[&str] = &[
+    "wav", "wave", "flac", "mp3", "m4a", "aac", "mp4", "m4v", "mov", "ogg", "oga", "opus", "webm", "mkv", "mka", "aif", "aiff", "caf",
+    "wma", "wmv", "asf", "avi", "flv", "3gp", "amr", "ac3", "ape", "wv",
+];
 
 /// Whether `path` names a recording (by its ending) rather than a transcript.
 pub fn is_recording(path: &Path) -> bool {
