@@ -46,6 +46,8 @@ pub struct LectureView {
     pub head: Revision,
     pub revisions: Vec<RevisionSummary>,
     pub draft: Option<Draft>,
+    /// The lecture's recording, when one is kept (it plays at the cursor).
+    pub recording: Option<crate::recording::Recording>,
 }
 
 /// A new revision; the lecture needs indexing again when `reindex` says so (front ends run
@@ -69,6 +71,7 @@ impl Kogi {
             head,
             revisions: revisions.iter().rev().map(RevisionSummary::from).collect(),
             draft: db.draft(lecture)?,
+            recording: db.recording(lecture)?,
         })
     }
 
