@@ -583,9 +583,11 @@ fn transcribe(g: &Global, file: &Path, language: Option<String>, model: Option<P
     };
     let s = kogi.settings();
     let dir = model.unwrap_or_else(|| s.transcriber_dir());
-    let t0 = std::time::Instant::now();
+    let load = std::time::Instant::now();
     let whisper = out.work("loading the speech recognition model", |_| WhisperModel::open(kogi_core::inference::manifest::ModelDir::open(&dir)?, &s.session(), precision))?;
+    let load_s = load.elapsed().as_secs_f64();
     kogi = kogi.with_transcriber(std::sync::Arc::new(whisper));
+    let t0 = std::time::Instant::now();
     let heard = out.work(&format!("transcribing {}", file.display()), |job| {
         kogi.transcribe(file, &kogi_core::recording::transcribe::Options { language, all_sound }, job)
     })?;
@@ -595,7 +597,7 @@ fn transcribe(g: &Global, file: &Path, language: Option<String>, model: Option<P
         let windows: Vec<_> = heard.window_tokens.iter().map(|(seek, t)| serde_json::json!({"seek": seek, "tokens": t})).collect();
         out.json(&serde_json::json!({
             "file": file, "language": heard.language, "language_probability": heard.language_probability,
-            "duration_s": heard.duration, "seconds": seconds, "real_time_factor": seconds / heard.duration.max(1e-9),
+            "duration_s": heard.duration, "load_s": load_s, "seconds": seconds, "real_time_factor": seconds / heard.duration.max(1e-9),
             "segments": segments, "windows": windows,
         }));
     } else {
