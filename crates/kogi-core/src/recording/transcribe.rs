@@ -7,7 +7,7 @@ use super::audio::{AudioStream, SAMPLE_RATE};
 use super::speech;
 use crate::inference::vad::SileroVad;
 use crate::inference::Transcribe;
-use crate::inference::whisper::mel::{self, LogMel, N_MELS, WINDOW_FRAMES};
+use crate::inference::whisper::mel::{self, LogMel, WINDOW_FRAMES};
 use crate::service::job::{Job, Phase};
 use crate::text::CharSpan;
 use crate::transcript::{Format, ImportedTranscript, LectureMeta, Segment};
@@ -73,18 +73,19 @@ impl Features {
 
     fn flush(&mut self) -> Result<()> {
         let bytes: Vec<u8> = self.out.iter().flat_map(|v| v.to_le_bytes()).collect();
-        self.file.as_file().write_all_at(&bytes, (self.frames * N_MELS * 4) as u64).map_err(|e| self.io(e))?;
-        self.frames += self.out.len() / N_MELS;
+        self.file.as_file().write_all_at(&bytes, (self.frames * self.mel.n_mels() * 4) as u64).map_err(|e| self.io(e))?;
+        self.frames += self.out.len() / self.mel.n_mels();
         self.out.clear();
         Ok(())
     }
 
     /// Frames `from..from + n`, normalised into one model window.
     fn window(&self, from: usize, n: usize) -> Result<Vec<f32>> {
-        let mut bytes = vec![0u8; n * N_MELS * 4];
-        self.file.as_file().read_exact_at(&mut bytes, (from * N_MELS * 4) as u64).map_err(|e| self.io(e))?;
+        let mels = self.mel.n_mels();
+        let mut bytes = vec![0u8; n * mels * 4];
+        self.file.as_file().read_exact_at(&mut bytes, (from * mels * 4) as u64).map_err(|e| self.io(e))?;
         let raw: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
-        Ok(mel::normalise(&raw, self.mel.max()))
+        Ok(mel::normalise(&raw, mels, self.mel.max()))
     }
 
     fn io(&self, e: std::io::Error) -> Error {

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 pub const N_FFT: usize = 400;
 pub const HOP: usize = 160;
+/// Mel bands of most Whisper models (large-v3 has 128; the filterbank file says which).
 pub const N_MELS: usize = 80;
 /// Mel frames in one 30-second window.
 pub const WINDOW_FRAMES: usize = 3000;
@@ -16,6 +17,7 @@ const BINS: usize = N_FFT / 2 + 1;
 
 pub struct LogMel {
     filters: Arc<Vec<f32>>,
+    n_mels: usize,
     window: Vec<f64>,
     fft: Arc<dyn RealToComplex<f64>>,
     /// The padded stream from sample `base` on (the first 200 are the reflection at the start).
@@ -32,15 +34,20 @@ pub struct LogMel {
 }
 
 impl LogMel {
-    /// `filters`: [80 × 201] row-major (the model folder's `mel_filters.bin`).
+    /// `filters`: [mels × 201] row-major (the model folder's `mel_filters.bin`).
     pub fn new(filters: Arc<Vec<f32>>) -> Self {
-        assert_eq!(filters.len(), N_MELS * BINS, "mel filters must be 80 × 201");
+        assert!(!filters.is_empty() && filters.len() % BINS == 0, "mel filters must be [mels × 201]");
+        let n_mels = filters.len() / BINS;
         let fft = RealFftPlanner::<f64>::new().plan_fft_forward(N_FFT);
         // np.hanning(401)[:-1], taken to f32 as faster-whisper does.
         let window = (0..N_FFT).map(|i| (0.5 - 0.5 * (std::f64::consts::TAU * i as f64 / N_FFT as f64).cos()) as f32 as f64).collect();
         let scratch_in = fft.make_input_vec();
         let scratch_out = fft.make_output_vec();
-        Self { filters, window, fft, buf: Vec::new(), base: 0, received: 0, frames: 0, started: false, max: f32::NEG_INFINITY, scratch_in, scratch_out }
+        Self { filters, n_mels, window, fft, buf: Vec::new(), base: 0, received: 0, frames: 0, started: false, max: f32::NEG_INFINITY, scratch_in, scratch_out }
+    }
+
+    pub fn n_mels(&self) -> usize {
+        self.n_mels
     }
 
     /// The largest raw log10 value so far (the recording's, once finished).
@@ -97,7 +104,7 @@ impl LogMel {
                 let (re, im) = (c.re as f32, c.im as f32);
                 re * re + im * im
             }).collect();
-            for m in 0..N_MELS {
+            for m in 0..self.n_mels {
                 let row = &self.filters[m * BINS..(m + 1) * BINS];
                 let mel: f32 = row.iter().zip(&power).map(|(a, b)| a * b).sum();
                 let v = mel.max(1e-10).log10();
@@ -115,16 +122,16 @@ impl LogMel {
     }
 }
 
-/// Raw frames (frame-major, 80 each) into one model window: the values floored at `max − 8` and
-/// scaled, transposed to [80 × 3000], and padded with zeros past the last frame (faster-whisper pads
-/// the features, not the audio).
-pub fn normalise(frames: &[f32], max: f32) -> Vec<f32> {
-    let n = (frames.len() / N_MELS).min(WINDOW_FRAMES);
-    let mut w = vec![0.0f32; N_MELS * WINDOW_FRAMES];
+/// Raw frames (frame-major, `n_mels` each) into one model window: the values floored at `max − 8` and
+/// scaled, transposed to [n_mels × 3000], and padded with zeros past the last frame (faster-whisper
+/// pads the features, not the audio).
+pub fn normalise(frames: &[f32], n_mels: usize, max: f32) -> Vec<f32> {
+    let n = (frames.len() / n_mels).min(WINDOW_FRAMES);
+    let mut w = vec![0.0f32; n_mels * WINDOW_FRAMES];
     let floor = max - 8.0;
     for t in 0..n {
-        for m in 0..N_MELS {
-            w[m * WINDOW_FRAMES + t] = (frames[t * N_MELS + m].max(floor) + 4.0) / 4.0;
+        for m in 0..n_mels {
+            w[m * WINDOW_FRAMES + t] = (frames[t * n_mels + m].max(floor) + 4.0) / 4.0;
         }
     }
     w
@@ -181,7 +188,7 @@ mod tests {
     #[test]
     fn a_window_is_floored_scaled_transposed_and_padded_with_zeros() {
         let frames = vec![-20.0f32, 1.0].repeat(N_MELS / 2); // one frame
-        let w = normalise(&frames, 2.0);
+        let w = normalise(&frames, N_MELS, 2.0);
         assert_eq!(w.len(), N_MELS * WINDOW_FRAMES);
         assert_eq!(w[0], (-6.0 + 4.0) / 4.0); // floored at 2 − 8
         assert_eq!(w[WINDOW_FRAMES], (1.0 + 4.0) / 4.0); // mel 1, frame 0

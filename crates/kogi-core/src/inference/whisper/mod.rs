@@ -63,8 +63,9 @@ impl WhisperModel {
         let filters_path = model.file("mel_filters")?;
         let bytes = std::fs::read(&filters_path).map_err(|e| merr(format!("{}: {e}", filters_path.display())))?;
         let filters: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
-        if filters.len() != mel::N_MELS * (mel::N_FFT / 2 + 1) {
-            return Err(merr(format!("{} holds {} values, not 80 × 201 — {REBUILD_HINT}", filters_path.display(), filters.len())));
+        let n_mels = m.extra.get("n_mels").and_then(|v| v.as_u64()).unwrap_or(mel::N_MELS as u64) as usize;
+        if filters.len() != n_mels * (mel::N_FFT / 2 + 1) {
+            return Err(merr(format!("{} holds {} values, not {n_mels} × 201 — {REBUILD_HINT}", filters_path.display(), filters.len())));
         }
         let (enc, dec) = match precision {
             Precision::Int8 => ("encoder_int8", "decoder_int8"),
@@ -98,7 +99,8 @@ impl WhisperModel {
     /// The cross-attention keys and values of one window [80 × 3000], layer by layer (key, value).
     fn encode(&self, window: &[f32]) -> Result<Vec<DynValue>> {
         let rt = |e: ort::Error| Error::Runtime(e.to_string());
-        let input = Tensor::from_array(([1i64, mel::N_MELS as i64, mel::WINDOW_FRAMES as i64], window.to_vec())).map_err(rt)?;
+        let n_mels = window.len() / mel::WINDOW_FRAMES;
+        let input = Tensor::from_array(([1i64, n_mels as i64, mel::WINDOW_FRAMES as i64], window.to_vec())).map_err(rt)?;
         let mut session = self.encoder.lock().map_err(|_| Error::Runtime("whisper encoder poisoned".into()))?;
         let mut outputs = session.run(ort::inputs!["input_features" => input]).map_err(rt)?;
         let mut cross = Vec::with_capacity(2 * self.layers);
