@@ -36,7 +36,15 @@ done
 if [ "$hour" = 1 ]; then
   ffmpeg -loglevel error -y $(for _ in 1 2 3 4 5 6; do printf -- '-i %s ' "$speech/ja-10min.wav"; done) \
     -filter_complex "concat=n=6:v=0:a=1" -c:a flac "$out/hour.flac"
-  /usr/bin/time -f '%M' -o "$out/rss" target/release/kogi --json --threads "$threads" transcribe "$out/hour.flac" --language ja > "$out/hour.json"
+  /usr/bin/time -f '%M' -o "$out/rss" target/release/kogi --json --threads "$threads" transcribe "$out/hour.flac" --language ja > "$out/hour.json" &
+  sleep 1
+  pid=$(pgrep -n -f "transcribe $out/hour.flac" || true)
+  # Resident memory every 5 s: flat means the last samples are no higher than the early ones.
+  while [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; do
+    awk '/VmRSS/ { print $2 }' "/proc/$pid/status" >> "$out/rss-samples" 2>/dev/null || true
+    sleep 5
+  done
+  wait
 fi
 "$py" - "$out" "$speech/${file%.*}.json" "$runs" "$hour" <<'PY'
 import json, re, statistics, sys, unicodedata
@@ -55,7 +63,7 @@ def dist(a, b):
     return row[-1]
 said = units(truth["text"])
 res = {"file": Path(sys.argv[2]).stem, "duration_s": truth["duration"], "runs": runs, "metric": "WER" if words else "CER"}
-for p in ("int8", "fp32"):
+for p in ("int8", "fp32") if runs else ():
     for eng in ("kogi", "fw"):
         d = [json.load(open(out / f"{eng}-{p}-{r}.json")) for r in range(1, runs + 1)]
         text = " ".join(s["text"] for s in d[0]["segments"])
@@ -69,7 +77,11 @@ for p in ("int8", "fp32"):
     res[f"identical windows, {p}"] = f"{sum(x == y for x, y in zip(a, b))}/{max(len(a), len(b))}"
 if hour:
     h = json.load(open(out / "hour.json"))
+    samples = [int(x) / 1024 for x in open(out / "rss-samples").read().split()]
+    tenth = lambda q: round(samples[min(len(samples) - 1, int(q * len(samples)))], 1)  # noqa: E731
     res["one hour"] = {"max_rss_mb": round(int(open(out / "rss").read().split()[-1]) / 1024, 1),
-                       "seconds": round(h["seconds"], 1), "real_time_factor": round(h["real_time_factor"], 4)}
+                       "rss_mb_at_10_50_90_percent_of_the_run": [tenth(0.1), tenth(0.5), tenth(0.9)],
+                       "seconds": round(h["seconds"], 1), "real_time_factor": round(h["real_time_factor"], 4),
+                       "segments": len(h["segments"])}
 print(json.dumps(res, indent=2, ensure_ascii=False))
 PY

@@ -574,19 +574,16 @@ fn demo(g: &Global, file: Option<PathBuf>, question: &str, out: &Out) -> Result<
 }
 
 fn transcribe(g: &Global, file: &Path, language: Option<String>, model: Option<PathBuf>, precision: &str, all_sound: bool, out: &Out) -> Result<()> {
-    use kogi_core::inference::whisper::{Precision, WhisperModel};
-    let mut kogi = kogi(g, None)?;
+    use kogi_core::service::Precision;
+    let kogi = kogi(g, None)?;
     let precision = match precision {
         "int8" => Precision::Int8,
         "fp32" => Precision::Fp32,
         other => bail!("--precision is int8 or fp32, not {other}"),
     };
-    let s = kogi.settings();
-    let dir = model.unwrap_or_else(|| s.transcriber_dir());
     let load = std::time::Instant::now();
-    let whisper = out.work("loading the speech recognition model", |_| WhisperModel::open(kogi_core::inference::manifest::ModelDir::open(&dir)?, &s.session(), precision))?;
+    let kogi = kogi.load_transcriber(model.as_deref(), precision)?;
     let load_s = load.elapsed().as_secs_f64();
-    kogi = kogi.with_transcriber(std::sync::Arc::new(whisper));
     let t0 = std::time::Instant::now();
     let heard = out.work(&format!("transcribing {}", file.display()), |job| {
         kogi.transcribe(file, &kogi_core::recording::transcribe::Options { language, all_sound }, job)

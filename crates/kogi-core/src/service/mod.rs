@@ -19,6 +19,7 @@ pub use editing::{LectureView, RevisionSummary, Saved};
 pub use evaluation::{AnswerEvalRequest, CorrectionEvalRequest, RetrievalEvalRequest};
 pub use job::{Event, Job, Phase};
 pub use library::{ImportOutcome, IndexWhen};
+pub use crate::inference::whisper::Precision;
 pub use models::{AddModel, AppStatus, DictionaryReport, ModelEntry, ModelsReport};
 pub use crate::model::convert::{Converted, Target};
 

@@ -33,6 +33,14 @@ impl Kogi {
         Ok(t)
     }
 
+    /// Use the speech model in `dir` (the settings' model when `None`) with `precision` from now on.
+    pub fn load_transcriber(self, dir: Option<&Path>, precision: Precision) -> Result<Self> {
+        let s = self.settings();
+        let dir = dir.map(Path::to_owned).unwrap_or_else(|| s.transcriber_dir());
+        let model = WhisperModel::open(ModelDir::open(&dir)?, &s.session(), precision)?;
+        Ok(self.with_transcriber(Arc::new(model)))
+    }
+
     /// Use this transcriber instead of the settings' model (tests, benchmarks).
     pub fn with_transcriber(self, t: Arc<dyn Transcribe>) -> Self {
         *self.transcriber.lock().expect("transcriber") = Some(t);
