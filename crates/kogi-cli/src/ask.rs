@@ -1,5 +1,6 @@
 //! `kogi ask`: flags onto the settings and the request, the answer streamed, then its citations.
 
+use crate::output::clock;
 use crate::output::Out;
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -129,11 +130,6 @@ fn parse_think(s: &str) -> Result<ThinkHarder> {
         },
         _ => bail!("--think takes self-consistency:N or best-of:N[:judge]"),
     })
-}
-
-fn clock(ms: u64) -> String {
-    let s = ms / 1000;
-    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
 }
 
 fn print_answer_tail(a: &Answer) {

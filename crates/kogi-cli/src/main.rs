@@ -109,6 +109,11 @@ enum Command {
         #[arg(long)]
         all_sound: bool,
     },
+    /// Show a lecture's recording, or keep FILE as its recording (a lecture imported as text)
+    Recording {
+        lecture: i64,
+        file: Option<PathBuf>,
+    },
     /// List lectures
     Lectures {
         #[arg(long)]
@@ -249,9 +254,10 @@ enum Command {
 fn main() {
     let cli = Cli::parse();
     // symphonia warns of every junk byte it skips in a container: not the user's concern.
-    let filter = if cli.global.quiet { "error" } else { "warn,symphonia_core=error,symphonia_format_isomp4=error" };
+    let base = if cli.global.quiet { "error" } else { "warn" };
+    let filter = format!("{base},symphonia_core=off,symphonia_format_isomp4=off,symphonia_bundle_mp3=off");
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("KOGI_LOG").unwrap_or_else(|_| filter.into()))
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("KOGI_LOG").unwrap_or_else(|_| filter.as_str().into()))
         .with_writer(std::io::stderr)
         .init();
     if let Err(e) = run(cli) {
@@ -522,6 +528,27 @@ fn run(cli: Cli) -> Result<()> {
             // The stored settings: `set`, `key` and `off` are kept.
             let kogi = Kogi::load(db_path(&g), kogi_core::settings::default_path());
             server::run(&kogi, command, &out)?
+        }
+        Command::Recording { lecture, file } => {
+            let kogi = kogi(&g, None)?;
+            let id = LectureId(lecture);
+            let r = match file {
+                Some(f) => Some(kogi.link_recording(id, &f)?),
+                None => kogi.recording(id)?,
+            };
+            if !out.json(&serde_json::json!({"recording": r, "media_dir": kogi.media_dir(), "media_bytes": kogi.media_bytes()?})) {
+                match r {
+                    Some(r) => out.line(&format!(
+                        "lecture {lecture}: {} ({:.1} MB{}), kept as {}",
+                        r.original_name,
+                        r.bytes as f64 / 1e6,
+                        r.duration_ms.map(|d| format!(", {}", output::clock(d))).unwrap_or_default(),
+                        kogi.media_dir().join(&r.file).display()
+                    )),
+                    None => out.line(&format!("lecture {lecture} has no recording — `kogi recording {lecture} FILE` keeps one with it")),
+                }
+                out.line(&format!("recordings kept: {:.1} MB in {}", kogi.media_bytes()? as f64 / 1e6, kogi.media_dir().display()));
+            }
         }
         Command::Transcribe { file, language, model, precision, all_sound } => transcribe(&g, &file, language, model, &precision, all_sound, &out)?,
         Command::Demo { file, question } => demo(&g, file, &question, &out)?,
