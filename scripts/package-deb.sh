@@ -37,7 +37,8 @@ Version: $version
 Architecture: amd64
 Maintainer: kogi developers <kogi@localhost>
 Installed-Size: $size
-Depends: libwebkit2gtk-4.1-0, libgtk-3-0
+Depends: libwebkit2gtk-4.1-0, libgtk-3-0, gstreamer1.0-plugins-base, gstreamer1.0-plugins-good, gstreamer1.0-libav
+Recommends: gstreamer1.0-plugins-bad
 Section: education
 Priority: optional
 Description: Question your lecture transcripts, offline

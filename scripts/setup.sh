@@ -17,6 +17,11 @@ command -v cc >/dev/null || need+=(build-essential)
 command -v npm >/dev/null || need+=(nodejs npm)
 pkg-config --exists webkit2gtk-4.1 2>/dev/null || need+=(pkg-config libwebkit2gtk-4.1-dev)
 fc-list :lang=ja 2>/dev/null | grep -q . || need+=(fonts-ipafont-gothic)
+# The window plays recordings through WebKitGTK's GStreamer: MP3, WAV, FLAC and Ogg need -good, AAC
+# (M4A, MP4) needs -libav; WebKit also looks for elements of -bad.
+for p in gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-libav gstreamer1.0-plugins-bad; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need+=("$p")
+done
 command -v cargo >/dev/null || { say "cargo is missing: install Rust (rustup) first"; exit 1; }
 if [ "${#need[@]}" -gt 0 ]; then
   say "installing system packages: ${need[*]}"

@@ -40,5 +40,8 @@ fn kogi_commands() -> &'static [&'static str] {
         "cancel_job",
         "test_server",
         "set_server_key",
+        "media_info",
+        "recording",
+        "link_recording",
     ]
 }

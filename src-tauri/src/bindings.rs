@@ -2,7 +2,7 @@
 //! commands build), generated into `ui/src/bindings/desktop/` next to kogi-core's types (see
 //! `kogi_core::bindings`); `scripts/test.sh` fails when they differ from the committed files.
 
-use crate::commands::{ImportStarted, SavedView};
+use crate::commands::{ImportStarted, MediaInfo, SavedView};
 use crate::jobs::JobEvent;
 use crate::state::UiError;
 use kogi_core::bindings::{config, sync, ts_files};
@@ -16,6 +16,7 @@ fn typescript_bindings_are_written_to_the_ui() {
     let cfg = config(ours.path());
     JobEvent::export_all(&cfg).unwrap();
     ImportStarted::export_all(&cfg).unwrap();
+    MediaInfo::export_all(&cfg).unwrap();
     SavedView::export_all(&cfg).unwrap();
     UiError::export_all(&cfg).unwrap();
 
@@ -41,6 +42,7 @@ fn typescript_bindings_are_written_to_the_ui() {
         [
             "ImportStarted.ts",
             "JobEvent.ts",
+            "MediaInfo.ts",
             "SavedView.ts",
             "UiError.ts"
         ]

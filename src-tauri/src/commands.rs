@@ -8,6 +8,8 @@ use kogi_core::Error;
 use kogi_core::correction::glossary::{Occurrence, ReplaceOptions, Term, TermSuggestion};
 use kogi_core::correction::suspicious::{ScanParams, Suggestion};
 use kogi_core::lecture::{Lecture, LectureId, Revision, RevisionId};
+use kogi_core::recording::Recording;
+use kogi_core::recording::audio::is_recording;
 use kogi_core::service::{AddModel, AppStatus, AskRequest, Draft, IndexWhen, LectureView, ModelEntry, Saved};
 use kogi_core::server::{ServerReport, ServerSettings};
 use kogi_core::settings::Settings;
@@ -154,8 +156,16 @@ pub async fn import_bytes(
     let shown = name.clone();
     let job = state.jobs.spawn(&app, "import", move |r| {
         let opts = ImportOptions::default();
-        let outcome = r.state().kogi.import_bytes(&name, &bytes, &opts, IndexWhen::IfEmbedderInstalled, &mut r.job())?;
-        Ok(json!(outcome))
+        let kogi = &r.state().kogi;
+        if !is_recording(Path::new(&name)) {
+            return Ok(json!(kogi.import_bytes(&name, &bytes, &opts, IndexWhen::IfEmbedderInstalled, &mut r.job())?));
+        }
+        // The core reads a recording from a file, a piece at a time; the picker gave its bytes.
+        let io = |path: &Path, e: std::io::Error| Error::Io { path: path.to_owned(), message: e.to_string() };
+        let dir = tempfile::tempdir().map_err(|e| io(&std::env::temp_dir(), e))?;
+        let path = dir.path().join(Path::new(&name).file_name().unwrap_or("recording".as_ref()));
+        std::fs::write(&path, &bytes).map_err(|e| io(&path, e))?;
+        Ok(json!(kogi.import_file(&path, &opts, IndexWhen::IfEmbedderInstalled, &mut r.job())?))
     });
     Ok(ImportStarted { job, name: shown })
 }
@@ -247,6 +257,47 @@ pub async fn put_draft(
 #[tauri::command]
 pub async fn discard_draft(state: State<'_, AppState>, lecture: i64) -> CmdResult<()> {
     Ok(state.kogi.discard_draft(LectureId(lecture))?)
+}
+
+// ----------------------------------------------------------------------------------- recordings
+
+/// Where the window plays recordings from, and what they take on disk.
+#[derive(Serialize, ts_rs::TS)]
+#[ts(export_to = "desktop/")]
+pub struct MediaInfo {
+    /// A recording plays from this followed by its file name; `None` when recordings cannot play.
+    url: Option<String>,
+    /// Why recordings cannot play.
+    problem: Option<String>,
+    /// The media folder, beside the database.
+    folder: String,
+    #[ts(type = "number")]
+    bytes: u64,
+}
+
+#[tauri::command]
+pub async fn media_info(state: State<'_, AppState>) -> CmdResult<MediaInfo> {
+    let (url, problem) = match &state.media {
+        Ok(m) => (Some(m.base_url()), None),
+        Err(e) => (None, Some(e.clone())),
+    };
+    Ok(MediaInfo { url, problem, folder: state.kogi.media_dir().display().to_string(), bytes: state.kogi.media_bytes()? })
+}
+
+#[tauri::command]
+pub async fn recording(state: State<'_, AppState>, lecture: i64) -> CmdResult<Option<Recording>> {
+    Ok(state.kogi.recording(LectureId(lecture))?)
+}
+
+/// Keep a recording with a lecture imported as text. Copying and hashing a long recording takes
+/// seconds: off the async threads.
+#[tauri::command]
+pub async fn link_recording(app: AppHandle, lecture: i64, path: String) -> CmdResult<Recording> {
+    let path = validate_import_path(path.trim())?;
+    tauri::async_runtime::spawn_blocking(move || app.state::<AppState>().kogi.link_recording(LectureId(lecture), &path))
+        .await
+        .map_err(|e| UiError::from(format!("linking the recording stopped: {e}")))?
+        .map_err(UiError::from)
 }
 
 // ------------------------------------------------------------------------------------- glossary

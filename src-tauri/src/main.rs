@@ -6,7 +6,10 @@
 mod bindings;
 mod commands;
 mod jobs;
+mod media;
 mod state;
+
+use tauri::utils::config::{Csp, CspDirectiveSources};
 
 fn main() {
     let launched = std::time::Instant::now();
@@ -18,6 +21,11 @@ fn main() {
         .with_writer(std::io::stderr)
         .init();
     let state = state::AppState::new(launched);
+    let mut context = tauri::generate_context!("../tauri.conf.json");
+    // Media may come from the app's own player server only (its port is chosen at start).
+    if let (Ok(media), Some(Csp::DirectiveMap(csp))) = (&state.media, context.config_mut().app.security.csp.as_mut()) {
+        csp.insert("media-src".into(), CspDirectiveSources::List(vec![media.origin.clone()]));
+    }
     tauri::Builder::default()
         .manage(state)
         .invoke_handler(tauri::generate_handler![
@@ -49,7 +57,10 @@ fn main() {
             commands::remove_model,
             commands::test_server,
             commands::set_server_key,
+            commands::media_info,
+            commands::recording,
+            commands::link_recording,
         ])
-        .run(tauri::generate_context!("../tauri.conf.json"))
+        .run(context)
         .expect("kogi's window could not start (is WebKitGTK 4.1 installed? see README)");
 }

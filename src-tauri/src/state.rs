@@ -2,6 +2,7 @@
 //! running jobs.
 
 use crate::jobs::Jobs;
+use crate::media::MediaServer;
 use kogi_core::service::Kogi;
 use kogi_core::{Error, Remedy};
 use serde::Serialize;
@@ -11,6 +12,8 @@ pub struct AppState {
     pub launched: Instant,
     pub kogi: Kogi,
     pub jobs: Jobs,
+    /// Plays recordings to the window; why not, when it could not start.
+    pub media: Result<MediaServer, String>,
 }
 
 /// A command's error as the window shows it: what went wrong and what to do, in the app's terms.
@@ -54,6 +57,10 @@ pub type CmdResult<T> = std::result::Result<T, UiError>;
 impl AppState {
     pub fn new(launched: Instant) -> Self {
         let kogi = Kogi::load(kogi_core::service::default_db_path(), kogi_core::settings::default_path());
-        Self { launched, kogi, jobs: Jobs::default() }
+        let media = MediaServer::start(kogi.media_dir()).map_err(|e| {
+            tracing::warn!(%e, "recordings cannot play: the local player connection could not open");
+            format!("kogi could not open its local connection for playing recordings ({e})")
+        });
+        Self { launched, kogi, jobs: Jobs::default(), media }
     }
 }
