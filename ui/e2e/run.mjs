@@ -4,8 +4,9 @@
 //   node ui/e2e/run.mjs --app target/debug/kogi-desktop --out ui/e2e-out
 //
 // Uses the real raw transcript (../shared/data/LLM2024_day4_raw.txt or $KOGI_E2E_TRANSCRIPT) and the
-// installed default models ($KOGI_MODELS or ~/.local/share/kogi/models). Starts from an empty data
-// folder each run. Screenshots (PNG) and timings (results.json) go to --out.
+// installed default models ($KOGI_MODELS or ~/.local/share/kogi/models), and synthesised lecture
+// speech ($KOGI_SPEECH or ~/.cache/kogi/speech, made by scripts/setup-speech.sh). Starts from an empty
+// data folder each run. Screenshots (PNG) and timings (results.json) go to --out.
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -23,10 +24,15 @@ const QUESTION = "LLMにおけるInference Time Scalingとは？";
 // A model file to add through the Models screen (a real GGUF; the test tooling provides SmolLM2's).
 const gguf = process.env.KOGI_E2E_GGUF ?? path.join(os.homedir(), ".cache/kogi/gguf/SmolLM2-135M-Instruct.Q4_1.gguf");
 let added = null;
+const speech = process.env.KOGI_SPEECH ?? path.join(os.homedir(), ".cache/kogi/speech");
+const [speechMp3, speechWav, englishWav] = ["ja-short.mp3", "ja-short.wav", "en-short.wav"].map((f) => path.join(speech, f));
 const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
 
 for (const [what, p] of [["the desktop app", app], ["the raw transcript", transcript], ["the models folder", models], ["a GGUF file to add", gguf]]) {
   if (!fs.existsSync(p)) fail(`${what} is missing: ${p}`);
+}
+for (const p of [speechMp3, speechWav, englishWav]) {
+  if (!fs.existsSync(p)) fail(`the test speech is missing: ${p} (bash scripts/setup-speech.sh makes it; or set KOGI_SPEECH)`);
 }
 fs.mkdirSync(out, { recursive: true });
 const home = fs.mkdtempSync(path.join(os.tmpdir(), "kogi-e2e-"));
@@ -89,10 +95,26 @@ async function waitFor(what, f, timeoutMs = 30_000, everyMs = 100) {
 const js = (script, ...a) => wd("POST", s("/execute/sync"), { script, args: a });
 const find = async (css) => (await wd("POST", s("/element"), { using: "css selector", value: css }))[ELEMENT];
 const findAll = async (css) => (await wd("POST", s("/elements"), { using: "css selector", value: css })).map((e) => e[ELEMENT]);
-const click = async (css) => wd("POST", s(`/element/${await find(css)}/click`), {});
-const type = async (css, text) => wd("POST", s(`/element/${await find(css)}/value`), { text });
+// Screens draw what they fetch a moment later, and draw again when it arrives (the element just
+// found is then replaced): look again for up to 3 s.
+async function fresh(f) {
+  for (let i = 0; ; i++) {
+    try {
+      return await f();
+    } catch (e) {
+      if (i >= 30 || !/stale element|no such element/.test(e.message)) throw e;
+      await sleep(100);
+    }
+  }
+}
+const click = (css) => fresh(async () => wd("POST", s(`/element/${await find(css)}/click`), {}));
+const type = (css, text) => fresh(async () => wd("POST", s(`/element/${await find(css)}/value`), { text }));
 const textOf = (css) => js("const e = document.querySelector(arguments[0]); return e ? e.textContent : null;", css);
 const exists = (css) => js("return !!document.querySelector(arguments[0]);", css);
+// A key pressed with Alt, as a person presses it (the app's shortcuts).
+const altKey = (key) => wd("POST", s("/actions"), { actions: [{ type: "key", id: "keyboard", actions: [
+  { type: "keyDown", value: "\uE00A" }, { type: "keyDown", value: key }, { type: "keyUp", value: key }, { type: "keyUp", value: "\uE00A" }] }] });
+const media = (css) => js("const a = document.querySelector(arguments[0]); return a && { paused: a.paused, t: a.currentTime, rate: a.playbackRate, error: a.error && a.error.code };", css);
 
 async function shot(name) {
   await sleep(400); // let the page settle: an early screenshot shows the first paint
@@ -295,6 +317,23 @@ async function main() {
   });
   await shot("12-history-restored");
 
+  await step("link a recording to the lecture imported as text: the player appears", async () => {
+    // The restore's re-index first: kogi-core's set_recording reads then writes in a deferred
+    // transaction, which SQLite refuses at once (busy) when the re-index commits in between.
+    await waitFor("the re-index", async () => ((await textOf("#reindex .progress-label")) ?? "Index up to date").startsWith("Index up to date"), 120_000, 250);
+    await click("#link-recording");
+    await type("#recording-path", englishWav);
+    await click("#link-recording-go");
+    await waitFor("the player", async () => {
+      const error = await textOf(".toast.error");
+      if (error) throw new Error(error);
+      return exists("#player[data-file]");
+    }, 30_000);
+    const name = await textOf("#player .player-file");
+    if (name !== path.basename(englishWav)) throw new Error(`the player names ${name}`);
+    if (await exists("#link-recording")) throw new Error("still offers to link a recording");
+  });
+
   await step("settings show the models and the provider", async () => {
     await click("#tab-settings");
     await waitFor("the settings form", () => exists("#save-settings"));
@@ -370,6 +409,92 @@ async function main() {
   });
   await shot("17-server-answer");
   llamaServer?.kill();
+
+  // Recordings, in a data folder of their own, so that the recording is the only lecture to cite.
+  const importing = (name) => `#imports .progress[data-file="${name}"]`;
+  await step("import a recording: progress in seconds of sound, cancel, then a transcript with times", async () => {
+    await wd("DELETE", s(""));
+    session = null;
+    await restartDriver({ ...env, KOGI_HOME: path.join(home, "recordings") });
+    await launch();
+    await type("#file-input", speechWav);
+    const wav = importing(path.basename(speechWav));
+    await waitFor("progress in seconds of sound", async () => /reading: \d+:\d\d of 0:4\d/.test((await textOf(`${wav} .progress-label`)) ?? ""), 180_000, 50);
+    await click(`${wav} button`);
+    await waitFor("the import to stop", async () => /cancelled$/.test((await textOf(`${wav}.failed .progress-label`)) ?? ""), 30_000);
+    if ((await findAll(".lecture-row")).length !== 0) throw new Error("a cancelled import left a lecture");
+
+    await type("#file-input", speechMp3);
+    const mp3 = importing(path.basename(speechMp3));
+    // Every phase it goes through, as shown; the first with the time left is photographed.
+    const seen = [];
+    await waitFor("the import to finish", async () => {
+      const t = (await textOf(`${mp3} .progress-label`)) ?? "";
+      if (t !== seen.at(-1)) seen.push(t);
+      if (/ left$/.test(t) && !results.screenshots.includes("18-recording-progress.png")) await shot("18-recording-progress");
+      return exists(`${mp3}.finished`);
+    }, 240_000, 50);
+    results.recording_progress = seen;
+    for (const want of [/reading: \d+:\d\d of 0:4\d/, /transcribing the recording: \d+:\d\d of \d+:\d\d of speech/, / · about \d+ s left$/]) {
+      if (!seen.some((t) => want.test(t))) throw new Error(`no progress like ${want}: ${seen.join(" | ")}`);
+    }
+    const done = await textOf(`${mp3} .progress-label`);
+    if (!/imported$/.test(done ?? "")) throw new Error(`the recording was not imported: ${done}`);
+    await waitFor("the lecture in the list", async () => (await findAll(".lecture-row")).length === 1);
+    await waitFor("the recordings' size", async () => /Recordings kept with lectures: [\d.]+ (KB|MB)/.test((await textOf("#media-usage")) ?? ""), 10_000);
+  });
+
+  let segmentMs = 0;
+  await step("listen while correcting: Alt+P plays from the segment at the caret, highlighted", async () => {
+    await click(".lecture-row td.title");
+    await waitFor("the player", () => exists("#player"), 20_000);
+    const times = await waitFor("the segment times", async () => { const t = await js("return [...document.querySelectorAll('.cm-mergeViewEditor:last-child .cm-time')].map((e) => Number(e.dataset.ms));"); return t.length >= 4 && t; });
+    // The caret into a later segment (one line each): a click on its text.
+    const n = Math.min(4, times.length - 1);
+    const lines = await findAll(".cm-mergeViewEditor:last-child .cm-line");
+    await wd("POST", s(`/element/${lines[n]}/click`), {});
+    segmentMs = times[n];
+    await altKey("p");
+    const first = await waitFor("playback", async () => { const m = await media("#player-audio"); return m && !m.paused && m.t > 0 && m; }, 15_000, 50);
+    if (first.error) throw new Error(`media error ${first.error}`);
+    if (first.t * 1000 < segmentMs - 300 || first.t * 1000 > segmentMs + 2500) throw new Error(`started at ${first.t} s, the segment at ${segmentMs / 1000} s`);
+    await sleep(1500);
+    const later = await media("#player-audio");
+    if (later.paused || later.t < first.t + 0.8) throw new Error(`playback does not advance: ${first.t} → ${later.t}`);
+    const heard = await textOf(".cm-mergeViewEditor:last-child .cm-playing");
+    const line = await js("return document.querySelectorAll('.cm-mergeViewEditor:last-child .cm-line')[arguments[0]].textContent;", n);
+    if (!heard || !line.includes(heard)) throw new Error(`the segment heard is not highlighted: ${heard} / ${line}`);
+    results.player = { segment_ms: segmentMs, started_s: first.t, after_1_5_s: later.t };
+    await shot("19-lecture-player");
+    await altKey("b");
+    const back = await media("#player-audio");
+    if (back.t > later.t - 3.5) throw new Error(`Alt+B did not go back 5 s: ${later.t} → ${back.t}`);
+    await js("const s = document.querySelector('#player-speed'); s.value = '1.5'; s.dispatchEvent(new Event('change')); return true;");
+    if ((await media("#player-audio")).rate !== 1.5) throw new Error("the speed did not change");
+    await altKey("p");
+    await waitFor("pause", async () => (await media("#player-audio")).paused, 5_000);
+  });
+
+  await step("ask about the recording: a citation's play control plays that moment", async () => {
+    await click("#tab-ask");
+    await waitFor("the ask screen", () => exists("#question"));
+    await js("document.querySelector('#question').value = ''; const c = document.querySelector('#compare'); if (c.checked) c.click(); document.querySelector('#answer-with').value = 'quotes'; return true;");
+    await type("#question", "スケール則とは何ですか？");
+    await click("#ask");
+    await waitFor("the answer", () => exists("#answers[data-done]"), 120_000, 250);
+    const play = "#answers .sources li.cited button.play-passage";
+    await waitFor("a cited passage's play control", () => exists(play), 10_000);
+    const [from, to] = await js("const b = document.querySelector(arguments[0]); return [Number(b.dataset.startMs), Number(b.dataset.endMs)];", play);
+    await click(play);
+    const m = await waitFor("the clip to play", async () => { const x = await media("#clip"); return x && !x.paused && x.t > 0 && x; }, 15_000, 50);
+    if (m.t * 1000 < from - 300 || m.t * 1000 > to) throw new Error(`playing at ${m.t} s, the passage is ${from / 1000}–${to / 1000} s`);
+    await sleep(700);
+    results.citation_clip = { from_ms: from, to_ms: to, playing_s: (await media("#clip")).t };
+    await shot("20-citation-playing");
+    await waitFor("the clip to stop at the passage's end", async () => (await media("#clip")).paused, to - from + 5_000, 100);
+    const end = (await media("#clip")).t;
+    if (end * 1000 > to + 700) throw new Error(`played past the passage: ${end} s, it ends at ${to / 1000} s`);
+  });
 
   await step("a first run with no models explains how to get them", async () => {
     await wd("DELETE", s(""));

@@ -27,6 +27,8 @@ import type { Term } from "./bindings/Term";
 import type { ImportStarted } from "./bindings/desktop/ImportStarted";
 import type { JobEvent } from "./bindings/desktop/JobEvent";
 import type { SavedView } from "./bindings/desktop/SavedView";
+import type { MediaInfo } from "./bindings/desktop/MediaInfo";
+import type { Recording } from "./bindings/Recording";
 export type { Answer } from "./bindings/Answer";
 export type { Engine } from "./bindings/Engine";
 export type { ServerReport, ServerSettings };
@@ -44,8 +46,8 @@ export type { RevisionSummary } from "./bindings/RevisionSummary";
 export type { Segment } from "./bindings/Segment";
 export type { SuspiciousSpan } from "./bindings/SuspiciousSpan";
 export type {
-  AppStatus, Asked, Draft, ImportStarted, JobEvent, Lecture, LectureView, Occurrence, Revision, Rung, Scan, Settings,
-  Suggestion, Term,
+  AppStatus, Asked, Draft, ImportStarted, JobEvent, Lecture, LectureView, MediaInfo, Occurrence, Recording, Revision, Rung, Scan,
+  Settings, Suggestion, Term,
 };
 export type Span = CharSpan;
 export type Meta = LectureMeta;
@@ -100,6 +102,9 @@ export const api = {
   removeModel: (name: string) => invoke<ModelEntry[]>("remove_model", { name }),
   testServer: (server: ServerSettings, key: string | null) => invoke<ServerReport>("test_server", { server, key }),
   setServerKey: (key: string | null) => invoke<AppStatus>("set_server_key", { key }),
+  mediaInfo: () => invoke<MediaInfo>("media_info"),
+  recording: (lecture: number) => invoke<Recording | null>("recording", { lecture }),
+  linkRecording: (lecture: number, path: string) => invoke<Recording>("link_recording", { lecture, path }),
 };
 
 type Handler = (e: JobEvent) => void;

@@ -45,13 +45,6 @@ function toAscii(digits: string): string {
   return digits.replace(/[０-９]/g, (d) => String.fromCharCode(d.charCodeAt(0) - 0xff10 + 0x30));
 }
 
-/** 3723000 → "01:02:03". */
-export function clock(ms: number): string {
-  const s = Math.floor(ms / 1000);
-  const pad = (n: number) => String(n).padStart(2, "0");
-  return `${pad(Math.floor(s / 3600))}:${pad(Math.floor(s / 60) % 60)}:${pad(s % 60)}`;
-}
-
 /** Progress as a whole percentage; an unknown total shows as 0. */
 export function percent(done: number, total: number): number {
   if (!(total > 0)) return 0;
@@ -98,4 +91,69 @@ export function debounce<A extends unknown[]>(f: (...a: A) => void, ms: number) 
     run();
   };
   return call;
+}
+
+/** Many code-point offsets into UTF-16 offsets in one pass over the text (a long lecture has
+ * thousands of segments). */
+export function codePointsToUtf16(text: string, cps: number[]): number[] {
+  const order = cps.map((_, i) => i).sort((a, b) => cps[a] - cps[b]);
+  const out = new Array<number>(cps.length);
+  let units = 0;
+  let seen = 0;
+  let k = 0;
+  for (const ch of text) {
+    while (k < order.length && cps[order[k]] <= seen) out[order[k++]] = units;
+    units += ch.length;
+    seen += 1;
+  }
+  while (k < order.length) out[order[k++]] = units;
+  return out;
+}
+
+/** 29000 → "0:29"; 3723000 → "1:02:03" (a recording's position). */
+export function shortClock(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return s >= 3600 ? `${Math.floor(s / 3600)}:${pad(Math.floor(s / 60) % 60)}:${pad(s % 60)}` : `${Math.floor(s / 60)}:${pad(s % 60)}`;
+}
+
+/** The index of the last of `starts` (ascending) at or before `t`; -1 when `t` is before them all. */
+export function lastAtOrBefore(starts: number[], t: number): number {
+  let lo = 0;
+  let hi = starts.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (starts[mid] <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo - 1;
+}
+
+/** 1234567 → "1.2 MB". */
+export function byteSize(n: number): string {
+  const units = ["bytes", "KB", "MB", "GB", "TB"];
+  let i = 0;
+  let v = n;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return i === 0 ? `${n} bytes` : `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
+}
+
+/** An import job's progress line: recordings report their phases in seconds of sound, so the line
+ * says how far it is and, once the pace is known, about how long is left. */
+export function importProgress(stage: string, done: number, total: number, phaseMs: number): { pct: number; label: string } {
+  if (!(total > 1)) return { pct: 5, label: stage };
+  // Transcribing counts only the stretches with speech in them.
+  const seconds = stage === "reading" || stage.startsWith("transcribing");
+  const speech = stage.startsWith("transcribing") ? " of speech" : "";
+  const where = seconds ? `${shortClock(done * 1000)} of ${shortClock(total * 1000)}${speech}` : `${done} of ${total}`;
+  const left = done > 0 && done < total && phaseMs >= 1500 ? ` · about ${roughly((phaseMs * (total - done)) / done)} left` : "";
+  return { pct: percent(done, total), label: `${stage}: ${where}${left}` };
+}
+
+function roughly(ms: number): string {
+  const s = Math.ceil(ms / 1000);
+  return s < 90 ? `${s} s` : `${Math.round(s / 60)} min`;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import { clock, codePointToUtf16, debounce, draftWorthOffering, groupByCourse, percent, splitCitations, utf16ToCodePoint } from "../src/text";
+import { byteSize, codePointToUtf16, codePointsToUtf16, debounce, draftWorthOffering, groupByCourse, importProgress, lastAtOrBefore, percent, shortClock, splitCitations, utf16ToCodePoint } from "../src/text";
 
 describe("code point offsets", () => {
   it("are the same as UTF-16 offsets for Japanese text in the BMP", () => {
@@ -41,10 +41,6 @@ describe("citations in an answer", () => {
 });
 
 describe("formatting", () => {
-  it("shows a timestamp as hh:mm:ss", () => {
-    expect(clock(3_723_000)).toBe("01:02:03");
-    expect(clock(0)).toBe("00:00:00");
-  });
   it("keeps progress within 0–100 and shows an unknown total as 0", () => {
     expect(percent(5, 10)).toBe(50);
     expect(percent(12, 10)).toBe(100);
@@ -83,5 +79,37 @@ describe("drafts", () => {
     d.flush();
     expect(f).toHaveBeenCalledTimes(2);
     vi.useRealTimers();
+  });
+});
+
+describe("recordings", () => {
+  it("map many code-point offsets at once, in any order, like one at a time", () => {
+    const t = "a😀b講\n義😀";
+    const cps = [5, 0, 2, 9, 3, 7];
+    expect(codePointsToUtf16(t, cps)).toEqual(cps.map((c) => codePointToUtf16(t, c)));
+  });
+  it("show positions as m:ss, or h:mm:ss past an hour", () => {
+    expect(shortClock(0)).toBe("0:00");
+    expect(shortClock(29_400)).toBe("0:29");
+    expect(shortClock(3_723_000)).toBe("1:02:03");
+  });
+  it("find the segment heard at a time", () => {
+    const starts = [1000, 6000, 11000];
+    expect(lastAtOrBefore(starts, 500)).toBe(-1);
+    expect(lastAtOrBefore(starts, 1000)).toBe(0);
+    expect(lastAtOrBefore(starts, 10999)).toBe(1);
+    expect(lastAtOrBefore(starts, 99999)).toBe(2);
+  });
+  it("say sizes in bytes, KB, MB", () => {
+    expect(byteSize(512)).toBe("512 bytes");
+    expect(byteSize(1_234_567)).toBe("1.2 MB");
+    expect(byteSize(45_600_000)).toBe("46 MB");
+  });
+  it("report transcription in seconds of sound with the time left once the pace is known", () => {
+    expect(importProgress("reading", 0, 1, 0)).toEqual({ pct: 5, label: "reading" });
+    expect(importProgress("transcribing the recording", 12, 47, 1000).label).toBe("transcribing the recording: 0:12 of 0:47 of speech");
+    expect(importProgress("transcribing the recording", 12, 48, 3000)).toEqual({ pct: 25, label: "transcribing the recording: 0:12 of 0:48 of speech · about 9 s left" });
+    expect(importProgress("indexing", 10, 40, 2000).label).toBe("indexing: 10 of 40 · about 6 s left");
+    expect(importProgress("transcribing the recording", 60, 5400, 10_000).label).toMatch(/about 15 min left$/);
   });
 });

@@ -1,8 +1,10 @@
 // Ask: a question, an answer streamed in, citations that open the lecture at the passage; a mode
 // selector for the RAG ladder, a side-by-side comparison, and "think harder" (self-consistency).
-import { api, finished, message, RUNGS, type Answer, type AnswerWith, type Asked, type Passage, type QuoteReason, type Rung } from "../api";
+// A passage of a lecture kept with its recording plays that moment.
+import { api, finished, message, RUNGS, type Answer, type AnswerWith, type Asked, type Passage, type QuoteReason, type Recording, type Rung } from "../api";
 import { clear, h } from "../dom";
-import { clock, splitCitations } from "../text";
+import { playbackProblem, playFrom, recordingUrl } from "../player";
+import { shortClock, splitCitations } from "../text";
 import type { Ctx } from "../main";
 
 let lastQuestion = "";
@@ -52,7 +54,8 @@ export function mountAsk(el: HTMLElement, ctx: Ctx): () => void {
   const origin = h("p", { class: "hint", id: "answered-by" }, s.engine === "server"
     ? `Answers come from ${serverHost(s.server.base_url)} — it is sent your question and the passages retrieved for it.`
     : "Answers come from this computer.");
-  el.append(h("h1", {}, "Ask"), form, origin, fitNote ?? "", progress, results);
+  const clip = h("audio", { id: "clip", preload: "none" });
+  el.append(h("h1", {}, "Ask"), form, origin, fitNote ?? "", progress, results, clip);
   question.addEventListener("keydown", (e) => {
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) run();
   });
@@ -71,6 +74,7 @@ export function mountAsk(el: HTMLElement, ctx: Ctx): () => void {
       ctx.toast("Choose at least one step to compare.", "error");
       return;
     }
+    stopClip();
     clear(results);
     delete results.dataset.done;
     delete results.dataset.firstTokenMs;
@@ -148,14 +152,63 @@ export function mountAsk(el: HTMLElement, ctx: Ctx): () => void {
   }
 
   function source(p: Passage, n: number, cited: boolean) {
-    const when = p.start_ms !== null && p.start_ms !== undefined ? ` @ ${clock(p.start_ms)}` : "";
-    return h("li", { class: cited ? "cited" : "" },
+    const when = p.start_ms !== null && p.start_ms !== undefined ? ` @ ${shortClock(p.start_ms)}` : "";
+    const li = h("li", { class: cited ? "cited" : "" },
       h("a", { href: "#", class: "source", "data-n": n, onclick: (e: Event) => { e.preventDefault(); open(p); } }, `[${n}] ${p.title}${when}`),
       h("div", { class: "snippet" }, p.text.length > 220 ? `${p.text.slice(0, 220)}…` : p.text));
+    if (p.start_ms !== null) recordingOf(p.lecture).then((rec) => rec && li.querySelector("a.source")!.after(" ", playControl(p, rec)));
+    return li;
   }
+
+  // ----------------------------------------------------------------- passages heard in the recording
+  const recordings = new Map<number, Promise<Recording | null>>();
+  const recordingOf = (lecture: number) => {
+    if (!recordings.has(lecture)) recordings.set(lecture, api.recording(lecture).catch(() => null));
+    return recordings.get(lecture)!;
+  };
+  let clipEnd: number | null = null;
+  let clipBtn: HTMLButtonElement | null = null;
+
+  function playControl(p: Passage, rec: Recording) {
+    const from = p.start_ms!;
+    const to = p.end_ms !== null && p.end_ms > from ? p.end_ms : from + 15_000;
+    const label = `▶ ${shortClock(from)}–${shortClock(to)}`;
+    const btn = h("button", { class: "play-passage", "data-start-ms": from, "data-end-ms": to, "data-label": label, title: "Play this moment of the lecture's recording" }, label);
+    btn.addEventListener("click", async () => {
+      const again = clipBtn === btn;
+      stopClip();
+      if (again) return;
+      try {
+        const url = await recordingUrl(rec);
+        if (clip.getAttribute("src") !== url) clip.src = url;
+        clipBtn = btn;
+        clipEnd = to / 1000;
+        btn.textContent = `■ Stop · ${label.slice(2)}`;
+        btn.closest("li")!.dataset.playing = "true";
+        await playFrom(clip, from / 1000);
+      } catch (e) {
+        stopClip();
+        ctx.toast(e instanceof Error && e.name === "NotSupportedError" ? playbackProblem(clip) : message(e), "error");
+      }
+    });
+    return btn;
+  }
+
+  function stopClip() {
+    clip.pause();
+    if (clipBtn) {
+      clipBtn.textContent = clipBtn.dataset.label!;
+      clipBtn.closest("li")?.removeAttribute("data-playing");
+    }
+    clipBtn = null;
+    clipEnd = null;
+  }
+  clip.addEventListener("timeupdate", () => clipEnd !== null && clip.currentTime >= clipEnd && stopClip());
+  clip.addEventListener("ended", stopClip);
 
   return () => {
     if (running !== null) api.cancel(running);
+    stopClip();
   };
 }
 

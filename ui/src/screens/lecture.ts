@@ -1,9 +1,11 @@
 // Lecture: raw and corrected side by side, edit in place, find, glossary replace-all with a preview,
 // suspicious passages with suggestions, revision history with restore. Typing is kept as a draft.
+// With a recording, a player: from the caret's segment, the segment heard highlighted.
 import { api, finished, message, type JobEvent, type LectureView, type Occurrence, type Revision, type Scan, type Saved, type Suggestion } from "../api";
 import { clear, h, progressBar } from "../dom";
 import { TranscriptEditor } from "../editor";
-import { clock, debounce, draftWorthOffering, percent } from "../text";
+import { debounce, draftWorthOffering, percent, shortClock } from "../text";
+import { lecturePlayer, mediaInfo, recordingUrl, type LecturePlayer } from "../player";
 import type { Ctx } from "../main";
 import type { TermSuggestion } from "../bindings/TermSuggestion";
 
@@ -22,10 +24,11 @@ export function mountLecture(el: HTMLElement, ctx: Ctx, target?: LectureTarget):
   const header = h("div", { class: "lecture-header" });
   const banner = h("div", { class: "banners" });
   const toolbar = h("div", { class: "toolbar" });
+  const playerBox = h("div", { class: "player-box" });
   const editorBox = h("div", { class: "editor", id: "editor" });
   const side = h("aside", { class: "side" });
   const status = h("div", { class: "statusline", id: "lecture-status" });
-  el.append(header, banner, toolbar, h("div", { class: "lecture-body" }, h("div", { class: "editor-col" }, h("div", { class: "editor-labels" }, h("span", {}, "Raw (as recognised)"), h("span", { id: "working-label" }, "Corrected (editable)")), editorBox), side), status);
+  el.append(header, banner, toolbar, playerBox, h("div", { class: "lecture-body" }, h("div", { class: "editor-col" }, h("div", { class: "editor-labels" }, h("span", {}, "Raw (as recognised)"), h("span", { id: "working-label" }, "Corrected (editable)")), editorBox), side), status);
 
   const editor = new TranscriptEditor(editorBox);
   let view: LectureView;
@@ -33,6 +36,7 @@ export function mountLecture(el: HTMLElement, ctx: Ctx, target?: LectureTarget):
   let dirty = false;
   let viewingOld = false;
   let disposed = false;
+  let player: LecturePlayer | null = null;
   const saveDraft = debounce((text: string) => {
     if (disposed || !dirty) return;
     api.putDraft(view.lecture.id, head.id, text).then(() => setStatus("Draft kept (unsaved)")).catch((e) => ctx.toast(message(e), "error"));
@@ -57,6 +61,7 @@ export function mountLecture(el: HTMLElement, ctx: Ctx, target?: LectureTarget):
     h("button", { id: "open-suspicious", onclick: () => showSuspicious() }, "Suspicious passages"),
     h("button", { id: "open-history", onclick: () => showHistory() }, "History"),
   );
+  const linkBtn = h("button", { id: "link-recording", title: "Keep the lecture's recording with it, to listen while correcting", onclick: () => askForRecording() }, "Link a recording…");
 
   async function load(t: LectureTarget) {
     try {
@@ -84,11 +89,13 @@ export function mountLecture(el: HTMLElement, ctx: Ctx, target?: LectureTarget):
         h("div", { class: "notice" }, why, h("button", { class: "link", onclick: () => load({ lecture: l.id }) }, "Open the newest revision")),
       );
       if (t.span) showCited(old, t.span);
+      listen(old);
     } else {
       editor.showSideBySide(view.original.text, head.text, onEdit, true);
       document.getElementById("working-label")!.textContent = `Revision ${head.number} (editable)`;
       if (t.span) showCited(head, t.span);
       offerDraft();
+      listen(head);
     }
     dirty = false;
     saveBtn.disabled = true;
@@ -97,10 +104,71 @@ export function mountLecture(el: HTMLElement, ctx: Ctx, target?: LectureTarget):
     showHistory();
   }
 
+  /** The player for the lecture's recording, kept across reloads of the same recording (a save
+   * does not stop it), over the shown revision's segments; otherwise a way to link one. */
+  async function listen(rev: Revision) {
+    const rec = view.recording;
+    linkBtn.remove();
+    if (!rec) {
+      player?.destroy();
+      player = null;
+      toolbar.append(linkBtn);
+      return;
+    }
+    if (player?.file !== rec.file) {
+      let url: string;
+      try {
+        url = await recordingUrl(rec);
+      } catch (e) {
+        player?.destroy();
+        player = null;
+        playerBox.replaceChildren(h("p", { class: "error", id: "player-problem" }, message(e)));
+        return;
+      }
+      // Another load may have come meanwhile.
+      if (disposed || view.recording?.file !== rec.file) return;
+      player?.destroy();
+      player = lecturePlayer(rec, url, editor, () => askForRecording());
+      playerBox.replaceChildren(player.el);
+    }
+    player.setSegments(rev.segments.filter((s) => s.start_ms !== null).map((s) => ({ start: s.span.start, end: s.span.end, ms: s.start_ms! })));
+  }
+
+  function askForRecording() {
+    const path = h("input", { id: "recording-path", placeholder: "/home/you/lectures/week4.m4a", size: 50 });
+    const form = h(
+      "form",
+      { class: "link-recording", id: "link-recording-form", onsubmit: async (e: Event) => {
+        e.preventDefault();
+        go.disabled = true;
+        go.textContent = "Copying…";
+        try {
+          const rec = await api.linkRecording(view.lecture.id, path.value);
+          ctx.toast(`${rec.original_name} is kept with this lecture.`);
+          mediaInfo(true);
+          form.remove();
+          await load({ lecture: view.lecture.id });
+        } catch (err) {
+          ctx.toast(message(err), "error");
+          go.disabled = false;
+          go.textContent = "Link";
+        }
+      } },
+      h("label", {}, "Recording of this lecture (full path): ", path),
+      h("button", { type: "submit", class: "primary", id: "link-recording-go" }, "Link"),
+      h("button", { type: "button", class: "link", onclick: () => form.remove() }, "Cancel"),
+      h("small", {}, "It is copied into kogi's media folder; MP3, M4A, WAV, FLAC, Ogg, MP4 …"),
+    );
+    const go = form.querySelector<HTMLButtonElement>("#link-recording-go")!;
+    document.getElementById("link-recording-form")?.remove();
+    playerBox.prepend(form);
+    path.focus();
+  }
+
   function showCited(rev: Revision, span: { start: number; end: number }) {
     editor.mark([{ ...span, kind: "cited" }], true);
     const seg = rev.segments.find((s) => s.span.start <= span.start && span.start < s.span.end && s.start_ms !== null);
-    const when = seg && seg.start_ms !== null ? ` at ${clock(seg.start_ms)}` : "";
+    const when = seg && seg.start_ms !== null ? ` at ${shortClock(seg.start_ms)}` : "";
     banner.append(h("div", { class: "notice cited", id: "cited-banner" }, `Cited passage highlighted${when}.`));
   }
 
@@ -354,6 +422,7 @@ export function mountLecture(el: HTMLElement, ctx: Ctx, target?: LectureTarget):
     saveDraft.flush();
     disposed = true;
     window.removeEventListener("beforeunload", beforeUnload);
+    player?.destroy();
     editor.destroy();
   };
 }

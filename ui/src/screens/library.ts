@@ -1,27 +1,34 @@
-// Library: lectures by course; import by drag-and-drop or the file picker, a progress bar per file.
+// Library: lectures by course; import transcripts or recordings (transcribed here) by drag-and-drop
+// or the file picker, a progress bar per file; what the kept recordings take on disk.
 import { api, finished, message, type JobEvent, type Lecture } from "../api";
 import { clear, h, progressBar } from "../dom";
-import { groupByCourse, percent } from "../text";
+import { byteSize, groupByCourse, importProgress } from "../text";
+import { mediaInfo } from "../player";
 import type { Ctx } from "../main";
 import { getCurrentWebview } from "@tauri-apps/api/webview";
 
 export function mountLibrary(el: HTMLElement, ctx: Ctx): () => void {
   const list = h("section", { class: "lectures", "aria-label": "Lectures" });
   const imports = h("div", { class: "imports", id: "imports" });
-  const picker = h("input", { type: "file", id: "file-input", multiple: true, accept: ".txt,.srt,.vtt,.json,text/plain", class: "visually-hidden" });
+  const recordings = ".mp3,.m4a,.aac,.wav,.flac,.ogg,.oga,.opus,.mp4,.m4v,.mov,.webm,.mkv,.mka,.aif,.aiff,.caf";
+  const picker = h("input", { type: "file", id: "file-input", multiple: true, accept: `.txt,.srt,.vtt,.json,text/plain,${recordings},audio/*,video/*`, class: "visually-hidden" });
   const drop = h(
     "div",
     { class: "dropzone", id: "dropzone" },
-    h("p", {}, "Drop transcripts here — plain text, SRT, WebVTT or JSON; UTF-8, UTF-16 or Shift_JIS."),
+    h("p", {}, "Drop transcripts or recordings here — transcripts as plain text, SRT, WebVTT or JSON (UTF-8, UTF-16 or Shift_JIS); recordings (MP3, M4A, WAV, FLAC, Ogg, MP4 …) are transcribed on this computer and kept for listening."),
     h("button", { class: "primary", onclick: () => picker.click() }, "Choose files…"),
   );
   const models = ctx.status.models;
   const notice = models.embedder_ready && models.chat_ready
     ? null
     : h("div", { class: "notice", id: "models-missing" }, h("strong", {}, "Models are not installed yet. "), h("pre", {}, models.help));
-  el.append(h("h1", {}, "Library"), notice ?? "", drop, picker, imports, list);
+  const usage = h("p", { class: "hint", id: "media-usage" });
+  el.append(h("h1", {}, "Library"), notice ?? "", drop, picker, imports, list, usage);
 
   async function refresh() {
+    mediaInfo(true)
+      .then((m) => (usage.textContent = m.bytes > 0 ? `Recordings kept with lectures: ${byteSize(m.bytes)} in ${m.folder}` : ""))
+      .catch(() => {});
     let lectures: Lecture[];
     try {
       lectures = await api.lectures();
@@ -31,7 +38,7 @@ export function mountLibrary(el: HTMLElement, ctx: Ctx): () => void {
     }
     clear(list);
     if (lectures.length === 0) {
-      list.append(h("p", { class: "empty" }, "No lectures yet. Import a transcript to begin."));
+      list.append(h("p", { class: "empty" }, "No lectures yet. Import a transcript or a recording to begin."));
       return;
     }
     for (const [course, ls] of groupByCourse(lectures)) {
@@ -57,9 +64,14 @@ export function mountLibrary(el: HTMLElement, ctx: Ctx): () => void {
     const bar = progressBar(name, () => api.cancel(job));
     bar.el.dataset.file = name;
     imports.prepend(bar.el);
+    let stage = "";
+    let since = 0;
     try {
       const r = await finished<{ created: boolean; lecture: Lecture }>(job, (e: JobEvent) => {
-        if (e.type === "progress") bar.set(e.stage === "indexing" ? percent(e.done, e.total) : 5, `${name} — ${e.stage}`);
+        if (e.type !== "progress") return;
+        if (e.stage !== stage) [stage, since] = [e.stage, performance.now()];
+        const p = importProgress(e.stage, e.done, e.total, performance.now() - since);
+        bar.set(p.pct, `${name} — ${p.label}`);
       });
       bar.finish(`${name} — ${r.created ? "imported" : "already in the library"}`);
       refresh();
