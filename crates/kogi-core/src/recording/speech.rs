@@ -78,11 +78,14 @@ pub struct TimeMap {
     /// For each run: its end in the joined sound (samples), and the silence before it (seconds).
     ends: Vec<usize>,
     silence_before: Vec<f64>,
+    /// Each run's end in the recording (seconds).
+    run_ends: Vec<f64>,
 }
 
 impl TimeMap {
     pub fn new(runs: &[Run]) -> Self {
         let (mut ends, mut silence_before) = (Vec::new(), Vec::new());
+        let run_ends = runs.iter().map(|r| (r.end as f64 / 16_000.0 * 100.0).round() / 100.0).collect();
         let (mut previous_end, mut silent) = (0, 0);
         for r in runs {
             silent += r.start - previous_end;
@@ -90,7 +93,20 @@ impl TimeMap {
             ends.push(r.end - silent);
             silence_before.push(silent as f64 / 16_000.0);
         }
-        Self { ends, silence_before }
+        Self { ends, silence_before, run_ends }
+    }
+
+    /// A segment's start and end in the recording. Whisper often ends a segment at the next one's
+    /// start; across a silence the VAD left out that end lies after the silence, so a segment is
+    /// ended no later than the run of speech it starts in (what plays for it is then speech).
+    pub fn segment(&self, start: f64, end: f64) -> (f64, f64) {
+        let (s, e) = (self.original(start, false), self.original(end, true));
+        if self.ends.is_empty() {
+            return (s, e);
+        }
+        let sample = (start * 16_000.0) as usize;
+        let i = self.ends.partition_point(|&x| x <= sample).min(self.ends.len() - 1);
+        (s, e.min(self.run_ends[i]).max(s))
     }
 
     /// A segment boundary at `t` seconds of the joined sound; an end exactly at a run's end stays in
@@ -137,5 +153,9 @@ mod tests {
         assert_eq!(m.original(2.0, true), 3.0); // the end of run 1 stays in run 1
         assert_eq!(m.original(2.0, false), 5.0); // a start there is in run 2 (3 s of silence before it)
         assert_eq!(m.original(2.5, false), 5.5);
+        // A segment from 0.5 s to 2.5 s of the joined sound starts in run 1 and ends with it, not after
+        // the silence.
+        assert_eq!(m.segment(0.5, 2.5), (1.5, 3.0));
+        assert_eq!(m.segment(2.2, 2.8), (5.2, 5.8));
     }
 }

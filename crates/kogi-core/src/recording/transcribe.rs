@@ -182,7 +182,7 @@ pub fn transcribe(model: &dyn Transcribe, vad: Option<&SileroVad>, path: &Path, 
         for (start, end, text) in heard.pieces {
             let (start, end) = (offset + start, offset + end);
             let (start, end) = match &map {
-                Some(m) => (m.original(start, false), m.original(end, true)),
+                Some(m) => m.segment(start, end),
                 None => (start, end),
             };
             segments.push(Heard { start, end, text: text.trim().to_owned() });

@@ -11,7 +11,9 @@ impl Db {
     pub fn set_recording(&mut self, r: &Recording) -> Result<Option<String>> {
         let path = self.path.clone();
         let err = |e| super::db_error(&path, e);
-        let tx = self.conn.transaction().map_err(err)?;
+        // Immediate: the read and the write must not let another writer in between (that would be
+        // refused as busy at the write).
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(err)?;
         let old: Option<String> = tx.query_row("SELECT file FROM recordings WHERE lecture_id = ?1", [r.lecture.0], |row| row.get(0)).optional().map_err(err)?;
         tx.execute(
             "INSERT OR REPLACE INTO recordings (lecture_id, file, original_name, sha256, bytes, duration_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
