@@ -12,8 +12,7 @@ use crate::service::job::{Job, Phase};
 use crate::text::CharSpan;
 use crate::transcript::{Format, ImportedTranscript, LectureMeta, Segment};
 use crate::{Error, Result};
-use sha2::{Digest, Sha256};
-use std::io::{BufWriter, Read, Write};
+use std::io::{BufWriter, Write};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
@@ -228,14 +227,5 @@ impl Transcription {
 }
 
 pub fn file_sha256(path: &Path) -> Result<String> {
-    let mut f = std::fs::File::open(path).map_err(|e| Error::Io { path: path.to_owned(), message: e.to_string() })?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = f.read(&mut buf).map_err(|e| Error::Io { path: path.to_owned(), message: e.to_string() })?;
-        if n == 0 {
-            return Ok(hex::encode(h.finalize()));
-        }
-        h.update(&buf[..n]);
-    }
+    crate::inference::manifest::sha256_file(path).map_err(|e| Error::Io { path: path.to_owned(), message: e.to_string() })
 }

@@ -17,9 +17,7 @@ use crate::model::fit::{languages_from_measurement, tokens_per_japanese_char};
 use crate::{Error, Result};
 use serde::Serialize;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use source::Source;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
@@ -77,17 +75,7 @@ pub fn folder_name(name: &str) -> String {
 }
 
 fn sha256_file(path: &Path) -> Result<String> {
-    let mut f = std::fs::File::open(path).map_err(|e| Error::Io { path: path.to_owned(), message: e.to_string() })?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).map_err(|e| Error::Io { path: path.to_owned(), message: e.to_string() })?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex::encode(h.finalize()))
+    crate::inference::manifest::sha256_file(path).map_err(|e| Error::Io { path: path.to_owned(), message: e.to_string() })
 }
 
 /// Removes the staging folder unless the conversion finished.
