@@ -28,7 +28,7 @@ pub enum ModelsCommand {
     /// Build the Japanese dictionary (words and readings for search and suggestions) from a MeCab
     /// dictionary source, e.g. Debian's mecab-ipadic: /usr/share/mecab/dic/ipadic
     Dictionary { source: PathBuf },
-    /// Answer with this chat model from now on
+    /// Answer with this chat model, or transcribe with this speech model, from now on
     Use { name: String },
     /// Remove an installed model (asks first; --yes to skip)
     Remove {
@@ -47,7 +47,7 @@ fn size(bytes: u64) -> String {
 }
 
 fn print_entry(m: &ModelEntry) {
-    let kind = m.kind.map(|k| format!("{k:?}").to_lowercase()).unwrap_or_else(|| "?".into());
+    let kind = m.kind.and_then(|k| serde_json::to_value(k).ok()).and_then(|v| v.as_str().map(|s| s.replace('_', " "))).unwrap_or_else(|| "?".into());
     let mut facts = vec![kind];
     if let Some(a) = &m.architecture {
         facts.push(a.clone());
@@ -124,7 +124,11 @@ pub fn run(kogi: &Kogi, cmd: Option<ModelsCommand>, out: &Out) -> Result<()> {
         }
         ModelsCommand::Use { name } => {
             kogi.use_chat_model(&name)?;
-            out.line(&format!("answers now come from {name}"));
+            if kogi.settings().transcriber == name {
+                out.line(&format!("recordings are now transcribed by {name}"));
+            } else {
+                out.line(&format!("answers now come from {name}"));
+            }
         }
         ModelsCommand::Remove { name, yes } => {
             let Some(m) = kogi.models().into_iter().find(|m| m.name == name) else {

@@ -45,7 +45,7 @@ export function modelsSection(ctx: Ctx, onChanged: () => void): { el: HTMLElemen
     const rows = models.map((m) => {
       const facts = [m.architecture, m.parameters ? `${Math.round(m.parameters / 1e6)}M` : null, m.target].filter(Boolean).join(" · ");
       const actions = h("td", {});
-      if (m.kind === "chat" && !m.in_use && !m.problem) actions.append(h("button", { type: "button", class: "link use-model", "data-model": m.name, onclick: () => use(m.name) }, "Use"));
+      if ((m.kind === "chat" || m.kind === "transcriber") && !m.in_use && !m.problem) actions.append(h("button", { type: "button", class: "link use-model", "data-model": m.name, onclick: () => use(m.name) }, "Use"));
       if (!m.default && !m.in_use) actions.append(h("button", { type: "button", class: "link remove-model", "data-model": m.name, onclick: () => remove(m) }, "Remove"));
       return h("tr", { "data-model": m.name, class: m.in_use ? "in-use" : "" },
         h("td", {}, m.name, m.in_use ? h("small", {}, " (in use)") : ""),

@@ -6,7 +6,7 @@ use crate::inference::manifest::{ModelDir, ModelKind};
 use crate::inference::runtime::{Provider, ProviderReport, library_candidates};
 use crate::model::convert::{ConvertRequest, Converted, Target, convert};
 use crate::model::{LanguageFit, language_fit};
-use crate::settings::{DEFAULT_CHAT_MODEL, DEFAULT_EMBEDDER, ModelsStatus, Settings, inventory};
+use crate::settings::{DEFAULT_CHAT_MODEL, DEFAULT_EMBEDDER, DEFAULT_TRANSCRIBER, ModelsStatus, Settings, inventory};
 use crate::{Error, Remedy, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -165,7 +165,8 @@ impl Kogi {
                 let quantization = quantization.or_else(|| {
                     extra("source").and_then(|s| s.get("file").and_then(|f| f.as_str()).map(|f| f.rsplit('/').next().unwrap_or(f).to_owned()))
                 });
-                let in_use = m.dir == s.chat_dir() || m.dir == s.embedder_dir();
+                let in_use = m.dir == s.chat_dir() || m.dir == s.embedder_dir() || m.dir == s.transcriber_dir()
+                    || m.dir == s.models_dir().join(super::recordings::VAD_MODEL);
                 ModelEntry {
                     fit: (m.kind == Some(ModelKind::Chat)).then(|| opened.as_ref().map(language_fit)).flatten(),
                     architecture: extra("architecture").and_then(|a| a.as_str().map(str::to_owned)),
@@ -173,7 +174,7 @@ impl Kogi {
                     quantization,
                     bytes: dir_bytes(&m.dir),
                     target: extra("target").and_then(|t| serde_json::from_value(t).ok()),
-                    default: m.name == DEFAULT_CHAT_MODEL || m.name == DEFAULT_EMBEDDER,
+                    default: [DEFAULT_CHAT_MODEL, DEFAULT_EMBEDDER, DEFAULT_TRANSCRIBER, super::recordings::VAD_MODEL].contains(&m.name.as_str()),
                     in_use,
                     kind: m.kind,
                     problem: m.problem,
@@ -215,15 +216,20 @@ impl Kogi {
         })
     }
 
-    /// Answer with this installed chat model from now on.
+    /// Use this installed model from now on: a chat model answers, a speech model (a Whisper
+    /// converted by `models/tools/build_whisper.py`) transcribes recordings.
     pub fn use_chat_model(&self, name: &str) -> Result<()> {
         let mut s = self.settings();
         let dir = s.models_dir().join(name);
         let m = ModelDir::open(&dir).map_err(|_| Error::Missing { message: format!("no model named {name:?} is installed"), remedy: Remedy::ListModels })?;
-        if m.manifest.kind != ModelKind::Chat {
-            return Err(Error::Invalid(format!("{name:?} is not a chat model")));
+        match m.manifest.kind {
+            ModelKind::Chat => s.chat_model = name.to_owned(),
+            ModelKind::Transcriber => {
+                s.transcriber = name.to_owned();
+                *self.transcriber.lock().expect("transcriber") = None;
+            }
+            _ => return Err(Error::Invalid(format!("{name:?} is not a chat or speech recognition model"))),
         }
-        s.chat_model = name.to_owned();
         self.save_settings(s)
     }
 
@@ -234,10 +240,10 @@ impl Kogi {
         if name.is_empty() || name.contains('/') || name.contains("..") || !dir.join("manifest.json").is_file() {
             return Err(Error::Missing { message: format!("no model named {name:?} is installed"), remedy: Remedy::ListModels });
         }
-        if name == DEFAULT_CHAT_MODEL || name == DEFAULT_EMBEDDER {
+        if [DEFAULT_CHAT_MODEL, DEFAULT_EMBEDDER, DEFAULT_TRANSCRIBER, super::recordings::VAD_MODEL].contains(&name) {
             return Err(Error::Invalid(format!("{name:?} is one of kogi's default models; it stays")));
         }
-        if dir == s.chat_dir() || dir == s.embedder_dir() {
+        if dir == s.chat_dir() || dir == s.embedder_dir() || dir == s.transcriber_dir() {
             return Err(Error::Invalid(format!("{name:?} is in use — choose another chat model first")));
         }
         // Renamed out of the way first, so an interrupted removal never leaves a half model listed.
