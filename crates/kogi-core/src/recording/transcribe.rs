@@ -195,8 +195,9 @@ pub fn transcribe(model: &dyn Transcribe, vad: Option<&SileroVad>, path: &Path, 
 }
 
 impl Transcription {
-    /// Revision 1 of a lecture, as an SRT of the same segments would be imported.
-    pub fn into_transcript(self, path: &Path) -> Result<ImportedTranscript> {
+    /// Revision 1 of a lecture, as an SRT of the same segments would be imported; `sha256` is the
+    /// recording file's (the caller has it already: hashing an hour of video twice is not free).
+    pub fn into_transcript(self, path: &Path, sha256: String) -> Result<ImportedTranscript> {
         let mut text = String::new();
         let mut segments = Vec::new();
         let mut chars = 0;
@@ -220,7 +221,7 @@ impl Transcription {
             meta: LectureMeta { title, ..Default::default() },
             format: Format::Recording,
             encoding: "UTF-8".into(),
-            source_sha256: file_sha256(path)?,
+            source_sha256: sha256,
             file_name: path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
         })
     }

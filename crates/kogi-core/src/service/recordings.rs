@@ -69,7 +69,7 @@ impl Kogi {
         }
         let heard = self.transcribe(path, &transcribe::Options { language, ..Default::default() }, job)?;
         let duration_ms = (heard.duration * 1000.0).round() as u64;
-        let mut t = heard.into_transcript(path)?;
+        let mut t = heard.into_transcript(path, sha.clone())?;
         t.meta = opts.meta.clone().or(&t.meta);
         // The copy first: a lecture is never left pointing at a file that is not there.
         let kept = self.keep_media(path, &sha)?;

@@ -31,6 +31,7 @@ pub struct LogMel {
     max: f32,
     scratch_in: Vec<f64>,
     scratch_out: Vec<realfft::num_complex::Complex<f64>>,
+    power: Vec<f32>,
 }
 
 impl LogMel {
@@ -43,7 +44,7 @@ impl LogMel {
         let window = (0..N_FFT).map(|i| (0.5 - 0.5 * (std::f64::consts::TAU * i as f64 / N_FFT as f64).cos()) as f32 as f64).collect();
         let scratch_in = fft.make_input_vec();
         let scratch_out = fft.make_output_vec();
-        Self { filters, n_mels, window, fft, buf: Vec::new(), base: 0, received: 0, frames: 0, started: false, max: f32::NEG_INFINITY, scratch_in, scratch_out }
+        Self { filters, n_mels, window, fft, buf: Vec::new(), base: 0, received: 0, frames: 0, started: false, max: f32::NEG_INFINITY, scratch_in, scratch_out, power: vec![0.0; BINS] }
     }
 
     pub fn n_mels(&self) -> usize {
@@ -100,13 +101,13 @@ impl LogMel {
                 *x = (self.buf[start + k] * self.window[k] as f32) as f64;
             }
             self.fft.process(&mut self.scratch_in, &mut self.scratch_out).expect("FFT of the planned length");
-            let power: Vec<f32> = self.scratch_out.iter().map(|c| {
+            for (p, c) in self.power.iter_mut().zip(&self.scratch_out) {
                 let (re, im) = (c.re as f32, c.im as f32);
-                re * re + im * im
-            }).collect();
+                *p = re * re + im * im;
+            }
             for m in 0..self.n_mels {
                 let row = &self.filters[m * BINS..(m + 1) * BINS];
-                let mel: f32 = row.iter().zip(&power).map(|(a, b)| a * b).sum();
+                let mel: f32 = row.iter().zip(&self.power).map(|(a, b)| a * b).sum();
                 let v = mel.max(1e-10).log10();
                 self.max = self.max.max(v);
                 out.push(v);
