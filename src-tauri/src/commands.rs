@@ -9,7 +9,6 @@ use kogi_core::correction::glossary::{Occurrence, ReplaceOptions, Term, TermSugg
 use kogi_core::correction::suspicious::{ScanParams, Suggestion};
 use kogi_core::lecture::{Lecture, LectureId, Revision, RevisionId};
 use kogi_core::recording::Recording;
-use kogi_core::recording::audio::is_recording;
 use kogi_core::service::{AddModel, AppStatus, AskRequest, Draft, IndexWhen, LectureView, ModelEntry, Saved};
 use kogi_core::server::{ServerReport, ServerSettings};
 use kogi_core::settings::Settings;
@@ -157,15 +156,8 @@ pub async fn import_bytes(
     let job = state.jobs.spawn(&app, "import", move |r| {
         let opts = ImportOptions::default();
         let kogi = &r.state().kogi;
-        if !is_recording(Path::new(&name)) {
-            return Ok(json!(kogi.import_bytes(&name, &bytes, &opts, IndexWhen::IfEmbedderInstalled, &mut r.job())?));
-        }
-        // The core reads a recording from a file, a piece at a time; the picker gave its bytes.
-        let io = |path: &Path, e: std::io::Error| Error::Io { path: path.to_owned(), message: e.to_string() };
-        let dir = tempfile::tempdir().map_err(|e| io(&std::env::temp_dir(), e))?;
-        let path = dir.path().join(Path::new(&name).file_name().unwrap_or("recording".as_ref()));
-        std::fs::write(&path, &bytes).map_err(|e| io(&path, e))?;
-        Ok(json!(kogi.import_file(&path, &opts, IndexWhen::IfEmbedderInstalled, &mut r.job())?))
+        // A recording among them is transcribed: the core tells them apart by name.
+        Ok(json!(kogi.import_bytes(&name, &bytes, &opts, IndexWhen::IfEmbedderInstalled, &mut r.job())?))
     });
     Ok(ImportStarted { job, name: shown })
 }

@@ -151,3 +151,16 @@ fn a_three_hour_recording_reports_progress_and_stops_when_cancelled() {
     assert!(files_in(&k.media_dir()).is_empty());
     assert!(files_in(&dir.path().join("scratch")).is_empty());
 }
+
+#[test]
+fn a_recording_handed_over_as_bytes_is_transcribed_and_kept_under_its_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = kogi(dir.path());
+    let bytes = std::fs::read(speech().join("ja-short.mp3")).unwrap();
+    let cancel = AtomicBool::new(false);
+    let imported = k.import_bytes("講義 1.mp3", &bytes, &ImportOptions::default(), IndexWhen::Never, &mut Job::silent(&cancel)).unwrap();
+    let r = k.recording(imported.lecture.id).unwrap().expect("the recording is kept");
+    assert_eq!(r.original_name, "講義 1.mp3");
+    assert_eq!(std::fs::read(k.media_dir().join(&r.file)).unwrap(), bytes);
+    assert!(files_in(&dir.path().join("scratch")).is_empty(), "the handed-over copy is removed");
+}

@@ -45,6 +45,9 @@ impl Kogi {
 
     /// Import a transcript already in memory (a file chosen in a picker); `name` gives its format.
     pub fn import_bytes(&self, name: &str, bytes: &[u8], opts: &ImportOptions, index: IndexWhen, job: &mut Job) -> Result<ImportOutcome> {
+        if crate::recording::audio::is_recording(Path::new(name)) {
+            return self.import_recording_bytes(name, bytes, opts, index, job);
+        }
         job.enter(Phase::Reading, 1);
         let t = import_bytes(name, bytes, opts)?;
         self.store_import(t, index, job)

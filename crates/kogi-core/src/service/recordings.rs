@@ -85,6 +85,17 @@ impl Kogi {
         Ok(outcome)
     }
 
+    /// A recording handed over as bytes (a file picker's): written to a scratch file under its own name
+    /// (transcription reads a piece at a time, and the kept copy keeps the name), then imported.
+    pub(super) fn import_recording_bytes(&self, name: &str, bytes: &[u8], opts: &ImportOptions, index: IndexWhen, job: &mut Job) -> Result<ImportOutcome> {
+        let scratch = self.scratch_dir();
+        std::fs::create_dir_all(&scratch).map_err(|e| Error::Io { path: scratch.clone(), message: e.to_string() })?;
+        let dir = tempfile::tempdir_in(&scratch).map_err(|e| Error::Io { path: scratch.clone(), message: e.to_string() })?;
+        let path = dir.path().join(Path::new(name).file_name().unwrap_or("recording".as_ref()));
+        std::fs::write(&path, bytes).map_err(|e| Error::Io { path: path.clone(), message: e.to_string() })?;
+        self.import_recording(&path, opts, None, index, job)
+    }
+
     /// Keep `path` as the recording of a lecture imported as text (it plays at the cursor and at
     /// citations). Replaces the lecture's earlier recording.
     pub fn link_recording(&self, lecture: LectureId, path: &Path) -> Result<Recording> {
