@@ -149,7 +149,9 @@ export function importProgress(stage: string, done: number, total: number, phase
   const seconds = stage === "reading" || stage.startsWith("transcribing");
   const speech = stage.startsWith("transcribing") ? " of speech" : "";
   const where = seconds ? `${shortClock(done * 1000)} of ${shortClock(total * 1000)}${speech}` : `${done} of ${total}`;
-  const left = done > 0 && done < total && phaseMs >= 1500 ? ` · about ${roughly((phaseMs * (total - done)) / done)} left` : "";
+  // One step of real work gives the pace; only the first instants of a phase are too short to trust
+  // (a fast machine finishes a recording's first 30-s window well inside a second).
+  const left = done > 0 && done < total && phaseMs >= 250 ? ` · about ${roughly((phaseMs * (total - done)) / done)} left` : "";
   return { pct: percent(done, total), label: `${stage}: ${where}${left}` };
 }
 

@@ -107,9 +107,10 @@ describe("recordings", () => {
   });
   it("report transcription in seconds of sound with the time left once the pace is known", () => {
     expect(importProgress("reading", 0, 1, 0)).toEqual({ pct: 5, label: "reading" });
-    expect(importProgress("transcribing the recording", 12, 47, 1000).label).toBe("transcribing the recording: 0:12 of 0:47 of speech");
+    expect(importProgress("transcribing the recording", 12, 47, 100).label).toBe("transcribing the recording: 0:12 of 0:47 of speech");
     expect(importProgress("transcribing the recording", 12, 48, 3000)).toEqual({ pct: 25, label: "transcribing the recording: 0:12 of 0:48 of speech · about 9 s left" });
     expect(importProgress("indexing", 10, 40, 2000).label).toBe("indexing: 10 of 40 · about 6 s left");
+    expect(importProgress("transcribing the recording", 26, 38, 800).label).toBe("transcribing the recording: 0:26 of 0:38 of speech · about 1 s left");
     expect(importProgress("transcribing the recording", 60, 5400, 10_000).label).toMatch(/about 15 min left$/);
   });
 });
