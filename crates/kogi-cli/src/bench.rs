@@ -53,7 +53,8 @@ pub struct BenchArgs {
     /// New tokens per generation (generate)
     #[arg(long, default_value_t = 256)]
     pub(crate) new_tokens: usize,
-    /// n-gram speculation: longest suffix looked up, shortest, most drafted tokens (generate)
+    /// n-gram speculation: longest suffix looked up, shortest, most drafted tokens[, most drafted from
+    /// the model's own bigrams] (generate)
     #[arg(long, default_value = "4,1,8", value_delimiter = ',')]
     pub(crate) ngram: Vec<usize>,
     /// A chat to use instead of the built-in RAG prompt: JSON `[{"role": …, "content": …}, …]` (generate)
@@ -65,8 +66,13 @@ pub struct BenchArgs {
     /// Prompt tokens per prefill pass (generate)
     #[arg(long, default_value_t = 512)]
     pub(crate) prefill_chunk: usize,
-    /// Which decoding variants to time: plain (two-row exact steps), fast (one-row steps), spec (n-gram) (generate)
-    #[arg(long, default_value = "plain,fast,spec", value_delimiter = ',')]
+    /// Which decoding variants to time: plain (two-row exact steps), fast (one-row steps), spec
+    /// (context n-grams, then the model's own drafts), spec-context (context n-grams only) (generate)
+    #[arg(
+        long,
+        default_value = "plain,fast,spec,spec-context",
+        value_delimiter = ','
+    )]
     pub(crate) variants: Vec<String>,
     /// Replay decode steps from CUDA graphs on the CUDA provider, as kogi does by default: true|false (generate)
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
@@ -81,6 +87,10 @@ pub struct BenchArgs {
     /// Also time one pass verifying K = 1..N drafted tokens against one decode step (generate)
     #[arg(long, default_value_t = 0)]
     pub(crate) verify_k: usize,
+    /// CPU decode steps reuse one binding per KV cache: true|false (false binds every pass afresh,
+    /// as kogi did before; for comparisons) (generate)
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub(crate) host_steps: bool,
     /// Also answer the RAG prompt this many times in a row, reading GPU memory after each (generate)
     #[arg(long, default_value_t = 0)]
     pub(crate) questions: usize,
@@ -121,7 +131,8 @@ pub fn run(args: BenchArgs, kogi: &Kogi, out: &Out) -> Result<()> {
         What::Generate => {
             let ngram = match args.ngram[..] {
                 [max_n, min_n, max_k] => NgramConfig { max_n, min_n, max_k, ..Default::default() },
-                _ => bail!("--ngram takes three numbers: max_n,min_n,max_k"),
+                [max_n, min_n, max_k, model_k] => NgramConfig { max_n, min_n, max_k, model_k, ..Default::default() },
+                _ => bail!("--ngram takes three or four numbers: max_n,min_n,max_k[,model_k]"),
             };
             let variants = args.variants.iter().map(|v| v.parse()).collect::<Result<Vec<_>, kogi_core::Error>>()?;
             let chat = match &args.chat {
@@ -144,6 +155,7 @@ pub fn run(args: BenchArgs, kogi: &Kogi, out: &Out) -> Result<()> {
                 gpu_memory: args.gpu_memory,
                 verify_k: args.verify_k,
                 questions: args.questions,
+                host_steps: args.host_steps,
             };
             show(out, &kogi.bench_generate(args.model.as_deref(), args.device_steps, args.cuda_graph, &params)?)
         }

@@ -28,6 +28,15 @@ pub enum ModelsCommand {
     /// Build the Japanese dictionary (words and readings for search and suggestions) from a MeCab
     /// dictionary source, e.g. Debian's mecab-ipadic: /usr/share/mecab/dic/ipadic
     Dictionary { source: PathBuf },
+    /// Compute a chat model's own drafts (its top next tokens after each token), which speed up
+    /// answers that do not copy the lecture
+    Drafts {
+        /// The installed chat model [default: the one answering]
+        name: Option<String>,
+        /// Only the first N token ids (large vocabularies on a slow machine) [default: all]
+        #[arg(long)]
+        limit: Option<usize>,
+    },
     /// Answer with this chat model, or transcribe with this speech model, from now on
     Use { name: String },
     /// Remove an installed model (asks first; --yes to skip)
@@ -120,6 +129,21 @@ pub fn run(kogi: &Kogi, cmd: Option<ModelsCommand>, out: &Out) -> Result<()> {
             let d = out.work("building the Japanese dictionary", |job| kogi.add_dictionary(&source, job))?;
             if !out.json(&d) {
                 say!("built {} ({} entries, {}) in {:.1} s — keyword search now finds Japanese words by form and reading", d.name, d.entries, size(d.bytes), d.seconds);
+            }
+        }
+        ModelsCommand::Drafts { name, limit } => {
+            let name = name.unwrap_or_else(|| kogi.settings().chat_model);
+            let d = out.work("computing the model's own drafts", |job| {
+                kogi.build_drafts(&name, limit, job)
+            })?;
+            if !out.json(&d) {
+                say!(
+                    "{}: drafts for {} of {} tokens in {:.1} s — speculative answers now draft from the model too",
+                    d.name,
+                    d.tokens,
+                    d.vocab,
+                    d.seconds
+                );
             }
         }
         ModelsCommand::Use { name } => {

@@ -98,6 +98,98 @@ fn cached_decoding_gives_the_logits_of_an_uncached_pass() {
 }
 
 #[test]
+fn steps_through_a_cache_kept_binding_give_the_logits_of_fresh_bindings_bit_for_bit() {
+    let mut lm = open(&tiny("genai"));
+    let ids = prompt(&lm);
+    let mut passes = |host: bool| {
+        lm.decoder.set_host_steps(host);
+        let mut cache = lm.decoder.new_cache(1, 128).unwrap();
+        let mut out = lm.decoder.forward(&mut cache, &ids[..6], 1).unwrap();
+        // One-row steps, two-row steps and a verification-wide pass, with a rollback between.
+        for (at, w) in [(6, 1), (7, 1), (8, 2), (10, 5), (15, 1)] {
+            out.extend(lm.decoder.forward(&mut cache, &ids[at..at + w], w).unwrap());
+            if w == 5 {
+                lm.decoder.truncate(&mut cache, 12).unwrap();
+                out.extend(lm.decoder.forward(&mut cache, &ids[12..15], 3).unwrap());
+            }
+        }
+        out
+    };
+    let fresh = passes(false);
+    let kept = passes(true);
+    assert_eq!(fresh.len(), kept.len());
+    assert!(
+        fresh
+            .iter()
+            .zip(&kept)
+            .all(|(a, b)| a.to_bits() == b.to_bits())
+    );
+}
+
+#[test]
+fn model_drafts_from_a_built_table_keep_speculative_output_equal_to_greedy() {
+    use kogi_core::generate::speculative::BigramTable;
+    // The real model's files, linked into a folder of its own (the table is written there).
+    let dir = tempfile::tempdir().unwrap();
+    for f in std::fs::read_dir(smollm2())
+        .unwrap()
+        .flatten()
+        .filter(|f| f.file_name() != kogi_core::generate::speculative::bigram::FILE)
+    {
+        std::os::unix::fs::symlink(f.path(), dir.path().join(f.file_name())).unwrap();
+    }
+    let mut lm = open(dir.path());
+    assert!(lm.drafts.is_none());
+    let mut seen = Vec::new();
+    // The first 2,000 ids: the most frequent pieces (BPE merges the commonest first).
+    let table = BigramTable::build(
+        &mut lm,
+        2000,
+        &mut |done, of| seen.push((done, of)),
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    assert_eq!(
+        (table.len(), seen.last().copied()),
+        (2000, Some((2000, 2000)))
+    );
+    // The table holds the model's own pick after each token, where a reply is being written.
+    let mut ids = kogi_core::generate::speculative::bigram::prefix(&lm).unwrap();
+    ids.push(421);
+    let mut cache = lm.decoder.new_cache(1, ids.len()).unwrap();
+    let logits = lm.decoder.forward(&mut cache, &ids, 1).unwrap();
+    assert_eq!(
+        table.next(421)[0],
+        kogi_core::generate::sampling::argmax(&logits)
+    );
+    table.save(dir.path()).unwrap();
+    let mut lm = open(dir.path());
+    assert_eq!(lm.drafts.as_deref(), Some(&table));
+    // An open question: little in the prompt to copy.
+    let p = lm
+        .encode_chat(&[kogi_core::generate::chat::Message::user(
+            "Explain how a neural network learns.",
+        )])
+        .unwrap();
+    let plain = run(&mut lm, &p, &greedy(48));
+    for model_k in [0, 1, 4] {
+        let spec = GenerateParams {
+            speculative: Some(NgramConfig {
+                model_k,
+                ..Default::default()
+            }),
+            ..greedy(48)
+        };
+        let s = run(&mut lm, &p, &spec);
+        assert_eq!(s.tokens, plain.tokens, "model_k {model_k}");
+        assert_eq!(s.stats.model_drafted > 0, model_k > 0, "{:?}", s.stats);
+    }
+    // A cancelled build stops with Cancelled.
+    let cancelled = BigramTable::build(&mut lm, 600, &mut |_, _| {}, &AtomicBool::new(true));
+    assert!(matches!(cancelled, Err(kogi_core::Error::Cancelled)));
+}
+
+#[test]
 fn both_layouts_decode_the_same_greedy_tokens() {
     let a = { let mut lm = open(&tiny("genai")); let p = prompt(&lm); run(&mut lm, &p, &greedy(24)).tokens };
     let b = { let mut lm = open(&tiny("optimum")); let p = prompt(&lm); run(&mut lm, &p, &greedy(24)).tokens };

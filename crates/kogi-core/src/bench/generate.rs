@@ -18,6 +18,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
+/// A question asked with no passages: nothing in the prompt to copy, so only the model's own
+/// drafts can speed it up.
+pub const OPEN_QUESTION: &str = "Explain to a first-year student how a neural network learns from examples, step by step.";
+
 pub const RAG_QUESTION: &str =
     "What does the lecture say about the optimal number of training tokens and about the compute needed for training?";
 
@@ -43,8 +47,10 @@ pub enum Variant {
     Plain,
     /// Plain greedy with one-row steps.
     Fast,
-    /// n-gram speculation.
+    /// Speculation with every drafting strategy (context n-grams, then the model's own bigrams).
     Spec,
+    /// Speculation with context n-gram drafts only.
+    SpecContext,
 }
 
 impl std::str::FromStr for Variant {
@@ -54,7 +60,8 @@ impl std::str::FromStr for Variant {
             "plain" => Ok(Self::Plain),
             "fast" => Ok(Self::Fast),
             "spec" => Ok(Self::Spec),
-            other => Err(Error::Invalid(format!("unknown variant {other:?}: use plain, fast or spec"))),
+            "spec-context" => Ok(Self::SpecContext),
+            other => Err(Error::Invalid(format!("unknown variant {other:?}: use plain, fast, spec or spec-context"))),
         }
     }
 }
@@ -89,6 +96,8 @@ pub struct GenerateBench {
     pub verify_k: usize,
     /// Also answer the RAG prompt this many times in a row, reading GPU memory after each.
     pub questions: usize,
+    /// CPU decode steps reuse one binding per cache (false: bind every pass afresh, for comparisons).
+    pub host_steps: bool,
 }
 
 impl Default for GenerateBench {
@@ -100,10 +109,16 @@ impl Default for GenerateBench {
             chat: None,
             prompt_tokens: Vec::new(),
             prefill_chunk: 512,
-            variants: vec![Variant::Plain, Variant::Fast, Variant::Spec],
+            variants: vec![
+                Variant::Plain,
+                Variant::Fast,
+                Variant::Spec,
+                Variant::SpecContext,
+            ],
             gpu_memory: false,
             verify_k: 0,
             questions: 0,
+            host_steps: true,
         }
     }
 }
@@ -117,6 +132,7 @@ pub struct GenerateBenchReport {
     pub device_step_counts: Option<StepCounts>,
     pub device_steps_mode: DeviceSteps,
     pub gpu_memory_mib: GpuMemory,
+    pub host_steps: bool,
     pub layout: Layout,
     pub load_s: f64,
     pub model: PathBuf,
@@ -160,9 +176,14 @@ pub struct PromptResult {
     pub prompt: String,
     pub prompt_tokens: usize,
     pub speculative: Option<Decoding>,
+    /// Speculation drafting from the context only.
+    pub speculative_context_only: Option<Decoding>,
     /// Speculative over plain decode speed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub speedup: Option<f64>,
+    /// Context-only speculation over plain decode speed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speedup_context_only: Option<f64>,
     /// Speculative over one-row-step decode speed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub speedup_vs_one_row_steps: Option<f64>,
@@ -184,6 +205,11 @@ pub struct Decoding {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drafted: Option<usize>,
     pub finish: FinishReason,
+    /// Of `drafted` and `accepted`, the model's own bigram drafts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_accepted: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_drafted: Option<usize>,
     pub new_tokens: usize,
     /// One-row steps only: whether they produced the two-row steps' tokens (first runs).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -238,6 +264,7 @@ pub fn generate(
     let has = |v: Variant| params.variants.contains(&v);
     let load = Instant::now();
     let mut lm = LanguageModel::open_with(dir, session, steps)?;
+    lm.decoder.set_host_steps(params.host_steps);
     let load_s = load.elapsed().as_secs_f64();
     let cancel = AtomicBool::new(false);
     let mem_after_load = if params.gpu_memory { gpu_memory_mib() } else { None };
@@ -247,6 +274,10 @@ pub fn generate(
         prompts.push((chat.name.clone(), lm.encode_chat(&chat.messages)?));
     } else if params.prompt_tokens.is_empty() {
         prompts.push(("rag".into(), rag_prompt(&lm, RAG_QUESTION)?));
+        prompts.push((
+            "open".into(),
+            lm.encode_chat(&[Message::user(OPEN_QUESTION)])?,
+        ));
     } else {
         let text: String = RAG_PASSAGES.join(" ");
         let unit = lm.tokenizer.encode(&text)?;
@@ -264,6 +295,8 @@ pub fn generate(
             ..Default::default()
         };
         let spec_params = GenerateParams { speculative: Some(params.ngram.clone()), ..plain_params.clone() };
+        let context_params =
+            GenerateParams { speculative: Some(NgramConfig { model_k: 0, ..params.ngram.clone() }), ..plain_params.clone() };
         let fast_params = GenerateParams { exact_steps: false, ..plain_params.clone() };
         // Warm-up (allocations, kernels, graph capture) is not measured.
         for p in [&plain_params, &fast_params] {
@@ -272,12 +305,14 @@ pub fn generate(
         let mut plain: Vec<Generation> = Vec::new();
         let mut fast: Vec<Generation> = Vec::new();
         let mut spec: Vec<Generation> = Vec::new();
+        let mut context: Vec<Generation> = Vec::new();
         // Interleave the variants so that machine noise hits all alike.
         for _ in 0..params.runs.max(1) {
             for (v, p, into) in [
                 (Variant::Plain, &plain_params, &mut plain),
                 (Variant::Fast, &fast_params, &mut fast),
                 (Variant::Spec, &spec_params, &mut spec),
+                (Variant::SpecContext, &context_params, &mut context),
             ] {
                 if has(v) {
                     into.push(lm.generate(prompt, p, &mut |_| {}, &cancel)?);
@@ -287,9 +322,15 @@ pub fn generate(
                 }
             }
         }
-        let identical = plain.iter().zip(&spec).all(|(a, b)| a.tokens == b.tokens);
+        let identical = plain
+            .iter()
+            .zip(spec.iter().chain(&context))
+            .all(|(a, b)| a.tokens == b.tokens)
+            && spec.iter().zip(&context).all(|(a, b)| a.tokens == b.tokens);
         if !identical {
-            let (a, b) = (&plain[0].tokens, &spec[0].tokens);
+            let reference = plain.first().or(context.first()).expect("two variants differ");
+            let other = spec.iter().chain(&context).find(|g| g.tokens != reference.tokens).expect("one differs");
+            let (a, b) = (&reference.tokens, &other.tokens);
             let at = a.iter().zip(b).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
             return Err(Error::Invalid(format!(
                 "speculative output differs from plain greedy output on prompt {name} at token {at} — this is a bug\nplain: {:?}\nspeculative: {:?}",
@@ -303,22 +344,29 @@ pub fn generate(
         if let (Some(s), Some(f), Some(p)) = (&mut fast_summary, fast.first(), plain.first()) {
             s.same_tokens_as_exact = Some(f.tokens == p.tokens);
         }
-        let mut spec_summary = summary(&spec);
-        if let (Some(s), Some(g)) = (&mut spec_summary, spec.first()) {
-            let st = &g.stats;
-            s.acceptance_rate = Some(st.acceptance_rate());
-            s.drafted = Some(st.drafted);
-            s.accepted = Some(st.accepted);
-            s.tokens_per_forward_pass = Some(st.new_tokens as f64 / st.forward_passes.max(1) as f64);
-        }
+        let speculative = |g: &[Generation]| {
+            let mut out = summary(g);
+            if let (Some(s), Some(g)) = (&mut out, g.first()) {
+                let st = &g.stats;
+                s.acceptance_rate = Some(st.acceptance_rate());
+                s.drafted = Some(st.drafted);
+                s.accepted = Some(st.accepted);
+                s.model_drafted = Some(st.model_drafted);
+                s.model_accepted = Some(st.model_accepted);
+                s.tokens_per_forward_pass = Some(st.new_tokens as f64 / st.forward_passes.max(1) as f64);
+            }
+            out
+        };
         let speedup = tps(&spec).zip(tps(&plain)).map(|(s, p)| s / p);
         results.push(PromptResult {
-            identical_output: speedup.map(|_| identical),
+            identical_output: (speedup.is_some() || !context.is_empty()).then_some(identical),
             plain: summary(&plain),
             plain_one_row_steps: fast_summary,
             prompt: name.clone(),
             prompt_tokens: prompt.len(),
-            speculative: spec_summary,
+            speculative: speculative(&spec),
+            speculative_context_only: speculative(&context),
+            speedup_context_only: tps(&context).zip(tps(&plain)).map(|(s, p)| s / p),
             speedup,
             speedup_vs_one_row_steps: tps(&spec).zip(tps(&fast)).map(|(s, f)| s / f),
             text: plain.first().or(fast.first()).or(spec.first()).map(|g| g.text.clone()),
@@ -356,6 +404,7 @@ pub fn generate(
         device_step_counts: d.device_step_counts().map(|(steps, uploads)| StepCounts { steps, uploads }),
         device_steps_mode: steps,
         gpu_memory_mib: GpuMemory { after_each_generation: gpu_mem_mib, after_load: mem_after_load },
+        host_steps: params.host_steps,
         layout: d.info.layout,
         load_s,
         model: dir.to_owned(),
@@ -385,6 +434,8 @@ fn summary(g: &[Generation]) -> Option<Decoding> {
         decode_tokens_per_s_all: tps,
         drafted: None,
         finish: first.finish,
+        model_accepted: None,
+        model_drafted: None,
         new_tokens: first.tokens.len(),
         same_tokens_as_exact: None,
         tokens_per_forward_pass: None,
@@ -468,6 +519,8 @@ pub(super) mod tests {
             decode_tokens_per_s_all: vec![10.0],
             drafted: Some(20),
             finish: FinishReason::MaxTokens,
+            model_accepted: Some(1),
+            model_drafted: Some(5),
             new_tokens: 32,
             same_tokens_as_exact: Some(true),
             tokens_per_forward_pass: Some(1.5),
@@ -482,6 +535,7 @@ pub(super) mod tests {
             device_step_counts: Some(StepCounts { steps: 3, uploads: 1 }),
             device_steps_mode: DeviceSteps::Auto,
             gpu_memory_mib: GpuMemory { after_each_generation: vec![1], after_load: Some(1) },
+            host_steps: true,
             layout: Layout::Genai,
             load_s: 1.0,
             model: "m".into(),
@@ -503,8 +557,10 @@ pub(super) mod tests {
                 plain_one_row_steps: None,
                 prompt: "rag".into(),
                 prompt_tokens: 3,
-                speculative: Some(decoding),
+                speculative: Some(decoding.clone()),
+                speculative_context_only: Some(decoding),
                 speedup: Some(1.0),
+                speedup_context_only: Some(1.0),
                 speedup_vs_one_row_steps: Some(1.0),
                 text: Some("t".into()),
             }],
@@ -522,6 +578,7 @@ pub(super) mod tests {
     #[test]
     fn variants_parse_by_name() {
         assert_eq!("spec".parse::<Variant>().unwrap(), Variant::Spec);
-        assert!("slow".parse::<Variant>().unwrap_err().to_string().contains("use plain, fast or spec"));
+        assert!("slow".parse::<Variant>().unwrap_err().to_string().contains("use plain, fast, spec or spec-context"));
+        assert_eq!("spec-context".parse::<Variant>().unwrap(), Variant::SpecContext);
     }
 }

@@ -62,6 +62,11 @@ pub struct GenerationStats {
     pub total_ms: f64,
     pub drafted: usize,
     pub accepted: usize,
+    /// Of the drafted tokens, those from the model's own bigram table, and how many were kept.
+    #[serde(default)]
+    pub model_drafted: usize,
+    #[serde(default)]
+    pub model_accepted: usize,
 }
 
 impl GenerationStats {

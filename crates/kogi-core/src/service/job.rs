@@ -26,6 +26,8 @@ pub enum Phase {
     Converting,
     /// Speech recognition of a recording (units: seconds of sound; reading it first is `Reading`).
     Transcribing,
+    /// Running a chat model over its vocabulary for its own drafts (units: tokens).
+    Drafting,
 }
 
 impl Phase {
@@ -42,6 +44,7 @@ impl Phase {
             Phase::Evaluating => "evaluating".into(),
             Phase::Converting => "converting the model".into(),
             Phase::Transcribing => "transcribing the recording".into(),
+            Phase::Drafting => "computing the model's own drafts".into(),
         }
     }
 }

@@ -20,7 +20,7 @@ pub use evaluation::{AnswerEvalRequest, CorrectionEvalRequest, RetrievalEvalRequ
 pub use job::{Event, Job, Phase};
 pub use library::{ImportOutcome, IndexWhen};
 pub use crate::inference::whisper::Precision;
-pub use models::{AddModel, AppStatus, DictionaryReport, ModelEntry, ModelsReport};
+pub use models::{AddModel, AppStatus, DictionaryReport, DraftsReport, ModelEntry, ModelsReport};
 pub use crate::model::convert::{Converted, Target};
 
 // Types front ends pass in or get back, re-exported from the modules that own them so that a front

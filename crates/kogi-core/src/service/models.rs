@@ -2,6 +2,8 @@
 
 use super::{Job, Kogi};
 use super::Phase;
+use crate::generate::onnx::LanguageModel;
+use crate::generate::speculative::BigramTable;
 use crate::inference::manifest::{ModelDir, ModelKind};
 use crate::inference::runtime::{Provider, ProviderReport, library_candidates};
 use crate::model::convert::{ConvertRequest, Converted, Target, convert};
@@ -145,6 +147,16 @@ pub struct DictionaryReport {
     pub seconds: f64,
 }
 
+/// What computing a model's own drafts made.
+#[derive(Debug, Clone, Serialize)]
+pub struct DraftsReport {
+    pub name: String,
+    /// Token ids covered (the first `tokens` of the vocabulary).
+    pub tokens: usize,
+    pub vocab: usize,
+    pub seconds: f64,
+}
+
 fn dir_bytes(dir: &Path) -> u64 {
     std::fs::read_dir(dir).map(|it| it.flatten().filter_map(|e| e.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum()).unwrap_or(0)
 }
@@ -197,6 +209,52 @@ impl Kogi {
         job.enter(Phase::Converting, 0);
         let cancel = job.cancel_flag();
         convert(&request, &s.models_dir(), &mut |read, of, _, _| job.progress((read >> 20) as usize, (of >> 20).max(1) as usize), cancel)
+    }
+
+    /// Compute a chat model's own drafts ([`BigramTable`]: its top next tokens after each of the
+    /// first `limit` token ids alone) and keep them in its folder; speculative answers then draft
+    /// from them where the lecture offers nothing to copy. Phase `Drafting`, in tokens; cancel
+    /// leaves the model as it was.
+    pub fn build_drafts(
+        &self,
+        name: &str,
+        limit: Option<usize>,
+        job: &mut Job,
+    ) -> Result<DraftsReport> {
+        let started = std::time::Instant::now();
+        let s = self.settings();
+        let dir = s.models_dir().join(name);
+        let m = ModelDir::open(&dir).map_err(|_| Error::Missing {
+            message: format!("no model named {name:?} is installed"),
+            remedy: Remedy::ListModels,
+        })?;
+        if m.manifest.kind != ModelKind::Chat {
+            return Err(Error::Invalid(format!(
+                "{name:?} is not a chat model: only chat models draft"
+            )));
+        }
+        job.enter(Phase::LoadingLanguageModel, 1);
+        let mut lm = LanguageModel::open(&dir, &s.session())?;
+        let vocab = lm.decoder.info.vocab;
+        job.enter(Phase::Drafting, vocab.min(limit.unwrap_or(usize::MAX)));
+        let cancel = job.cancel_flag();
+        let table = BigramTable::build(
+            &mut lm,
+            limit.unwrap_or(usize::MAX),
+            &mut |done, of| job.progress(done, of),
+            cancel,
+        )?;
+        table.save(&dir)?;
+        // The loaded model (if it is this one) picks the table up when it is next opened.
+        if s.chat_model == name {
+            *self.generator.lock().expect("generator") = None;
+        }
+        Ok(DraftsReport {
+            name: name.to_owned(),
+            tokens: table.len(),
+            vocab,
+            seconds: started.elapsed().as_secs_f64(),
+        })
     }
 
     /// Compile a MeCab-format dictionary source (IPADIC from Debian's `mecab-ipadic`) into the

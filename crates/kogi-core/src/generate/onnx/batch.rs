@@ -144,8 +144,7 @@ impl LanguageModel {
                     ttft_ms: ttft.as_secs_f64() * 1e3,
                     decode_tokens_per_s: r.tokens.len() as f64 / (total - ttft).as_secs_f64().max(1e-9),
                     total_ms: total.as_secs_f64() * 1e3,
-                    drafted: 0,
-                    accepted: 0,
+                    ..Default::default()
                 },
                 tokens: r.tokens,
                 text,
@@ -273,8 +272,7 @@ impl LanguageModel {
                 ttft_ms: ttft.as_secs_f64() * 1e3,
                 decode_tokens_per_s: tokens.len() as f64 / (total - ttft).as_secs_f64().max(1e-9),
                 total_ms: total.as_secs_f64() * 1e3,
-                drafted: 0,
-                accepted: 0,
+                ..Default::default()
             },
             tokens,
             text,

@@ -62,6 +62,8 @@ pub struct Decoder {
     resident: Option<Resident>,
     /// Why CUDA graphs are off although they were asked for.
     pub cuda_graph_note: Option<String>,
+    /// Short passes on the CPU reuse each cache's binding ([`HostSteps`]); f32 logits only.
+    host_steps: bool,
 }
 
 /// How decode steps get their inputs and make their greedy choice.
@@ -102,6 +104,19 @@ pub struct KvCache {
     pub len: usize,
     pub capacity: usize,
     store: KvStore,
+    /// Decode steps on the CPU with the KV buffers bound once (see [`HostSteps`]).
+    steps: Option<HostSteps>,
+}
+
+/// One binding per cache, made at its first short pass: the KV buffers stay bound (two per layer,
+/// ~120 binds for a 30-layer model that every step used to redo), and the logits go into buffers
+/// kept per pass width. A step binds only its ids and mask.
+struct HostSteps {
+    binding: ort::session::IoBinding,
+    options: ort::session::RunOptions,
+    /// Per width `w` (index `w - 1`): `[batch, w, vocab]` logits.
+    logits: Vec<Tensor<f32>>,
+    bound_width: usize,
 }
 
 enum KvStore {
@@ -278,6 +293,7 @@ impl Decoder {
         };
         let captures = graphs && provider.in_use == Provider::Cuda;
         let fused = fused && layout == Layout::Genai;
+        let provider_is_cpu = provider.in_use == Provider::Cpu;
         let mut me = Self {
             session,
             info,
@@ -293,6 +309,7 @@ impl Decoder {
             captures,
             resident: None,
             cuda_graph_note,
+            host_steps: provider_is_cpu && logits_type == TensorElementType::Float32,
         };
         // On other providers graphs do not apply; on CUDA they need the step outputs.
         if captures && !fused && me.cuda_graph_note.is_none() {
@@ -318,6 +335,19 @@ impl Decoder {
             self.head = Some(open_built(&greedy_head(ty).map_err(rt)?, self.provider.in_use, config, false)?);
         }
         Ok(())
+    }
+
+    /// Turn the CPU's per-cache step bindings ([`HostSteps`]) off (every pass binds afresh, as
+    /// before they existed: for comparisons) or back on where they apply.
+    pub fn set_host_steps(&mut self, on: bool) {
+        let ty = self
+            .session
+            .outputs()
+            .iter()
+            .find(|o| o.name() == self.logits_name)
+            .and_then(|o| o.dtype().tensor_type());
+        self.host_steps =
+            on && self.provider.in_use == Provider::Cpu && ty == Some(TensorElementType::Float32);
     }
 
     /// Whether greedy choices are made on the device (see [`Decoder::forward_greedy`]).
@@ -388,7 +418,7 @@ impl Decoder {
             && batch == 1
             && capacity <= r.capacity
         {
-            return Ok(KvCache { batch, len: 0, capacity, store: KvStore::Resident });
+            return Ok(KvCache { batch, len: 0, capacity, store: KvStore::Resident, steps: None });
         }
         let store = match self.info.layout {
             Layout::Genai => {
@@ -405,7 +435,7 @@ impl Decoder {
             }
             Layout::Optimum => KvStore::Grown(None),
         };
-        Ok(KvCache { batch, len: 0, capacity, store })
+        Ok(KvCache { batch, len: 0, capacity, store, steps: None })
     }
 
     /// Rows of a shared KV buffer for `capacity` tokens. On a GPU they are rounded up to 512: every
@@ -536,6 +566,15 @@ impl Decoder {
         let input_ids = Tensor::from_array(([b as i64, s as i64], ids)).map_err(rt)?;
         let mask = Tensor::from_array(([b as i64, total as i64], vec![1i64; b * total])).map_err(rt)?;
         let vocab = self.info.vocab;
+        if !on_device
+            && self.host_steps
+            && s <= device_steps::MAX_WIDTH
+            && matches!(cache.store, KvStore::Shared(_))
+        {
+            let logits = self.host_step(cache, &input_ids, &mask, s, rows.len())?;
+            cache.len = total;
+            return Ok(Scores::Logits(logits));
+        }
         let mut fresh_past = match &cache.store {
             KvStore::Grown(None) => {
                 let mut v = Vec::with_capacity(self.info.layers);
@@ -622,6 +661,66 @@ impl Decoder {
         };
         cache.len = total;
         Ok(scores)
+    }
+
+    /// A short pass (a decode step, a verification) through the cache's own binding.
+    fn host_step(
+        &mut self,
+        cache: &mut KvCache,
+        ids: &Tensor<i64>,
+        mask: &Tensor<i64>,
+        s: usize,
+        want: usize,
+    ) -> Result<Vec<f32>> {
+        let b = cache.batch;
+        let vocab = self.info.vocab;
+        let KvStore::Shared(layers) = &mut cache.store else {
+            unreachable!("host steps run on shared buffers")
+        };
+        if cache.steps.is_none() {
+            let mut binding = self.session.create_binding().map_err(rt)?;
+            for (i, [k, v]) in layers.iter_mut().enumerate() {
+                binding.bind_input(&self.past[i][0], &*k).map_err(rt)?;
+                binding.bind_input(&self.past[i][1], &*v).map_err(rt)?;
+                binding
+                    .bind_output(&self.present[i][0], &mut *k)
+                    .map_err(rt)?;
+                binding
+                    .bind_output(&self.present[i][1], &mut *v)
+                    .map_err(rt)?;
+            }
+            let options = ort::session::RunOptions::new().map_err(rt)?;
+            cache.steps = Some(HostSteps {
+                binding,
+                options,
+                logits: Vec::new(),
+                bound_width: 0,
+            });
+        }
+        let st = cache.steps.as_mut().expect("made above");
+        st.binding.bind_input("input_ids", ids).map_err(rt)?;
+        st.binding.bind_input("attention_mask", mask).map_err(rt)?;
+        if st.bound_width != s {
+            while st.logits.len() < s {
+                let w = st.logits.len() + 1;
+                st.logits.push(
+                    Tensor::<f32>::new(&Allocator::default(), [b as i64, w as i64, vocab as i64])
+                        .map_err(rt)?,
+                );
+            }
+            st.binding
+                .bind_output(self.logits_name.as_str(), &mut st.logits[s - 1])
+                .map_err(rt)?;
+            st.bound_width = s;
+        }
+        device_steps::run_bound(&self.session, &st.binding, &st.options)?;
+        let (shape, data) = st.logits[s - 1].try_extract_tensor::<f32>().map_err(rt)?;
+        check_logits(shape, b, s, vocab)?;
+        let mut out = Vec::with_capacity(b * want * vocab);
+        for row in 0..b {
+            out.extend_from_slice(&data[(row * s + s - want) * vocab..(row + 1) * s * vocab]);
+        }
+        Ok(out)
     }
 
     /// Feed a long prompt in pieces of at most `chunk` tokens (bounded memory for activations),

@@ -90,7 +90,7 @@ struct Verifier {
 
 /// Run a session on a binding whose outputs are all preallocated, without fetching them back: the
 /// `ort` crate's `run_binding` wraps every bound output (two per layer) in a new value each call.
-fn run_bound(session: &Session, binding: &IoBinding, options: &RunOptions) -> Result<()> {
+pub(super) fn run_bound(session: &Session, binding: &IoBinding, options: &RunOptions) -> Result<()> {
     use ort::AsPointer;
     // SAFETY: the session, the binding (made from this session) and the options are live objects
     // borrowed for the call; the run writes only into the bound outputs.

@@ -17,7 +17,7 @@ pub mod scoring;
 use super::chat::{ChatTokenizer, Message, StreamDecoder};
 use super::params::{FinishReason, GenerateParams, Generation, GenerationStats};
 use super::sampling::{Sampler, log_softmax, logsumexp};
-use super::speculative::{NgramDrafter, verifier};
+use super::speculative::{BigramTable, NgramDrafter, verifier};
 use super::{Chat, Generator, TokenScore, TokenWindows};
 use crate::inference::runtime::SessionConfig;
 use crate::{Error, Result};
@@ -42,6 +42,8 @@ pub struct LanguageModel {
     pub tokenizer: ChatTokenizer,
     pub dir: PathBuf,
     pub name: String,
+    /// The model's own bigram drafts ([`BigramTable`]), when they were built for it.
+    pub drafts: Option<std::sync::Arc<BigramTable>>,
 }
 
 impl LanguageModel {
@@ -59,7 +61,20 @@ impl LanguageModel {
     fn with_decoder(dir: &Path, decoder: Decoder) -> Result<Self> {
         let tokenizer = ChatTokenizer::from_dir(dir)?;
         let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        Ok(Self { decoder, tokenizer, dir: dir.to_owned(), name })
+        // A missing or unreadable table only costs speed: answer without it, and say why.
+        let drafts = match BigramTable::load(dir) {
+            Ok(Some(t)) if t.len() <= decoder.info.vocab => Some(std::sync::Arc::new(t)),
+            Ok(Some(t)) => {
+                tracing::warn!(rows = t.len(), vocab = decoder.info.vocab, "the draft table is for another vocabulary: not used");
+                None
+            }
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(%e, "the draft table cannot be read: not used");
+                None
+            }
+        };
+        Ok(Self { decoder, tokenizer, dir: dir.to_owned(), name, drafts })
     }
 
     pub fn encode_chat(&self, messages: &[Message]) -> Result<Vec<u32>> {
@@ -200,7 +215,7 @@ impl LanguageModel {
         let mut out = Output { decoder: StreamDecoder::new(&self.tokenizer), text: String::new(), emitted: 0, stops: &params.stop_strings };
         let mut generated: Vec<u32> = Vec::new();
         let mut drafter = speculate.map(|cfg| {
-            let mut d = NgramDrafter::new(cfg);
+            let mut d = NgramDrafter::new(cfg).with_table(self.drafts.clone());
             d.extend(prompt);
             d
         });
@@ -243,7 +258,7 @@ impl LanguageModel {
                 }
                 Some(d) => {
                     let room = (cache.capacity - base - 2).min(params.max_new_tokens - generated.len());
-                    let mut draft = d.draft_next();
+                    let mut draft = d.propose();
                     draft.truncate(room);
                     // With a draft the call has two rows or more already; without, re-feed `last`.
                     let mut feed = Vec::with_capacity(draft.len() + 2);
@@ -285,7 +300,7 @@ impl LanguageModel {
         out.finish(on_text)?;
         let total = started.elapsed();
         let decode_s = (total - ttft).as_secs_f64();
-        let (drafted, accepted) = drafter.as_ref().map(|d| (d.stats().drafted, d.stats().accepted)).unwrap_or((0, 0));
+        let drafts = drafter.as_ref().map(|d| d.stats()).unwrap_or_default();
         let forward_passes = self.decoder.forward_passes - passes_before;
         let stats = GenerationStats {
             prompt_tokens: prompt.len(),
@@ -294,8 +309,10 @@ impl LanguageModel {
             ttft_ms: ttft.as_secs_f64() * 1e3,
             decode_tokens_per_s: if decode_s > 0.0 { generated.len().saturating_sub(1) as f64 / decode_s } else { 0.0 },
             total_ms: total.as_secs_f64() * 1e3,
-            drafted,
-            accepted,
+            drafted: drafts.drafted,
+            accepted: drafts.accepted,
+            model_drafted: drafts.model_drafted,
+            model_accepted: drafts.model_accepted,
         };
         Ok(Generation { tokens: generated, text: out.text, finish, stats, logprob, interrupted: None })
     }

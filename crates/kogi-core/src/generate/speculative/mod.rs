@@ -3,7 +3,9 @@
 //! all in one pass, and the [`verifier`] keeps the drafts that agree with the model's own greedy
 //! picks — so the output is plain greedy decoding's, token for token.
 
+pub mod bigram;
 pub mod proposer;
 pub mod verifier;
 
+pub use bigram::BigramTable;
 pub use proposer::{DraftStats, NgramConfig, NgramDrafter};

@@ -10,9 +10,11 @@
 //! model kept (the accepted draft prefix plus the token the model produced itself). Rejected draft
 //! tokens are never appended, so the index never needs rollback or deletion.
 
+use super::bigram::BigramTable;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Draft tokens allowed per matched token (see [`NgramDrafter::draft`]).
 pub const DRAFT_PER_MATCHED: usize = 2;
@@ -29,17 +31,20 @@ pub struct NgramConfig {
     pub max_k: usize,
     /// Fewest tokens drafted per step (when a match exists).
     pub min_k: usize,
+    /// Most tokens drafted from the model's own bigram table ([`BigramTable`]) when the context has
+    /// no match; 0 drafts from the context only.
+    pub model_k: usize,
 }
 
 impl Default for NgramConfig {
     fn default() -> Self {
-        Self { max_n: 4, min_n: 1, max_k: 8, min_k: 1 }
+        Self { max_n: 4, min_n: 1, max_k: 8, min_k: 1, model_k: 4 }
     }
 }
 
 impl NgramConfig {
     pub fn validate(&self) -> Result<()> {
-        let Self { max_n, min_n, max_k, min_k } = *self;
+        let Self { max_n, min_n, max_k, min_k, .. } = *self;
         if min_n == 0 || min_n > max_n {
             return Err(Error::Invalid(format!("n-gram lengths need 1 ≤ min_n ≤ max_n, got min_n {min_n}, max_n {max_n}")));
         }
@@ -53,16 +58,20 @@ impl NgramConfig {
     fn sanitised(&self) -> Self {
         let min_n = self.min_n.max(1);
         let min_k = self.min_k.max(1);
-        Self { min_n, max_n: self.max_n.max(min_n), min_k, max_k: self.max_k.max(min_k) }
+        Self { min_n, max_n: self.max_n.max(min_n), min_k, max_k: self.max_k.max(min_k), model_k: self.model_k }
     }
 }
 
 /// Totals over every verification of a non-empty draft.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct DraftStats {
     pub drafted: usize,
     pub accepted: usize,
     pub verifications: usize,
+    /// Of the above, what the model's bigram table drafted and what of it was kept.
+    pub model_drafted: usize,
+    pub model_accepted: usize,
 }
 
 impl DraftStats {
@@ -94,6 +103,14 @@ pub struct NgramDrafter {
     /// occurrence, never the suffix itself. Keys of different lengths never compare equal, so one map
     /// serves all n; exact keys (not hashes) mean no collision can return a wrong match.
     index: HashMap<Box<[u32]>, usize>,
+    /// The model's own next tokens, drafted from when the context has no match.
+    table: Option<Arc<BigramTable>>,
+    /// Current model-draft length and its acceptance average (adapted as K is, separately: the
+    /// table is right far less often than a copied passage).
+    model_k: usize,
+    model_ema: f64,
+    /// Where the last proposal came from (what [`Self::observe`] attributes to).
+    last_from_model: bool,
 }
 
 impl std::fmt::Debug for NgramDrafter {
@@ -113,7 +130,42 @@ impl NgramDrafter {
     /// `cfg` is corrected to the nearest valid one; use [`NgramConfig::validate`] to report it instead.
     pub fn new(cfg: NgramConfig) -> Self {
         let cfg = cfg.sanitised();
-        Self { k: cfg.max_k, cfg, acceptance_ema: 0.5, stats: DraftStats::default(), tokens: Vec::new(), index: HashMap::new() }
+        Self {
+            k: cfg.max_k,
+            model_k: cfg.model_k,
+            cfg,
+            acceptance_ema: 0.5,
+            stats: DraftStats::default(),
+            tokens: Vec::new(),
+            index: HashMap::new(),
+            table: None,
+            model_ema: 0.5,
+            last_from_model: false,
+        }
+    }
+
+    /// Draft from `table` too when the context offers nothing (see [`Self::propose`]).
+    pub fn with_table(mut self, table: Option<Arc<BigramTable>>) -> Self {
+        self.table = table.filter(|_| self.cfg.model_k > 0);
+        self
+    }
+
+    /// The draft for the next verification: what followed an earlier occurrence of the suffix
+    /// ([`Self::draft_next`]); without one, a chain of the model's own first choices after the last
+    /// token. Drafts of different sources are adapted separately by [`Self::observe`].
+    pub fn propose(&mut self) -> Vec<u32> {
+        let draft = self.draft_next();
+        self.last_from_model = false;
+        if !draft.is_empty() {
+            return draft;
+        }
+        match (&self.table, self.tokens.last()) {
+            (Some(t), Some(&last)) => {
+                self.last_from_model = true;
+                t.chain(last, self.model_k)
+            }
+            _ => draft,
+        }
     }
 
     pub fn config(&self) -> &NgramConfig {
@@ -209,6 +261,17 @@ impl NgramDrafter {
         self.stats.accepted += accepted;
         self.stats.verifications += 1;
         let ratio = accepted as f64 / drafted as f64;
+        if std::mem::take(&mut self.last_from_model) {
+            self.stats.model_drafted += drafted;
+            self.stats.model_accepted += accepted;
+            self.model_ema = EMA_WEIGHT * ratio + (1.0 - EMA_WEIGHT) * self.model_ema;
+            if self.model_ema > GROW_ABOVE {
+                self.model_k = (self.model_k + 1).min(self.cfg.model_k);
+            } else if self.model_ema < SHRINK_BELOW {
+                self.model_k = (self.model_k / 2).max(1);
+            }
+            return;
+        }
         self.acceptance_ema = EMA_WEIGHT * ratio + (1.0 - EMA_WEIGHT) * self.acceptance_ema;
         if self.acceptance_ema > GROW_ABOVE {
             self.k = (self.k + 1).min(self.cfg.max_k);
@@ -224,7 +287,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn drafter(max_n: usize, min_n: usize, max_k: usize) -> NgramDrafter {
-        NgramDrafter::new(NgramConfig { max_n, min_n, max_k, min_k: 1 })
+        NgramDrafter::new(NgramConfig { max_n, min_n, max_k, min_k: 1, model_k: 0 })
     }
 
     /// Both lookups, which must agree.
@@ -295,7 +358,7 @@ mod tests {
 
     #[test]
     fn k_shrinks_on_rejection_and_grows_on_acceptance_within_bounds() {
-        let mut d = NgramDrafter::new(NgramConfig { max_n: 4, min_n: 1, max_k: 8, min_k: 2 });
+        let mut d = NgramDrafter::new(NgramConfig { max_n: 4, min_n: 1, max_k: 8, min_k: 2, model_k: 0 });
         assert_eq!(d.k(), 8);
         let mut last = d.k();
         for _ in 0..20 {
@@ -324,8 +387,52 @@ mod tests {
         d.observe(0, 0);
         d.observe(8, 6);
         d.observe(4, 9); // more accepted than drafted is clamped
-        assert_eq!(d.stats(), DraftStats { drafted: 12, accepted: 10, verifications: 2 });
+        assert_eq!(d.stats(), DraftStats { drafted: 12, accepted: 10, verifications: 2, ..Default::default() });
         assert!((d.stats().acceptance_rate() - 10.0 / 12.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn without_a_context_match_the_models_own_bigrams_draft_and_adapt_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        // After 5 the model would say 6, then 7; after 7, 8.
+        let mut rows = vec![[0u32; super::super::bigram::WIDTH]; 10];
+        rows[5][0] = 6;
+        rows[6][0] = 7;
+        rows[7][0] = 8;
+        rows[8][0] = 5;
+        super::super::bigram::tests_support::save(dir.path(), &rows);
+        let table = BigramTable::load(dir.path()).unwrap().map(Arc::new);
+        let mut d = NgramDrafter::new(NgramConfig {
+            model_k: 3,
+            ..NgramConfig::default()
+        })
+        .with_table(table.clone());
+        d.extend(&[1, 2, 3, 5]);
+        assert_eq!(d.propose(), vec![6, 7, 8]);
+        d.observe(3, 0);
+        // Model drafts shrink on their own; the context's K is untouched.
+        assert_eq!(d.propose(), vec![6]);
+        d.observe(1, 0);
+        assert_eq!(d.k(), 8);
+        assert_eq!(
+            (
+                d.stats().model_drafted,
+                d.stats().model_accepted,
+                d.stats().drafted
+            ),
+            (4, 0, 4)
+        );
+        // A context match takes precedence.
+        d.extend(&[6, 1, 2]);
+        assert_eq!(d.propose(), vec![3, 5, 6, 1]);
+        // No table, or model drafts off: context only.
+        let mut off = NgramDrafter::new(NgramConfig {
+            model_k: 0,
+            ..NgramConfig::default()
+        })
+        .with_table(table);
+        off.extend(&[1, 2, 3, 5]);
+        assert!(off.propose().is_empty());
     }
 
     #[test]
@@ -371,7 +478,7 @@ mod tests {
             observations in prop::collection::vec((0usize..10, 0usize..10), 0..80),
         ) {
             let min_n = min_n.min(max_n);
-            let mut d = NgramDrafter::new(NgramConfig { max_n, min_n, max_k, min_k: 1 });
+            let mut d = NgramDrafter::new(NgramConfig { max_n, min_n, max_k, min_k: 1, model_k: 0 });
             let mut fed = 0;
             for (i, &chunk) in chunks.iter().cycle().enumerate() {
                 let end = (fed + chunk).min(tokens.len());
