@@ -60,6 +60,14 @@ build whisper-base build_whisper.py
 build silero-vad build_vad.py
 build_from_gguf smollm2-135m-instruct
 
+# The chat model's own drafts (its top next tokens after each token, for speculative answers where
+# the lecture offers nothing to copy): run by kogi over the whole vocabulary once, ~2 min on 2 cores.
+if [ ! -f "$models/smollm2-135m-instruct/draft_bigrams.safetensors" ]; then
+  echo "[models] computing smollm2-135m-instruct's own drafts …" >&2
+  (cd "$root" && cargo build -q -p kogi-cli --bin kogi)
+  KOGI_MODELS="$models" "$root/target/debug/kogi" --threads "$(nproc)" models drafts smollm2-135m-instruct >&2
+fi
+
 # The Japanese dictionary (words and readings for search and suggestions): IPADIC's MeCab-format
 # sources from Debian's mecab-ipadic package (the .deb is unpacked here, nothing is installed),
 # compiled by kogi itself. A dictionary whose file matches its manifest is left alone.

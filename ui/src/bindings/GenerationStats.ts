@@ -8,4 +8,8 @@ ttft_ms: number,
 /**
  * New tokens after the first, per second of the time after the first.
  */
-decode_tokens_per_s: number, total_ms: number, drafted: number, accepted: number, };
+decode_tokens_per_s: number, total_ms: number, drafted: number, accepted: number, 
+/**
+ * Of the drafted tokens, those from the model's own bigram table, and how many were kept.
+ */
+model_drafted: number, model_accepted: number, };
