@@ -155,6 +155,11 @@ impl Sampler {
         Self { params, rng, candidates: Vec::new(), seen: Vec::new() }
     }
 
+    /// Whether [`Self::sample`] leaves the logits as they are (greedy without a repetition penalty).
+    pub fn keeps_logits(&self) -> bool {
+        self.params.is_greedy() && self.params.repetition_penalty == 1.0
+    }
+
     pub fn try_new(params: SamplingParams) -> Result<Self> {
         params.validate()?;
         Ok(Self::new(params))
