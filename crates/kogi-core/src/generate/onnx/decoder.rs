@@ -64,6 +64,8 @@ pub struct Decoder {
     pub cuda_graph_note: Option<String>,
     /// Short passes on the CPU reuse each cache's binding ([`HostSteps`]); f32 logits only.
     host_steps: bool,
+    /// Whether they can (the CPU provider, f32 logits).
+    host_steps_possible: bool,
 }
 
 /// How decode steps get their inputs and make their greedy choice.
@@ -293,7 +295,7 @@ impl Decoder {
         };
         let captures = graphs && provider.in_use == Provider::Cuda;
         let fused = fused && layout == Layout::Genai;
-        let provider_is_cpu = provider.in_use == Provider::Cpu;
+        let host_steps_possible = provider.in_use == Provider::Cpu && logits_type == TensorElementType::Float32;
         let mut me = Self {
             session,
             info,
@@ -309,7 +311,8 @@ impl Decoder {
             captures,
             resident: None,
             cuda_graph_note,
-            host_steps: provider_is_cpu && logits_type == TensorElementType::Float32,
+            host_steps: host_steps_possible,
+            host_steps_possible,
         };
         // On other providers graphs do not apply; on CUDA they need the step outputs.
         if captures && !fused && me.cuda_graph_note.is_none() {
@@ -340,14 +343,7 @@ impl Decoder {
     /// Turn the CPU's per-cache step bindings ([`HostSteps`]) off (every pass binds afresh, as
     /// before they existed: for comparisons) or back on where they apply.
     pub fn set_host_steps(&mut self, on: bool) {
-        let ty = self
-            .session
-            .outputs()
-            .iter()
-            .find(|o| o.name() == self.logits_name)
-            .and_then(|o| o.dtype().tensor_type());
-        self.host_steps =
-            on && self.provider.in_use == Provider::Cpu && ty == Some(TensorElementType::Float32);
+        self.host_steps = on && self.host_steps_possible;
     }
 
     /// Whether greedy choices are made on the device (see [`Decoder::forward_greedy`]).

@@ -30,14 +30,10 @@ use std::time::Instant;
 /// Sample with `sampler` and return the token with its log-probability under the raw logits.
 fn pick(sampler: &mut Sampler, logits: &mut [f32], history: &[u32]) -> (u32, f32) {
     let lse = logsumexp(logits);
-    // Greedy picks leave the logits alone: no copy of the vocabulary's worth every step.
-    if sampler.keeps_logits() {
-        let t = sampler.sample(logits, history);
-        return (t, logits[t as usize] - lse);
-    }
-    let raw = logits.to_vec();
+    // A copy only when the sampler changes the logits (not for greedy picks, every step).
+    let raw = (!sampler.keeps_logits()).then(|| logits.to_vec());
     let t = sampler.sample(logits, history);
-    (t, raw[t as usize] - lse)
+    (t, raw.as_deref().unwrap_or(logits)[t as usize] - lse)
 }
 
 

@@ -1,7 +1,7 @@
 //! Drafts from the model itself (the N-Grammys paper's "model bigrams"): for every token, the
-//! model's own most likely next tokens with that token as the whole context. Computed once per model
-//! ([`BigramTable::build`], when it is imported or with `kogi models drafts`) and kept beside it in
-//! [`FILE`]. Where the prompt and the answer offer no n-gram to copy — an open question, free
+//! model's own most likely next tokens after it, at the start of a reply ([`prefix`]). Computed once
+//! per model ([`BigramTable::build`], by `kogi models drafts`; set-up does the default model) and
+//! kept beside it in [`FILE`]. Where the prompt and the answer offer no n-gram to copy — an open question, free
 //! prose — chaining the table's first choices still drafts tokens the model often agrees with
 //! (function words, the rest of a word split into pieces, punctuation).
 
@@ -18,7 +18,7 @@ pub const WIDTH: usize = 4;
 /// Tokens run per pass while the table is built.
 const ROWS_PER_PASS: usize = 256;
 
-/// `top[t * width + i]`: the model's i-th choice after token `t` alone.
+/// `top[t * width + i]`: the model's i-th choice after token `t` (following [`prefix`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct BigramTable {
     top: Vec<u32>,
@@ -147,7 +147,7 @@ impl BigramTable {
                 .map_err(|e| Error::Runtime(e.to_string()))?;
         let meta = HashMap::from([(
             "what".to_owned(),
-            "kogi draft bigrams: the model's top next tokens after each token alone".to_owned(),
+            "kogi draft bigrams: the model's top next tokens after each token, at the start of a reply".to_owned(),
         )]);
         let data = safetensors::serialize([("top", view)], Some(meta))
             .map_err(|e| Error::Runtime(e.to_string()))?;

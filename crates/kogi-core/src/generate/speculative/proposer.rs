@@ -264,20 +264,21 @@ impl NgramDrafter {
         if std::mem::take(&mut self.last_from_model) {
             self.stats.model_drafted += drafted;
             self.stats.model_accepted += accepted;
-            self.model_ema = EMA_WEIGHT * ratio + (1.0 - EMA_WEIGHT) * self.model_ema;
-            if self.model_ema > GROW_ABOVE {
-                self.model_k = (self.model_k + 1).min(self.cfg.model_k);
-            } else if self.model_ema < SHRINK_BELOW {
-                self.model_k = (self.model_k / 2).max(1);
-            }
-            return;
+            adapt(&mut self.model_ema, &mut self.model_k, ratio, 1, self.cfg.model_k);
+        } else {
+            adapt(&mut self.acceptance_ema, &mut self.k, ratio, self.cfg.min_k, self.cfg.max_k);
         }
-        self.acceptance_ema = EMA_WEIGHT * ratio + (1.0 - EMA_WEIGHT) * self.acceptance_ema;
-        if self.acceptance_ema > GROW_ABOVE {
-            self.k = (self.k + 1).min(self.cfg.max_k);
-        } else if self.acceptance_ema < SHRINK_BELOW {
-            self.k = (self.k / 2).max(self.cfg.min_k);
-        }
+    }
+}
+
+/// Fold `ratio` into the acceptance average `ema`, then grow `k` by one (up to `max`) above
+/// [`GROW_ABOVE`] or halve it (down to `min`) below [`SHRINK_BELOW`].
+fn adapt(ema: &mut f64, k: &mut usize, ratio: f64, min: usize, max: usize) {
+    *ema = EMA_WEIGHT * ratio + (1.0 - EMA_WEIGHT) * *ema;
+    if *ema > GROW_ABOVE {
+        *k = (*k + 1).min(max);
+    } else if *ema < SHRINK_BELOW {
+        *k = (*k / 2).max(min);
     }
 }
 
