@@ -11,12 +11,19 @@ say() { printf '\033[1m[setup-reference]\033[0m %s\n' "$*" >&2; }
 cache=${KOGI_CACHE:-$HOME/.cache/kogi}
 ref="$cache/reference"
 want="llama-cpp-python==0.3.36 numpy==2.4.6 gguf==0.19.0 safetensors==0.8.0"
+# llama.cpp's AMX kernels (compiled in by -march=native on Xeons that have AMX) crash in
+# ggml_backend_amx_mul_mat on these machines on the first batched eval; -mno-amx-* keeps the rest of
+# the native build (CMake takes CFLAGS as its initial flags; GCC lets explicit -mno-* win over -march). The flags are part of the cache key.
+flags="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+want="$want cflags=$flags"
 if [ ! -x "$ref/bin/python" ] || [ "$(cat "$ref/.kogi-pins" 2>/dev/null)" != "$want" ]; then
   say "building llama.cpp (llama-cpp-python) into $ref — once"
   rm -rf "$ref.part"
   python3 -m venv "$ref.part"
   # shellcheck disable=SC2086
-  CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) "$ref.part/bin/pip" install -q --disable-pip-version-check $want
+  # --no-cache-dir: a wheel pip built earlier with other flags must not be reused.
+  CFLAGS="$flags" CXXFLAGS="$flags" CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) \
+    "$ref.part/bin/pip" install -q --disable-pip-version-check --no-cache-dir ${want% cflags=*}
   echo "$want" > "$ref.part/.kogi-pins"
   # Only bin/python is used (the pip script's first line names the .part folder).
   rm -rf "$ref" && mv "$ref.part" "$ref"
