@@ -18,7 +18,8 @@ pub enum ModelsCommand {
         /// Folder name for it [default: from the model's own name]
         #[arg(long)]
         name: Option<String>,
-        /// cpu (quantised weights kept as the file has them) or cuda (fp16) [default: from the provider setting]
+        /// cpu (quantised weights kept as the file has them), cuda (fp16) or cuda-int4 (4-bit weights, for
+        /// GPUs that cannot hold the model in fp16) [default: from the provider setting]
         #[arg(long)]
         target: Option<Target>,
         /// Answer with it from now on
@@ -66,7 +67,7 @@ fn print_entry(m: &ModelEntry) {
     }
     facts.push(size(m.bytes));
     if let Some(t) = m.target {
-        facts.push(format!("for {}", format!("{t:?}").to_lowercase()));
+        facts.push(format!("for {t}"));
     }
     let flags = [(m.in_use, "in use"), (m.default, "default")].iter().filter(|f| f.0).map(|f| f.1).collect::<Vec<_>>().join(", ");
     say!("{}{}  — {}", m.name, if flags.is_empty() { String::new() } else { format!(" ({flags})") }, facts.join(", "));
@@ -110,7 +111,7 @@ pub fn run(kogi: &Kogi, cmd: Option<ModelsCommand>, out: &Out) -> Result<()> {
                     c.architecture.name(),
                     c.parameters as f64 / 1e6,
                     c.source,
-                    format!("{:?}", c.target).to_lowercase(),
+                    c.target,
                     c.seconds,
                     size(c.bytes)
                 );

@@ -224,8 +224,26 @@ fn kogi_logits(dir: &Path, tokens: &[u32]) -> Vec<Vec<f32>> {
 }
 
 fn add(src: &Path, models: &Path, name: &str) -> kogi_core::Result<kogi_core::model::convert::Converted> {
-    let req = ConvertRequest { source: src.to_owned(), name: Some(name.into()), target: Target::Cpu };
+    add_for(src, models, name, Target::Cpu)
+}
+
+fn add_for(src: &Path, models: &Path, name: &str, target: Target) -> kogi_core::Result<kogi_core::model::convert::Converted> {
+    let req = ConvertRequest { source: src.to_owned(), name: Some(name.into()), target };
     convert(&req, models, &mut |_, _, _, _| {}, &AtomicBool::new(false))
+}
+
+/// The largest logit difference relative to each position's largest logit, and at how many
+/// positions the top token agrees.
+fn compare(reference: &[Vec<f64>], mine: &[Vec<f32>]) -> (f64, usize) {
+    let (mut worst, mut agree) = (0f64, 0);
+    for (r, m) in reference.iter().zip(mine) {
+        let scale = r.iter().fold(0f64, |a, x| a.max(x.abs()));
+        worst = worst.max(r.iter().zip(m).map(|(a, b)| (a - *b as f64).abs()).fold(0.0, f64::max) / scale);
+        let top = |v: &[f64]| (0..v.len()).max_by(|&a, &b| v[a].total_cmp(&v[b])).unwrap();
+        let mf: Vec<f64> = m.iter().map(|x| *x as f64).collect();
+        agree += (top(r) == top(&mf)) as usize;
+    }
+    (worst, agree)
 }
 
 fn leftovers(models: &Path) -> Vec<PathBuf> {
@@ -252,20 +270,47 @@ fn tiny_models_of_each_architecture_and_block_type_give_the_reference_logits() {
         write_gguf(&file, arch, dtype, &vocab, name);
         let c = add(&file, &models, &format!("{name}-{dtype:?}").to_lowercase()).unwrap();
         let reference = reference_logits(&read_all(&file), arch, &tokens);
-        let mine = kogi_logits(&c.dir, &tokens);
-        let (mut worst, mut agree) = (0f64, 0);
-        for (r, m) in reference.iter().zip(&mine) {
-            let scale = r.iter().fold(0f64, |a, x| a.max(x.abs()));
-            worst = worst.max(r.iter().zip(m).map(|(a, b)| (a - *b as f64).abs()).fold(0.0, f64::max) / scale);
-            let top = |v: &[f64]| (0..v.len()).max_by(|&a, &b| v[a].total_cmp(&v[b])).unwrap();
-            let mf: Vec<f64> = m.iter().map(|x| *x as f64).collect();
-            agree += (top(r) == top(&mf)) as usize;
-        }
+        let (worst, agree) = compare(&reference, &kogi_logits(&c.dir, &tokens));
         println!("{name} {dtype:?}: largest logit difference {:.4} of the largest logit, top-1 agrees at {agree}/{}", worst, tokens.len());
         // int8 activations (as llama.cpp computes) are the only approximation left.
         assert!(worst < 0.07, "{name} {dtype:?}: logits differ by {worst:.4} of their scale");
         assert!(agree * 100 >= tokens.len() * 90, "{name} {dtype:?}: top-1 agrees at {agree}/{}", tokens.len());
     }
+}
+
+/// The GPU 4-bit target, run here on the CPU (the same graph: fp16 activations, `MatMulNBits`).
+#[test]
+fn the_4_bit_gpu_target_keeps_4_bit_blocks_rounds_floats_to_4_bits_and_gives_the_reference_logits() {
+    let vocab = smollm2_vocab();
+    let tmp = tempfile::tempdir().unwrap();
+    let models = tmp.path().join("models");
+    let tokens: Vec<u32> = vec![1, 504, 3537, 314, 260, 1345, 28, 2270, 45, 9, 3012, 17];
+    // (architecture, block type, what its linear layers become, largest relative logit difference:
+    // kept blocks differ by fp16 arithmetic only)
+    let cases = [
+        (Arch::Qwen2, "qwen2", GgmlDType::Q4_0, "4-bit/32", 0.01),
+        (Arch::Llama, "llama", GgmlDType::Q4K, "4-bit/32", 0.01),
+        (Arch::Qwen3, "qwen3", GgmlDType::Q4_1, "4-bit/32", 0.01),
+        // Higher-precision blocks are not squeezed to 4 bits: they stay fp16.
+        (Arch::Qwen2, "qwen2", GgmlDType::Q6K, "fp16", 0.01),
+        // Floats are rounded to 4 bits: the difference is the rounding's.
+        (Arch::Llama, "llama", GgmlDType::F16, "4-bit/32", 0.35),
+    ];
+    let mut failed = Vec::new();
+    for (arch, name, dtype, written, bound) in cases {
+        let file = tmp.path().join(format!("{name}-{dtype:?}.gguf"));
+        write_gguf(&file, arch, dtype, &vocab, name);
+        let c = add_for(&file, &models, &format!("{name}-{dtype:?}-int4").to_lowercase(), Target::CudaInt4).unwrap();
+        assert_eq!(c.target, Target::CudaInt4);
+        let layers = LAYERS * 7;
+        assert!(c.built.written_as.get(written).copied().unwrap_or(0) >= layers, "{name} {dtype:?}: {:?}", c.built.written_as);
+        let (worst, agree) = compare(&reference_logits(&read_all(&file), arch, &tokens), &kogi_logits(&c.dir, &tokens));
+        println!("int4 {name} {dtype:?} ({:?}): largest logit difference {worst:.4}, top-1 agrees at {agree}/{}", c.built.written_as, tokens.len());
+        if worst >= bound || agree * 100 < tokens.len() * 75 {
+            failed.push(format!("{name} {dtype:?}: logits differ by {worst:.4} of their scale, top-1 agrees at {agree}/{}", tokens.len()));
+        }
+    }
+    assert!(failed.is_empty(), "{failed:#?}");
 }
 
 #[test]

@@ -23,7 +23,8 @@ export function modelsSection(ctx: Ctx, onChanged: () => void): { el: HTMLElemen
   const target = h("select", { id: "model-target", title: "Where the converted model will run" },
     h("option", { value: "" }, "Target: from the provider setting"),
     h("option", { value: "cpu" }, "CPU (keeps the file's quantisation)"),
-    h("option", { value: "cuda" }, "NVIDIA GPU (fp16)"));
+    h("option", { value: "cuda" }, "NVIDIA GPU (fp16)"),
+    h("option", { value: "cuda-int4" }, "NVIDIA GPU, 4-bit (when fp16 does not fit)"));
   const progress = h("div", { id: "model-progress" });
   const add = h("button", { id: "add-model", type: "button", onclick: () => start(path.value.trim()) }, "Add a model…");
   const zone = h("div", { class: "dropzone", id: "model-dropzone" },

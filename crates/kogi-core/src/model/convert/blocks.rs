@@ -85,6 +85,44 @@ impl NBits {
     }
 }
 
+impl NBits {
+    /// Moves as much of each block's minimum as a whole step allows into its zero point:
+    /// `d·q + m = d·(q − z) + (m + d·z)` with `z = round(−m/d)` in the code range. The same weights,
+    /// but the `MatMulNBits` term is centred and the minimums' term stays within half a step, so
+    /// fp16 activations do not lose the result to the cancellation of two large sums.
+    pub fn centre_mins(&mut self) {
+        let Some(mins) = self.mins.as_mut() else { return };
+        let kb = self.k / self.block;
+        let top = ((1u32 << self.bits) - 1) as f32;
+        let mut zps = Vec::with_capacity(self.n * (kb * self.bits as usize).div_ceil(8));
+        for r in 0..self.n {
+            let mut row = Vec::with_capacity(kb);
+            for b in 0..kb {
+                let (d, m) = (self.scales[r * kb + b], &mut mins[r * kb + b]);
+                let old = match &self.zero_points {
+                    None => (1u32 << (self.bits - 1)) as f32,
+                    Some(z) => {
+                        let row_bytes = (kb * self.bits as usize).div_ceil(8);
+                        let byte = z[r * row_bytes + if self.bits == 4 { b / 2 } else { b }];
+                        (if self.bits != 4 { byte } else if b % 2 == 0 { byte & 0xF } else { byte >> 4 }) as f32
+                    }
+                };
+                // Weights are d·(q − old) + m; fold old into m first.
+                let m0 = *m - d * old;
+                let z = if d != 0.0 { (-m0 / d).round().clamp(0.0, top) } else { 0.0 };
+                *m = m0 + d * z;
+                row.push(z as u8);
+            }
+            if self.bits == 4 {
+                pack4(&row, &mut zps);
+            } else {
+                zps.extend(row);
+            }
+        }
+        self.zero_points = Some(zps);
+    }
+}
+
 /// Packs 4-bit values two to a byte (even index low).
 fn pack4(values: &[u8], out: &mut Vec<u8>) {
     for pair in values.chunks(2) {
@@ -273,6 +311,35 @@ pub fn int8_from_floats(rows: usize, cols: usize, w: &[f32]) -> Result<NBits> {
     Ok(NBits { bits: 8, block: 32, n: rows, k: cols, packed, scales, zero_points: None, mins: None })
 }
 
+/// Float weights `[rows][cols]` as asymmetric 4-bit blocks of 32 (round to nearest; each block's
+/// range widened to hold zero, so a zero weight stays exactly zero).
+pub fn int4_from_floats(rows: usize, cols: usize, w: &[f32]) -> Result<NBits> {
+    if cols % 32 != 0 {
+        return Err(Error::Invalid(format!("a {rows}×{cols} matrix has rows that are not whole blocks of 32")));
+    }
+    let kb = cols / 32;
+    let mut packed = Vec::with_capacity(w.len() / 2);
+    let mut scales = Vec::with_capacity(w.len() / 32);
+    let mut zero_points = Vec::with_capacity(rows * kb.div_ceil(2));
+    let mut q = [0u8; 32];
+    for row in w.chunks_exact(cols) {
+        let mut zps = Vec::with_capacity(kb);
+        for block in row.chunks_exact(32) {
+            let (lo, hi) = block.iter().fold((0f32, 0f32), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+            let s = if hi > lo { (hi - lo) / 15.0 } else { 1.0 };
+            let z = (-lo / s).round().clamp(0.0, 15.0);
+            for (q, &x) in q.iter_mut().zip(block) {
+                *q = ((x / s).round() + z).clamp(0.0, 15.0) as u8;
+            }
+            pack4(&q, &mut packed);
+            scales.push(s);
+            zps.push(z as u8);
+        }
+        pack4(&zps, &mut zero_points);
+    }
+    Ok(NBits { bits: 4, block: 32, n: rows, k: cols, packed, scales, zero_points: Some(zero_points), mins: None })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -306,6 +373,35 @@ mod tests {
         round_trip(GgmlDType::Q5K, 3, 512);
         let k6 = round_trip(GgmlDType::Q6K, 3, 512);
         assert_eq!((k6.bits, k6.block), (8, 16));
+    }
+
+    #[test]
+    fn int4_blocks_stay_within_half_a_step_of_the_floats_and_keep_zero() {
+        let mut w: Vec<f32> = (0..3 * 96).map(|i| (i as f32 * 0.37).cos() * (1.0 + (i % 5) as f32)).collect();
+        w[7] = 0.0;
+        w[100..132].iter_mut().for_each(|x| *x = 0.25); // a constant block
+        let nb = int4_from_floats(3, 96, &w).unwrap();
+        assert_eq!((nb.bits, nb.block, nb.packed.len(), nb.zero_point_row_bytes()), (4, 32, 3 * 96 / 2, 2));
+        let back = nb.dequantize();
+        for (i, (a, b)) in back.iter().zip(&w).enumerate() {
+            assert!((a - b).abs() <= nb.scales[i / 32] * 0.5 + 1e-6, "weight {i}: {a} for {b}");
+        }
+        assert_eq!(back[7], 0.0);
+    }
+
+    #[test]
+    fn centred_minimums_give_the_same_weights_and_stay_within_half_a_step() {
+        for dtype in [GgmlDType::Q4_1, GgmlDType::Q4K, GgmlDType::Q5K] {
+            let nb = round_trip(dtype, 3, 512);
+            let mut centred = nb.clone();
+            centred.centre_mins();
+            let (a, b) = (nb.dequantize(), centred.dequantize());
+            let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+            assert!(worst < 1e-5, "{dtype:?}: the weights moved by {worst}");
+            let mins = centred.mins.as_ref().unwrap();
+            let inside = mins.iter().zip(&centred.scales).filter(|(m, d)| m.abs() <= d.abs() * 0.5 + 1e-6).count();
+            assert!(inside * 10 >= mins.len() * 9, "{dtype:?}: {inside} of {} minimums within half a step", mins.len());
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! time: each is read, converted, appended to `model.onnx.data` and dropped, so memory holds one
 //! tensor, not the model.
 
-use super::blocks::{NBits, from_ggml, int8_from_floats};
+use super::blocks::{NBits, from_ggml, int4_from_floats, int8_from_floats};
 use super::source::{Arch, DecoderConfig, Role, Source, Weight};
 use crate::inference::onnx_proto::{
     self as pb, FLOAT, FLOAT16, INT32, INT64, ModelProto, Nodes, OperatorSetIdProto, StringStringEntryProto, TensorProto, UINT8, float, int,
@@ -24,6 +24,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 enum Tied {
     Floats(Vec<f32>),
     Blocks { b: String, s: String, z: Option<String>, bits: u8, block: usize, mins: Option<usize> },
+    /// The embedding's source weights, converted again for the head.
+    Source(Weight),
 }
 
 /// Where the converted model will run.
@@ -34,6 +36,29 @@ pub enum Target {
     Cpu,
     /// fp16 everywhere (CUDA, TensorRT).
     Cuda,
+    /// fp16 activations with 4-bit `MatMulNBits` weights (CUDA), for GPUs that cannot hold the
+    /// model in fp16: a file's 4-bit blocks are kept as they are, float weights are rounded to
+    /// 4 bits, and higher-precision blocks (Q6_K, Q8_0 …) stay fp16 rather than lose bits.
+    #[serde(rename = "cuda-int4")]
+    #[ts(rename = "cuda-int4")]
+    CudaInt4,
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Target::Cpu => "cpu",
+            Target::Cuda => "cuda",
+            Target::CudaInt4 => "cuda-int4",
+        })
+    }
+}
+
+impl Target {
+    /// Whether the graph computes in fp16 (the GPU targets).
+    pub fn half(self) -> bool {
+        matches!(self, Target::Cuda | Target::CudaInt4)
+    }
 }
 
 impl std::str::FromStr for Target {
@@ -42,7 +67,8 @@ impl std::str::FromStr for Target {
         match s {
             "cpu" => Ok(Target::Cpu),
             "cuda" | "gpu" => Ok(Target::Cuda),
-            _ => Err(Error::Invalid(format!("unknown target {s:?} — use cpu or cuda"))),
+            "cuda-int4" | "int4" => Ok(Target::CudaInt4),
+            _ => Err(Error::Invalid(format!("unknown target {s:?} — use cpu, cuda or cuda-int4"))),
         }
     }
 }
@@ -98,7 +124,7 @@ struct Graph<'w> {
 
 impl Graph<'_> {
     fn elem(&self) -> i32 {
-        if self.target == Target::Cuda { FLOAT16 } else { FLOAT }
+        if self.target.half() { FLOAT16 } else { FLOAT }
     }
 
     /// An initializer; large ones go to the external data file.
@@ -124,9 +150,10 @@ impl Graph<'_> {
     }
 
     fn floats(&mut self, name: &str, dims: &[usize], data: &[f32]) -> Result<String> {
-        match self.target {
-            Target::Cpu => self.init(name, dims, FLOAT, &data.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<_>>()),
-            Target::Cuda => self.init(name, dims, FLOAT16, &data.iter().flat_map(|x| f16::from_f32(*x).to_le_bytes()).collect::<Vec<_>>()),
+        if self.target.half() {
+            self.init(name, dims, FLOAT16, &data.iter().flat_map(|x| f16::from_f32(*x).to_le_bytes()).collect::<Vec<_>>())
+        } else {
+            self.init(name, dims, FLOAT, &data.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<_>>())
         }
     }
 
@@ -152,7 +179,8 @@ impl Graph<'_> {
         let kb = nb.blocks_per_row();
         let blob = nb.block * nb.bits as usize / 8;
         let b = self.init(&format!("{prefix}.qweight"), &[nb.n, kb, blob], UINT8, &nb.packed)?;
-        let s = self.init(&format!("{prefix}.scales"), &[nb.n, kb], FLOAT, &nb.scales.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<_>>())?;
+        // Scales have the activations' type (MatMulNBits' T).
+        let s = self.floats(&format!("{prefix}.scales"), &[nb.n, kb], &nb.scales)?;
         let z = match &nb.zero_points {
             Some(z) => Some(self.init(&format!("{prefix}.qzeros"), &[nb.n, nb.zero_point_row_bytes()], UINT8, z)?),
             None => None,
@@ -167,26 +195,27 @@ impl Graph<'_> {
         let shape = w.shape();
         let (n, k) = (shape[0], shape[1]);
         let result = out.map(str::to_owned).unwrap_or_else(|| format!("{path}/MatMul/output_0"));
-        if self.target == Target::Cuda {
-            let data = match w {
-                Weight::Float { data, .. } => data,
-                Weight::Blocks { dtype, rows, cols, bytes } => from_ggml(dtype, rows, cols, &bytes)?.dequantize(),
-            };
-            // [out][in] → [in][out] for MatMul.
-            let mut t = vec![0f32; n * k];
-            for r in 0..n {
-                for c in 0..k {
-                    t[c * n + r] = data[r * k + c];
+        let nb = match (self.target, w) {
+            (Target::Cuda, w) => Err(w),
+            (_, Weight::Blocks { dtype, rows, cols, bytes }) => {
+                let nb = from_ggml(dtype, rows, cols, &bytes)?;
+                if self.target == Target::CudaInt4 && nb.bits != 4 {
+                    Err(Weight::Float { shape: vec![n, k], data: nb.dequantize(), dtype: "blocks" })
+                } else {
+                    Ok(nb)
                 }
             }
-            let wname = self.floats(&format!("{}.weight", path.trim_start_matches('/').replace('/', ".")), &[k, n], &t)?;
-            *self.built.written_as.entry("fp16".into()).or_default() += 1;
-            self.nodes.add("MatMul", format!("{path}/MatMul"), &[x, &wname], &[&result], vec![]);
-            return Ok(result);
-        }
-        let nb = match w {
-            Weight::Blocks { dtype, rows, cols, bytes } => from_ggml(dtype, rows, cols, &bytes)?,
-            Weight::Float { data, .. } => int8_from_floats(n, k, &data)?,
+            (Target::CudaInt4, Weight::Float { data, .. }) => Ok(int4_from_floats(n, k, &data)?),
+            (_, Weight::Float { data, .. }) => Ok(int8_from_floats(n, k, &data)?),
+        };
+        let nb = match nb {
+            Ok(mut nb) => {
+                if self.target.half() {
+                    nb.centre_mins();
+                }
+                nb
+            }
+            Err(w) => return self.half_matmul(path, x, w, result),
         };
         let prefix = path.trim_start_matches('/').replace('/', ".");
         let (b, s, z) = self.nbits_inits(&prefix, &nb)?;
@@ -207,10 +236,31 @@ impl Graph<'_> {
                     t[b * n + r] = mins[r * kb + b];
                 }
             }
-            let m = self.init(&format!("{prefix}.mins"), &[kb, n], FLOAT, &t.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<_>>())?;
+            let m = self.floats(&format!("{prefix}.mins"), &[kb, n], &t)?;
             let shift = self.node("MatMul", &format!("{path}/Mins"), &[&sums, &m], vec![]);
             self.nodes.add("Add", format!("{path}/AddMins"), &[&main, &shift], &[&result], vec![]);
         }
+        Ok(result)
+    }
+
+    /// `x · Wᵀ` as a plain fp16 `MatMul` (the weights dequantised), named `result`.
+    fn half_matmul(&mut self, path: &str, x: &str, w: Weight, result: String) -> Result<String> {
+        let shape = w.shape();
+        let (n, k) = (shape[0], shape[1]);
+        let data = match w {
+            Weight::Float { data, .. } => data,
+            Weight::Blocks { dtype, rows, cols, bytes } => from_ggml(dtype, rows, cols, &bytes)?.dequantize(),
+        };
+        // [out][in] → [in][out] for MatMul.
+        let mut t = vec![0f32; n * k];
+        for r in 0..n {
+            for c in 0..k {
+                t[c * n + r] = data[r * k + c];
+            }
+        }
+        let wname = self.floats(&format!("{}.weight", path.trim_start_matches('/').replace('/', ".")), &[k, n], &t)?;
+        *self.built.written_as.entry("fp16".into()).or_default() += 1;
+        self.nodes.add("MatMul", format!("{path}/MatMul"), &[x, &wname], &[&result], vec![]);
         Ok(result)
     }
 
@@ -355,7 +405,13 @@ pub fn build(src: &mut dyn Source, target: Target, dir: &Path, on_progress: &mut
                 g.node("Gather", "/model/embed_tokens/Gather", &[&t, "input_ids"], vec![int("axis", 0)])
             };
             if tied {
-                tied_head = Some(Tied::Floats(data));
+                tied_head = Some(match &emb {
+                    // The head reads the file's 4-bit blocks as they are, not re-rounded floats.
+                    Weight::Blocks { dtype, rows, cols, bytes } if target == Target::CudaInt4 => {
+                        Tied::Source(Weight::Blocks { dtype: *dtype, rows: *rows, cols: *cols, bytes: bytes.clone() })
+                    }
+                    _ => Tied::Floats(data),
+                });
             }
             x
         }
@@ -479,6 +535,9 @@ pub fn build(src: &mut dyn Source, target: Target, dir: &Path, on_progress: &mut
     match tied_head {
         Some(Tied::Floats(data)) => {
             g.linear("/lm_head", &last, Weight::Float { shape: vec![cfg.vocab, h], data, dtype: "tied" }, Some("logits"))?;
+        }
+        Some(Tied::Source(w)) => {
+            g.linear("/lm_head", &last, w, Some("logits"))?;
         }
         Some(Tied::Blocks { b, s, z, bits, block, mins }) => {
             // The embedding's block weights, read again as the output projection.

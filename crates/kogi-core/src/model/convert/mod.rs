@@ -121,6 +121,8 @@ fn needed_bytes(src: &dyn Source, target: Target) -> u64 {
         // Blocks are kept as they are, floats become 8-bit; minimums add about 1 bit a weight.
         Target::Cpu => src.weight_bytes().min(params) + params / 8,
         Target::Cuda => params * 2,
+        // Half a byte a weight and its scales; embeddings and 8-bit sources stay fp16.
+        Target::CudaInt4 => src.weight_bytes().min(params * 2) + params / 4,
     };
     weights + weights / 10 + (64 << 20)
 }
