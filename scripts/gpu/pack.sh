@@ -8,6 +8,8 @@
 # `pack.sh steps` packs one load for `bench.sh 5` (the decode-step comparison, a single call that also
 # builds the 8B and 3B models): .gpu/c5 = the ONNX Runtime bundle recompressed with xz -9e (to fit
 # beside kogi), the Llama 3 tokenizer and kogi.
+# `pack.sh int4` packs two loads for scripts/gpu/int4.sh (int4 next to fp16 on an 8B GGUF): .gpu/i1 = the
+# recompressed ONNX Runtime bundle, the Llama 3 tokenizer and the gguf wheel; .gpu/i2 = kogi.
 # `pack.sh import` packs tiny test GGUFs (models/tools/test_models.py make --out /tmp/testmodels) for
 # scripts/gpu/import.sh, which carries them beside .gpu/c5.
 # `pack.sh final` packs three loads for `bench.sh 6a|6b|6c` (the final rerun of everything but the decode
@@ -62,6 +64,11 @@ import)  # tiny test GGUFs for scripts/gpu/import.sh (with .gpu/c5 from `pack.sh
   sizes .gpu/import; exit 0 ;;
 steps)
   ort_tok_kogi .gpu/c5; sizes .gpu/c5; exit 0 ;;
+int4)  # scripts/gpu/int4.sh: .gpu/i1 = ONNX Runtime, the Llama 3 tokenizer and the gguf wheel; .gpu/i2 = kogi
+  ort_tok_kogi .gpu/i1
+  rm -rf .gpu/i2; mkdir -p .gpu/i2; mv .gpu/i1/kogi.xz .gpu/i2/
+  python3 -m pip download -q --no-deps --only-binary=:all: -d .gpu/i1 gguf==0.19.0
+  sizes .gpu/i1 .gpu/i2; exit 0 ;;
 final)
   rm -rf .gpu/f2 .gpu/f3; mkdir -p .gpu/f2 .gpu/f3
   ort_tok_kogi .gpu/f1
