@@ -48,6 +48,15 @@ if [ "$(cat "$ref/.kogi-speech" 2>/dev/null)" != "$speech" ]; then
   "$ref/bin/python" -m pip install -q --disable-pip-version-check $speech
   echo "$speech" > "$ref/.kogi-speech"
 fi
+# onnxruntime-genai: the other engine a user would pick to run kogi's own ONNX folder, for the speed comparison
+# (scripts/bench-engines.sh); it runs on the onnxruntime above.
+engines="onnxruntime-genai==0.18.0"
+if [ "$(cat "$ref/.kogi-engines" 2>/dev/null)" != "$engines" ]; then
+  say "adding $engines to $ref"
+  # shellcheck disable=SC2086
+  "$ref/bin/python" -m pip install -q --disable-pip-version-check $engines
+  echo "$engines" > "$ref/.kogi-engines"
+fi
 gguf="$cache/gguf/SmolLM2-135M-Instruct.Q4_1.gguf"
 sha=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
 if [ ! -f "$gguf" ] || [ "$(sha256sum "$gguf" | cut -d' ' -f1)" != "$sha" ]; then

@@ -16,9 +16,11 @@ llama.cpp's own log goes to stderr (quiet unless --verbose).
              floor(n/ctx) windows, the first token of each window replaced by BOS when the vocab adds BOS, and
              (--score half, the default and llama-perplexity's rule) only the predictions of the second half of
              each window are scored: tokens ctx/2+1 .. ctx-1. --score all scores tokens 1 .. ctx-1.
-  bench      --gguf F [--prompt-tokens 128] [--new 128] [--threads 2] [--runs 3]
+  bench      --gguf F [--prompt-tokens 128 | --ids 1,2,3] [--new 128] [--threads 2] [--runs 3] [--flash-attn]
              prefill tokens/s (one batch of N prompt tokens) and decode tokens/s (N new tokens one at a time,
-             greedy), medians over the runs after one warm-up.
+             greedy), medians over the runs after one warm-up; the first run's tokens.
+  quantize   --gguf F --out G [--type q4_0|q4_k_m|q8_0]
+             the same model re-quantised by llama.cpp's own quantiser.
 """
 from __future__ import annotations
 
@@ -127,23 +129,31 @@ def cmd_perplexity(a) -> dict:
 def cmd_bench(a) -> dict:
     import llama_cpp
 
+    if a.ids:
+        a.prompt_tokens = len(a.ids.split(","))
     n_ctx = a.prompt_tokens + a.new + 8
     llm = _llama(a.gguf, a.verbose, n_ctx=n_ctx, n_batch=max(a.prompt_tokens, 1), n_ubatch=max(a.prompt_tokens, 1),
-                 logits_all=False, n_threads=a.threads, n_threads_batch=a.threads)
+                 logits_all=False, n_threads=a.threads, n_threads_batch=a.threads, flash_attn=a.flash_attn)
     n_vocab = llm.n_vocab()
-    # fixed pseudo-random prompt of ordinary tokens (skip the low ids, which are often special)
-    prompt = np.random.default_rng(0).integers(min(256, n_vocab // 2), n_vocab, a.prompt_tokens).tolist()
+    if a.ids:
+        prompt = [int(x) for x in a.ids.split(",")]
+    else:
+        # fixed pseudo-random prompt of ordinary tokens (skip the low ids, which are often special)
+        prompt = np.random.default_rng(0).integers(min(256, n_vocab // 2), n_vocab, a.prompt_tokens).tolist()
+    tokens = []
 
     def last_logits():
         return np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1), shape=(n_vocab,))
 
     def once(new):
         llm.reset()
+        tokens.clear()
         t0 = time.perf_counter()
         llm.eval(prompt)
         t1 = time.perf_counter()
         for _ in range(new):
-            llm.eval([int(np.argmax(last_logits()))])
+            tokens.append(int(np.argmax(last_logits())))
+            llm.eval([tokens[-1]])
         t2 = time.perf_counter()
         return t1 - t0, t2 - t1
 
@@ -152,9 +162,26 @@ def cmd_bench(a) -> dict:
     prefill = [a.prompt_tokens / p for p, _ in runs]
     decode = [a.new / d for _, d in runs]
     return {"gguf": a.gguf, "threads": a.threads, "prompt_tokens": a.prompt_tokens, "new_tokens": a.new,
+            "flash_attn": a.flash_attn, "tokens": tokens[:a.new],
             "runs": a.runs, "prefill_tok_s_median": statistics.median(prefill),
             "decode_tok_s_median": statistics.median(decode), "prefill_tok_s": prefill, "decode_tok_s": decode,
             "note": "decode timing includes llama-cpp-python's per-call Python overhead and an argmax"}
+
+
+def cmd_quantize(a) -> dict:
+    """Re-quantise a GGUF with llama.cpp's own quantiser (as `llama-quantize --allow-requantize`)."""
+    import llama_cpp
+
+    types = {"q4_0": llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_0, "q4_k_m": llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_K_M,
+             "q8_0": llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0}
+    p = llama_cpp.llama_model_quantize_default_params()
+    p.ftype, p.nthread, p.allow_requantize = types[a.type], a.threads, True
+    part = a.out + ".part"
+    rc = llama_cpp.llama_model_quantize(a.gguf.encode(), part.encode(), p)
+    if rc != 0:
+        sys.exit(f"llama_model_quantize failed ({rc})")
+    os.replace(part, a.out)
+    return {"gguf": a.gguf, "out": a.out, "type": a.type, "bytes": os.path.getsize(a.out)}
 
 
 def main(argv=None) -> None:
@@ -183,10 +210,15 @@ def main(argv=None) -> None:
     p.add_argument("--prompt-tokens", type=int, default=128)
     p.add_argument("--new", type=int, default=128)
     p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--ids", help="comma-separated prompt token ids (instead of --prompt-tokens random ones)")
+    p.add_argument("--flash-attn", action="store_true")
+    p = common(sub.add_parser("quantize"))
+    p.add_argument("--out", required=True)
+    p.add_argument("--type", choices=["q4_0", "q4_k_m", "q8_0"], default="q4_0")
     a = ap.parse_args(argv)
     a.gguf = os.path.abspath(a.gguf)
     result = {"logits": cmd_logits, "tokenize": cmd_tokenize, "perplexity": cmd_perplexity,
-              "bench": cmd_bench}[a.cmd](a)
+              "bench": cmd_bench, "quantize": cmd_quantize}[a.cmd](a)
     json.dump(result, sys.stdout, ensure_ascii=False)
     print()
 

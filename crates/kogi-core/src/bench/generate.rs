@@ -174,6 +174,8 @@ pub struct PromptResult {
     pub plain: Option<Decoding>,
     pub plain_one_row_steps: Option<Decoding>,
     pub prompt: String,
+    /// The prompt's token ids (for running other engines on exactly this prompt).
+    pub prompt_ids: Vec<u32>,
     pub prompt_tokens: usize,
     pub speculative: Option<Decoding>,
     /// Speculation drafting from the context only.
@@ -190,6 +192,8 @@ pub struct PromptResult {
     /// The first variant's answer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
+    /// The first variant's answer as token ids.
+    pub tokens: Vec<u32>,
 }
 
 /// One variant on one prompt: medians over the runs, and every run's numbers.
@@ -360,6 +364,7 @@ pub fn generate(
             plain: summary(&plain),
             plain_one_row_steps: fast_summary,
             prompt: name.clone(),
+            prompt_ids: prompt.clone(),
             prompt_tokens: prompt.len(),
             speculative: speculative(&spec),
             speculative_context_only: speculative(&context),
@@ -367,6 +372,7 @@ pub fn generate(
             speedup,
             speedup_vs_one_row_steps: tps(&spec).zip(tps(&fast)).map(|(s, f)| s / f),
             text: plain.first().or(fast.first()).or(spec.first()).map(|g| g.text.clone()),
+            tokens: plain.first().or(fast.first()).or(spec.first()).map(|g| g.tokens.clone()).unwrap_or_default(),
         });
     }
     let verify_cost = if params.verify_k > 0 {
@@ -553,6 +559,7 @@ pub(super) mod tests {
                 plain: Some(decoding.clone()),
                 plain_one_row_steps: None,
                 prompt: "rag".into(),
+                prompt_ids: vec![1, 2, 3],
                 prompt_tokens: 3,
                 speculative: Some(decoding.clone()),
                 speculative_context_only: Some(decoding),
@@ -560,6 +567,7 @@ pub(super) mod tests {
                 speedup_context_only: Some(1.0),
                 speedup_vs_one_row_steps: Some(1.0),
                 text: Some("t".into()),
+                tokens: vec![4],
             }],
             runs: 1,
             step_outputs: true,
