@@ -16,9 +16,10 @@ pub struct GenerateParams {
     pub speculative: Option<NgramConfig>,
     /// Prompt tokens per prefill pass.
     pub prefill_chunk: usize,
-    /// Decode with two-row steps so every logit equals an uncached pass bit for bit (see below).
-    /// Off: one-row steps, faster on CPU int4 models, but their numbers differ slightly from
-    /// multi-row passes, so speculative output would no longer be identical to it.
+    /// Decode greedy answers with two-row steps so every logit equals an uncached pass bit for bit
+    /// (see below). Off: one-row steps, faster on CPU int4 models, but their numbers differ slightly
+    /// from multi-row passes, so speculative output would no longer be identical to it. Sampled
+    /// answers always step one row at a time: they have no speculative twin to equal.
     pub exact_steps: bool,
 }
 

@@ -215,6 +215,9 @@ impl LanguageModel {
         stops.extend(&params.stop_ids);
         let mut out = Output { decoder: StreamDecoder::new(&self.tokenizer), text: String::new(), emitted: 0, stops: &params.stop_strings };
         let mut generated: Vec<u32> = Vec::new();
+        // Two-row steps keep greedy answers equal to speculative ones; a sampled answer has no
+        // speculative twin, so it steps one row at a time.
+        let exact_steps = params.exact_steps && params.sampling.is_greedy();
         let mut drafter = speculate.map(|cfg| {
             let mut d = NgramDrafter::new(cfg).with_table(self.drafts.clone());
             d.extend(prompt);
@@ -250,7 +253,7 @@ impl LanguageModel {
             let last = *history.iter().rev().nth(1).expect("prompt is not empty");
             let base = cache.len - 1;
             match drafter.as_mut() {
-                None if !params.exact_steps => {
+                None if !exact_steps => {
                     (next, next_lp) = step(&mut self.decoder, &mut cache, &[next], &mut sampler, &history)?;
                 }
                 None => {
