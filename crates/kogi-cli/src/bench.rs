@@ -91,6 +91,10 @@ pub struct BenchArgs {
     /// as kogi did before; for comparisons) (generate)
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub(crate) host_steps: bool,
+    /// Write ONNX Runtime's per-node profile of the chat model to PREFIX_<time>.json (generate;
+    /// summarise with models/tools/ort_profile.py)
+    #[arg(long, value_name = "PREFIX")]
+    pub(crate) ort_profile: Option<std::path::PathBuf>,
     /// Also answer the RAG prompt this many times in a row, reading GPU memory after each (generate)
     #[arg(long, default_value_t = 0)]
     pub(crate) questions: usize,
@@ -156,6 +160,7 @@ pub fn run(args: BenchArgs, kogi: &Kogi, out: &Out) -> Result<()> {
                 verify_k: args.verify_k,
                 questions: args.questions,
                 host_steps: args.host_steps,
+                ort_profile: args.ort_profile.clone(),
             };
             show(out, &kogi.bench_generate(args.model.as_deref(), args.device_steps, args.cuda_graph, &params)?)
         }

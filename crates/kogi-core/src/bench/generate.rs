@@ -98,6 +98,8 @@ pub struct GenerateBench {
     pub questions: usize,
     /// CPU decode steps reuse one binding per cache (false: bind every pass afresh, for comparisons).
     pub host_steps: bool,
+    /// Write ONNX Runtime's per-node profile of the chat model's session to files starting here.
+    pub ort_profile: Option<PathBuf>,
 }
 
 impl Default for GenerateBench {
@@ -119,6 +121,7 @@ impl Default for GenerateBench {
             verify_k: 0,
             questions: 0,
             host_steps: true,
+            ort_profile: None,
         }
     }
 }
@@ -267,6 +270,7 @@ pub fn generate(
     params.ngram.validate()?;
     let has = |v: Variant| params.variants.contains(&v);
     let load = Instant::now();
+    let session = &SessionConfig { profile: params.ort_profile.clone(), ..session.clone() };
     let mut lm = LanguageModel::open_with(dir, session, steps)?;
     lm.decoder.set_host_steps(params.host_steps);
     let load_s = load.elapsed().as_secs_f64();

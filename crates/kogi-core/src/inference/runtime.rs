@@ -68,6 +68,10 @@ pub struct SessionConfig {
     /// there (measured: logits off by half their scale; right with pre-packing off).
     #[serde(default)]
     pub half_graph: bool,
+    /// Write ONNX Runtime's own profile (per-node times, Chrome trace JSON) to files starting with
+    /// this path; ONNX Runtime adds a timestamp and writes when the session closes (benchmarks).
+    #[serde(skip)]
+    pub profile: Option<PathBuf>,
 }
 
 fn yes() -> bool {
@@ -76,7 +80,7 @@ fn yes() -> bool {
 
 impl Default for SessionConfig {
     fn default() -> Self {
-        Self { provider: Provider::Auto, threads: None, tensorrt_cache: None, tensorrt_profile: None, cuda_graph: true, half_graph: false }
+        Self { provider: Provider::Auto, threads: None, tensorrt_cache: None, tensorrt_profile: None, cuda_graph: true, half_graph: false, profile: None }
     }
 }
 
@@ -319,6 +323,9 @@ fn builder_for(rt: &Loaded, p: Provider, config: &SessionConfig) -> std::result:
     builder = builder
         .with_optimization_level(GraphOptimizationLevel::Level3)
         .map_err(|e| model_err(e.into()))?;
+    if let Some(prefix) = &config.profile {
+        builder = builder.with_profiling(prefix).map_err(|e| model_err(e.into()))?;
+    }
     if p == Provider::Cpu && config.half_graph {
         builder = builder.with_prepacking(false).map_err(|e| model_err(e.into()))?;
     }
