@@ -251,14 +251,9 @@ impl Graph<'_> {
             Weight::Float { data, .. } => data,
             Weight::Blocks { dtype, rows, cols, bytes } => from_ggml(dtype, rows, cols, &bytes)?.dequantize(),
         };
-        // [out][in] → [in][out] for MatMul.
-        let mut t = vec![0f32; n * k];
-        for r in 0..n {
-            for c in 0..k {
-                t[c * n + r] = data[r * k + c];
-            }
-        }
-        let wname = self.floats(&format!("{}.weight", path.trim_start_matches('/').replace('/', ".")), &[k, n], &t)?;
+        let t = transpose_half(&data, n, k);
+        drop(data);
+        let wname = self.init(&format!("{}.weight", path.trim_start_matches('/').replace('/', ".")), &[k, n], FLOAT16, &t)?;
         *self.built.written_as.entry("fp16".into()).or_default() += 1;
         self.nodes.add("MatMul", format!("{path}/MatMul"), &[x, &wname], &[&result], vec![]);
         Ok(result)
@@ -287,6 +282,40 @@ impl Graph<'_> {
             }
         }
     }
+}
+
+/// `[n][k]` floats → `[k][n]` fp16 little-endian bytes (MatMul's layout), in cache-sized tiles and
+/// on every core, straight into the bytes written: an 8B model's output matrix alone is half a
+/// billion weights.
+fn transpose_half(data: &[f32], n: usize, k: usize) -> Vec<u8> {
+    const TILE: usize = 64;
+    let mut t = vec![0u8; n * k * 2];
+    if n == 0 || k == 0 {
+        return t;
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |p| p.get());
+    // Each thread fills whole output rows (input columns).
+    let cols_per = k.div_ceil(threads).max(TILE);
+    std::thread::scope(|s| {
+        for (i, out) in t.chunks_mut(cols_per * n * 2).enumerate() {
+            s.spawn(move || {
+                let c_base = i * cols_per;
+                let cols = out.len() / (n * 2);
+                for r0 in (0..n).step_by(TILE) {
+                    for c0 in (0..cols).step_by(TILE) {
+                        for r in r0..(r0 + TILE).min(n) {
+                            let row = &data[r * k + c_base..];
+                            for c in c0..(c0 + TILE).min(cols) {
+                                let at = (c * n + r) * 2;
+                                out[at..at + 2].copy_from_slice(&f16::from_f32(row[c]).to_le_bytes());
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    t
 }
 
 fn take(src: &mut dyn Source, role: Role) -> Result<Weight> {
@@ -585,4 +614,21 @@ pub fn build(src: &mut dyn Source, target: Target, dir: &Path, on_progress: &mut
     let path = dir.join("model.onnx");
     std::fs::write(&path, model.encode_to_vec()).map_err(|e| super::write_error(&path, e))?;
     Ok(g.built)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_tiled_transpose_moves_every_weight_where_the_plain_one_does() {
+        for (n, k) in [(1, 1), (3, 5), (64, 64), (130, 70), (7, 300)] {
+            let data: Vec<f32> = (0..n * k).map(|i| i as f32 * 0.5).collect();
+            let t = super::transpose_half(&data, n, k);
+            for r in 0..n {
+                for c in 0..k {
+                    let at = (c * n + r) * 2;
+                    assert_eq!(half::f16::from_le_bytes([t[at], t[at + 1]]), half::f16::from_f32(data[r * k + c]), "{n}×{k} at {r},{c}");
+                }
+            }
+        }
+    }
 }
