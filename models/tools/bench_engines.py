@@ -76,7 +76,7 @@ def main():
                 cmd = [py, os.path.join(HERE, "llama_cpp_ref.py"), "bench", "--gguf", gguf, "--ids", idl, "--new", str(a.new),
                        "--threads", str(a.threads), "--runs", str(a.runs)] + (["--flash-attn"] if fa else [])
                 d = run_json(cmd)
-                add(name, engine, a_ms(d, len(ids)), d["decode_tok_s_median"], {"agrees_with_kogi": agree(d["tokens"], kogi_tokens[name])})
+                add(name, engine, llama_ttft_ms(d, len(ids)), d["decode_tok_s_median"], {"agrees_with_kogi": agree(d["tokens"], kogi_tokens[name])})
             for ngram, engine in ((None, "onnxruntime-genai"), ("4,8", "onnxruntime-genai + n-gram speculation (4, 8)")):
                 cmd = [py, os.path.join(HERE, "genai_bench.py"), "--model", a.model, "--ids", idl, "--new", str(a.new),
                        "--threads", str(a.threads), "--runs", str(a.runs)] + (["--ngram", ngram] if ngram else [])
@@ -111,6 +111,11 @@ def main():
               f"{row['decode_tok_s']:.1f} | {', '.join(notes)} |")
 
 
+def llama_ttft_ms(d: dict, n: int) -> float:
+    """llama.cpp's time for an n-token prompt in ms, from its median prefill rate."""
+    return n / d["prefill_tok_s_median"] * 1000
+
+
 def agree(a: list[int], b: list[int]) -> int:
     """How many first tokens two greedy answers share."""
     n = 0
@@ -119,9 +124,6 @@ def agree(a: list[int], b: list[int]) -> int:
     return n
 
 
-def a_ms(d: dict, n: int) -> float:
-    """llama.cpp's prompt time in ms, from its prefill rate."""
-    return n / d["prefill_tok_s_median"] * 1000
 
 
 if __name__ == "__main__":

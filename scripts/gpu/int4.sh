@@ -8,7 +8,7 @@
 #   bash scripts/gpu/int4.sh c   the same GGUF converted to cuda (fp16) and benched
 # JSON and logs land in $OUT; nvidia-smi samples GPU memory every 200 ms for the whole call.
 set -uo pipefail
-stage=${1:?a or b}
+stage=${1:?a, b or c}
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT" /tmp/k
 log() { echo "[$(date +%T)] $*"; }
 nvidia-smi --query-gpu=timestamp,memory.used,utilization.gpu --format=csv,noheader,nounits -lms 200 > "$OUT/smi-int4-$stage.csv" &
