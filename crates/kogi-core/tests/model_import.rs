@@ -313,6 +313,68 @@ fn the_4_bit_gpu_target_keeps_4_bit_blocks_rounds_floats_to_4_bits_and_gives_the
     assert!(failed.is_empty(), "{failed:#?}");
 }
 
+/// The faster CPU target: block minimums rounded into the 4-bit codes, one `MatMulNBits` a layer.
+#[test]
+fn the_fast_cpu_target_rounds_block_minimums_into_one_matmul_and_stays_near_the_reference_logits() {
+    let vocab = smollm2_vocab();
+    let tmp = tempfile::tempdir().unwrap();
+    let models = tmp.path().join("models");
+    let tokens: Vec<u32> = vec![1, 504, 3537, 314, 260, 1345, 28, 2270, 45, 9, 3012, 17];
+    // (architecture, block type, what its linear layers become, largest relative logit difference)
+    let cases = [
+        // No minimums: the blocks as they are (int8 activations, as on the cpu target).
+        (Arch::Qwen2, "qwen2", GgmlDType::Q4_0, "4-bit/32", 0.07),
+        // Blocks with minimums are rounded a second time: on these random weights as far off as the
+        // first rounding of floats is (the F16 case), which is what llama.cpp's re-quantisation costs.
+        (Arch::Llama, "llama", GgmlDType::Q4_1, "4-bit/32", 0.5),
+        (Arch::Qwen3, "qwen3", GgmlDType::Q4K, "4-bit/32", 0.5),
+        (Arch::Llama, "llama", GgmlDType::F16, "4-bit/32", 0.35),
+    ];
+    let mut failed = Vec::new();
+    for (arch, name, dtype, written, bound) in cases {
+        let file = tmp.path().join(format!("{name}-{dtype:?}.gguf"));
+        write_gguf(&file, arch, dtype, &vocab, name);
+        let c = add_for(&file, &models, &format!("{name}-{dtype:?}-fast").to_lowercase(), Target::CpuFast).unwrap();
+        assert_eq!(c.target, Target::CpuFast);
+        assert!(c.built.written_as.get(written).copied().unwrap_or(0) >= LAYERS * 7, "{name} {dtype:?}: {:?}", c.built.written_as);
+        let graph = std::fs::read(c.dir.join("model.onnx")).unwrap();
+        assert!(!graph.windows(b"AddMins".len()).any(|w| w == b"AddMins"), "{name} {dtype:?}: a minimums path is left");
+        let (worst, agree) = compare(&reference_logits(&read_all(&file), arch, &tokens), &kogi_logits(&c.dir, &tokens));
+        println!("cpu-fast {name} {dtype:?} ({:?}): largest logit difference {worst:.4}, top-1 agrees at {agree}/{}", c.built.written_as, tokens.len());
+        if worst >= bound || agree * 100 < tokens.len() * 75 {
+            failed.push(format!("{name} {dtype:?}: logits differ by {worst:.4} of their scale, top-1 agrees at {agree}/{}", tokens.len()));
+        }
+    }
+    assert!(failed.is_empty(), "{failed:#?}");
+}
+
+/// A prompt pass asks for its last position only; the graph then projects that position alone and
+/// its logits are the ones a pass over every position gives there.
+#[test]
+fn a_prompt_pass_computes_the_logits_of_its_last_position_only_and_the_same_ones() {
+    let vocab = smollm2_vocab();
+    let tmp = tempfile::tempdir().unwrap();
+    let models = tmp.path().join("models");
+    let file = tmp.path().join("llama.gguf");
+    write_gguf(&file, Arch::Llama, GgmlDType::Q4_1, &vocab, "llama");
+    let c = add(&file, &models, "llama").unwrap();
+    let tokens: Vec<u32> = vec![1, 504, 3537, 314, 260, 1345, 28, 2270, 45, 9, 3012, 17];
+    let every = kogi_logits(&c.dir, &tokens);
+    let mut d = Decoder::open(&c.dir, &SessionConfig { threads: Some(2), ..Default::default() }).unwrap();
+    for want in [1, 3] {
+        let mut cache = d.new_cache(1, 64).unwrap();
+        let last = d.forward(&mut cache, &tokens, want).unwrap();
+        assert_eq!(last.len(), want * every[0].len());
+        for (i, row) in last.chunks(every[0].len()).enumerate() {
+            let full = &every[tokens.len() - want + i];
+            let worst = row.iter().zip(full).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+            assert!(worst < 1e-4, "want {want}, row {i}: differs by {worst}");
+        }
+        // The cache holds the whole prompt: the next step continues it.
+        assert_eq!(d.forward(&mut cache, &[17], 1).unwrap().len(), every[0].len());
+    }
+}
+
 #[test]
 fn bad_model_files_are_refused_by_name_and_leave_nothing_behind() {
     let vocab = smollm2_vocab();

@@ -3,4 +3,4 @@
 /**
  * Where the converted model will run.
  */
-export type Target = "cpu" | "cuda" | "cuda-int4";
+export type Target = "cpu" | "cuda" | "cuda-int4" | "cpu-fast";

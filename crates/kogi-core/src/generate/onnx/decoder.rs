@@ -43,6 +43,8 @@ pub struct Decoder {
     past: Vec<[String; 2]>,
     present: Vec<[String; 2]>,
     has_position_ids: bool,
+    /// The graph computes logits from a given position on (`logits_from`, kogi's conversions).
+    has_logits_from: bool,
     logits_name: String,
     pub provider: ProviderReport,
     /// Forward passes run (for "tokens per forward pass" reports).
@@ -284,6 +286,8 @@ impl Decoder {
             .ok_or_else(|| merr("cannot tell the vocabulary size".into()))?;
         let context = g(&["model", "context_length"]).unwrap_or(4096);
         let has_position_ids = inputs.iter().any(|(n, _)| n == "position_ids");
+        // An input with a default value: ONNX Runtime lists it among the overridable initializers.
+        let has_logits_from = session.overridable_initializers().iter().any(|i| i.name() == crate::model::convert::LOGITS_FROM);
         let layout = if genai.is_some() && !has_position_ids && shared_kv { Layout::Genai } else { Layout::Optimum };
         let info = DecoderInfo { layout, layers: past.len(), kv_heads, head_dim, vocab, context, kv_f16 };
         tracing::debug!(?info, "decoder loaded");
@@ -307,6 +311,7 @@ impl Decoder {
             past,
             present,
             has_position_ids,
+            has_logits_from,
             logits_name,
             provider,
             forward_passes: 0,
@@ -587,6 +592,13 @@ impl Decoder {
             _ => None,
         };
         let has_position_ids = self.has_position_ids;
+        // Host logits are wanted for `rows` only: a graph that can skip the positions before them
+        // computes no more (a prompt pass then projects one position, not hundreds).
+        let skip = match pick {
+            Pick::Last(w) if self.has_logits_from && w.clamp(1, s) < s => s - w.clamp(1, s),
+            _ => 0,
+        };
+        let skip_input = if skip > 0 { Some(Tensor::from_array(([1i64], vec![skip as i64])).map_err(rt)?) } else { None };
         let device = self.memory_info()?;
         let captures = self.captures;
         let Decoder { session, resident, head, past, present, logits_name, .. } = self;
@@ -625,9 +637,12 @@ impl Decoder {
                         Scores::Picked(run_head(head, &outputs[logits_name.as_str()], rows, b)?)
                     }
                     None => {
+                        if let Some(from) = &skip_input {
+                            binding.bind_input(crate::model::convert::LOGITS_FROM, from).map_err(rt)?;
+                        }
                         binding.bind_output_to_device(logits_name.as_str(), &cpu).map_err(rt)?;
                         let outputs = run(session, &binding)?;
-                        Scores::Logits(last_rows(&outputs[logits_name.as_str()], b, s, rows.len(), vocab)?)
+                        Scores::Logits(last_rows(&outputs[logits_name.as_str()], b, s - skip, rows.len(), vocab)?)
                     }
                 }
             }
@@ -648,8 +663,11 @@ impl Decoder {
                     feed.push((past[i][0].clone().into(), k.into()));
                     feed.push((past[i][1].clone().into(), v.into()));
                 }
+                if let Some(from) = skip_input {
+                    feed.push((crate::model::convert::LOGITS_FROM.into(), from.into()));
+                }
                 let mut outputs = session.run(feed).map_err(rt)?;
-                let logits = last_rows(&outputs[logits_name.as_str()], b, s, rows.len(), vocab)?;
+                let logits = last_rows(&outputs[logits_name.as_str()], b, s - skip, rows.len(), vocab)?;
                 let mut next = Vec::with_capacity(present.len());
                 for names in present.iter() {
                     let k = outputs.remove(names[0].as_str()).ok_or_else(|| rt("present key missing"))?;

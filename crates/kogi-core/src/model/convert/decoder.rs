@@ -42,6 +42,13 @@ pub enum Target {
     #[serde(rename = "cuda-int4")]
     #[ts(rename = "cuda-int4")]
     CudaInt4,
+    /// The CPU, faster than [`Target::Cpu`]: block minimums (Q4_1, Q4_K …) are rounded into
+    /// integer zero points, so every layer is one `MatMulNBits` without the minimums' second path
+    /// (a shift of at most half a step per block, as llama.cpp's own re-quantisation to Q4_0
+    /// costs); float weights are rounded to 4 bits.
+    #[serde(rename = "cpu-fast")]
+    #[ts(rename = "cpu-fast")]
+    CpuFast,
 }
 
 impl std::fmt::Display for Target {
@@ -50,6 +57,7 @@ impl std::fmt::Display for Target {
             Target::Cpu => "cpu",
             Target::Cuda => "cuda",
             Target::CudaInt4 => "cuda-int4",
+            Target::CpuFast => "cpu-fast",
         })
     }
 }
@@ -68,7 +76,8 @@ impl std::str::FromStr for Target {
             "cpu" => Ok(Target::Cpu),
             "cuda" | "gpu" => Ok(Target::Cuda),
             "cuda-int4" | "int4" => Ok(Target::CudaInt4),
-            _ => Err(Error::Invalid(format!("unknown target {s:?} — use cpu, cuda or cuda-int4"))),
+            "cpu-fast" => Ok(Target::CpuFast),
+            _ => Err(Error::Invalid(format!("unknown target {s:?} — use cpu, cpu-fast, cuda or cuda-int4"))),
         }
     }
 }
@@ -77,6 +86,8 @@ impl std::str::FromStr for Target {
 const MAX_TABLE: usize = 32_768;
 const OPSET: i64 = 21;
 const ACCURACY_LEVEL: i64 = 4;
+/// The graph input naming the first position whose logits are computed (see `build`).
+pub const LOGITS_FROM: &str = "logits_from";
 
 /// The weights a decoder of `cfg` needs.
 pub fn required_roles(cfg: &DecoderConfig, has_lm_head: bool) -> Vec<Role> {
@@ -205,13 +216,15 @@ impl Graph<'_> {
                     Ok(nb)
                 }
             }
-            (Target::CudaInt4, Weight::Float { data, .. }) => Ok(int4_from_floats(n, k, &data)?),
+            (Target::CudaInt4 | Target::CpuFast, Weight::Float { data, .. }) => Ok(int4_from_floats(n, k, &data)?),
             (_, Weight::Float { data, .. }) => Ok(int8_from_floats(n, k, &data)?),
         };
         let nb = match nb {
             Ok(mut nb) => {
                 if self.target.half() {
                     nb.centre_mins();
+                } else if self.target == Target::CpuFast {
+                    nb = without_mins(nb)?;
                 }
                 nb
             }
@@ -280,6 +293,22 @@ impl Graph<'_> {
                 let d = from_ggml(dtype, rows, cols, &bytes)?.dequantize();
                 self.floats(name, &[d.len()], &d)
             }
+        }
+    }
+}
+
+/// Blocks for one `MatMulNBits` without the minimums' second path ([`Target::CpuFast`]): 4-bit
+/// blocks with minimums (Q4_1, Q4_K) are rounded again from their values (on SmolLM2 a little
+/// closer to the file than keeping the codes and rounding each minimum to a whole step); wider
+/// ones keep their codes and round the minimum (half a step of 5 or more bits moves little).
+fn without_mins(nb: NBits) -> Result<NBits> {
+    match (&nb.mins, nb.bits) {
+        (None, _) => Ok(nb),
+        (Some(_), 4) => int4_from_floats(nb.n, nb.k, &nb.dequantize()),
+        (Some(_), _) => {
+            let mut nb = nb;
+            nb.round_mins();
+            Ok(nb)
         }
     }
 }
@@ -384,8 +413,11 @@ pub fn build(src: &mut dyn Source, target: Target, dir: &Path, on_progress: &mut
     *g.built.source_types.entry(emb.type_name()).or_default() += 1;
     let mut tied_head: Option<Tied> = None;
     let x = match (&emb, target) {
-        (Weight::Blocks { dtype, rows, cols, bytes }, Target::Cpu) => {
-            let nb = from_ggml(*dtype, *rows, *cols, bytes)?;
+        (Weight::Blocks { dtype, rows, cols, bytes }, Target::Cpu | Target::CpuFast) => {
+            let mut nb = from_ggml(*dtype, *rows, *cols, bytes)?;
+            if target == Target::CpuFast {
+                nb = without_mins(nb)?;
+            }
             let (b, s, z) = g.nbits_inits("model.embed_tokens", &nb)?;
             let row_bytes = (h * nb.bits as usize / 8) as i64;
             let rshape = g.i64s("/const/embed_rows", &[cfg.vocab as i64, row_bytes])?;
@@ -561,6 +593,13 @@ pub fn build(src: &mut dyn Source, target: Target, dir: &Path, on_progress: &mut
     let last = format!("/model/layers.{}/final_norm_layernorm/output_0", cfg.layers);
     let p = pending.take().expect("at least one layer");
     g.ms_node("SkipSimplifiedLayerNormalization", &format!("/model/layers.{}/final_norm_layernorm/SkipLayerNorm", cfg.layers), &[&residual, &p, &fnorm], &[&last], vec![float("epsilon", eps)]);
+    // A prompt pass needs the logits of its last position only, and the output projection is the
+    // largest matrix: `logits_from` (an input defaulting to 0, all positions) drops the positions
+    // before it. Engines that do not know it get every position, as before.
+    let from = g.i64s(LOGITS_FROM, &[0])?;
+    let ends = g.i64s("/const/slice_to_end", &[i64::MAX])?;
+    let axis = g.i64s("/const/sequence_axis", &[1])?;
+    let last = g.node("Slice", "/model/logits_from/Slice", &[&last, &from, &ends, &axis], vec![]);
     match tied_head {
         Some(Tied::Floats(data)) => {
             g.linear("/lm_head", &last, Weight::Float { shape: vec![cfg.vocab, h], data, dtype: "tied" }, Some("logits"))?;
@@ -594,8 +633,8 @@ pub fn build(src: &mut dyn Source, target: Target, dir: &Path, on_progress: &mut
     }
 
     // Inputs and outputs, then the graph itself.
-    let mut input = vec![value("input_ids", INT64, &["batch_size", "sequence_length"]), value("attention_mask", INT64, &["batch_size", "total_sequence_length"])];
-    let mut output = vec![value("logits", elem, &["batch_size", "sequence_length", &cfg.vocab.to_string()])];
+    let mut input = vec![value("input_ids", INT64, &["batch_size", "sequence_length"]), value("attention_mask", INT64, &["batch_size", "total_sequence_length"]), value(LOGITS_FROM, INT64, &["1"])];
+    let mut output = vec![value("logits", elem, &["batch_size", "logits_length", &cfg.vocab.to_string()])];
     let (kvs, hds) = (kvh.to_string(), hd.to_string());
     for kind in ["key", "value"] {
         for i in 0..cfg.layers {

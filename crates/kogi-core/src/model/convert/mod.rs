@@ -10,7 +10,7 @@ pub mod hf;
 pub mod source;
 pub mod tokenizer;
 
-pub use decoder::{Built, Target};
+pub use decoder::{Built, LOGITS_FROM, Target};
 pub use source::Arch;
 
 use crate::model::fit::{languages_from_measurement, tokens_per_japanese_char};
@@ -119,7 +119,7 @@ fn needed_bytes(src: &dyn Source, target: Target) -> u64 {
     let params = cfg.parameters(!src.has(source::Role::LmHead));
     let weights = match target {
         // Blocks are kept as they are, floats become 8-bit; minimums add about 1 bit a weight.
-        Target::Cpu => src.weight_bytes().min(params) + params / 8,
+        Target::Cpu | Target::CpuFast => src.weight_bytes().min(params) + params / 8,
         Target::Cuda => params * 2,
         // Half a byte a weight and its scales; embeddings and 8-bit sources stay fp16.
         Target::CudaInt4 => src.weight_bytes().min(params * 2) + params / 4,
