@@ -68,6 +68,10 @@ pub struct SessionConfig {
     /// there (measured: logits off by half their scale; right with pre-packing off).
     #[serde(default)]
     pub half_graph: bool,
+    /// A graph kogi converted: ONNX Runtime's warning that an input has a default value (its
+    /// `logits_from`, on purpose) is not the user's concern, so the session logs errors only.
+    #[serde(skip)]
+    pub kogi_graph: bool,
     /// Write ONNX Runtime's own profile (per-node times, Chrome trace JSON) to files starting with
     /// this path; ONNX Runtime adds a timestamp and writes when the session closes (benchmarks).
     #[serde(skip)]
@@ -80,7 +84,7 @@ fn yes() -> bool {
 
 impl Default for SessionConfig {
     fn default() -> Self {
-        Self { provider: Provider::Auto, threads: None, tensorrt_cache: None, tensorrt_profile: None, cuda_graph: true, half_graph: false, profile: None }
+        Self { provider: Provider::Auto, threads: None, tensorrt_cache: None, tensorrt_profile: None, cuda_graph: true, half_graph: false, kogi_graph: false, profile: None }
     }
 }
 
@@ -328,6 +332,9 @@ fn builder_for(rt: &Loaded, p: Provider, config: &SessionConfig) -> std::result:
     }
     if p == Provider::Cpu && config.half_graph {
         builder = builder.with_prepacking(false).map_err(|e| model_err(e.into()))?;
+    }
+    if config.kogi_graph {
+        builder = builder.with_log_level(ort::logging::LogLevel::Error).map_err(|e| model_err(e.into()))?;
     }
     if let Some(t) = config.threads {
         builder = builder.with_intra_threads(t).map_err(|e| model_err(e.into()))?;

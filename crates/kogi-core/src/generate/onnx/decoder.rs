@@ -157,11 +157,10 @@ impl Decoder {
             Ok(s) => Some(serde_json::from_str(&s).map_err(|e| merr(format!("genai_config.json is not valid JSON: {e}")))?),
             Err(_) => None,
         };
-        let half_graph = crate::inference::manifest::ModelDir::open(dir)
+        let target = crate::inference::manifest::ModelDir::open(dir)
             .ok()
-            .and_then(|m| m.manifest.extra.get("target").and_then(|t| serde_json::from_value::<crate::model::convert::Target>(t.clone()).ok()))
-            .is_some_and(|t| t.half());
-        let config = &SessionConfig { half_graph, ..config.clone() };
+            .and_then(|m| m.manifest.extra.get("target").and_then(|t| serde_json::from_value::<crate::model::convert::Target>(t.clone()).ok()));
+        let config = &SessionConfig { half_graph: target.is_some_and(|t| t.half()), kogi_graph: target.is_some(), ..config.clone() };
         // TensorRT builds one engine per optimisation profile: give it the decoder's shapes (one
         // token per step up to a whole-window prefill) unless the caller chose some.
         let profiled;
