@@ -86,6 +86,25 @@ impl NBits {
 }
 
 impl NBits {
+    /// Matrices of the same input and block layout as one, their rows one after another.
+    pub fn stacked(parts: Vec<NBits>) -> NBits {
+        let mut it = parts.into_iter();
+        let mut all = it.next().expect("at least one matrix");
+        for p in it {
+            debug_assert_eq!((p.bits, p.block, p.k), (all.bits, all.block, all.k));
+            all.n += p.n;
+            all.packed.extend(p.packed);
+            all.scales.extend(p.scales);
+            if let (Some(a), Some(b)) = (all.zero_points.as_mut(), p.zero_points) {
+                a.extend(b);
+            }
+            if let (Some(a), Some(b)) = (all.mins.as_mut(), p.mins) {
+                a.extend(b);
+            }
+        }
+        all
+    }
+
     /// [`Self::centre_mins`], then the remainder (at most half a step per block) dropped: one
     /// `MatMulNBits` computes the layer alone.
     /// A block whose minimum lies outside the code range (all its weights of one sign) would lose

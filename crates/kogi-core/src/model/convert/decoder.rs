@@ -107,6 +107,13 @@ pub fn required_roles(cfg: &DecoderConfig, has_lm_head: bool) -> Vec<Role> {
     r
 }
 
+/// What [`Graph::linear_fused`] made: one output of the stacked rows (with each part's rows), or
+/// one output per weight.
+enum Fused {
+    One(String, Vec<usize>),
+    Each(Vec<String>),
+}
+
 /// What was written.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Built {
@@ -186,7 +193,7 @@ impl Graph<'_> {
     }
 
     /// `MatMulNBits` initializers for `nb` under `prefix`: (B, scales, zero points).
-    fn nbits_inits(&mut self, prefix: &str, nb: &NBits) -> Result<(String, String, Option<String>)> {
+    fn nbits_inits(&mut self, prefix: &str, nb: &NBits, sources: usize) -> Result<(String, String, Option<String>)> {
         let kb = nb.blocks_per_row();
         let blob = nb.block * nb.bits as usize / 8;
         let b = self.init(&format!("{prefix}.qweight"), &[nb.n, kb, blob], UINT8, &nb.packed)?;
@@ -196,42 +203,81 @@ impl Graph<'_> {
             Some(z) => Some(self.init(&format!("{prefix}.qzeros"), &[nb.n, nb.zero_point_row_bytes()], UINT8, z)?),
             None => None,
         };
-        *self.built.written_as.entry(format!("{}-bit/{}", nb.bits, nb.block)).or_default() += 1;
+        *self.built.written_as.entry(format!("{}-bit/{}", nb.bits, nb.block)).or_default() += sources;
         Ok((b, s, z))
     }
 
     /// `x · Wᵀ` for a weight `[out][in]`; the result is named `out` when given.
     fn linear(&mut self, path: &str, x: &str, w: Weight, out: Option<&str>) -> Result<String> {
+        let result = out.map(str::to_owned).unwrap_or_else(|| format!("{path}/MatMul/output_0"));
+        match self.nbits_for(w)? {
+            Ok(nb) => self.emit_nbits(path, x, nb, result, 1),
+            Err(w) => self.half_matmul(path, x, w, result),
+        }
+    }
+
+    /// Several weights that read the same input (Q, K and V; gate and up) as one `MatMulNBits`
+    /// over their rows stacked: fewer, larger kernels, and one minimums path instead of several.
+    /// When their blocks differ (Q4_K_M keeps some V in Q6_K) each gets its own, as [`Self::linear`].
+    fn linear_fused(&mut self, path: &str, x: &str, parts: Vec<(String, Weight)>) -> Result<Fused> {
+        let mut converted = Vec::with_capacity(parts.len());
+        for (p, w) in parts {
+            converted.push((p, self.nbits_for(w)?));
+        }
+        let alike = converted.windows(2).all(|w| match (&w[0].1, &w[1].1) {
+            (Ok(a), Ok(b)) => (a.bits, a.block, a.k, a.zero_points.is_some(), a.mins.is_some()) == (b.bits, b.block, b.k, b.zero_points.is_some(), b.mins.is_some()),
+            _ => false,
+        });
+        if alike && converted.len() > 1 {
+            let count = converted.len();
+            let blocks: Vec<NBits> = converted.into_iter().filter_map(|(_, nb)| nb.ok()).collect();
+            let sizes = blocks.iter().map(|b| b.n).collect();
+            let out = self.emit_nbits(path, x, NBits::stacked(blocks), format!("{path}/MatMul/output_0"), count)?;
+            return Ok(Fused::One(out, sizes));
+        }
+        let mut outs = Vec::with_capacity(converted.len());
+        for (p, nb) in converted {
+            let result = format!("{p}/MatMul/output_0");
+            outs.push(match nb {
+                Ok(nb) => self.emit_nbits(&p, x, nb, result, 1)?,
+                Err(w) => self.half_matmul(&p, x, w, result)?,
+            });
+        }
+        Ok(Fused::Each(outs))
+    }
+
+    /// The blocks a weight becomes on this target, or the weight back when it becomes fp16.
+    fn nbits_for(&mut self, w: Weight) -> Result<std::result::Result<NBits, Weight>> {
         *self.built.source_types.entry(w.type_name()).or_default() += 1;
         let shape = w.shape();
         let (n, k) = (shape[0], shape[1]);
-        let result = out.map(str::to_owned).unwrap_or_else(|| format!("{path}/MatMul/output_0"));
         let nb = match (self.target, w) {
-            (Target::Cuda, w) => Err(w),
+            (Target::Cuda, w) => return Ok(Err(w)),
             (_, Weight::Blocks { dtype, rows, cols, bytes }) => {
                 let nb = from_ggml(dtype, rows, cols, &bytes)?;
                 if self.target == Target::CudaInt4 && nb.bits != 4 {
-                    Err(Weight::Float { shape: vec![n, k], data: nb.dequantize(), dtype: "blocks" })
-                } else {
-                    Ok(nb)
-                }
-            }
-            (Target::CudaInt4 | Target::CpuFast, Weight::Float { data, .. }) => Ok(int4_from_floats(n, k, &data)?),
-            (_, Weight::Float { data, .. }) => Ok(int8_from_floats(n, k, &data)?),
-        };
-        let nb = match nb {
-            Ok(mut nb) => {
-                if self.target.half() {
-                    nb.centre_mins();
-                } else if self.target == Target::CpuFast {
-                    nb = without_mins(nb)?;
+                    return Ok(Err(Weight::Float { shape: vec![n, k], data: nb.dequantize(), dtype: "blocks" }));
                 }
                 nb
             }
-            Err(w) => return self.half_matmul(path, x, w, result),
+            (Target::CudaInt4 | Target::CpuFast, Weight::Float { data, .. }) => int4_from_floats(n, k, &data)?,
+            (_, Weight::Float { data, .. }) => int8_from_floats(n, k, &data)?,
         };
+        let mut nb = nb;
+        if self.target.half() {
+            nb.centre_mins();
+        } else if self.target == Target::CpuFast {
+            nb = without_mins(nb)?;
+        }
+        Ok(Ok(nb))
+    }
+
+    /// One `MatMulNBits` (and its minimums' path, when the blocks have minimums) named `result`;
+    /// `sources` is how many of the model's weights it holds.
+    fn emit_nbits(&mut self, path: &str, x: &str, nb: NBits, result: String, sources: usize) -> Result<String> {
+        let (n, k) = (nb.n, nb.k);
         let prefix = path.trim_start_matches('/').replace('/', ".");
-        let (b, s, z) = self.nbits_inits(&prefix, &nb)?;
+        let (b, s, z) = self.nbits_inits(&prefix, &nb, sources)?;
         let attrs = vec![int("K", k as i64), int("N", n as i64), int("bits", nb.bits as i64), int("block_size", nb.block as i64), int("accuracy_level", ACCURACY_LEVEL)];
         let main = if nb.mins.is_some() { format!("{path}/MatMulNBits/output_0") } else { result.clone() };
         let mut inputs = vec![x, b.as_str(), s.as_str()];
@@ -418,7 +464,7 @@ pub fn build(src: &mut dyn Source, target: Target, dir: &Path, on_progress: &mut
             if target == Target::CpuFast {
                 nb = without_mins(nb)?;
             }
-            let (b, s, z) = g.nbits_inits("model.embed_tokens", &nb)?;
+            let (b, s, z) = g.nbits_inits("model.embed_tokens", &nb, 1)?;
             let row_bytes = (h * nb.bits as usize / 8) as i64;
             let rshape = g.i64s("/const/embed_rows", &[cfg.vocab as i64, row_bytes])?;
             let data = g.node("Reshape", "/model/embed_tokens/Reshape", &[&b, &rshape], vec![]);
@@ -513,7 +559,7 @@ pub fn build(src: &mut dyn Source, target: Target, dir: &Path, on_progress: &mut
                 out
             }
         };
-        let mut proj = |g: &mut Graph, role: Role, name: &str, rows: usize, bias: Option<Role>, norm: Option<(Role, usize)>| -> Result<String> {
+        let proj = |g: &mut Graph, role: Role, name: &str, rows: usize, bias: Option<Role>, norm: Option<(Role, usize)>| -> Result<String> {
             let w = take(src, role)?;
             check(&w, role, &[rows, h])?;
             step(&w, g)?;
@@ -540,9 +586,53 @@ pub fn build(src: &mut dyn Source, target: Target, dir: &Path, on_progress: &mut
         };
         let qwen2 = cfg.arch == Arch::Qwen2;
         let qwen3 = cfg.arch == Arch::Qwen3;
-        let q = proj(&mut g, Role::Q(i), "q_proj", heads * hd, qwen2.then_some(Role::QBias(i)), qwen3.then_some((Role::QNorm(i), heads)))?;
-        let k = proj(&mut g, Role::K(i), "k_proj", kvh * hd, qwen2.then_some(Role::KBias(i)), qwen3.then_some((Role::KNorm(i), kvh)))?;
-        let v = proj(&mut g, Role::V(i), "v_proj", kvh * hd, qwen2.then_some(Role::VBias(i)), None)?;
+        // Q, K and V as one packed projection when their blocks allow (GroupQueryAttention takes
+        // the packed rows as they are), each on its own otherwise; Qwen3 normalises Q and K apart.
+        let [q, k, v] = if qwen3 {
+            let mut proj = proj;
+            let q = proj(&mut g, Role::Q(i), "q_proj", heads * hd, None, Some((Role::QNorm(i), heads)))?;
+            let k = proj(&mut g, Role::K(i), "k_proj", kvh * hd, None, Some((Role::KNorm(i), kvh)))?;
+            let v = proj(&mut g, Role::V(i), "v_proj", kvh * hd, None, None)?;
+            [q, k, v]
+        } else {
+            drop(proj);
+            let mut parts = Vec::with_capacity(3);
+            for (role, name, rows) in [(Role::Q(i), "q_proj", heads * hd), (Role::K(i), "k_proj", kvh * hd), (Role::V(i), "v_proj", kvh * hd)] {
+                let w = take(src, role)?;
+                check(&w, role, &[rows, h])?;
+                step(&w, &g)?;
+                parts.push((format!("{lp}/attn/{name}"), w));
+            }
+            let mut biases = Vec::new();
+            if qwen2 {
+                for (role, rows) in [(Role::QBias(i), heads * hd), (Role::KBias(i), kvh * hd), (Role::VBias(i), kvh * hd)] {
+                    let w = take(src, role)?;
+                    check(&w, role, &[rows])?;
+                    step(&w, &g)?;
+                    biases.push(w.into_floats()?);
+                }
+            }
+            match g.linear_fused(&format!("{lp}/attn/qkv_proj"), &normed, parts)? {
+                Fused::One(y, _) if biases.is_empty() => [y, String::new(), String::new()],
+                Fused::One(y, _) => {
+                    let bn = g.floats(&format!("model.layers.{i}.attn.qkv_proj.bias"), &[heads * hd + 2 * kvh * hd], &biases.concat())?;
+                    [g.node("Add", &format!("{lp}/attn/qkv_proj/Bias"), &[&y, &bn], vec![]), String::new(), String::new()]
+                }
+                Fused::Each(ys) => {
+                    let mut out: Vec<String> = Vec::with_capacity(3);
+                    for (n, (y, name)) in ys.into_iter().zip(["q_proj", "k_proj", "v_proj"]).enumerate() {
+                        out.push(match biases.get(n) {
+                            Some(b) => {
+                                let bn = g.floats(&format!("model.layers.{i}.attn.{name}.bias"), &[b.len()], b)?;
+                                g.node("Add", &format!("{lp}/attn/{name}/Bias"), &[&y, &bn], vec![])
+                            }
+                            None => y,
+                        });
+                    }
+                    out.try_into().expect("three projections")
+                }
+            }
+        };
         let attn = format!("{lp}/attn/GroupQueryAttention/output_0");
         let (pk, pv) = (format!("past_key_values.{i}.key"), format!("past_key_values.{i}.value"));
         let (ok, ov) = (format!("present.{i}.key"), format!("present.{i}.value"));
@@ -572,18 +662,32 @@ pub fn build(src: &mut dyn Source, target: Target, dir: &Path, on_progress: &mut
         let (hn, sum) = (format!("{lp}/post_attention_layernorm/output_0"), format!("{lp}/post_attention_layernorm/output_3"));
         g.ms_node("SkipSimplifiedLayerNormalization", &format!("{lp}/post_attention_layernorm/SkipLayerNorm"), &[&residual, &o, &post], &[&hn, "", "", &sum], vec![float("epsilon", eps)]);
         residual = sum;
-        let mut mlp = |g: &mut Graph, role: Role, name: &str, input: &str, rows: usize, cols: usize| -> Result<String> {
+        let mut parts = Vec::with_capacity(2);
+        for (role, name) in [(Role::Gate(i), "gate_proj"), (Role::Up(i), "up_proj")] {
             let w = take(src, role)?;
-            check(&w, role, &[rows, cols])?;
-            step(&w, g)?;
-            g.linear(&format!("{lp}/mlp/{name}"), input, w, None)
+            check(&w, role, &[cfg.intermediate, h])?;
+            step(&w, &g)?;
+            parts.push((format!("{lp}/mlp/{name}"), w));
+        }
+        let (gate, up) = match g.linear_fused(&format!("{lp}/mlp/gate_up_proj"), &hn, parts)? {
+            Fused::One(y, sizes) => {
+                let split = g.i64s(&format!("/const/split_{}_{}", sizes[0], sizes[1]), &[sizes[0] as i64, sizes[1] as i64])?;
+                let (gate, up) = (format!("{lp}/mlp/gate_up_proj/Split/output_0"), format!("{lp}/mlp/gate_up_proj/Split/output_1"));
+                g.nodes.add("Split", format!("{lp}/mlp/gate_up_proj/Split"), &[&y, &split], &[&gate, &up], vec![int("axis", -1)]);
+                (gate, up)
+            }
+            Fused::Each(mut ys) => {
+                let up = ys.pop().expect("two projections");
+                (ys.pop().expect("two projections"), up)
+            }
         };
-        let gate = mlp(&mut g, Role::Gate(i), "gate_proj", &hn, cfg.intermediate, h)?;
-        let up = mlp(&mut g, Role::Up(i), "up_proj", &hn, cfg.intermediate, h)?;
         let sig = g.node("Sigmoid", &format!("{lp}/mlp/act_fn/Sigmoid"), &[&gate], vec![]);
         let act = g.node("Mul", &format!("{lp}/mlp/act_fn/Mul"), &[&gate, &sig], vec![]);
         let prod = g.node("Mul", &format!("{lp}/mlp/Mul"), &[&act, &up], vec![]);
-        pending = Some(mlp(&mut g, Role::Down(i), "down_proj", &prod, h, cfg.intermediate)?);
+        let w = take(src, Role::Down(i))?;
+        check(&w, Role::Down(i), &[h, cfg.intermediate])?;
+        step(&w, &g)?;
+        pending = Some(g.linear(&format!("{lp}/mlp/down_proj"), &prod, w, None)?);
     }
 
     let w = take(src, Role::FinalNorm)?;

@@ -125,6 +125,14 @@ impl Weight {
         }
     }
 
+    /// The values as floats (blocks dequantised).
+    pub fn into_floats(self) -> Result<Vec<f32>> {
+        match self {
+            Weight::Float { data, .. } => Ok(data),
+            Weight::Blocks { dtype, rows, cols, bytes } => Ok(super::blocks::from_ggml(dtype, rows, cols, &bytes)?.dequantize()),
+        }
+    }
+
     pub fn type_name(&self) -> String {
         match self {
             Weight::Float { dtype, .. } => (*dtype).to_owned(),
