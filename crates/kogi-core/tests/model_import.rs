@@ -281,10 +281,6 @@ fn tiny_models_of_each_architecture_and_block_type_give_the_reference_logits() {
 /// The GPU 4-bit target, run here on the CPU (the same graph: fp16 activations, `MatMulNBits`).
 #[test]
 fn the_4_bit_gpu_target_keeps_4_bit_blocks_rounds_floats_to_4_bits_and_gives_the_reference_logits() {
-    let vocab = smollm2_vocab();
-    let tmp = tempfile::tempdir().unwrap();
-    let models = tmp.path().join("models");
-    let tokens: Vec<u32> = vec![1, 504, 3537, 314, 260, 1345, 28, 2270, 45, 9, 3012, 17];
     // (architecture, block type, what its linear layers become, largest relative logit difference:
     // kept blocks differ by fp16 arithmetic only)
     let cases = [
@@ -296,30 +292,38 @@ fn the_4_bit_gpu_target_keeps_4_bit_blocks_rounds_floats_to_4_bits_and_gives_the
         // Floats are rounded to 4 bits: the difference is the rounding's.
         (Arch::Llama, "llama", GgmlDType::F16, "4-bit/32", 0.35),
     ];
+    let failed = far_from_the_reference(Target::CudaInt4, &cases, |_| {});
+    assert!(failed.is_empty(), "{failed:#?}");
+}
+
+/// Converts a tiny file of each case for `target` and compares its logits with a reference forward
+/// pass: the cases whose largest difference reaches the bound or whose top-1 agrees at fewer than
+/// 75% of positions. `also` checks each conversion further.
+fn far_from_the_reference(target: Target, cases: &[(Arch, &str, GgmlDType, &str, f64)], also: impl Fn(&kogi_core::model::convert::Converted)) -> Vec<String> {
+    let vocab = smollm2_vocab();
+    let tmp = tempfile::tempdir().unwrap();
+    let models = tmp.path().join("models");
+    let tokens: Vec<u32> = vec![1, 504, 3537, 314, 260, 1345, 28, 2270, 45, 9, 3012, 17];
     let mut failed = Vec::new();
-    for (arch, name, dtype, written, bound) in cases {
+    for &(arch, name, dtype, written, bound) in cases {
         let file = tmp.path().join(format!("{name}-{dtype:?}.gguf"));
         write_gguf(&file, arch, dtype, &vocab, name);
-        let c = add_for(&file, &models, &format!("{name}-{dtype:?}-int4").to_lowercase(), Target::CudaInt4).unwrap();
-        assert_eq!(c.target, Target::CudaInt4);
-        let layers = LAYERS * 7;
-        assert!(c.built.written_as.get(written).copied().unwrap_or(0) >= layers, "{name} {dtype:?}: {:?}", c.built.written_as);
+        let c = add_for(&file, &models, &format!("{name}-{dtype:?}-{target}").to_lowercase(), target).unwrap();
+        assert_eq!(c.target, target);
+        assert!(c.built.written_as.get(written).copied().unwrap_or(0) >= LAYERS * 7, "{name} {dtype:?}: {:?}", c.built.written_as);
+        also(&c);
         let (worst, agree) = compare(&reference_logits(&read_all(&file), arch, &tokens), &kogi_logits(&c.dir, &tokens));
-        println!("int4 {name} {dtype:?} ({:?}): largest logit difference {worst:.4}, top-1 agrees at {agree}/{}", c.built.written_as, tokens.len());
+        println!("{target} {name} {dtype:?} ({:?}): largest logit difference {worst:.4}, top-1 agrees at {agree}/{}", c.built.written_as, tokens.len());
         if worst >= bound || agree * 100 < tokens.len() * 75 {
             failed.push(format!("{name} {dtype:?}: logits differ by {worst:.4} of their scale, top-1 agrees at {agree}/{}", tokens.len()));
         }
     }
-    assert!(failed.is_empty(), "{failed:#?}");
+    failed
 }
 
 /// The faster CPU target: block minimums rounded into the 4-bit codes, one `MatMulNBits` a layer.
 #[test]
 fn the_fast_cpu_target_rounds_block_minimums_into_one_matmul_and_stays_near_the_reference_logits() {
-    let vocab = smollm2_vocab();
-    let tmp = tempfile::tempdir().unwrap();
-    let models = tmp.path().join("models");
-    let tokens: Vec<u32> = vec![1, 504, 3537, 314, 260, 1345, 28, 2270, 45, 9, 3012, 17];
     // (architecture, block type, what its linear layers become, largest relative logit difference)
     let cases = [
         // No minimums: the blocks as they are (int8 activations, as on the cpu target).
@@ -330,21 +334,10 @@ fn the_fast_cpu_target_rounds_block_minimums_into_one_matmul_and_stays_near_the_
         (Arch::Qwen3, "qwen3", GgmlDType::Q4K, "4-bit/32", 0.5),
         (Arch::Llama, "llama", GgmlDType::F16, "4-bit/32", 0.35),
     ];
-    let mut failed = Vec::new();
-    for (arch, name, dtype, written, bound) in cases {
-        let file = tmp.path().join(format!("{name}-{dtype:?}.gguf"));
-        write_gguf(&file, arch, dtype, &vocab, name);
-        let c = add_for(&file, &models, &format!("{name}-{dtype:?}-fast").to_lowercase(), Target::CpuFast).unwrap();
-        assert_eq!(c.target, Target::CpuFast);
-        assert!(c.built.written_as.get(written).copied().unwrap_or(0) >= LAYERS * 7, "{name} {dtype:?}: {:?}", c.built.written_as);
+    let failed = far_from_the_reference(Target::CpuFast, &cases, |c| {
         let graph = std::fs::read(c.dir.join("model.onnx")).unwrap();
-        assert!(!graph.windows(b"AddMins".len()).any(|w| w == b"AddMins"), "{name} {dtype:?}: a minimums path is left");
-        let (worst, agree) = compare(&reference_logits(&read_all(&file), arch, &tokens), &kogi_logits(&c.dir, &tokens));
-        println!("cpu-fast {name} {dtype:?} ({:?}): largest logit difference {worst:.4}, top-1 agrees at {agree}/{}", c.built.written_as, tokens.len());
-        if worst >= bound || agree * 100 < tokens.len() * 75 {
-            failed.push(format!("{name} {dtype:?}: logits differ by {worst:.4} of their scale, top-1 agrees at {agree}/{}", tokens.len()));
-        }
-    }
+        assert!(!graph.windows(b"AddMins".len()).any(|w| w == b"AddMins"), "{}: a minimums path is left", c.dir.display());
+    });
     assert!(failed.is_empty(), "{failed:#?}");
 }
 

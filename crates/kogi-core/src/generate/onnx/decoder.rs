@@ -593,10 +593,7 @@ impl Decoder {
         let has_position_ids = self.has_position_ids;
         // Host logits are wanted for `rows` only: a graph that can skip the positions before them
         // computes no more (a prompt pass then projects one position, not hundreds).
-        let skip = match pick {
-            Pick::Last(w) if self.has_logits_from && w.clamp(1, s) < s => s - w.clamp(1, s),
-            _ => 0,
-        };
+        let skip = if self.has_logits_from && matches!(pick, Pick::Last(_)) { rows.start } else { 0 };
         let skip_input = if skip > 0 { Some(Tensor::from_array(([1i64], vec![skip as i64])).map_err(rt)?) } else { None };
         let device = self.memory_info()?;
         let captures = self.captures;

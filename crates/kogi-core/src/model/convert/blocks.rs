@@ -105,59 +105,6 @@ impl NBits {
         all
     }
 
-    /// [`Self::centre_mins`], then the remainder (at most half a step per block) dropped: one
-    /// `MatMulNBits` computes the layer alone.
-    /// A block whose minimum lies outside the code range (all its weights of one sign) would lose
-    /// more than that: it is rounded again from its values, zero kept exact.
-    pub fn round_mins(&mut self) {
-        if self.mins.is_none() {
-            return;
-        }
-        self.centre_mins();
-        let Some(rest) = self.mins.take() else { return };
-        let (kb, blob, row_bytes) = (self.blocks_per_row(), self.block * self.bits as usize / 8, self.zero_point_row_bytes());
-        let top = ((1u32 << self.bits) - 1) as f32;
-        let mut values = vec![0f32; self.block];
-        let mut q = vec![0u8; self.block];
-        for r in 0..self.n {
-            for b in 0..kb {
-                let i = r * kb + b;
-                let (d, m) = (self.scales[i], rest[i]);
-                if m.abs() <= d.abs() * 0.5 * (1.0 + 1e-4) {
-                    continue;
-                }
-                let z = self.zero_point(r, b);
-                let bytes = &mut self.packed[i * blob..(i + 1) * blob];
-                for (j, v) in values.iter_mut().enumerate() {
-                    let code = if self.bits == 4 { (bytes[j / 2] >> (4 * (j % 2))) & 0xF } else { bytes[j] };
-                    *v = d * (code as f32 - z) + m;
-                }
-                let (lo, hi) = values.iter().fold((0f32, 0f32), |(lo, hi), &x| (lo.min(x), hi.max(x)));
-                let s = if hi > lo { (hi - lo) / top } else { 1.0 };
-                let nz = (-lo / s).round().clamp(0.0, top);
-                for (c, &x) in q.iter_mut().zip(&values) {
-                    *c = ((x / s).round() + nz).clamp(0.0, top) as u8;
-                }
-                if self.bits == 4 {
-                    bytes.fill(0);
-                    for (j, &c) in q.iter().enumerate() {
-                        bytes[j / 2] |= c << (4 * (j % 2));
-                    }
-                } else {
-                    bytes.copy_from_slice(&q);
-                }
-                self.scales[i] = s;
-                let zp = self.zero_points.as_mut().expect("centre_mins sets zero points");
-                if self.bits == 4 {
-                    let byte = &mut zp[r * row_bytes + b / 2];
-                    *byte = if b % 2 == 0 { (*byte & 0xF0) | nz as u8 } else { (*byte & 0x0F) | ((nz as u8) << 4) };
-                } else {
-                    zp[r * row_bytes + b] = nz as u8;
-                }
-            }
-        }
-    }
-
     /// Moves as much of each block's minimum as a whole step allows into its zero point:
     /// `d·q + m = d·(q − z) + (m + d·z)` with `z = round(−m/d)` in the code range. The same weights,
     /// but the `MatMulNBits` term is centred and the minimums' term stays within half a step, so
@@ -473,33 +420,6 @@ mod tests {
             let mins = centred.mins.as_ref().unwrap();
             let inside = mins.iter().zip(&centred.scales).filter(|(m, d)| m.abs() <= d.abs() * 0.5 + 1e-6).count();
             assert!(inside * 10 >= mins.len() * 9, "{dtype:?}: {inside} of {} minimums within half a step", mins.len());
-        }
-    }
-
-    #[test]
-    fn rounded_minimums_leave_one_matmul_within_half_a_step_even_for_blocks_of_one_sign() {
-        for dtype in [GgmlDType::Q4_1, GgmlDType::Q4K, GgmlDType::Q5K] {
-            let nb = round_trip(dtype, 3, 512);
-            let mut rounded = nb.clone();
-            rounded.round_mins();
-            assert!(rounded.mins.is_none(), "{dtype:?}: no second path");
-            let (a, b) = (nb.dequantize(), rounded.dequantize());
-            for (i, (x, y)) in a.iter().zip(&b).enumerate() {
-                let step = rounded.scales[i / rounded.block];
-                assert!((x - y).abs() <= step.abs() * 0.5 + 1e-5, "{dtype:?} weight {i}: {y} for {x}");
-            }
-        }
-        // A Q4_1 matrix whose first rows are all positive or all negative.
-        let w: Vec<f32> = (0..4 * 64).map(|i| match i / 64 { 0 => 3.0 + (i as f32 * 0.3).sin(), 1 => -3.0 + (i as f32 * 0.3).sin(), _ => (i as f32 * 0.3).sin() }).collect();
-        let t = Tensor::from_vec(w, (4, 64), &Device::Cpu).unwrap();
-        let q = QTensor::quantize(&t, GgmlDType::Q4_1).unwrap();
-        let nb = from_ggml(GgmlDType::Q4_1, 4, 64, &q.data().unwrap()).unwrap();
-        let mut rounded = nb.clone();
-        rounded.round_mins();
-        let (a, b) = (nb.dequantize(), rounded.dequantize());
-        for (i, (x, y)) in a.iter().zip(&b).enumerate() {
-            let step = rounded.scales[i / 32];
-            assert!((x - y).abs() <= step.abs() * 0.5 + 1e-5, "weight {i}: {y} for {x}");
         }
     }
 

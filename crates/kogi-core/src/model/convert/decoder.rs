@@ -346,16 +346,12 @@ impl Graph<'_> {
 /// Blocks for one `MatMulNBits` without the minimums' second path ([`Target::CpuFast`]): 4-bit
 /// blocks with minimums (Q4_1, Q4_K) are rounded again from their values (on SmolLM2 a little
 /// closer to the file than keeping the codes and rounding each minimum to a whole step); wider
-/// ones keep their codes and round the minimum (half a step of 5 or more bits moves little).
+/// ones (Q5_1, Q5_K) become 8-bit, which loses less than half a 5-bit step.
 fn without_mins(nb: NBits) -> Result<NBits> {
     match (&nb.mins, nb.bits) {
         (None, _) => Ok(nb),
         (Some(_), 4) => int4_from_floats(nb.n, nb.k, &nb.dequantize()),
-        (Some(_), _) => {
-            let mut nb = nb;
-            nb.round_mins();
-            Ok(nb)
-        }
+        (Some(_), _) => int8_from_floats(nb.n, nb.k, &nb.dequantize()),
     }
 }
 
@@ -559,43 +555,34 @@ pub fn build(src: &mut dyn Source, target: Target, dir: &Path, on_progress: &mut
                 out
             }
         };
-        let proj = |g: &mut Graph, role: Role, name: &str, rows: usize, bias: Option<Role>, norm: Option<(Role, usize)>| -> Result<String> {
-            let w = take(src, role)?;
-            check(&w, role, &[rows, h])?;
-            step(&w, g)?;
-            let mut y = g.linear(&format!("{lp}/attn/{name}"), &normed, w, None)?;
-            if let Some(b) = bias {
-                let w = take(src, b)?;
-                check(&w, b, &[rows])?;
-                step(&w, g)?;
-                let bn = g.vector(&format!("model.layers.{i}.attn.{name}.bias"), w)?;
-                y = g.node("Add", &format!("{lp}/attn/{name}/Bias"), &[&y, &bn], vec![]);
-            }
-            if let Some((nrole, nheads)) = norm {
-                let w = take(src, nrole)?;
-                check(&w, nrole, &[hd])?;
-                step(&w, g)?;
-                let nw = g.vector(&format!("model.layers.{i}.attn.{name}_norm.weight"), w)?;
-                let split = g.i64s(&format!("/const/heads_{nheads}"), &[0, 0, nheads as i64, hd as i64])?;
-                let joined = g.i64s(&format!("/const/joined_{nheads}"), &[0, 0, (nheads * hd) as i64])?;
-                let r = g.node("Reshape", &format!("{lp}/attn/{name}_norm/Split"), &[&y, &split], vec![]);
-                let n = g.node("SimplifiedLayerNormalization", &format!("{lp}/attn/{name}_norm/LayerNorm"), &[&r, &nw], vec![float("epsilon", eps), int("axis", -1), int("stash_type", 1)]);
-                y = g.node("Reshape", &format!("{lp}/attn/{name}_norm/Join"), &[&n, &joined], vec![]);
-            }
-            Ok(y)
-        };
         let qwen2 = cfg.arch == Arch::Qwen2;
         let qwen3 = cfg.arch == Arch::Qwen3;
         // Q, K and V as one packed projection when their blocks allow (GroupQueryAttention takes
         // the packed rows as they are), each on its own otherwise; Qwen3 normalises Q and K apart.
         let [q, k, v] = if qwen3 {
-            let mut proj = proj;
-            let q = proj(&mut g, Role::Q(i), "q_proj", heads * hd, None, Some((Role::QNorm(i), heads)))?;
-            let k = proj(&mut g, Role::K(i), "k_proj", kvh * hd, None, Some((Role::KNorm(i), kvh)))?;
-            let v = proj(&mut g, Role::V(i), "v_proj", kvh * hd, None, None)?;
+            let mut proj = |g: &mut Graph, role: Role, name: &str, rows: usize, norm: Option<(Role, usize)>| -> Result<String> {
+                let w = take(src, role)?;
+                check(&w, role, &[rows, h])?;
+                step(&w, g)?;
+                let mut y = g.linear(&format!("{lp}/attn/{name}"), &normed, w, None)?;
+                if let Some((nrole, nheads)) = norm {
+                    let w = take(src, nrole)?;
+                    check(&w, nrole, &[hd])?;
+                    step(&w, g)?;
+                    let nw = g.vector(&format!("model.layers.{i}.attn.{name}_norm.weight"), w)?;
+                    let split = g.i64s(&format!("/const/heads_{nheads}"), &[0, 0, nheads as i64, hd as i64])?;
+                    let joined = g.i64s(&format!("/const/joined_{nheads}"), &[0, 0, (nheads * hd) as i64])?;
+                    let r = g.node("Reshape", &format!("{lp}/attn/{name}_norm/Split"), &[&y, &split], vec![]);
+                    let n = g.node("SimplifiedLayerNormalization", &format!("{lp}/attn/{name}_norm/LayerNorm"), &[&r, &nw], vec![float("epsilon", eps), int("axis", -1), int("stash_type", 1)]);
+                    y = g.node("Reshape", &format!("{lp}/attn/{name}_norm/Join"), &[&n, &joined], vec![]);
+                }
+                Ok(y)
+            };
+            let q = proj(&mut g, Role::Q(i), "q_proj", heads * hd, Some((Role::QNorm(i), heads)))?;
+            let k = proj(&mut g, Role::K(i), "k_proj", kvh * hd, Some((Role::KNorm(i), kvh)))?;
+            let v = proj(&mut g, Role::V(i), "v_proj", kvh * hd, None)?;
             [q, k, v]
         } else {
-            drop(proj);
             let mut parts = Vec::with_capacity(3);
             for (role, name, rows) in [(Role::Q(i), "q_proj", heads * hd), (Role::K(i), "k_proj", kvh * hd), (Role::V(i), "v_proj", kvh * hd)] {
                 let w = take(src, role)?;
