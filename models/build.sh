@@ -71,9 +71,26 @@ fi
 # The Japanese dictionary (words and readings for search and suggestions): IPADIC's MeCab-format
 # sources from Debian's mecab-ipadic package (the .deb is unpacked here, nothing is installed),
 # compiled by kogi itself. A dictionary whose file matches its manifest is left alone.
+# With it, the loanword table (katakana ↔ English, from UniDic's lemmas: BSD licence), read from the
+# compiled UniDic in PyPI's unidic-lite (a 47 MB source archive, kept in the build cache; only its
+# sys.dic is unpacked, for the build, then removed).
+unidic_lite() {
+  local dir="$work/unidic" version=1.0.8
+  local archive="$dir/unidic-lite-$version.tar.gz"
+  if [ ! -f "$archive" ]; then
+    echo "[models] fetching UniDic (PyPI's unidic-lite $version) for the loanword table …" >&2
+    mkdir -p "$dir"
+    "$py" -m pip download -q --no-deps --no-binary :all: "unidic-lite==$version" -d "$dir" >&2
+  fi
+  rm -rf "$dir/unpacked" && mkdir -p "$dir/unpacked"
+  tar -xzf "$archive" -C "$dir/unpacked" --wildcards '*/dicdir/sys.dic' '*/dicdir/BSD'
+  ls -d "$dir"/unpacked/*/unidic_lite/dicdir
+}
+
 build_dictionary() {
   local name=ipadic src="$work/ipadic/usr/share/mecab/dic/ipadic"
-  if [ -f "$models/$name/manifest.json" ] && "$py" "$root/models/tools/check_installed.py" "$models/$name" "$models/$name/manifest.json" 2>/dev/null; then
+  if [ -f "$models/$name/manifest.json" ] && [ -f "$models/$name/loanwords.tsv" ] \
+    && "$py" "$root/models/tools/check_installed.py" "$models/$name" "$models/$name/manifest.json" 2>/dev/null; then
     echo "[models] $name: installed and verified" >&2
     return
   fi
@@ -91,7 +108,10 @@ build_dictionary() {
     fi
     (cd "$work/ipadic" && dpkg-deb -x mecab-ipadic_*.deb .)
   fi
+  local unidic
+  unidic=$(unidic_lite)
   (cd "$root" && cargo build -q -p kogi-cli --bin kogi)
-  KOGI_MODELS="$models" "$root/target/debug/kogi" models dictionary "$src" >&2
+  KOGI_MODELS="$models" "$root/target/debug/kogi" models dictionary "$src" --loanwords "$unidic" >&2
+  rm -rf "$work/unidic/unpacked"
 }
 build_dictionary

@@ -22,8 +22,16 @@ install -Dm644 "$ort" "$pkg/usr/lib/kogi/$(basename "$ort")"
 ipadic=.kogi/build/ipadic/usr/share/mecab/dic/ipadic
 [ -f "$ipadic/matrix.def" ] || ipadic=/usr/share/mecab/dic/ipadic
 [ -f "$ipadic/matrix.def" ] || { echo "run scripts/setup.sh first (it unpacks IPADIC)" >&2; exit 1; }
+# With the loanword table from UniDic (set-up keeps PyPI's unidic-lite archive), and UniDic's BSD notice.
+unidic_archive=$(ls .kogi/build/unidic/unidic-lite-*.tar.gz 2>/dev/null | head -1)
+[ -n "$unidic_archive" ] || { echo "run scripts/setup.sh first (it fetches UniDic for the loanword table)" >&2; exit 1; }
+unidic_tmp=$(mktemp -d)
+trap 'rm -rf "$pkg" "$unidic_tmp"' EXIT
+tar -xzf "$unidic_archive" -C "$unidic_tmp" --wildcards '*/dicdir/sys.dic' '*/dicdir/BSD'
+unidic=$(ls -d "$unidic_tmp"/*/unidic_lite/dicdir)
 cargo build -q -p kogi-cli --bin kogi
-KOGI_MODELS="$pkg/usr/lib/kogi" target/debug/kogi --quiet models dictionary "$ipadic" >/dev/null
+KOGI_MODELS="$pkg/usr/lib/kogi" target/debug/kogi --quiet models dictionary "$ipadic" --loanwords "$unidic" >/dev/null
+install -Dm644 "$unidic/BSD" "$pkg/usr/share/doc/kogi/copyright.unidic"
 copyright=$(dirname "$(dirname "$(dirname "$(dirname "$ipadic")")")")/share/doc/mecab-ipadic/copyright
 [ -f "$copyright" ] && install -Dm644 "$copyright" "$pkg/usr/share/doc/kogi/copyright.ipadic"
 install -Dm644 src-tauri/kogi.desktop "$pkg/usr/share/applications/kogi.desktop"

@@ -165,6 +165,7 @@ pub fn glossary_cmd(kogi: &Kogi, cmd: GlossaryCmd, out: &Out) -> Result<()> {
                         TermSource::Frequency => "spelled like a frequent word",
                         TermSource::Reading => "sounds like the term",
                         TermSource::Homophone => "sounds like a frequent word",
+                        TermSource::Loanword => "the term written in katakana",
                     };
                     let one_line = |t: &str| t.replace(['\n', '\r'], " ");
                     say!("{} → {}  (×{}, the term ×{}; {why})  …{}[{}]{}…", x.variant, x.term, x.count, x.term_count, one_line(&x.before), x.variant, one_line(&x.after));

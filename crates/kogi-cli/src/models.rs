@@ -29,7 +29,13 @@ pub enum ModelsCommand {
     },
     /// Build the Japanese dictionary (words and readings for search and suggestions) from a MeCab
     /// dictionary source, e.g. Debian's mecab-ipadic: /usr/share/mecab/dic/ipadic
-    Dictionary { source: PathBuf },
+    Dictionary {
+        source: PathBuf,
+        /// A compiled UniDic (its sys.dic, e.g. from PyPI's unidic-lite) whose lemmas give the
+        /// English of katakana loanwords (トークン = token), for search and readings of Latin terms
+        #[arg(long)]
+        loanwords: Option<PathBuf>,
+    },
     /// Compute a chat model's own drafts (its top next tokens after each token), which speed up
     /// answers that do not copy the lecture
     Drafts {
@@ -126,11 +132,12 @@ pub fn run(kogi: &Kogi, cmd: Option<ModelsCommand>, out: &Out) -> Result<()> {
                 }
             }
         }
-        ModelsCommand::Dictionary { source } => {
+        ModelsCommand::Dictionary { source, loanwords } => {
             let source = std::path::absolute(&source)?;
-            let d = out.work("building the Japanese dictionary", |job| kogi.add_dictionary(&source, job))?;
+            let loanwords = loanwords.map(std::path::absolute).transpose()?;
+            let d = out.work("building the Japanese dictionary", |job| kogi.add_dictionary(&source, loanwords.as_deref(), job))?;
             if !out.json(&d) {
-                say!("built {} ({} entries, {}) in {:.1} s — keyword search now finds Japanese words by form and reading", d.name, d.entries, size(d.bytes), d.seconds);
+                say!("built {} ({} entries, {} loanwords, {}) in {:.1} s — keyword search now finds Japanese words by form and reading", d.name, d.entries, d.loanwords, size(d.bytes), d.seconds);
             }
         }
         ModelsCommand::Drafts { name, limit } => {

@@ -109,6 +109,33 @@ fn a_raw_passage_heard_as_suion_is_found_for_a_question_about_suiron_through_its
 }
 
 #[test]
+fn a_question_in_katakana_finds_the_passage_that_writes_the_word_in_english() {
+    // Lectures write technical words in Latin letters; a student asks in katakana.
+    let text = "今日の講義ではスケール則について話します。\n\n\
+最適なtoken数はパラメータ数の二十倍です。\n\n\
+データを集めて学習を進めます。\n\n\
+最後にまとめをします。\n";
+    let (k, _dir) = lecture(text);
+    let found = keyword_search(&k, "トークンについて教えて");
+    assert!(found.first().is_some_and(|t| t.contains("token数")), "{found:?}");
+    assert_eq!(analyzer().loanwords().english("トークン"), ["token"], "set-up reads the loanword table from UniDic");
+}
+
+#[test]
+fn a_latin_glossary_term_is_suggested_where_something_sounds_like_it_and_its_katakana_is_only_offered() {
+    let a = analyzer();
+    let text = "候補を広げるビルサーチという方法です。コサインで減衰させます。";
+    let terms = [Term::new("Beam Search", &[]), Term::new("Cosine", &[])];
+    let s = suggest_by_reading(text, &terms, &a);
+    let pairs: Vec<(&str, &str, TermSource)> = s.iter().map(|s| (s.variant.as_str(), s.term.as_str(), s.source)).collect();
+    assert!(pairs.contains(&("ビルサーチ", "Beam Search", TermSource::Reading)), "{pairs:?}");
+    // 「コサイン」 is "Cosine" spelled in katakana: a choice of style, never accepted without a person.
+    let cosine = s.iter().find(|s| s.variant == "コサイン").expect("コサイン is offered");
+    assert_eq!((cosine.term.as_str(), cosine.source), ("Cosine", TermSource::Loanword));
+    assert!(!kogi_core::correction::readings::confident(cosine));
+}
+
+#[test]
 fn without_the_dictionary_two_character_words_are_still_found() {
     let dir = tempfile::tempdir().unwrap();
     // An empty models folder: no dictionary, so words are character pairs.

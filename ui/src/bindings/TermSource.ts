@@ -3,6 +3,6 @@
 /**
  * Where the `term` of a [`TermSuggestion`] comes from: the glossary, or the transcript itself.
  * (Not the suspicious scan's `SuggestionSource`, which says who proposed a span's replacement.)
- * In JSON: `"glossary"`, `"frequency"`, `"reading"` or `"homophone"`.
+ * In JSON: `"glossary"`, `"frequency"`, `"reading"`, `"homophone"` or `"loanword"`.
  */
-export type TermSource = "glossary" | "frequency" | "reading" | "homophone";
+export type TermSource = "glossary" | "frequency" | "reading" | "homophone" | "loanword";

@@ -271,7 +271,7 @@ export function mountLecture(el: HTMLElement, ctx: Ctx, target?: LectureTarget):
         found.append(h("p", {}, "Nothing in this revision looks or sounds like a glossary term."));
         return;
       }
-      const why: Record<string, string> = { glossary: "spelled like the term", frequency: "spelled like a frequent word", reading: "sounds like the term", homophone: "sounds like a frequent word" };
+      const why: Record<string, string> = { glossary: "spelled like the term", frequency: "spelled like a frequent word", reading: "sounds like the term", homophone: "sounds like a frequent word", loanword: "the term written in katakana" };
       const rows = list.map((s) => {
         const add = h("button", { type: "button", class: "link add-variant", onclick: async () => {
           try {

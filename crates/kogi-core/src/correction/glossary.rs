@@ -389,7 +389,7 @@ pub(crate) fn applied_text(base: &Revision, occurrences: &[Occurrence]) -> Resul
 
 /// Where the `term` of a [`TermSuggestion`] comes from: the glossary, or the transcript itself.
 /// (Not the suspicious scan's `SuggestionSource`, which says who proposed a span's replacement.)
-/// In JSON: `"glossary"`, `"frequency"`, `"reading"` or `"homophone"`.
+/// In JSON: `"glossary"`, `"frequency"`, `"reading"`, `"homophone"` or `"loanword"`.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum TermSource {
@@ -401,6 +401,9 @@ pub enum TermSource {
     Reading,
     /// A noun compound the transcript has many times; the variant sounds like it.
     Homophone,
+    /// A Latin glossary term; the variant is the same word in katakana (「コサイン」 for "Cosine"):
+    /// a choice of spelling, not a mishearing, so never accepted without a person.
+    Loanword,
 }
 
 /// A run that looks like a mis-heard `term`.

@@ -14,6 +14,7 @@ use super::align::levenshtein;
 use super::glossary::{Term, TermSource, TermSuggestion};
 use crate::text::CharSpan;
 use crate::text::japanese::{Analyzer, Morpheme, Pos, phonemes};
+use crate::text::loanwords;
 use crate::text::script::{Script, script};
 use std::collections::{HashMap, HashSet};
 
@@ -101,8 +102,18 @@ fn windows(words: &[Morpheme], keys: &[Option<Vec<char>>], min: usize, max: usiz
     out
 }
 
+/// How a Latin term sounds in katakana, word by word through the loanword table ("Beam Search" →
+/// 「ビームサーチ」); `None` when a word is not a known loanword.
+fn latin_reading(term: &str, a: &Analyzer) -> Option<String> {
+    let words: Vec<&str> = term.split(|c: char| c == ' ' || c == '-').filter(|w| !w.is_empty()).collect();
+    if words.is_empty() || !words.iter().all(|w| w.chars().all(|c| c.is_ascii_alphabetic())) {
+        return None;
+    }
+    words.iter().map(|w| a.loanwords().katakana(w)).collect()
+}
+
 /// A term's readings as sound keys: the analyser's reading of the term when it is all Japanese,
-/// and its katakana-only variants.
+/// the loanwords' katakana when it is English words, and its katakana-only variants.
 fn term_keys(t: &Term, a: &Analyzer) -> Vec<Vec<char>> {
     let mut keys: Vec<Vec<char>> = Vec::new();
     let term = t.term.trim();
@@ -112,6 +123,8 @@ fn term_keys(t: &Term, a: &Analyzer) -> Vec<Vec<char>> {
         if words.iter().all(|m| m.reading.is_some()) {
             keys.push(words.iter().flat_map(|m| phonemes(m.reading.as_deref().unwrap_or(""))).collect());
         }
+    } else if let Some(k) = latin_reading(term, a) {
+        keys.push(phonemes(&k));
     }
     for v in &t.variants {
         let v = v.trim();
@@ -176,7 +189,9 @@ fn by_reading(text: &str, words: &[Morpheme], terms: &[Term], a: &Analyzer) -> V
                 if d == 0.0 && surface.chars().any(|c| script(c) == Script::Kanji && term.contains(c)) {
                     continue;
                 }
-                if d <= MAX_SOUND_DISTANCE {
+                if d == 0.0 && loanwords::is_katakana_word(&surface) && latin_reading(term, a).is_some() {
+                    found.push((w.span, term.to_owned(), d, TermSource::Loanword));
+                } else if d <= MAX_SOUND_DISTANCE {
                     found.push((w.span, term.to_owned(), d, TermSource::Reading));
                 }
             }

@@ -7,6 +7,9 @@
 //! same way; its readings also match indexed readings one sound away (two for long ones), found in
 //! the index's own vocabulary.
 //!
+//! A katakana loanword is indexed as its English too (`text::loanwords`), so either spelling finds
+//! the other.
+//!
 //! Without the Japanese dictionary the `words` column holds character bigrams of CJK runs and
 //! whole Latin words instead: two-character words still match; readings are empty.
 
@@ -68,18 +71,22 @@ impl Words {
 
     /// The tokens of a chunk's text.
     pub fn index(&self, text: &str) -> WordTokens {
-        let (words, readings) = self.tokens(text);
+        let (words, readings) = self.tokens(text, false);
         WordTokens { words: words.join(" "), readings: readings.join(" ") }
     }
 
     /// Content words (dictionary forms, FTS5-token-safe) and their readings' sound keys, in order.
-    fn tokens(&self, text: &str) -> (Vec<String>, Vec<String>) {
+    fn tokens(&self, text: &str, english: bool) -> (Vec<String>, Vec<String>) {
         match self {
             Words::Analyzer(a) => {
                 let mut words = Vec::new();
                 let mut readings = Vec::new();
                 for m in a.analyze(text).into_iter().filter(|m| m.is_content()) {
                     words.push(token_safe(&m.base));
+                    // A loanword is also its English: 「トークン数」 finds 「token数」 and back.
+                    if english {
+                        words.extend(a.loanwords().english(&m.base).iter().map(|e| token_safe(e)));
+                    }
                     if let Some(r) = &m.reading {
                         let k: String = sound_key(r).into_iter().collect();
                         if !k.is_empty() {
@@ -96,7 +103,7 @@ impl Words {
 
     /// The question's words and readings (distinct, in order).
     pub fn question(&self, question: &str) -> WordQuery {
-        let (mut words, mut readings) = self.tokens(question);
+        let (mut words, mut readings) = self.tokens(question, true);
         dedup(&mut words);
         dedup(&mut readings);
         WordQuery { words, readings }

@@ -143,6 +143,8 @@ pub struct DictionaryReport {
     pub name: String,
     pub dir: PathBuf,
     pub entries: u64,
+    /// Katakana words whose English the table gives (0 without UniDic).
+    pub loanwords: u64,
     pub bytes: u64,
     pub seconds: f64,
 }
@@ -259,15 +261,16 @@ impl Kogi {
 
     /// Compile a MeCab-format dictionary source (IPADIC from Debian's `mecab-ipadic`) into the
     /// models folder as the Japanese analyser that keyword search and reading-based suggestions use.
-    pub fn add_dictionary(&self, source: &Path, job: &mut Job) -> Result<DictionaryReport> {
+    pub fn add_dictionary(&self, source: &Path, unidic: Option<&Path>, job: &mut Job) -> Result<DictionaryReport> {
         let started = std::time::Instant::now();
         job.enter(Phase::Converting, 0);
         let dir = self.settings().models_dir().join(crate::text::japanese::DEFAULT_DICTIONARY);
-        let m = crate::text::japanese::build_dictionary(source, &dir, crate::text::japanese::DEFAULT_DICTIONARY, IPADIC_LICENCE)?;
+        let m = crate::text::japanese::build_dictionary(source, unidic, &dir, crate::text::japanese::DEFAULT_DICTIONARY, IPADIC_LICENCE)?;
         *self.words.lock().expect("words") = None;
         Ok(DictionaryReport {
             name: m.name,
             entries: m.extra.get("entries").and_then(|e| e.as_u64()).unwrap_or(0),
+            loanwords: m.extra.get("loanwords").and_then(|e| e.as_u64()).unwrap_or(0),
             bytes: dir_bytes(&dir),
             dir,
             seconds: started.elapsed().as_secs_f64(),

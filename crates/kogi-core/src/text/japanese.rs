@@ -8,6 +8,7 @@
 
 use crate::inference::manifest::{Manifest, ModelDir, ModelKind};
 use crate::text::CharSpan;
+use crate::text::loanwords::{self, Loanwords};
 use crate::{Error, Result};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -62,6 +63,8 @@ const STOP_BASES: &[&str] = &[
 
 pub struct Analyzer {
     tokenizer: vibrato::Tokenizer,
+    /// Katakana ↔ English, when the dictionary folder has the table (see `text::loanwords`).
+    loanwords: Loanwords,
     /// Names the dictionary and its build, so stored analyses can tell whether they are current.
     id: String,
 }
@@ -82,8 +85,17 @@ impl Analyzer {
         let tokenizer = vibrato::Tokenizer::new(dict)
             .ignore_space(true)
             .map_err(|e| Error::Model { model: m.manifest.name.clone(), message: e.to_string() })?;
-        let sha = m.manifest.sha256.values().next().map(|s| s[..s.len().min(12)].to_owned()).unwrap_or_default();
-        Ok(Self { tokenizer, id: format!("{}-{sha}", m.manifest.name) })
+        let loanwords = match m.manifest.files.get("loanwords") {
+            Some(_) => Loanwords::read(&m.file("loanwords")?)?,
+            None => Loanwords::default(),
+        };
+        // Every file's hash: the loanword table changes what a chunk is indexed under, too.
+        let sha: String = m.manifest.sha256.values().map(|s| &s[..s.len().min(12)]).collect::<Vec<_>>().join("-");
+        Ok(Self { tokenizer, loanwords, id: format!("{}-{sha}", m.manifest.name) })
+    }
+
+    pub fn loanwords(&self) -> &Loanwords {
+        &self.loanwords
     }
 
     pub fn id(&self) -> &str {
@@ -265,8 +277,9 @@ pub fn is_dictionary_source(dir: &Path) -> bool {
 }
 
 /// Compile the MeCab-format dictionary source in `source` (EUC-JP as IPADIC ships it, or UTF-8)
-/// into an analyser folder at `out` (written beside, then renamed: never half there).
-pub fn build_dictionary(source: &Path, out: &Path, name: &str, licence: &str) -> Result<Manifest> {
+/// into an analyser folder at `out` (written beside, then renamed: never half there), with the
+/// loanword table of a compiled UniDic when `unidic` is given.
+pub fn build_dictionary(source: &Path, unidic: Option<&Path>, out: &Path, name: &str, licence: &str) -> Result<Manifest> {
     if !is_dictionary_source(source) {
         return Err(Error::Invalid(format!(
             "{} is not a MeCab dictionary source (it needs *.csv, matrix.def, char.def and unk.def) — on Debian, `apt-get install mecab-ipadic` puts one in /usr/share/mecab/dic/ipadic",
@@ -310,11 +323,22 @@ pub fn build_dictionary(source: &Path, out: &Path, name: &str, licence: &str) ->
     extra.insert("source".into(), serde_json::json!(source.display().to_string()));
     extra.insert("licence".into(), serde_json::json!(licence));
     extra.insert("entries".into(), serde_json::json!(lexicon.lines().count()));
+    let mut files = BTreeMap::from([("dictionary".to_owned(), file.to_owned())]);
+    let mut sha256 = BTreeMap::from([(file.to_owned(), crate::store::sha256_hex(&bytes))]);
+    if let Some(unidic) = unidic {
+        let table = loanwords::extract_from_unidic(unidic)?;
+        let path = part.join(loanwords::FILE);
+        std::fs::write(&path, &table).map_err(|e| Error::Io { path: path.clone(), message: e.to_string() })?;
+        files.insert("loanwords".into(), loanwords::FILE.into());
+        sha256.insert(loanwords::FILE.into(), crate::store::sha256_hex(table.as_bytes()));
+        extra.insert("loanwords".into(), serde_json::json!(Loanwords::parse(&table).len()));
+        extra.insert("loanwords_source".into(), serde_json::json!(format!("{} (UniDic, BSD licence)", unidic.display())));
+    }
     let manifest = Manifest {
         name: name.to_owned(),
         kind: ModelKind::Analyzer,
-        files: BTreeMap::from([("dictionary".to_owned(), file.to_owned())]),
-        sha256: BTreeMap::from([(file.to_owned(), crate::store::sha256_hex(&bytes))]),
+        files,
+        sha256,
         max_length: 0,
         dimensions: None,
         query_prefix: None,

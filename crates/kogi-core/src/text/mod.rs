@@ -2,6 +2,7 @@
 //! reports counts Unicode code points (not bytes), the unit the evaluation sets and the UI use.
 
 pub mod japanese;
+pub mod loanwords;
 pub mod script;
 
 use serde::{Deserialize, Serialize};
