@@ -296,6 +296,25 @@ fn the_4_bit_gpu_target_keeps_4_bit_blocks_rounds_floats_to_4_bits_and_gives_the
     assert!(failed.is_empty(), "{failed:#?}");
 }
 
+/// The fp16 GPU target, run here on the CPU: Q, K and V are one wider MatMul and gate and up another
+/// (one weight read each a step), and the logits are the reference's up to fp16 arithmetic.
+#[test]
+fn the_fp16_gpu_target_fuses_the_projections_that_share_an_input_and_gives_the_reference_logits() {
+    let cases = [
+        (Arch::Llama, "llama", GgmlDType::Q4_0, "fp16", 0.01),
+        (Arch::Qwen2, "qwen2", GgmlDType::F16, "fp16", 0.01),
+        (Arch::Qwen3, "qwen3", GgmlDType::Q8_0, "fp16", 0.01),
+    ];
+    let failed = far_from_the_reference(Target::Cuda, &cases, |c| {
+        let graph = std::fs::read(c.dir.join("model.onnx")).unwrap();
+        let has = |s: &str| graph.windows(s.len()).any(|w| w == s.as_bytes());
+        assert!(has("gate_up_proj/MatMul"), "{}: gate and up are one MatMul", c.dir.display());
+        // Qwen3 normalises Q and K apart, so its projections stay three.
+        assert_eq!(has("qkv_proj/MatMul"), !c.dir.display().to_string().contains("qwen3"), "{}", c.dir.display());
+    });
+    assert!(failed.is_empty(), "{failed:#?}");
+}
+
 /// Converts a tiny file of each case for `target` and compares its logits with a reference forward
 /// pass: the cases whose largest difference reaches the bound or whose top-1 agrees at fewer than
 /// 75% of positions. `also` checks each conversion further.

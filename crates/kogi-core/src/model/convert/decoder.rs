@@ -228,6 +228,26 @@ impl Graph<'_> {
             (Ok(a), Ok(b)) => (a.bits, a.block, a.k, a.zero_points.is_some(), a.mins.is_some()) == (b.bits, b.block, b.k, b.zero_points.is_some(), b.mins.is_some()),
             _ => false,
         });
+        // fp16 weights (the `cuda` target) fuse as one wider MatMul: one weight read a step, fewer launches.
+        if converted.len() > 1 && converted.iter().all(|(_, nb)| nb.is_err()) {
+            let count = converted.len();
+            let k = converted.iter().map(|(_, nb)| nb.as_ref().err().map_or(0, |w| w.shape()[1])).max().unwrap_or(0);
+            let mut sizes = Vec::with_capacity(count);
+            let mut data = Vec::new();
+            for (_, nb) in converted {
+                let w = nb.err().expect("all are floats");
+                let shape = w.shape();
+                if shape[1] != k {
+                    return Err(Error::Invalid(format!("{path}: the weights to fuse take {} and {k} inputs", shape[1])));
+                }
+                sizes.push(shape[0]);
+                data.extend(w.into_floats()?);
+            }
+            let n = sizes.iter().sum();
+            let out = self.half_matmul(path, x, Weight::Float { shape: vec![n, k], data, dtype: "fused" }, format!("{path}/MatMul/output_0"))?;
+            *self.built.written_as.entry("fp16".into()).or_default() += count - 1;
+            return Ok(Fused::One(out, sizes));
+        }
         if alike && converted.len() > 1 {
             let count = converted.len();
             let blocks: Vec<NBits> = converted.into_iter().filter_map(|(_, nb)| nb.ok()).collect();
