@@ -6,9 +6,12 @@
 #   bash scripts/gpu/int4.sh a   (carry .gpu/i1) ONNX Runtime and the tokenizer unpacked, the GGUF written
 #   bash scripts/gpu/int4.sh b   (carry .gpu/i2) kogi unpacked; the GGUF converted to cuda-int4 and benched
 #   bash scripts/gpu/int4.sh c   the same GGUF converted to cuda (fp16) and benched
+#   bash scripts/gpu/int4.sh f   (carry .gpu/i2 with kogi-before.xz beside kogi.xz) fp16 by the previous build and
+#                                by this one, side by side: converted by each, then benched in turn;
+#   bash scripts/gpu/int4.sh g   the same two benched again in turn (a second round)
 # JSON and logs land in $OUT; nvidia-smi samples GPU memory every 200 ms for the whole call.
 set -uo pipefail
-stage=${1:?a, b or c}
+stage=${1:?a, b, c, f or g}
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT" /tmp/k
 log() { echo "[$(date +%T)] $*"; }
 nvidia-smi --query-gpu=timestamp,memory.used,utilization.gpu --format=csv,noheader,nounits -lms 200 > "$OUT/smi-int4-$stage.csv" &
@@ -56,9 +59,19 @@ a)
   [ -f $gguf ] || python3 models/tools/random_llama_gguf.py --tokenizer-dir /tmp/k/tok --out $gguf | tee "$OUT/gguf.json" || exit 3
   ls -la $gguf; df -h /tmp | tail -1
   ;;
-b|c)
+b|c|f|g)
   [ -f $gguf ] && [ -x $K ] && [ -f /tmp/ort-gpu/libonnxruntime_providers_cuda.so ] || { echo "run the stages in order on a warm machine"; exit 3; }
-  if [ $stage = b ]; then
+  if [ $stage = f ] || [ $stage = g ]; then
+    KB=/tmp/k/kogi-before
+    [ -x $KB ] || { xz -dc .gpu/i2/kogi-before.xz > $KB && chmod +x $KB; }
+    if [ $stage = f ]; then
+      rm -rf "$KOGI_MODELS/r8b-int4"
+      K=$KB add r8b-fp16-before cuda
+      add r8b-fp16 cuda
+    fi
+    K=$KB bench r8b-fp16-before; mv "$OUT/gen-r8b-fp16-before.json" "$OUT/gen-r8b-fp16-before-$stage.json"
+    bench r8b-fp16; mv "$OUT/gen-r8b-fp16.json" "$OUT/gen-r8b-fp16-$stage.json"
+  elif [ $stage = b ]; then
     add r8b-int4 cuda-int4; bench r8b-int4
   else
     rm -rf "$KOGI_MODELS/r8b-int4"  # room on the disk
