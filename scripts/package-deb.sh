@@ -24,7 +24,10 @@ ipadic=.kogi/build/ipadic/usr/share/mecab/dic/ipadic
 [ -f "$ipadic/matrix.def" ] || { echo "run scripts/setup.sh first (it unpacks IPADIC)" >&2; exit 1; }
 # With the loanword table from UniDic (set-up keeps PyPI's unidic-lite archive), and UniDic's BSD notice.
 unidic_archive=$(ls .kogi/build/unidic/unidic-lite-*.tar.gz 2>/dev/null | head -1)
-[ -n "$unidic_archive" ] || { echo "run scripts/setup.sh first (it fetches UniDic for the loanword table)" >&2; exit 1; }
+if [ -z "$unidic_archive" ]; then
+  python3 -m pip download -q --no-deps --no-binary :all: unidic-lite==1.0.8 -d .kogi/build/unidic >&2
+  unidic_archive=$(ls .kogi/build/unidic/unidic-lite-*.tar.gz)
+fi
 unidic_tmp=$(mktemp -d)
 trap 'rm -rf "$pkg" "$unidic_tmp"' EXIT
 tar -xzf "$unidic_archive" -C "$unidic_tmp" --wildcards '*/dicdir/sys.dic' '*/dicdir/BSD'

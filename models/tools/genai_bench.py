@@ -23,12 +23,15 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--ngram", help="n-gram size and most drafted tokens, e.g. 4,8")
+    ap.add_argument("--profile", help="write ONNX Runtime's per-node profile to files starting with this (ort_profile.py reads it)")
     a = ap.parse_args()
     ids = [int(x) for x in a.ids.split(",")]
     cfg = og.Config(a.model)
     cfg.clear_providers()
-    cfg.overlay(json.dumps({"model": {"decoder": {"session_options": {"intra_op_num_threads": a.threads,
-                                                                       "inter_op_num_threads": 1}}}}))
+    options = {"intra_op_num_threads": a.threads, "inter_op_num_threads": 1}
+    if a.profile:
+        options["enable_profiling"] = a.profile
+    cfg.overlay(json.dumps({"model": {"decoder": {"session_options": options}}}))
     model = og.Model(cfg)
 
     def once():
