@@ -68,6 +68,9 @@ pub struct Decoder {
     host_steps: bool,
     /// Whether they can (the CPU provider, f32 logits).
     host_steps_possible: bool,
+    /// A logits buffer given back by the caller ([`Decoder::recycle`]), so a decode step allocates
+    /// nothing (a vocabulary's logits are ~200 KB: a fresh one each step cost malloc and page faults).
+    spare: Option<Vec<f32>>,
 }
 
 /// How decode steps get their inputs and make their greedy choice.
@@ -322,6 +325,7 @@ impl Decoder {
             cuda_graph_note,
             host_steps: host_steps_possible,
             host_steps_possible,
+            spare: None,
         };
         // On other providers graphs do not apply; on CUDA they need the step outputs.
         if captures && !fused && me.cuda_graph_note.is_none() {
@@ -480,6 +484,11 @@ impl Decoder {
         }
     }
 
+    /// Give back logits [`Decoder::forward`] returned, for the next step to fill.
+    pub fn recycle(&mut self, logits: Vec<f32>) {
+        self.spare = Some(logits);
+    }
+
     /// Like [`Decoder::forward`], but return only the greedy choice (argmax) at each of the last
     /// `want` positions and its log-probability. On a GPU this is computed on the device and only
     /// the ids and log-probabilities are copied back; elsewhere from host logits (same numbers).
@@ -495,6 +504,7 @@ impl Decoder {
                     ids.push(t);
                     logprobs.push(row[t as usize] - crate::generate::sampling::logsumexp(row));
                 }
+                self.recycle(l);
                 Ok(Picked { ids, logprobs })
             }
         }
@@ -731,7 +741,9 @@ impl Decoder {
         device_steps::run_bound(&self.session, &st.binding, &st.options)?;
         let (shape, data) = st.logits[s - 1].try_extract_tensor::<f32>().map_err(rt)?;
         check_logits(shape, b, s, vocab)?;
-        let mut out = Vec::with_capacity(b * want * vocab);
+        let mut out = self.spare.take().unwrap_or_default();
+        out.clear();
+        out.reserve(b * want * vocab);
         for row in 0..b {
             out.extend_from_slice(&data[(row * s + s - want) * vocab..(row + 1) * s * vocab]);
         }

@@ -206,7 +206,9 @@ impl LanguageModel {
                 Ok((p.ids[0], p.logprobs[0]))
             } else {
                 let mut l = decoder.forward(cache, feed, 1)?;
-                Ok(pick(sampler, &mut l, history))
+                let picked = pick(sampler, &mut l, history);
+                decoder.recycle(l);
+                Ok(picked)
             }
         };
         let mut logprob = 0f64;
