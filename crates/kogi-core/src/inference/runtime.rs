@@ -203,6 +203,9 @@ fn loaded() -> Result<&'static Loaded> {
                 .with_name("kogi")
                 .build()
                 .map_err(|e| format!("cannot start ONNX Runtime from {}: {e}", library.display()))?;
+            // The `ort` crate starts the environment at verbose level (its logs go to `tracing`, which
+            // filters them): ONNX Runtime would then format every verbose message of every run.
+            env.set_log_level(ort::logging::LogLevel::Warning);
             tracing::debug!(library = %library.display(), "ONNX Runtime loaded");
             Ok(Loaded { env, library })
         })
