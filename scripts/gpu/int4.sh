@@ -9,9 +9,11 @@
 #   bash scripts/gpu/int4.sh f   (carry .gpu/i2 with kogi-before.xz beside kogi.xz) fp16 by the previous build and
 #                                by this one, side by side: converted by each, then benched in turn;
 #   bash scripts/gpu/int4.sh g   the same two benched again in turn (a second round)
+#   bash scripts/gpu/int4.sh h|i (carry .gpu/i2 with kogi-before.xz) one folder converted by this build, fp16 (h) or
+#                                int4 (i), benched by the previous build and by this one in turn, twice (runtime changes)
 # JSON and logs land in $OUT; nvidia-smi samples GPU memory every 200 ms for the whole call.
 set -uo pipefail
-stage=${1:?a, b, c, f or g}
+stage=${1:?a, b, c, f, g, h or i}
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT" /tmp/k
 log() { echo "[$(date +%T)] $*"; }
 nvidia-smi --query-gpu=timestamp,memory.used,utilization.gpu --format=csv,noheader,nounits -lms 200 > "$OUT/smi-int4-$stage.csv" &
@@ -59,9 +61,18 @@ a)
   [ -f $gguf ] || python3 models/tools/random_llama_gguf.py --tokenizer-dir /tmp/k/tok --out $gguf | tee "$OUT/gguf.json" || exit 3
   ls -la $gguf; df -h /tmp | tail -1
   ;;
-b|c|f|g)
+b|c|f|g|h|i)
   [ -f $gguf ] && [ -x $K ] && [ -f /tmp/ort-gpu/libonnxruntime_providers_cuda.so ] || { echo "run the stages in order on a warm machine"; exit 3; }
-  if [ $stage = f ] || [ $stage = g ]; then
+  if [ $stage = h ] || [ $stage = i ]; then
+    KB=/tmp/k/kogi-before
+    [ -x $KB ] || { xz -dc .gpu/i2/kogi-before.xz > $KB && chmod +x $KB; }
+    if [ $stage = h ]; then m=r8b-fp16; t=cuda; else m=r8b-int4; t=cuda-int4; fi
+    [ -f "$KOGI_MODELS/$m/manifest.json" ] || add $m $t
+    for round in 1 2; do
+      K=$KB bench $m; mv "$OUT/gen-$m.json" "$OUT/gen-$m-before-$round.json"
+      bench $m; mv "$OUT/gen-$m.json" "$OUT/gen-$m-after-$round.json"
+    done
+  elif [ $stage = f ] || [ $stage = g ]; then
     KB=/tmp/k/kogi-before
     [ -x $KB ] || { xz -dc .gpu/i2/kogi-before.xz > $KB && chmod +x $KB; }
     if [ $stage = f ]; then
