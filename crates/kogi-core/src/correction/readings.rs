@@ -176,6 +176,7 @@ fn by_reading(text: &str, words: &[Morpheme], terms: &[Term], a: &Analyzer) -> V
 
     for t in terms {
         let term = t.term.trim();
+        let latin = latin_reading(term, a).is_some();
         for k in term_keys(t, a) {
             let slack = (k.len() as f64 * MAX_SOUND_DISTANCE).floor() as usize;
             for w in windows(&words, &keys, k.len().saturating_sub(slack), k.len() + slack) {
@@ -189,7 +190,7 @@ fn by_reading(text: &str, words: &[Morpheme], terms: &[Term], a: &Analyzer) -> V
                 if d == 0.0 && surface.chars().any(|c| script(c) == Script::Kanji && term.contains(c)) {
                     continue;
                 }
-                if d == 0.0 && loanwords::is_katakana_word(&surface) && latin_reading(term, a).is_some() {
+                if d == 0.0 && latin && loanwords::is_katakana_word(&surface) {
                     found.push((w.span, term.to_owned(), d, TermSource::Loanword));
                 } else if d <= MAX_SOUND_DISTANCE {
                     found.push((w.span, term.to_owned(), d, TermSource::Reading));

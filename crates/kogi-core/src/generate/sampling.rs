@@ -107,10 +107,11 @@ pub fn logsumexp(v: &[f32]) -> f32 {
     m + (sum.iter().sum::<f32>() + tail.iter().map(|&x| term(x)).sum::<f32>()).ln()
 }
 
-/// `e^x` for `x <= 0` (what a log-sum-exp needs after subtracting the maximum), within 3e-7 relative
-/// for x ≥ -10 and 1e-5 below (where the terms are tiny), in branch-free arithmetic the compiler vectorises: `x·log2 e` split into an integer
-/// `k` (rounded by adding 1.5·2^23) and a rest `f` in [-0.5, 0.5], then `2^k · 2^f` with `2^f` from
-/// its degree-6 Taylor polynomial. Below -86 the result is negligible next to the maximum's 1.
+/// `e^x` for `x <= 0` (what a log-sum-exp needs after subtracting the maximum), within 3e-7
+/// relative for x ≥ -10 and 1e-5 below (where the terms are tiny), in branch-free arithmetic the
+/// compiler vectorises: `x·log2 e` split into an integer `k` (rounded by adding 1.5·2^23) and a rest
+/// `f` in [-0.5, 0.5], then `2^k · 2^f` with `2^f` from its degree-6 Taylor polynomial. Below -86
+/// the result is negligible next to the maximum's 1.
 #[inline(always)]
 pub fn exp_nonpositive(x: f32) -> f32 {
     const ROUND: f32 = 12_582_912.0;

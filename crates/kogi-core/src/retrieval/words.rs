@@ -7,8 +7,9 @@
 //! same way; its readings also match indexed readings one sound away (two for long ones), found in
 //! the index's own vocabulary.
 //!
-//! A katakana loanword is indexed as its English too (`text::loanwords`), so either spelling finds
-//! the other.
+//! A question's katakana loanwords also search their English (`text::loanwords`): 「トークン」 finds
+//! 「token」. Chunks are not indexed that way: on the raw lecture that made results worse (its many
+//! 「スケーリング」 then matched every "Scaling" question; BENCHMARKS.md, "Loanwords").
 //!
 //! Without the Japanese dictionary the `words` column holds character bigrams of CJK runs and
 //! whole Latin words instead: two-character words still match; readings are empty.
@@ -75,7 +76,8 @@ impl Words {
         WordTokens { words: words.join(" "), readings: readings.join(" ") }
     }
 
-    /// Content words (dictionary forms, FTS5-token-safe) and their readings' sound keys, in order.
+    /// Content words (dictionary forms, FTS5-token-safe) and their readings' sound keys, in order;
+    /// with `english`, a loanword's English words follow it.
     fn tokens(&self, text: &str, english: bool) -> (Vec<String>, Vec<String>) {
         match self {
             Words::Analyzer(a) => {
@@ -83,7 +85,6 @@ impl Words {
                 let mut readings = Vec::new();
                 for m in a.analyze(text).into_iter().filter(|m| m.is_content()) {
                     words.push(token_safe(&m.base));
-                    // A loanword is also its English: 「トークン数」 finds 「token数」 and back.
                     if english {
                         words.extend(a.loanwords().english(&m.base).iter().map(|e| token_safe(e)));
                     }

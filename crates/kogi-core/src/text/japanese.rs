@@ -89,8 +89,9 @@ impl Analyzer {
             Some(_) => Loanwords::read(&m.file("loanwords")?)?,
             None => Loanwords::default(),
         };
-        // Every file's hash: the loanword table changes what a chunk is indexed under, too.
-        let sha: String = m.manifest.sha256.values().map(|s| &s[..s.len().min(12)]).collect::<Vec<_>>().join("-");
+        // The dictionary's hash: the loanword table is used on questions only, so chunks analysed
+        // before it came stay current.
+        let sha = m.manifest.files.get("dictionary").and_then(|f| m.manifest.sha256.get(f)).map(|s| s[..s.len().min(12)].to_owned()).unwrap_or_default();
         Ok(Self { tokenizer, loanwords, id: format!("{}-{sha}", m.manifest.name) })
     }
 
@@ -167,7 +168,8 @@ fn fold_width(c: char) -> char {
     }
 }
 
-fn is_kana(c: char) -> bool {
+/// A katakana letter or the long mark.
+pub(crate) fn is_kana(c: char) -> bool {
     matches!(c, '\u{30a1}'..='\u{30fa}' | 'ー' | 'ヽ' | 'ヾ')
 }
 

@@ -1,13 +1,12 @@
 //! Loanwords: katakana words and the English they come from (トークン ↔ token). Lectures and their
 //! ASR write the same term either way (the corrected lecture has 「token数」 where a question asks
-//! 「トークン数」, the raw one 「リワード」 where the slide says "Reward"), so search indexes the
-//! English of each katakana word beside it, and a Latin glossary term gets a reading to be found by.
+//! 「トークン数」, the raw one 「リワード」 where the slide says "Reward"), so a question's katakana
+//! words also search their English, and a Latin glossary term gets a reading to be found by.
 //!
 //! The table comes from UniDic, whose lemmas carry a loanword's source spelling (「トークン-token」):
 //! set-up reads it from the compiled MeCab dictionary of PyPI's `unidic-lite` (BSD licence) and stores
 //! it as `loanwords.tsv` beside the analyser's dictionary. Nothing is fetched at run time.
 
-use crate::text::script::{Script, script};
 use crate::{Error, Result};
 use std::collections::HashMap;
 use std::path::Path;
@@ -18,7 +17,7 @@ pub const FILE: &str = "loanwords.tsv";
 #[derive(Debug, Default, Clone)]
 pub struct Loanwords {
     /// Katakana spelling (every spelling UniDic lists) → lower-case English words it may be
-    /// (「ベスト」 is best or vest: search indexes both, a rare false match costs little).
+    /// (「ベスト」 is best or vest: a question searches both, a rare false match costs little).
     english: HashMap<String, Vec<String>>,
     /// Lower-case English → the lemma's katakana.
     katakana: HashMap<String, String>,
@@ -68,7 +67,7 @@ impl Loanwords {
 
 /// Whether a word is written in katakana only (the long mark included).
 pub fn is_katakana_word(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| script(c) == Script::Katakana || c == 'ー')
+    !s.is_empty() && s.chars().all(crate::text::japanese::is_kana)
 }
 
 /// The loanword table of a compiled MeCab dictionary with UniDic's features (`sys.dic`, or the
