@@ -87,6 +87,10 @@ pub struct BenchArgs {
     /// Also time one pass verifying K = 1..N drafted tokens against one decode step (generate)
     #[arg(long, default_value_t = 0)]
     pub(crate) verify_k: usize,
+    /// Also replay draft strategies (context, model chain, draft trees) on each prompt's greedy answer,
+    /// costed with verification passes of up to 16 rows timed in the same run (generate)
+    #[arg(long)]
+    pub(crate) draft_replay: bool,
     /// CPU decode steps reuse one binding per KV cache: true|false (false binds every pass afresh,
     /// as kogi did before; for comparisons) (generate)
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
@@ -158,6 +162,7 @@ pub fn run(args: BenchArgs, kogi: &Kogi, out: &Out) -> Result<()> {
                 variants,
                 gpu_memory: args.gpu_memory,
                 verify_k: args.verify_k,
+                draft_replay: args.draft_replay,
                 questions: args.questions,
                 host_steps: args.host_steps,
                 ort_profile: args.ort_profile.clone(),

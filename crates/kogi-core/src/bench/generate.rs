@@ -94,6 +94,9 @@ pub struct GenerateBench {
     pub gpu_memory: bool,
     /// Also time one pass verifying K = 1..N drafted tokens against one decode step (0: not).
     pub verify_k: usize,
+    /// Also replay the draft strategies of [`super::drafts`] on each prompt's greedy answer, costed
+    /// with passes of up to 16 rows timed in this run.
+    pub draft_replay: bool,
     /// Also answer the RAG prompt this many times in a row, reading GPU memory after each.
     pub questions: usize,
     /// CPU decode steps reuse one binding per cache (false: bind every pass afresh, for comparisons).
@@ -119,6 +122,7 @@ impl Default for GenerateBench {
             ],
             gpu_memory: false,
             verify_k: 0,
+            draft_replay: false,
             questions: 0,
             host_steps: true,
             ort_profile: None,
@@ -134,6 +138,7 @@ pub struct GenerateBenchReport {
     pub device_fed_steps: bool,
     pub device_step_counts: Option<StepCounts>,
     pub device_steps_mode: DeviceSteps,
+    pub draft_replay: Vec<super::drafts::DraftReplay>,
     pub gpu_memory_mib: GpuMemory,
     pub host_steps: bool,
     pub layout: Layout,
@@ -375,15 +380,26 @@ pub fn generate(
             speedup_context_only: tps(&context).zip(tps(&plain)).map(|(s, p)| s / p),
             speedup,
             speedup_vs_one_row_steps: tps(&spec).zip(tps(&fast)).map(|(s, f)| s / f),
-            text: plain.first().or(fast.first()).or(spec.first()).map(|g| g.text.clone()),
-            tokens: plain.first().or(fast.first()).or(spec.first()).map(|g| g.tokens.clone()).unwrap_or_default(),
+            // Greedy's exact tokens where they were produced (the draft replay reads them).
+            text: plain.first().or(spec.first()).or(fast.first()).map(|g| g.text.clone()),
+            tokens: plain.first().or(spec.first()).or(fast.first()).map(|g| g.tokens.clone()).unwrap_or_default(),
         });
     }
-    let verify_cost = if params.verify_k > 0 {
-        Some(verify_cost(&mut lm, &prompts[0].1, params.verify_k, params.prefill_chunk)?)
+    let verify_k = if params.draft_replay { params.verify_k.max(15) } else { params.verify_k };
+    let verify_cost = if verify_k > 0 {
+        Some(verify_cost(&mut lm, &prompts[0].1, verify_k, params.prefill_chunk)?)
     } else {
         None
     };
+    let mut draft_replay = Vec::new();
+    if let (true, Some(vc)) = (params.draft_replay, &verify_cost) {
+        let cost: Vec<(usize, f64)> = vc.passes.iter().map(|p| (p.rows, p.ms)).collect();
+        for r in results.iter().filter(|r| r.plain.is_some() || r.speculative.is_some()) {
+            for &s in super::drafts::STRATEGIES {
+                draft_replay.push(super::drafts::replay(&r.prompt, &r.prompt_ids, &r.tokens, s, lm.drafts.as_ref(), &params.ngram, &cost));
+            }
+        }
+    }
     let mut questions = Vec::new();
     for q in QUESTIONS.iter().cycle().take(params.questions) {
         let prompt = rag_prompt(&lm, q)?;
@@ -410,6 +426,7 @@ pub fn generate(
         device_fed_steps: d.device_steps(),
         device_step_counts: d.device_step_counts().map(|(steps, uploads)| StepCounts { steps, uploads }),
         device_steps_mode: steps,
+        draft_replay,
         gpu_memory_mib: GpuMemory { after_each_generation: gpu_mem_mib, after_load: mem_after_load },
         host_steps: params.host_steps,
         layout: d.info.layout,
@@ -541,6 +558,14 @@ pub(super) mod tests {
             device_fed_steps: true,
             device_step_counts: Some(StepCounts { steps: 3, uploads: 1 }),
             device_steps_mode: DeviceSteps::Auto,
+            draft_replay: vec![super::super::drafts::DraftReplay {
+                mean_rows: 3.0,
+                modelled_speedup: 1.1,
+                passes: 10,
+                prompt: "open".into(),
+                strategy: "context".into(),
+                tokens_per_pass: 1.2,
+            }],
             gpu_memory_mib: GpuMemory { after_each_generation: vec![1], after_load: Some(1) },
             host_steps: true,
             layout: Layout::Genai,

@@ -8,6 +8,7 @@
 //! `kogi bench --json` has always printed (serde_json's object keys are sorted), which scripts and
 //! BENCHMARKS.md compare against.
 
+pub mod drafts;
 mod embed;
 pub mod generate;
 mod index;

@@ -205,7 +205,7 @@ fn loaded() -> Result<&'static Loaded> {
                 .map_err(|e| format!("cannot start ONNX Runtime from {}: {e}", library.display()))?;
             // The `ort` crate starts the environment at verbose level (its logs go to `tracing`, which
             // filters them): ONNX Runtime would then format every verbose message of every run, 3-6% of
-            // a CPU decode step. `ORT_LOG=verbose` (the crate's own variable) keeps them for debugging.
+            // a CPU decode step. `ORT_LOG=verbose` (read here) keeps them for debugging.
             if std::env::var("ORT_LOG").as_deref() != Ok("verbose") {
                 env.set_log_level(ort::logging::LogLevel::Warning);
             }
