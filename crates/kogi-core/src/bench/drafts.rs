@@ -20,6 +20,9 @@ pub enum Strategy {
     /// The context draft plus the model's top `children` next tokens, each continued by first
     /// choices to `depth` tokens, merged into one tree.
     Tree { children: usize, depth: usize },
+    /// The continuations of every matching suffix length (they differ when the shorter suffixes
+    /// last occurred elsewhere), merged into one tree; the model chain when none matches.
+    ContextTree,
 }
 
 impl Strategy {
@@ -28,6 +31,7 @@ impl Strategy {
             Strategy::Linear { model: false } => "context".into(),
             Strategy::Linear { model: true } => "context, then model chain (kogi's)".into(),
             Strategy::Tree { children, depth } => format!("tree: context + model top-{children}, {depth} deep"),
+            Strategy::ContextTree => "tree: context drafts of every suffix length, else model chain".into(),
         }
     }
 }
@@ -42,6 +46,7 @@ pub const STRATEGIES: &[Strategy] = &[
     Strategy::Tree { children: 1, depth: 3 },
     Strategy::Tree { children: 2, depth: 3 },
     Strategy::Tree { children: 4, depth: 2 },
+    Strategy::ContextTree,
 ];
 
 #[derive(Debug, Clone, Serialize)]
@@ -134,7 +139,7 @@ pub fn replay(
     ngram: &NgramConfig,
     cost: &[(usize, f64)],
 ) -> DraftReplay {
-    let with_model = matches!(strategy, Strategy::Linear { model: true });
+    let with_model = matches!(strategy, Strategy::Linear { model: true } | Strategy::ContextTree);
     let cfg = NgramConfig { model_k: if with_model { ngram.model_k } else { 0 }, ..ngram.clone() };
     let mut d = NgramDrafter::new(cfg).with_table(table.filter(|_| with_model).cloned());
     d.extend(prompt);
@@ -151,6 +156,26 @@ pub fn replay(
                 }
                 // Without a draft the exact step re-feeds the last cached token: two rows.
                 ((draft.len() + 1).max(2), accepted)
+            }
+            Strategy::ContextTree => {
+                let drafts = d.drafts_by_length();
+                if drafts.len() < 2 {
+                    // One continuation or none: exactly the linear drafter (which adapts its length).
+                    let draft = d.propose();
+                    let accepted = crate::generate::speculative::verifier::accepted(&draft, greedy);
+                    if !draft.is_empty() {
+                        d.observe(draft.len(), accepted);
+                    }
+                    ((draft.len() + 1).max(2), accepted)
+                } else {
+                    let mut tree = DraftTree::new(tokens[t]);
+                    for c in &drafts {
+                        tree.add(c);
+                    }
+                    let first = crate::generate::speculative::verifier::accepted(&drafts[0], greedy);
+                    d.observe(drafts[0].len(), first);
+                    (tree.rows(), tree.accepted(greedy))
+                }
             }
             Strategy::Tree { children, depth } => {
                 let root = tokens[t];

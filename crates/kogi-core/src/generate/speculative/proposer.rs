@@ -225,6 +225,22 @@ impl NgramDrafter {
         Vec::new()
     }
 
+    /// Every different continuation [`Self::draft_next`] could take: one per suffix length that
+    /// matches, longest first, repeats left out (candidates for drafts verified together).
+    pub fn drafts_by_length(&self) -> Vec<Vec<u32>> {
+        let len = self.tokens.len();
+        let mut out: Vec<Vec<u32>> = Vec::new();
+        for n in (self.cfg.min_n..=self.cfg.max_n.min(len)).rev() {
+            if let Some(&start) = self.index.get(&self.tokens[len - n..]) {
+                let c = self.continuation(&self.tokens, start + n, n);
+                if !c.is_empty() && !out.iter().any(|o| o.starts_with(&c) || c.starts_with(o)) {
+                    out.push(c);
+                }
+            }
+        }
+        out
+    }
+
     /// Look up the last n tokens of `tokens` (prompt + generated so far), n from max_n down to min_n,
     /// at an earlier position of `tokens`; return up to [`Self::k`] tokens that followed the most recent
     /// earlier match, preferring the longest n. Empty when nothing matches. A plain scan, independent of
@@ -434,6 +450,19 @@ mod tests {
         .with_table(table);
         off.extend(&[1, 2, 3, 5]);
         assert!(off.propose().is_empty());
+    }
+
+    #[test]
+    fn every_matching_suffix_length_offers_its_own_continuation() {
+        // [1, 2] last occurred at 0 (then 3, 4); [2] alone more recently at 5 (then 9).
+        let mut d = drafter(2, 1, 2);
+        d.extend(&[1, 2, 3, 4, 7, 2, 9, 1, 2]);
+        assert_eq!(d.drafts_by_length(), vec![vec![3, 4], vec![9, 1]]);
+        // Where the lengths agree, one continuation.
+        let mut d = drafter(2, 1, 2);
+        d.extend(&[1, 2, 3, 4, 1, 2]);
+        assert_eq!(d.drafts_by_length(), vec![vec![3, 4]]);
+        assert_eq!(d.drafts_by_length()[0], d.draft_next());
     }
 
     #[test]
