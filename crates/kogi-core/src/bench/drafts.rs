@@ -1,8 +1,9 @@
 //! Draft strategies replayed on real greedy answers, to choose between them by measurement.
 //!
-//! Several drafts verified in one pass (the N-Grammys "batched" drafts) are a token tree fed as one
-//! sequence with an attention mask: each draft token attends to the cache and to its own ancestors.
-//! Whether that pays depends on two measured things only: how many tokens each strategy gets
+//! Several drafts verified in one pass (the N-Grammys "batched" drafts) would be a token tree fed as
+//! one sequence with an attention mask, each draft token attending to the cache and its own
+//! ancestors (ONNX Runtime's CPU attention takes such a mask; its CUDA kernel does not; kogi's
+//! generation loop verifies one sequence). Whether a tree pays depends on two measured things only: how many tokens each strategy gets
 //! accepted per pass on the model's real answers (exact, by replay: greedy output is fixed, so
 //! every strategy's acceptance follows from it without running it), and what a pass of `rows`
 //! rows costs on this machine ([`super::VerifyCost`], timed in the same run). The replay combines
