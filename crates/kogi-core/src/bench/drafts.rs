@@ -10,6 +10,7 @@
 //! the two into a modelled speedup over plain greedy's two-row steps. The linear strategies are the
 //! ones kogi runs, so their modelled speedup can be checked against the measured one.
 
+use crate::generate::speculative::verifier::accepted;
 use crate::generate::speculative::{BigramTable, NgramConfig, NgramDrafter};
 use serde::Serialize;
 
@@ -121,12 +122,24 @@ pub fn pass_ms(points: &[(usize, f64)], rows: usize) -> f64 {
     if let Some(&(_, ms)) = points.iter().find(|(r, _)| *r == rows) {
         return ms;
     }
-    let i = points.partition_point(|(r, _)| *r < rows).clamp(1, points.len().saturating_sub(1).max(1));
-    let ((r0, m0), (r1, m1)) = (points[i - 1], points[i.min(points.len() - 1)]);
-    if r1 == r0 {
-        return m0;
+    if points.len() < 2 {
+        return points.first().map_or(0.0, |&(_, ms)| ms);
     }
+    let i = points.partition_point(|(r, _)| *r < rows).clamp(1, points.len() - 1);
+    let ((r0, m0), (r1, m1)) = (points[i - 1], points[i]);
     m0 + (m1 - m0) * (rows as f64 - r0 as f64) / (r1 as f64 - r0 as f64)
+}
+
+/// One pass of kogi's own drafter: its proposal verified, its length adapted; the rows fed (plain
+/// greedy's exact step re-feeds the last cached token when there is no draft: two rows) and the
+/// tokens kept.
+fn linear_pass(d: &mut NgramDrafter, greedy: &[u32]) -> (usize, usize) {
+    let draft = d.propose();
+    let accepted = accepted(&draft, greedy);
+    if !draft.is_empty() {
+        d.observe(draft.len(), accepted);
+    }
+    ((draft.len() + 1).max(2), accepted)
 }
 
 /// Replay `strategy` over the greedy answer `tokens` to `prompt`: passes, rows and the modelled
@@ -149,32 +162,18 @@ pub fn replay(
         d.extend(&tokens[t..t + 1]);
         let greedy = &tokens[t + 1..];
         let (rows, accepted) = match strategy {
-            Strategy::Linear { .. } => {
-                let draft = d.propose();
-                let accepted = crate::generate::speculative::verifier::accepted(&draft, greedy);
-                if !draft.is_empty() {
-                    d.observe(draft.len(), accepted);
-                }
-                // Without a draft the exact step re-feeds the last cached token: two rows.
-                ((draft.len() + 1).max(2), accepted)
-            }
+            Strategy::Linear { .. } => linear_pass(&mut d, greedy),
             Strategy::ContextTree => {
                 let drafts = d.drafts_by_length();
                 if drafts.len() < 2 {
                     // One continuation or none: exactly the linear drafter (which adapts its length).
-                    let draft = d.propose();
-                    let accepted = crate::generate::speculative::verifier::accepted(&draft, greedy);
-                    if !draft.is_empty() {
-                        d.observe(draft.len(), accepted);
-                    }
-                    ((draft.len() + 1).max(2), accepted)
+                    linear_pass(&mut d, greedy)
                 } else {
                     let mut tree = DraftTree::new(tokens[t]);
                     for c in &drafts {
                         tree.add(c);
                     }
-                    let first = crate::generate::speculative::verifier::accepted(&drafts[0], greedy);
-                    d.observe(drafts[0].len(), first);
+                    d.observe(drafts[0].len(), accepted(&drafts[0], greedy));
                     (tree.rows(), tree.accepted(greedy))
                 }
             }
@@ -191,7 +190,7 @@ pub fn replay(
                     }
                 }
                 if !context.is_empty() {
-                    d.observe(context.len(), crate::generate::speculative::verifier::accepted(&context, greedy));
+                    d.observe(context.len(), accepted(&context, greedy));
                 }
                 (tree.rows().max(2), tree.accepted(greedy))
             }
