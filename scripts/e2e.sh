@@ -7,6 +7,8 @@ cd "$root"
 export PATH="$HOME/.cargo/bin:$PATH"
 [ -f ui/dist/index.html ] || (cd ui && npm run --silent build)
 cargo build -p kogi-desktop --quiet
+# No sound card here: a clocked fake audio sink plays recordings in real time (GStreamer's own fallback can stall).
+export GST_PLUGIN_FEATURE_RANK="fakeaudiosink:MAX${GST_PLUGIN_FEATURE_RANK:+,$GST_PLUGIN_FEATURE_RANK}"
 t0=$(date +%s)
 status=0
 xvfb-run -a -s "-screen 0 1400x900x24" node ui/e2e/run.mjs --app "$root/target/debug/kogi-desktop" --out "$root/ui/e2e-out" "$@" || status=$?

@@ -39,6 +39,13 @@ export async function playFrom(a: HTMLMediaElement, seconds: number): Promise<vo
     });
   }
   a.currentTime = seconds;
+  // Playing while WebKitGTK's pipeline is still seeking can leave the clock stuck: play once it has landed.
+  if (a.seeking) {
+    await new Promise<void>((resolve, reject) => {
+      a.addEventListener("seeked", () => resolve(), { once: true });
+      a.addEventListener("error", () => reject(new Error(playbackProblem(a))), { once: true });
+    });
+  }
   await a.play();
 }
 
