@@ -198,6 +198,13 @@ impl Decoder {
                 DeviceSteps::On => true,
                 DeviceSteps::Off => false,
             };
+            if p == Provider::Cpu && own_attention() {
+                match with_own_attention(b, &model_file) {
+                    Ok(Some(session)) => return Ok(session),
+                    Ok(None) => {}
+                    Err(why) => tracing::info!(%why, "decoder opened with ONNX Runtime's attention"),
+                }
+            }
             if !(shared_kv && wanted) {
                 return b.commit_from_file(&model_file);
             }
@@ -877,6 +884,26 @@ fn with_step_outputs(b: &mut ort::session::builder::SessionBuilder, file: &Path)
         .with_config_entry("session.model_external_initializers_file_folder_path", folder)
         .map_err(|e| e.to_string())?;
     b.commit_from_memory(&edited).map_err(|e| e.to_string())
+}
+
+/// Whether float32 decoders on the CPU run kogi's attention kernel (`KOGI_ATTENTION=kogi`). Not
+/// yet the default: it wins one-row steps at long prompts but loses speculative verification
+/// passes (BENCHMARKS.md, "kogi's own attention kernel").
+fn own_attention() -> bool {
+    std::env::var("KOGI_ATTENTION").is_ok_and(|v| v == "kogi")
+}
+
+/// The decoder with its attention nodes on kogi's CPU kernel ([`super::attention`]); `None` when
+/// it has no such nodes. An error leaves the caller to open the file as it is.
+fn with_own_attention(b: &mut ort::session::builder::SessionBuilder, file: &Path) -> std::result::Result<Option<Session>, String> {
+    let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let Some(edited) = graph::with_own_attention(&bytes)? else { return Ok(None) };
+    drop(bytes);
+    let folder = file.parent().unwrap_or(Path::new(".")).display().to_string();
+    let domain = super::attention::domain().map_err(|e| e.to_string())?;
+    let b = b.clone().with_config_entry("session.model_external_initializers_file_folder_path", folder).map_err(|e| e.to_string())?;
+    let mut b = b.with_operators(domain).map_err(|e| e.to_string())?;
+    b.commit_from_memory(&edited).map(Some).map_err(|e| e.to_string())
 }
 
 /// Which positions' scores a pass returns: the last `n`, or one position (padded prefill).

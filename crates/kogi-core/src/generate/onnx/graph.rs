@@ -108,6 +108,69 @@ pub fn with_step_outputs(model: &[u8]) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
+/// The model `model` with its `GroupQueryAttention` nodes moved to kogi's CPU kernel
+/// ([`super::attention`]), or `None` when it has none. The domain name is rewritten in place (same
+/// length, so no enclosing length changes) and the domain's opset is appended as a second
+/// `opset_import` (repeated fields merge). Other fields are left byte for byte as they are.
+pub fn with_own_attention(model: &[u8]) -> Result<Option<Vec<u8>>, String> {
+    const MS: &[u8] = b"com.microsoft";
+    let mut out = model.to_vec();
+    let mut switched = 0;
+    for graph in fields(model, 0..model.len(), 7)? {
+        for node in fields(model, graph, 1)? {
+            let op = fields(model, node.clone(), 4)?;
+            let domain = fields(model, node, 7)?;
+            if let ([op], [dom]) = (&op[..], &domain[..])
+                && &model[op.clone()] == b"GroupQueryAttention"
+                && &model[dom.clone()] == MS
+            {
+                out[dom.clone()].copy_from_slice(super::attention::DOMAIN.as_bytes());
+                switched += 1;
+            }
+        }
+    }
+    if switched == 0 {
+        return Ok(None);
+    }
+    ModelProto { opset_import: vec![OperatorSetIdProto { domain: super::attention::DOMAIN.into(), version: 1 }], ..Default::default() }
+        .encode(&mut out)
+        .map_err(|e| e.to_string())?;
+    Ok(Some(out))
+}
+
+/// The byte ranges of every length-delimited field `number` in the message at `within`.
+fn fields(bytes: &[u8], within: std::ops::Range<usize>, number: u32) -> Result<Vec<std::ops::Range<usize>>, String> {
+    use prost::encoding::{WireType, decode_key, decode_varint};
+    let bad = |e: prost::DecodeError| format!("model.onnx is not a readable ONNX model ({e})");
+    let mut buf = &bytes[within.clone()];
+    let mut found = Vec::new();
+    while !buf.is_empty() {
+        let (tag, wire) = decode_key(&mut buf).map_err(bad)?;
+        let skip = match wire {
+            WireType::Varint => {
+                decode_varint(&mut buf).map_err(bad)?;
+                0
+            }
+            WireType::SixtyFourBit => 8,
+            WireType::ThirtyTwoBit => 4,
+            WireType::LengthDelimited => {
+                let len = decode_varint(&mut buf).map_err(bad)? as usize;
+                let start = within.end - buf.len();
+                if tag == number {
+                    found.push(start..start + len);
+                }
+                len
+            }
+            WireType::StartGroup | WireType::EndGroup => return Err("model.onnx holds protobuf groups, which ONNX never writes".into()),
+        };
+        if skip > buf.len() {
+            return Err("model.onnx is cut short".into());
+        }
+        buf = &buf[skip..];
+    }
+    Ok(found)
+}
+
 /// The greedy choices in a `PICKED` tensor's data (`[batch, 2]`).
 pub fn read_picked(data: &[f32]) -> (Vec<u32>, Vec<f32>) {
     data.chunks(2).map(|p| (p[0] as u32, p[1])).unzip()
@@ -253,6 +316,26 @@ mod tests {
         let v = ModelProto::decode(verify_head(TensorElementType::Float32, 32, 3).unwrap().as_slice()).unwrap();
         let slices = v.graph.unwrap().node.iter().filter(|n| n.op_type == "Slice").count();
         assert_eq!(slices, 3);
+    }
+
+    #[test]
+    fn only_attention_nodes_move_to_kogis_kernel_and_everything_else_stays_byte_for_byte() {
+        let mut g = Nodes::default();
+        g.add_in("com.microsoft", "MatMulNBits", "proj", &["x", "w"], &["y"], vec![]);
+        g.add_in("com.microsoft", "GroupQueryAttention", "attn", &["y"], &["z"], vec![int("num_heads", 9)]);
+        g.add("Add", "add", &["z", "y"], &["out"], vec![]);
+        let model = head_model("m", g, vec![tensor("x", FLOAT, &["n"])], vec![tensor("out", FLOAT, &["n"])]);
+        let out = with_own_attention(&model).unwrap().expect("a switched node");
+        let m = ModelProto::decode(out.as_slice()).unwrap();
+        let nodes = m.graph.unwrap().node;
+        let domains: Vec<&str> = nodes.iter().map(|n| n.domain.as_str()).collect();
+        assert_eq!(domains, ["com.microsoft", super::super::attention::DOMAIN, ""]);
+        assert_eq!(nodes[1].attribute.len(), 1, "attributes kept");
+        assert!(m.opset_import.iter().any(|o| o.domain == super::super::attention::DOMAIN));
+        assert_eq!(out.len() - model.len(), ModelProto { opset_import: vec![OperatorSetIdProto { domain: super::super::attention::DOMAIN.into(), version: 1 }], ..Default::default() }.encoded_len());
+        let mut plain = Nodes::default();
+        plain.add("Add", "add", &["x", "x"], &["out"], vec![]);
+        assert!(with_own_attention(&head_model("p", plain, vec![], vec![])).unwrap().is_none());
     }
 
     #[test]

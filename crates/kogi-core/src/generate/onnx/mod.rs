@@ -8,6 +8,7 @@
 //! a model), [`batch`] (several sequences at once: samples, beams), [`scoring`] (token
 //! log-probabilities of a given text).
 
+pub mod attention;
 pub mod batch;
 pub mod decoder;
 mod device_steps;

@@ -1,0 +1,876 @@
+//! kogi's own CPU kernel for the decoder's `GroupQueryAttention` nodes (opt-in:
+//! `KOGI_ATTENTION=kogi`). ONNX Runtime's CPU kernel reads a key/value head once per *query* head
+//! (three times over for SmolLM2's 9 query / 3 KV heads); at a RAG prompt's length the cache no
+//! longer fits in cache memory and a one-row decode step is bound by those reads (60% of a step at
+//! 2,943 cached tokens). This kernel reads each KV head once for its whole group of query heads and
+//! visits only the keys a query may see.
+//!
+//! Keys are taken in blocks at fixed positions (0..256, 256..512, …): each block gives a partial
+//! softmax (maximum, sum, weighted values) and partials are combined in block order. Passes of up to
+//! [`ROW_BY_ROW`] rows run row by row with the one-row kernel, so a one-row step, a two-row exact
+//! step and a speculative verification pass compute a row bit for bit alike; longer (prompt) passes
+//! score and weight tiles of rows as matrix products (`matrixmultiply`).
+//!
+//! Semantics are ONNX Runtime's (com.microsoft `GroupQueryAttention`, BNSH cache, rotary from the
+//! cos/sin caches, lengths from `seqlens_k`); the nodes are switched to this kernel when kogi opens a
+//! float32 decoder on the CPU ([`super::graph::with_own_attention`]); the file stays as it is.
+
+use crate::generate::sampling::exp_nonpositive;
+use ort::operator::{BoxedKernel, ComputeContext, KernelContext, Operator, OperatorDomain, OperatorInput, OperatorOutput};
+use ort::value::TensorElementType;
+
+/// The domain the switched nodes are put in: as long as `com.microsoft`, so the switch rewrites the
+/// name in place (see [`super::graph::with_own_attention`]).
+pub const DOMAIN: &str = "kogi.attn.cpu";
+const _: () = assert!(DOMAIN.len() == "com.microsoft".len());
+
+/// Keys per block of the partial softmax.
+const BLOCK: usize = 256;
+
+/// What a node's attributes say.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Heads {
+    pub q: usize,
+    pub kv: usize,
+    pub scale: f32,
+    pub softcap: f32,
+    /// Keys before the query a row may see besides itself (`local_window_size`); `None`: all.
+    pub window: Option<usize>,
+    pub interleaved: bool,
+    pub rotary: bool,
+}
+
+/// One pass's tensors, row-major as ONNX Runtime hands them over.
+pub struct Pass<'a> {
+    pub batch: usize,
+    pub rows: usize,
+    pub head_dim: usize,
+    /// `[batch, rows, (q + 2·kv)·head_dim]` packed, or Q alone with `key`/`value` given.
+    pub query: &'a [f32],
+    pub key: Option<&'a [f32]>,
+    pub value: Option<&'a [f32]>,
+    /// Total length (cached + new) per row of the batch: `seqlens_k + 1`.
+    pub lengths: &'a [usize],
+    /// `[positions, rot_half]` each, `rot_half` = rotary_dim / 2 (0: no rotary).
+    pub cos: &'a [f32],
+    pub sin: &'a [f32],
+    pub rot_half: usize,
+}
+
+/// Runs `f(0..n)` on however many threads there are.
+pub type Par<'a> = &'a dyn Fn(usize, &(dyn Fn(usize) + Sync));
+
+/// The output `[batch, rows, q·head_dim]`, with the new keys and values written into the caches
+/// (`[batch, kv, capacity, head_dim]`, earlier positions already there).
+pub fn attend(h: &Heads, p: &Pass, present_key: &mut [f32], present_value: &mut [f32], capacity: usize, out: &mut [f32], par: Par) -> Result<(), String> {
+    let (b, s, d) = (p.batch, p.rows, p.head_dim);
+    if h.kv == 0 || !h.q.is_multiple_of(h.kv) || d == 0 {
+        return Err(format!("{} query heads cannot share {} key/value heads", h.q, h.kv));
+    }
+    if d > MAX_HEAD || d % LANES != 0 || h.q / h.kv > MAX_GROUP {
+        return Err(format!("GroupQueryAttention: heads of {d} dimensions, {} to a key/value head, are not what kogi's kernel takes", h.q / h.kv));
+    }
+    let stride = if p.key.is_some() { h.q * d } else { (h.q + 2 * h.kv) * d };
+    if p.query.len() != b * s * stride || p.lengths.len() != b || out.len() != b * s * h.q * d {
+        return Err("GroupQueryAttention: inputs of inconsistent sizes".into());
+    }
+    let rot = if h.rotary { 2 * p.rot_half } else { 0 };
+    if rot > d || p.cos.len() != p.sin.len() {
+        return Err("GroupQueryAttention: the rotary caches do not fit the head size".into());
+    }
+    // Queries, rotated, in one buffer; new keys (rotated) and values into the caches.
+    let mut q = vec![0f32; b * s * h.q * d];
+    for bi in 0..b {
+        let past = p.lengths[bi].saturating_sub(s);
+        if past + s > capacity {
+            return Err(format!("GroupQueryAttention: {} positions do not fit a cache of {capacity}", past + s));
+        }
+        for i in 0..s {
+            let pos = past + i;
+            let row = &p.query[(bi * s + i) * stride..(bi * s + i + 1) * stride];
+            let (qs, ks, vs) = match (p.key, p.value) {
+                (Some(k), Some(v)) => {
+                    let kvw = h.kv * d;
+                    (row, &k[(bi * s + i) * kvw..(bi * s + i + 1) * kvw], &v[(bi * s + i) * kvw..(bi * s + i + 1) * kvw])
+                }
+                _ => (&row[..h.q * d], &row[h.q * d..(h.q + h.kv) * d], &row[(h.q + h.kv) * d..]),
+            };
+            let (cos, sin) = if rot > 0 {
+                let at = pos * rot / 2;
+                if at + rot / 2 > p.cos.len() {
+                    return Err(format!("GroupQueryAttention: position {pos} is past the rotary caches"));
+                }
+                (&p.cos[at..at + rot / 2], &p.sin[at..at + rot / 2])
+            } else {
+                (&[][..], &[][..])
+            };
+            for hh in 0..h.q {
+                let dst = &mut q[((bi * s + i) * h.q + hh) * d..][..d];
+                dst.copy_from_slice(&qs[hh * d..(hh + 1) * d]);
+                rotate(dst, cos, sin, h.interleaved);
+            }
+            for g in 0..h.kv {
+                let at = ((bi * h.kv + g) * capacity + pos) * d;
+                let kd = &mut present_key[at..at + d];
+                kd.copy_from_slice(&ks[g * d..(g + 1) * d]);
+                rotate(kd, cos, sin, h.interleaved);
+                present_value[at..at + d].copy_from_slice(&vs[g * d..(g + 1) * d]);
+            }
+        }
+    }
+    let group = h.q / h.kv;
+    let shared = Shared { q: &q, k: present_key, v: present_value, out: Out(out.as_mut_ptr()), capacity, d, group, heads: *h, rows: s, lengths: p.lengths };
+    let kernel = pick_kernel();
+    let width = group * (d + 2);
+    if s == 1 {
+        // One row: the work is the cache's blocks, spread over threads, combined in order after.
+        let mut tasks = Vec::new();
+        for bi in 0..b {
+            for g in 0..h.kv {
+                let (lo, hi) = shared.keys(bi, 0);
+                for blk in lo / BLOCK..hi.div_ceil(BLOCK) {
+                    tasks.push((bi, g, blk));
+                }
+            }
+        }
+        let mut parts = vec![0f32; tasks.len() * width];
+        let partials = Out(parts.as_mut_ptr());
+        par(tasks.len(), &|t| {
+            let (bi, g, blk) = tasks[t];
+            // SAFETY: task `t` writes only its own `width` floats; `parts` is not touched meanwhile.
+            let part = unsafe { std::slice::from_raw_parts_mut(partials.at(t * width), width) };
+            kernel.block(&shared, bi, g, 0..1, blk, part);
+        });
+        let mut t = 0;
+        while t < tasks.len() {
+            let (bi, g, _) = tasks[t];
+            let mut acc = Running::new(group, d);
+            while t < tasks.len() && tasks[t].0 == bi && tasks[t].1 == g {
+                acc.combine(&parts[t * width..(t + 1) * width]);
+                t += 1;
+            }
+            acc.finish(&shared, bi, g, 0);
+        }
+    } else if s <= ROW_BY_ROW {
+        // A few rows (two-row exact steps, speculative verification): row by row with the one-row
+        // kernel, so every row matches what a one-row step computes, bit for bit.
+        par(b * h.kv * s, &|t| {
+            let (bi, g, i) = (t / (h.kv * s), (t / s) % h.kv, t % s);
+            let (lo, hi) = shared.keys(bi, i);
+            let mut acc = Running::new(group, d);
+            let mut part = vec![0f32; width];
+            for blk in lo / BLOCK..hi.div_ceil(BLOCK) {
+                kernel.block(&shared, bi, g, i..i + 1, blk, &mut part);
+                acc.combine(&part);
+            }
+            acc.finish(&shared, bi, g, i);
+        });
+    } else {
+        // A prompt: tiles of rows, their queries side by side, scored and weighted as matrix
+        // products. A row's result does not depend on its tile or pass either, but differs in
+        // rounding from the row-by-row kernel (prompt passes are never compared with steps).
+        let tiles = s.div_ceil(TILE);
+        par(b * h.kv * tiles, &|t| {
+            // The last rows see the most keys: they go first, so threads finish together.
+            let (bi, g, tile) = (t / (h.kv * tiles), (t / tiles) % h.kv, tiles - 1 - t % tiles);
+            let rows = tile * TILE..((tile + 1) * TILE).min(s);
+            let lo = rows.clone().map(|i| shared.keys(bi, i).0).min().unwrap_or(0);
+            let hi = rows.clone().map(|i| shared.keys(bi, i).1).max().unwrap_or(0);
+            let lanes = (rows.len() * group).div_ceil(LANES) * LANES;
+            // The tile's queries transposed: `qt[dim][row·group + head]`.
+            let mut qt = vec![0f32; d * lanes];
+            for (r, i) in rows.clone().enumerate() {
+                let q0 = ((bi * s + i) * h.q + g * group) * d;
+                for (hh, q) in shared.q[q0..q0 + group * d].chunks_exact(d).enumerate() {
+                    for (dd, &x) in q.iter().enumerate() {
+                        qt[dd * lanes + r * group + hh] = x;
+                    }
+                }
+            }
+            let mut scores = vec![0f32; BLOCK * lanes];
+            let mut accs: Vec<Running> = rows.clone().map(|_| Running::new(group, d)).collect();
+            let mut parts = vec![0f32; rows.len() * width];
+            for blk in lo / BLOCK..hi.div_ceil(BLOCK) {
+                kernel.tile(&shared, bi, g, rows.clone(), blk, &mut parts, &qt, &mut scores);
+                for (acc, part) in accs.iter_mut().zip(parts.chunks_exact(width)) {
+                    acc.combine(part);
+                }
+            }
+            for (acc, i) in accs.iter().zip(rows) {
+                acc.finish(&shared, bi, g, i);
+            }
+        });
+    }
+    Ok(())
+}
+
+/// Passes of at most this many rows run row by row (speculative drafts are far shorter).
+pub const ROW_BY_ROW: usize = 64;
+/// Rows of a prompt pass per task (keys read by one row are still in cache for the next).
+const TILE: usize = 16;
+/// Most query heads per KV head the kernel takes (the switch checks it).
+pub const MAX_GROUP: usize = 16;
+
+/// Rotary embedding of one head vector over its first `2·cos.len()` dimensions.
+#[inline]
+fn rotate(x: &mut [f32], cos: &[f32], sin: &[f32], interleaved: bool) {
+    let half = cos.len();
+    if half == 0 {
+        return;
+    }
+    if interleaved {
+        for j in 0..half {
+            let (a, b) = (x[2 * j], x[2 * j + 1]);
+            x[2 * j] = a * cos[j] - b * sin[j];
+            x[2 * j + 1] = b * cos[j] + a * sin[j];
+        }
+    } else {
+        for j in 0..half {
+            let (a, b) = (x[j], x[j + half]);
+            x[j] = a * cos[j] - b * sin[j];
+            x[j + half] = b * cos[j] + a * sin[j];
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Out(*mut f32);
+// SAFETY: tasks write disjoint ranges (see the call sites).
+unsafe impl Send for Out {}
+unsafe impl Sync for Out {}
+
+impl Out {
+    /// A method, so closures capture the `Sync` wrapper rather than its raw pointer.
+    fn at(&self, i: usize) -> *mut f32 {
+        self.0.wrapping_add(i)
+    }
+}
+
+struct Shared<'a> {
+    q: &'a [f32],
+    k: &'a [f32],
+    v: &'a [f32],
+    out: Out,
+    capacity: usize,
+    d: usize,
+    group: usize,
+    heads: Heads,
+    rows: usize,
+    lengths: &'a [usize],
+}
+
+impl Shared<'_> {
+    /// The keys row `i` of batch row `bi` sees: `lo..hi`.
+    fn keys(&self, bi: usize, i: usize) -> (usize, usize) {
+        let hi = self.lengths[bi].saturating_sub(self.rows) + i + 1;
+        let lo = match self.heads.window {
+            Some(w) if hi > w + 1 => hi - w - 1,
+            _ => 0,
+        };
+        (lo, hi)
+    }
+}
+
+/// The softmax so far over the blocks combined: per head its maximum, sum and weighted values.
+struct Running {
+    m: Vec<f32>,
+    l: Vec<f32>,
+    acc: Vec<f32>,
+    d: usize,
+}
+
+impl Running {
+    fn new(group: usize, d: usize) -> Self {
+        Self { m: vec![f32::NEG_INFINITY; group], l: vec![0.0; group], acc: vec![0.0; group * d], d }
+    }
+
+    /// Add a block's partial (`[m, l, acc…]` per head).
+    fn combine(&mut self, part: &[f32]) {
+        let d = self.d;
+        for (h, p) in part.chunks_exact(d + 2).enumerate() {
+            let (pm, pl, pa) = (p[0], p[1], &p[2..]);
+            if pl == 0.0 {
+                continue;
+            }
+            let m = self.m[h].max(pm);
+            let (a, b) = (exp_nonpositive(self.m[h] - m), exp_nonpositive(pm - m));
+            let a = if self.l[h] == 0.0 { 0.0 } else { a };
+            self.l[h] = self.l[h] * a + pl * b;
+            for (x, y) in self.acc[h * d..(h + 1) * d].iter_mut().zip(pa) {
+                *x = *x * a + y * b;
+            }
+            self.m[h] = m;
+        }
+    }
+
+    fn finish(&self, s: &Shared, bi: usize, g: usize, i: usize) {
+        let d = self.d;
+        for h in 0..s.group {
+            let head = g * s.group + h;
+            let at = ((bi * s.rows + i) * s.heads.q + head) * d;
+            // SAFETY: each (bi, i, head) is written by exactly one task.
+            let out = unsafe { std::slice::from_raw_parts_mut(s.out.at(at), d) };
+            let inv = if self.l[h] > 0.0 { 1.0 / self.l[h] } else { 0.0 };
+            for (o, a) in out.iter_mut().zip(&self.acc[h * d..(h + 1) * d]) {
+                *o = a * inv;
+            }
+        }
+    }
+}
+
+type BlockFn = unsafe fn(&Shared, usize, usize, std::ops::Range<usize>, usize, &mut [f32]);
+type TileFn = unsafe fn(&Shared, usize, usize, std::ops::Range<usize>, usize, &mut [f32], &[f32], &mut [f32]);
+
+/// The kernels, compiled for the widest vector unit the machine has.
+#[derive(Clone, Copy)]
+struct BlockKernel(BlockFn, TileFn);
+
+impl BlockKernel {
+    fn block(&self, s: &Shared, bi: usize, g: usize, rows: std::ops::Range<usize>, blk: usize, parts: &mut [f32]) {
+        // SAFETY: `pick_kernel` chose a variant whose features this CPU has.
+        unsafe { (self.0)(s, bi, g, rows, blk, parts) }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn tile(&self, s: &Shared, bi: usize, g: usize, rows: std::ops::Range<usize>, blk: usize, parts: &mut [f32], qt: &[f32], scores: &mut [f32]) {
+        // SAFETY: as above.
+        unsafe { (self.1)(s, bi, g, rows, blk, parts, qt, scores) }
+    }
+}
+
+macro_rules! variants {
+    ($($(#[$attr:meta])* $block:ident, $tile:ident;)*) => {$(
+        $(#[$attr])*
+        unsafe fn $block(s: &Shared, bi: usize, g: usize, rows: std::ops::Range<usize>, blk: usize, parts: &mut [f32]) {
+            block_body(s, bi, g, rows, blk, parts)
+        }
+        $(#[$attr])*
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $tile(s: &Shared, bi: usize, g: usize, rows: std::ops::Range<usize>, blk: usize, parts: &mut [f32], qt: &[f32], scores: &mut [f32]) {
+            tile_body(s, bi, g, rows, blk, parts, qt, scores)
+        }
+    )*};
+}
+
+variants! {
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    block_avx512, tile_avx512;
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    block_avx2, tile_avx2;
+    block_plain, tile_plain;
+}
+
+fn pick_kernel() -> BlockKernel {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            return BlockKernel(block_avx512, tile_avx512);
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            return BlockKernel(block_avx2, tile_avx2);
+        }
+    }
+    BlockKernel(block_plain, tile_plain)
+}
+
+const LANES: usize = 16;
+/// Value dimensions accumulated at once: two sets of four registers keep the FMA units busy.
+const WIDE: usize = 4 * LANES;
+/// Largest head size the kernel takes (the switch checks it).
+pub const MAX_HEAD: usize = 256;
+
+/// Dot product of two head vectors (`d` a multiple of 16): sixteen lanes, then a fixed tree.
+#[inline(always)]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; LANES];
+    for (x, y) in a.chunks_exact(LANES).zip(b.chunks_exact(LANES)) {
+        let x: &[f32; LANES] = x.try_into().expect("a lane group");
+        let y: &[f32; LANES] = y.try_into().expect("a lane group");
+        for l in 0..LANES {
+            acc[l] = x[l].mul_add(y[l], acc[l]);
+        }
+    }
+    reduce(acc)
+}
+
+#[inline(always)]
+fn reduce(mut acc: [f32; LANES]) -> f32 {
+    let mut w = LANES / 2;
+    while w > 0 {
+        for l in 0..w {
+            acc[l] += acc[l + w];
+        }
+        w /= 2;
+    }
+    acc[0]
+}
+
+/// `Σ_t p[t]·v[t][c0..c0+N]` over keys `first + t`, even and odd keys in two accumulators (added
+/// at the end), so the order depends only on the keys' positions.
+#[inline(always)]
+fn weighted<const N: usize>(p: impl Fn(usize) -> f32, n: usize, first: usize, v: &[f32], d: usize, c0: usize, out: &mut [f32]) {
+    let (mut even, mut odd) = ([0f32; N], [0f32; N]);
+    let row = |t: usize| -> &[f32; N] { v[t * d + c0..t * d + c0 + N].try_into().expect("a lane group") };
+    let add = |acc: &mut [f32; N], w: f32, x: &[f32; N]| {
+        for l in 0..N {
+            acc[l] = w.mul_add(x[l], acc[l]);
+        }
+    };
+    let mut t = 0;
+    if first & 1 == 1 && n > 0 {
+        add(&mut odd, p(0), row(0));
+        t = 1;
+    }
+    // Pairs from an even key on: both accumulators stay in registers.
+    while t + 1 < n {
+        add(&mut even, p(t), row(t));
+        add(&mut odd, p(t + 1), row(t + 1));
+        t += 2;
+    }
+    if t < n {
+        add(&mut even, p(t), row(t));
+    }
+    for l in 0..N {
+        out[l] = even[l] + odd[l];
+    }
+}
+
+/// `weighted` over a head's whole dimension, in lane groups.
+#[inline(always)]
+fn weighted_all(p: impl Fn(usize) -> f32 + Copy, n: usize, first: usize, v: &[f32], d: usize, out: &mut [f32]) {
+    let mut c0 = 0;
+    while c0 + WIDE <= d {
+        weighted::<WIDE>(p, n, first, v, d, c0, &mut out[c0..c0 + WIDE]);
+        c0 += WIDE;
+    }
+    while c0 < d {
+        weighted::<LANES>(p, n, first, v, d, c0, &mut out[c0..c0 + LANES]);
+        c0 += LANES;
+    }
+}
+
+/// A tile's block: scores with the tile's queries in lanes (`qt`, `[d][lanes]`), then per lane its
+/// maximum, exponentials and sum over the keys its row may see (others count as absent), then
+/// each query's weighted values. `scores` holds `[BLOCK][lanes]`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn tile_body(s: &Shared, bi: usize, g: usize, rows: std::ops::Range<usize>, blk: usize, parts: &mut [f32], qt: &[f32], scores: &mut [f32]) {
+    let d = s.d;
+    let group = s.group;
+    let width = group * (d + 2);
+    let lanes = qt.len() / d;
+    let base = (bi * s.heads.kv + g) * s.capacity;
+    let first = blk * BLOCK;
+    let bounds: Vec<(usize, usize)> = rows.clone().map(|i| {
+        let (lo, hi) = s.keys(bi, i);
+        (lo.max(first), hi.min(first + BLOCK))
+    }).collect();
+    let lo = bounds.iter().map(|b| b.0).min().unwrap_or(first);
+    let hi = bounds.iter().map(|b| b.1).max().unwrap_or(first);
+    for p in parts.chunks_exact_mut(d + 2) {
+        p.fill(0.0);
+        p[0] = f32::NEG_INFINITY;
+    }
+    if lo >= hi {
+        return;
+    }
+    // Scores of the block's keys against the tile's queries as one matrix product: each is a chain
+    // of products over the head's dimensions, whatever the other rows and keys in the product.
+    let n = hi - lo;
+    // SAFETY: the strides describe `n × d` keys, `d × lanes` queries and `n × lanes` scores, all
+    // inside their slices.
+    unsafe {
+        matrixmultiply::sgemm(
+            n,
+            d,
+            lanes,
+            s.heads.scale,
+            s.k[(base + lo) * d..].as_ptr(),
+            d as isize,
+            1,
+            qt.as_ptr(),
+            lanes as isize,
+            1,
+            0.0,
+            scores[(lo - first) * lanes..].as_mut_ptr(),
+            lanes as isize,
+            1,
+        );
+    }
+    // Which keys each lane's row sees.
+    let mut lane_lo = vec![usize::MAX; lanes];
+    let mut lane_hi = vec![0usize; lanes];
+    for (r, &(a, e)) in bounds.iter().enumerate() {
+        for h in 0..group {
+            lane_lo[r * group + h] = a;
+            lane_hi[r * group + h] = e;
+        }
+    }
+    for c in 0..lanes / LANES {
+        let (llo, lhi): (&[usize; LANES], &[usize; LANES]) =
+            (lane_lo[c * LANES..(c + 1) * LANES].try_into().expect("a lane group"), lane_hi[c * LANES..(c + 1) * LANES].try_into().expect("a lane group"));
+        let at = |j: usize| (j - first) * lanes + c * LANES;
+        if s.heads.softcap > 0.0 {
+            for j in lo..hi {
+                for x in &mut scores[at(j)..at(j) + LANES] {
+                    *x = s.heads.softcap * (*x / s.heads.softcap).tanh();
+                }
+            }
+        }
+        let mut m = [f32::NEG_INFINITY; LANES];
+        for j in lo..hi {
+            let x: &[f32; LANES] = scores[at(j)..at(j) + LANES].try_into().expect("a lane group");
+            for l in 0..LANES {
+                let seen = j >= llo[l] && j < lhi[l];
+                m[l] = if seen { m[l].max(x[l]) } else { m[l] };
+            }
+        }
+        let mut sum = [0f32; LANES];
+        for j in lo..hi {
+            let x: &mut [f32; LANES] = (&mut scores[at(j)..at(j) + LANES]).try_into().expect("a lane group");
+            for l in 0..LANES {
+                let seen = j >= llo[l] && j < lhi[l];
+                let p = exp_nonpositive(x[l] - m[l]);
+                x[l] = if seen { p } else { 0.0 };
+                sum[l] += x[l];
+            }
+        }
+        for l in 0..LANES {
+            let qi = c * LANES + l;
+            let (r, h) = (qi / group, qi % group);
+            if r < rows.len() && llo[l] < lhi[l] {
+                let out = &mut parts[r * width + h * (d + 2)..];
+                out[0] = m[l];
+                out[1] = sum[l];
+            }
+        }
+    }
+    // Weighted values for every query at once: keys a row does not see weigh exactly 0.
+    let mut values = vec![0f32; lanes * d];
+    // SAFETY: `scores` read as a `lanes × n` matrix (transposed view), values `n × d`, the result
+    // `lanes × d`, all inside their slices.
+    unsafe {
+        matrixmultiply::sgemm(
+            lanes,
+            n,
+            d,
+            1.0,
+            scores[(lo - first) * lanes..].as_ptr(),
+            1,
+            lanes as isize,
+            s.v[(base + lo) * d..].as_ptr(),
+            d as isize,
+            1,
+            0.0,
+            values.as_mut_ptr(),
+            d as isize,
+            1,
+        );
+    }
+    for (qi, x) in values.chunks_exact(d).enumerate() {
+        let (r, h) = (qi / group, qi % group);
+        if r < rows.len() && lane_lo[qi] < lane_hi[qi] {
+            parts[r * width + h * (d + 2) + 2..r * width + (h + 1) * (d + 2)].copy_from_slice(x);
+        }
+    }
+}
+
+/// One block of keys (`blk`) for one KV head and its group of query heads, for one-row passes:
+/// writes `[m, l, acc(d)]` per head into `parts`. Each key is read once for the whole group.
+#[inline(always)]
+fn block_body(s: &Shared, bi: usize, g: usize, rows: std::ops::Range<usize>, blk: usize, parts: &mut [f32]) {
+    let d = s.d;
+    let width = s.group * (d + 2);
+    let base = (bi * s.heads.kv + g) * s.capacity;
+    let first = blk * BLOCK;
+    let mut scores = [[0f32; BLOCK]; MAX_GROUP];
+    for (r, i) in rows.clone().enumerate() {
+        let part = &mut parts[r * width..(r + 1) * width];
+        for p in part.chunks_exact_mut(d + 2) {
+            p.fill(0.0);
+            p[0] = f32::NEG_INFINITY;
+        }
+        let (rlo, rhi) = s.keys(bi, i);
+        let (a, e) = (rlo.max(first), rhi.min(first + BLOCK));
+        if a >= e {
+            continue;
+        }
+        let (ca, ce) = (a - first, e - first);
+        let q0 = ((bi * s.rows + i) * s.heads.q + g * s.group) * d;
+        let qs = &s.q[q0..q0 + s.group * d];
+        for j in a..e {
+            let k = &s.k[(base + j) * d..][..d];
+            for (h, q) in qs.chunks_exact(d).enumerate() {
+                scores[h][j - first] = dot(q, k) * s.heads.scale;
+            }
+        }
+        let vrows = &s.v[(base + a) * d..(base + e) * d];
+        for h in 0..s.group {
+            let live = &mut scores[h][ca..ce];
+            if s.heads.softcap > 0.0 {
+                for x in live.iter_mut() {
+                    *x = s.heads.softcap * (*x / s.heads.softcap).tanh();
+                }
+            }
+            let m = live.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+            for x in live.iter_mut() {
+                *x = exp_nonpositive(*x - m);
+            }
+            // The sum in sixteen lanes by key position.
+            let (w0, w1) = (ca / LANES * LANES, ce.div_ceil(LANES) * LANES);
+            let row = &mut scores[h];
+            row[w0..ca].fill(0.0);
+            row[ce..w1].fill(0.0);
+            let mut sums = [0f32; LANES];
+            for c in row[w0..w1].chunks_exact(LANES) {
+                let c: &[f32; LANES] = c.try_into().expect("a lane group");
+                for l in 0..LANES {
+                    sums[l] += c[l];
+                }
+            }
+            let out = &mut part[h * (d + 2)..(h + 1) * (d + 2)];
+            out[0] = m;
+            out[1] = reduce(sums);
+            let ps = &row[ca..ce];
+            weighted_all(|t| ps[t], ce - ca, a, vrows, d, &mut out[2..]);
+        }
+    }
+}
+
+/// The operator ONNX Runtime calls for nodes in [`DOMAIN`].
+pub struct GroupQueryAttention;
+
+impl Operator for GroupQueryAttention {
+    type Kernel<'attr> = BoxedKernel<'attr>;
+
+    fn name(&self) -> &str {
+        "GroupQueryAttention"
+    }
+
+    fn inputs(&self) -> impl IntoIterator<Item = OperatorInput> {
+        use TensorElementType::{Float32, Int32};
+        [
+            OperatorInput::required(Float32),
+            OperatorInput::optional(Float32),
+            OperatorInput::optional(Float32),
+            OperatorInput::optional(Float32),
+            OperatorInput::optional(Float32),
+            OperatorInput::required(Int32),
+            OperatorInput::required(Int32),
+            OperatorInput::optional(Float32),
+            OperatorInput::optional(Float32),
+        ]
+    }
+
+    fn outputs(&self) -> impl IntoIterator<Item = OperatorOutput> {
+        use TensorElementType::Float32;
+        [OperatorOutput::required(Float32), OperatorOutput::required(Float32), OperatorOutput::required(Float32)]
+    }
+
+    fn create_kernel<'attr>(&self, k: &KernelContext<'attr>) -> ort::Result<Self::Kernel<'attr>> {
+        let q = k.get::<i64>("num_heads").unwrap_or(0).max(0) as usize;
+        let kv = k.get::<i64>("kv_num_heads").unwrap_or(0).max(0) as usize;
+        let heads = Heads {
+            q,
+            kv,
+            scale: k.get::<f32>("scale").unwrap_or(0.0),
+            softcap: k.get::<f32>("softcap").unwrap_or(0.0),
+            window: k.get::<i64>("local_window_size").filter(|&w| w >= 0).map(|w| w as usize),
+            interleaved: k.get::<i64>("rotary_interleaved").unwrap_or(0) != 0,
+            rotary: k.get::<i64>("do_rotary").unwrap_or(0) != 0,
+        };
+        Ok(Box::new(move |ctx: &ComputeContext| compute(&heads, ctx)))
+    }
+}
+
+fn missing(what: &str) -> ort::Error {
+    ort::Error::new(format!("GroupQueryAttention: no {what}"))
+}
+
+fn compute(heads: &Heads, ctx: &ComputeContext) -> ort::Result<()> {
+    let input = |i: usize| ctx.input(i);
+    let query = input(0)?.ok_or_else(|| missing("query"))?;
+    let (qshape, qdata) = query.try_extract_tensor::<f32>()?;
+    let key = input(1)?;
+    let value = input(2)?;
+    let past_key = input(3)?.ok_or_else(|| missing("past key"))?;
+    let past_value = input(4)?.ok_or_else(|| missing("past value"))?;
+    let seqlens = input(5)?.ok_or_else(|| missing("seqlens_k"))?;
+    let total = input(6)?.ok_or_else(|| missing("total_sequence_length"))?;
+    let cos = input(7)?;
+    let sin = input(8)?;
+    let (pshape, _) = past_key.try_extract_tensor::<f32>()?;
+    let (b, s) = (qshape[0] as usize, qshape[1] as usize);
+    let d = pshape[3] as usize;
+    let past_capacity = pshape[2] as usize;
+    let total = *total.try_extract_tensor::<i32>()?.1.first().ok_or_else(|| missing("total length"))? as usize;
+    let lengths: Vec<usize> = seqlens.try_extract_tensor::<i32>()?.1.iter().map(|&x| (x.max(-1) + 1) as usize).collect();
+    let capacity = past_capacity.max(total);
+    let mut h = *heads;
+    if h.scale == 0.0 {
+        h.scale = 1.0 / (d as f32).sqrt();
+    }
+    let (cos_data, rot_half) = match &cos {
+        Some(c) => {
+            let (shape, data) = c.try_extract_tensor::<f32>()?;
+            (data, shape.get(1).copied().unwrap_or(0) as usize)
+        }
+        None => (&[][..], 0),
+    };
+    let sin_data = match &sin {
+        Some(c) => c.try_extract_tensor::<f32>()?.1,
+        None => &[][..],
+    };
+    let key_data = match &key {
+        Some(k) => Some(k.try_extract_tensor::<f32>()?.1),
+        None => None,
+    };
+    let value_data = match &value {
+        Some(v) => Some(v.try_extract_tensor::<f32>()?.1),
+        None => None,
+    };
+    let shape = [b as i64, h.kv as i64, capacity as i64, d as i64];
+    let mut out = ctx.output(0, [b as i64, s as i64, (h.q * d) as i64])?.ok_or_else(|| missing("output"))?;
+    let mut pk = ctx.output(1, shape)?.ok_or_else(|| missing("present key"))?;
+    let mut pv = ctx.output(2, shape)?.ok_or_else(|| missing("present value"))?;
+    let (_, out) = out.try_extract_tensor_mut::<f32>()?;
+    let (_, pk) = pk.try_extract_tensor_mut::<f32>()?;
+    let (_, pv) = pv.try_extract_tensor_mut::<f32>()?;
+    // The cache shared with the past (kogi binds one buffer to both) needs no copy; otherwise the
+    // past rows are carried over first.
+    for (past, present) in [(&past_key, &mut *pk), (&past_value, &mut *pv)] {
+        let (_, src) = past.try_extract_tensor::<f32>()?;
+        if src.as_ptr() != present.as_ptr() && !src.is_empty() {
+            for bh in 0..b * h.kv {
+                let n = past_capacity.min(capacity) * d;
+                present[bh * capacity * d..][..n].copy_from_slice(&src[bh * past_capacity * d..][..n]);
+            }
+        }
+    }
+    let pass = Pass { batch: b, rows: s, head_dim: d, query: qdata, key: key_data, value: value_data, lengths: &lengths, cos: cos_data, sin: sin_data, rot_half };
+    let par = |n: usize, f: &(dyn Fn(usize) + Sync)| {
+        // One task needs no threads; a refused parallel loop still runs, on this thread.
+        if n <= 1 || ctx.par_for(n, n.min(1024), f).is_err() {
+            (0..n).for_each(f);
+        }
+    };
+    attend(&h, &pass, pk, pv, capacity, out, &par).map_err(ort::Error::new)
+}
+
+/// The operator domain to register on a session that runs switched nodes.
+pub fn domain() -> ort::Result<OperatorDomain> {
+    OperatorDomain::new(DOMAIN)?.add(GroupQueryAttention)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The textbook computation: every query head against its KV head's keys 0..=pos.
+    fn reference(h: &Heads, p: &Pass, k: &[f32], v: &[f32], capacity: usize) -> Vec<f32> {
+        let (b, s, d) = (p.batch, p.rows, p.head_dim);
+        let mut q = vec![0f32; b * s * h.q * d];
+        let stride = (h.q + 2 * h.kv) * d;
+        let half = p.rot_half;
+        let mut out = vec![0f32; b * s * h.q * d];
+        for bi in 0..b {
+            let past = p.lengths[bi] - s;
+            for i in 0..s {
+                let pos = past + i;
+                for hh in 0..h.q {
+                    let x = &mut q[((bi * s + i) * h.q + hh) * d..][..d];
+                    x.copy_from_slice(&p.query[(bi * s + i) * stride + hh * d..][..d]);
+                    rotate(x, &p.cos[pos * half..(pos + 1) * half], &p.sin[pos * half..(pos + 1) * half], h.interleaved);
+                    let g = hh / (h.q / h.kv);
+                    let scores: Vec<f64> = (0..=pos)
+                        .map(|j| x.iter().zip(&k[((bi * h.kv + g) * capacity + j) * d..][..d]).map(|(a, b)| (*a as f64) * (*b as f64)).sum::<f64>() * h.scale as f64)
+                        .collect();
+                    let m = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                    let e: Vec<f64> = scores.iter().map(|x| (x - m).exp()).collect();
+                    let z: f64 = e.iter().sum();
+                    for dd in 0..d {
+                        let y: f64 = (0..=pos).map(|j| e[j] * v[((bi * h.kv + g) * capacity + j) * d + dd] as f64).sum::<f64>() / z;
+                        out[((bi * s + i) * h.q + hh) * d + dd] = y as f32;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn noise(n: usize, seed: u64) -> Vec<f32> {
+        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                ((x >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    fn serial(n: usize, f: &(dyn Fn(usize) + Sync)) {
+        (0..n).for_each(f)
+    }
+
+    fn rotary(positions: usize, half: usize) -> (Vec<f32>, Vec<f32>) {
+        let mut cos = Vec::new();
+        let mut sin = Vec::new();
+        for p in 0..positions {
+            for j in 0..half {
+                let a = p as f32 / 10000f32.powf(j as f32 / half as f32);
+                cos.push(a.cos());
+                sin.push(a.sin());
+            }
+        }
+        (cos, sin)
+    }
+
+    /// A prompt of `prompt` tokens, then further tokens one at a time, two at a time and all at
+    /// once: every output against the reference, and rows of multi-row passes equal whatever pass
+    /// they are in (what exact greedy and speculative verification rely on).
+    #[test]
+    fn grouped_heads_match_the_textbook_attention_and_a_row_does_not_depend_on_its_pass() {
+        let h = Heads { q: 6, kv: 2, scale: 0.125, softcap: 0.0, window: None, interleaved: false, rotary: true };
+        let (d, capacity) = (64, 700);
+        let (cos, sin) = rotary(capacity, d / 2);
+        let width = (h.q + 2 * h.kv) * d;
+        let (prompt, steps) = (600, 4);
+        let tokens = noise((prompt + steps) * width, 7);
+        let run = |k: &mut Vec<f32>, v: &mut Vec<f32>, from: usize, n: usize| {
+            let mut out = vec![0f32; n * h.q * d];
+            let lengths = [from + n];
+            let pass = Pass { batch: 1, rows: n, head_dim: d, query: &tokens[from * width..(from + n) * width], key: None, value: None, lengths: &lengths, cos: &cos, sin: &sin, rot_half: d / 2 };
+            attend(&h, &pass, k, v, capacity, &mut out, &serial).unwrap();
+            let want = reference(&h, &pass, k, v, capacity);
+            let worst = out.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+            assert!(worst < 2e-5, "{n} rows from {from}: off by {worst}");
+            out
+        };
+        let fresh = || (vec![0f32; h.kv * capacity * d], vec![0f32; h.kv * capacity * d]);
+        let (mut k1, mut v1) = fresh();
+        run(&mut k1, &mut v1, 0, prompt);
+        let ones: Vec<Vec<f32>> = (0..steps).map(|i| run(&mut k1, &mut v1, prompt + i, 1)).collect();
+        let (mut k2, mut v2) = fresh();
+        run(&mut k2, &mut v2, 0, prompt);
+        let pairs = [run(&mut k2, &mut v2, prompt, 2), run(&mut k2, &mut v2, prompt + 2, 2)].concat();
+        let (mut k3, mut v3) = fresh();
+        run(&mut k3, &mut v3, 0, prompt);
+        let all = run(&mut k3, &mut v3, prompt, steps);
+        assert_eq!(pairs, all, "a row's result depends on the pass it is in");
+        assert_eq!(ones.concat(), all, "a one-row step differs from a multi-row pass");
+        assert_eq!(k1, k3);
+    }
+
+    #[test]
+    fn heads_that_do_not_divide_are_refused() {
+        let h = Heads { q: 5, kv: 2, scale: 1.0, softcap: 0.0, window: None, interleaved: false, rotary: false };
+        let pass = Pass { batch: 1, rows: 1, head_dim: 4, query: &[0.0; 36], key: None, value: None, lengths: &[1], cos: &[], sin: &[], rot_half: 0 };
+        let err = attend(&h, &pass, &mut [0.0; 8], &mut [0.0; 8], 1, &mut [0.0; 20], &serial).unwrap_err();
+        assert!(err.contains("cannot share"), "{err}");
+    }
+}
+
