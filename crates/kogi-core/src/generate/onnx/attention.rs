@@ -251,7 +251,7 @@ fn transposed_queries(s: &Shared, b: usize, rows: std::ops::Range<usize>, lanes:
 /// Passes of 2 to this many rows take the lanes kernel (speculative drafts are far shorter).
 pub const MAX_STEP_ROWS: usize = 64;
 /// Rows of a prompt pass per task (keys read by one row are still in cache for the next).
-const TILE: usize = 16;
+const TILE: usize = 128;
 /// Most query heads per KV head the kernel takes (the switch checks it).
 pub const MAX_GROUP: usize = 16;
 
