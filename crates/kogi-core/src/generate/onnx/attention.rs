@@ -123,42 +123,14 @@ pub fn attend(h: &Heads, p: &Pass, present_key: &mut [f32], present_value: &mut 
     let shared = Shared { q: &q, k: present_key, v: present_value, out: Out(out.as_mut_ptr()), capacity, d, group, heads: *h, rows: s, lengths: p.lengths };
     let kernel = pick_kernel();
     let width = group * (d + 2);
-    if s == 1 {
-        // One row: the work is the cache's blocks, spread over threads, combined in order after.
-        let mut tasks = Vec::new();
-        for bi in 0..b {
-            for g in 0..h.kv {
-                let (lo, hi) = shared.keys(bi, 0);
-                for blk in lo / BLOCK..hi.div_ceil(BLOCK) {
-                    tasks.push((bi, g, blk));
-                }
-            }
-        }
-        let mut parts = vec![0f32; tasks.len() * width];
-        let partials = Out(parts.as_mut_ptr());
-        par(tasks.len(), &|t| {
-            let (bi, g, blk) = tasks[t];
-            // SAFETY: task `t` writes only its own `width` floats; `parts` is not touched meanwhile.
-            let part = unsafe { std::slice::from_raw_parts_mut(partials.at(t * width), width) };
-            kernel.block(&shared, bi, g, 0..1, blk, part);
-        });
-        let mut t = 0;
-        while t < tasks.len() {
-            let (bi, g, _) = tasks[t];
-            let mut acc = Running::new(group, d);
-            while t < tasks.len() && tasks[t].0 == bi && tasks[t].1 == g {
-                acc.combine(&parts[t * width..(t + 1) * width]);
-                t += 1;
-            }
-            acc.finish(&shared, bi, g, 0);
-        }
-    } else if s <= MAX_STEP_ROWS {
-        // Short passes (two-row exact steps, speculative verification): all rows together, their
-        // queries side by side in vector lanes, the cache's blocks spread over threads and combined
-        // in order after. Each score is a plain chain of products over the head's dimensions, each
-        // sum runs over key positions: a row comes out bit for bit the same in any of these passes.
+    if s <= MAX_STEP_ROWS {
+        // Steps: the cache's blocks spread over threads, their partials combined in order after.
+        // One row scores by dot products; 2 or more put their queries side by side in vector lanes,
+        // each score a plain chain of products over the head's dimensions and each sum over key
+        // positions, so a row comes out bit for bit the same in any such pass (two-row exact steps,
+        // speculative verification).
         let lanes = (s * group).div_ceil(LANES) * LANES;
-        let qt = transposed_queries(&shared, b, 0..s, lanes);
+        let qts: Vec<Vec<f32>> = if s == 1 { Vec::new() } else { (0..b * h.kv).map(|x| transposed_queries(&shared, x / h.kv, x % h.kv, 0..s, lanes)).collect() };
         let mut tasks = Vec::new();
         for bi in 0..b {
             let lo = (0..s).map(|i| shared.keys(bi, i).0).min().unwrap_or(0);
@@ -172,14 +144,16 @@ pub fn attend(h: &Heads, p: &Pass, present_key: &mut [f32], present_value: &mut 
         let each = s * width;
         let mut parts = vec![0f32; tasks.len() * each];
         let partials = Out(parts.as_mut_ptr());
-        let qsize = d * lanes;
         par(tasks.len(), &|t| {
             let (bi, g, blk) = tasks[t];
             // SAFETY: task `t` writes only its own `each` floats; `parts` is not touched meanwhile.
             let part = unsafe { std::slice::from_raw_parts_mut(partials.at(t * each), each) };
-            let mut scores = vec![0f32; BLOCK * lanes];
-            let q = &qt[(bi * h.kv + g) * qsize..(bi * h.kv + g + 1) * qsize];
-            kernel.tile(&shared, bi, g, 0..s, blk, part, q, &mut scores, true);
+            if s == 1 {
+                kernel.block(&shared, bi, g, 0..1, blk, part);
+            } else {
+                let mut scores = vec![0f32; BLOCK * lanes];
+                kernel.tile(&shared, bi, g, 0..s, blk, part, &qts[bi * h.kv + g], &mut scores, true);
+            }
         });
         let mut t = 0;
         while t < tasks.len() {
@@ -207,14 +181,12 @@ pub fn attend(h: &Heads, p: &Pass, present_key: &mut [f32], present_value: &mut 
             let lo = rows.clone().map(|i| shared.keys(bi, i).0).min().unwrap_or(0);
             let hi = rows.clone().map(|i| shared.keys(bi, i).1).max().unwrap_or(0);
             let lanes = (rows.len() * group).div_ceil(LANES) * LANES;
-            let all = transposed_queries(&shared, b, rows.clone(), lanes);
-            let qsize = d * lanes;
-            let qt = &all[(bi * h.kv + g) * qsize..(bi * h.kv + g + 1) * qsize];
+            let qt = transposed_queries(&shared, bi, g, rows.clone(), lanes);
             let mut scores = vec![0f32; BLOCK * lanes];
             let mut accs: Vec<Running> = rows.clone().map(|_| Running::new(group, d)).collect();
             let mut parts = vec![0f32; rows.len() * width];
             for blk in lo / BLOCK..hi.div_ceil(BLOCK) {
-                kernel.tile(&shared, bi, g, rows.clone(), blk, &mut parts, qt, &mut scores, false);
+                kernel.tile(&shared, bi, g, rows.clone(), blk, &mut parts, &qt, &mut scores, false);
                 for (acc, part) in accs.iter_mut().zip(parts.chunks_exact(width)) {
                     acc.combine(part);
                 }
@@ -227,21 +199,16 @@ pub fn attend(h: &Heads, p: &Pass, present_key: &mut [f32], present_value: &mut 
     Ok(())
 }
 
-/// The queries of `rows` for every (batch row, KV head), each as `[dim][row·group + head]` padded
-/// to `lanes`.
-fn transposed_queries(s: &Shared, b: usize, rows: std::ops::Range<usize>, lanes: usize) -> Vec<f32> {
-    let (d, group, kv) = (s.d, s.group, s.heads.kv);
-    let mut qt = vec![0f32; b * kv * d * lanes];
-    for bi in 0..b {
-        for g in 0..kv {
-            let out = &mut qt[(bi * kv + g) * d * lanes..(bi * kv + g + 1) * d * lanes];
-            for (r, i) in rows.clone().enumerate() {
-                let q0 = ((bi * s.rows + i) * s.heads.q + g * group) * d;
-                for (hh, q) in s.q[q0..q0 + group * d].chunks_exact(d).enumerate() {
-                    for (dd, &x) in q.iter().enumerate() {
-                        out[dd * lanes + r * group + hh] = x;
-                    }
-                }
+/// The queries of `rows` of batch row `bi` for KV head `g`'s group, as `[dim][row·group + head]`
+/// padded to `lanes`.
+fn transposed_queries(s: &Shared, bi: usize, g: usize, rows: std::ops::Range<usize>, lanes: usize) -> Vec<f32> {
+    let (d, group) = (s.d, s.group);
+    let mut qt = vec![0f32; d * lanes];
+    for (r, i) in rows.enumerate() {
+        let q0 = ((bi * s.rows + i) * s.heads.q + g * group) * d;
+        for (hh, q) in s.q[q0..q0 + group * d].chunks_exact(d).enumerate() {
+            for (dd, &x) in q.iter().enumerate() {
+                qt[dd * lanes + r * group + hh] = x;
             }
         }
     }
@@ -252,7 +219,7 @@ fn transposed_queries(s: &Shared, b: usize, rows: std::ops::Range<usize>, lanes:
 pub const MAX_STEP_ROWS: usize = 64;
 /// Rows of a prompt pass per task (keys read by one row are still in cache for the next).
 const TILE: usize = 128;
-/// Most query heads per KV head the kernel takes (the switch checks it).
+/// Most query heads per KV head the kernel takes (`attend` refuses more).
 pub const MAX_GROUP: usize = 16;
 
 /// Rotary embedding of one head vector over its first `2·cos.len()` dimensions.
@@ -424,7 +391,7 @@ const LANES: usize = 16;
 const KEYS: usize = 8;
 /// Value dimensions accumulated at once: two sets of four registers keep the FMA units busy.
 const WIDE: usize = 4 * LANES;
-/// Largest head size the kernel takes (the switch checks it).
+/// Largest head size the kernel takes (`attend` refuses more).
 pub const MAX_HEAD: usize = 256;
 
 /// Dot product of two head vectors (`d` a multiple of 16): sixteen lanes, then a fixed tree.

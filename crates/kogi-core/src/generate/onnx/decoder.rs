@@ -878,17 +878,19 @@ fn with_step_outputs(b: &mut ort::session::builder::SessionBuilder, file: &Path)
     let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
     let edited = graph::with_step_outputs(&bytes)?;
     drop(bytes);
+    commit_edited(b.clone(), file, &edited)
+}
+
+/// Open `edited` (the bytes of `file`, changed in memory), its weights still read from beside `file`.
+fn commit_edited(b: ort::session::builder::SessionBuilder, file: &Path, edited: &[u8]) -> std::result::Result<Session, String> {
     let folder = file.parent().unwrap_or(Path::new(".")).display().to_string();
-    let mut b = b
-        .clone()
-        .with_config_entry("session.model_external_initializers_file_folder_path", folder)
-        .map_err(|e| e.to_string())?;
-    b.commit_from_memory(&edited).map_err(|e| e.to_string())
+    let mut b = b.with_config_entry("session.model_external_initializers_file_folder_path", folder).map_err(|e| e.to_string())?;
+    b.commit_from_memory(edited).map_err(|e| e.to_string())
 }
 
 /// Whether float32 decoders on the CPU run kogi's attention kernel (`KOGI_ATTENTION=kogi`). Not
-/// yet the default: it wins one-row steps at long prompts but loses speculative verification
-/// passes (BENCHMARKS.md, "kogi's own attention kernel").
+/// yet the default: its rounding differs from ONNX Runtime's kernel and moves the default model's
+/// near-ties (BENCHMARKS.md, "kogi's own attention kernel").
 fn own_attention() -> bool {
     std::env::var("KOGI_ATTENTION").is_ok_and(|v| v == "kogi")
 }
@@ -899,11 +901,9 @@ fn with_own_attention(b: &mut ort::session::builder::SessionBuilder, file: &Path
     let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
     let Some(edited) = graph::with_own_attention(&bytes)? else { return Ok(None) };
     drop(bytes);
-    let folder = file.parent().unwrap_or(Path::new(".")).display().to_string();
     let domain = super::attention::domain().map_err(|e| e.to_string())?;
-    let b = b.clone().with_config_entry("session.model_external_initializers_file_folder_path", folder).map_err(|e| e.to_string())?;
-    let mut b = b.with_operators(domain).map_err(|e| e.to_string())?;
-    b.commit_from_memory(&edited).map(Some).map_err(|e| e.to_string())
+    let b = b.clone().with_operators(domain).map_err(|e| e.to_string())?;
+    commit_edited(b, file, &edited).map(Some)
 }
 
 /// Which positions' scores a pass returns: the last `n`, or one position (padded prefill).
