@@ -418,8 +418,7 @@ impl<'a> Answerer<'a> {
                 g
             }
         };
-        // A reply cut at the token limit may end inside a character; drop its replacement mark.
-        answer.text = format!("{lead}{}", generation.text).trim().trim_end_matches('\u{FFFD}').trim_end().to_owned();
+        answer.text = format!("{lead}{}", generation.text).trim().to_owned();
         answer.cut = matches!(generation.finish, FinishReason::MaxTokens | FinishReason::Interrupted);
         answer.interrupted = generation.interrupted.clone();
         answer.finish = Some(generation.finish);

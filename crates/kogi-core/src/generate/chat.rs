@@ -487,11 +487,13 @@ impl<'a> StreamDecoder<'a> {
         Ok(new)
     }
 
-    /// Flush what is held back (a partial character at the very end comes out as U+FFFD) and start
-    /// afresh.
+    /// Flush what is held back and start afresh. A character still partial at the very end (the
+    /// token budget ran out inside it) is dropped: streamed text and the final text stay the same,
+    /// and neither shows U+FFFD.
     pub fn finish(&mut self) -> Result<String> {
         let text = self.tok.decode(&self.ids)?;
-        let out = if text.len() > self.prefix.len() { text_after(&text, &self.prefix) } else { String::new() };
+        let text = text.trim_end_matches(char::REPLACEMENT_CHARACTER);
+        let out = if text.len() > self.prefix.len() { text_after(text, &self.prefix) } else { String::new() };
         self.ids.clear();
         self.prefix.clear();
         self.prefix_len = 0;
@@ -1135,7 +1137,7 @@ mod tests {
     }
 
     #[test]
-    fn stream_decoder_flushes_a_partial_character_at_finish() {
+    fn stream_decoder_drops_a_character_left_partial_at_finish() {
         let Some(tok) = smollm() else { return };
         let ids = tok.encode("資").unwrap();
         if ids.len() < 2 {
@@ -1144,7 +1146,7 @@ mod tests {
         }
         let mut dec = StreamDecoder::new(&tok);
         assert_eq!(dec.push(ids[0]).unwrap(), "");
-        assert_eq!(dec.finish().unwrap(), "\u{FFFD}");
+        assert_eq!(dec.finish().unwrap(), "");
     }
 
     #[test]
