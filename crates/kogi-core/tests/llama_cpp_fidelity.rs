@@ -59,7 +59,9 @@ fn the_converted_smollm2_answers_and_scores_text_as_llama_cpp_does_on_the_same_f
         }
     }
     let new = 64;
-    let (mut same, mut total, mut rag_prefix) = (0usize, 0usize, 0usize);
+    let (mut same, mut total) = (0usize, 0usize);
+    let mut forced = Forced::default();
+    let mut d = Decoder::open(&c.dir, &SessionConfig { threads: Some(2), ..Default::default() }).unwrap();
     for (name, ids) in &prompts {
         let params = GenerateParams { max_new_tokens: new, speculative: None, ..Default::default() };
         let mine = lm.generate(ids, &params, &mut |_| {}, &AtomicBool::new(false)).unwrap().tokens;
@@ -73,14 +75,12 @@ fn the_converted_smollm2_answers_and_scores_text_as_llama_cpp_does_on_the_same_f
         let n = mine.len().min(theirs.len());
         let prefix = (0..n).take_while(|&i| mine[i] == theirs[i]).count();
         println!("{name}: identical for the first {prefix} of {n} tokens{}", if prefix < n { format!(" (kogi {} vs llama.cpp {} at {prefix})", mine[prefix], theirs[prefix]) } else { String::new() });
-        if name == "rag" {
-            rag_prefix = prefix;
-        }
         same += prefix;
         total += n;
+        forced.add(&mut d, gguf_s, ids, &theirs, tmp.path());
     }
-    let share = same as f64 / total as f64;
-    println!("greedy tokens identical before the first difference: {same} of {total} ({:.1}%)", 100.0 * share);
+    println!("free-running greedy tokens identical before the first difference: {same} of {total} ({:.1}%)", 100.0 * same as f64 / total as f64);
+    println!("{forced}");
 
     // Perplexity of the same text under both, windows of 512, second halves scored.
     let ctx = 512;
@@ -102,9 +102,16 @@ fn the_converted_smollm2_answers_and_scores_text_as_llama_cpp_does_on_the_same_f
         assert_eq!(mine_tokens.len() as u64, theirs["n_tokens"].as_u64().unwrap(), "{what}: the two tokenizers cut the text differently");
         assert!((ratio - 1.0).abs() <= 0.02, "{what}: perplexity differs by more than 2% ({ratio:.4})");
     }
-    // Both compute with int8-quantised activations, each its own way, so near-ties part them; on
-    // the English RAG prompt (the one a 135M model can follow) the answers agree well past its start.
-    assert!(rag_prefix >= 16, "the RAG answers part after {rag_prefix} tokens");
+    // Both compute with int8-quantised activations, each its own way, so near-ties part a
+    // free-running answer for good at a place that is a coin flip (either attention kernel, the
+    // first difference moves between tokens 12 and 64 of the RAG answer). Teacher-forced, each step
+    // is judged on its own: measured, the top tokens differ at 35–37 of 896 steps, never where
+    // llama.cpp's margin exceeds 1.08, mean KL 0.012–0.014.
+    let agree = 1.0 - forced.differ as f64 / forced.steps as f64;
+    assert!(forced.steps >= 64, "too few steps compared: {}", forced.steps);
+    assert!(agree >= 0.94, "the top token agrees on {:.1}% of teacher-forced steps only", 100.0 * agree);
+    assert!(forced.widest < 1.5, "kogi overrules a top token llama.cpp leads by {:.3}", forced.widest);
+    assert!(forced.kl / (forced.steps as f64) <= 0.02, "{forced}");
 }
 
 #[test]
@@ -235,4 +242,73 @@ fn tiny_random_models_of_each_architecture_and_type_give_llama_cpps_logits() {
     println!("greedy steps agree {agree} of {} ({:.1}%)", results.len() * steps, 100.0 * share);
     assert!(share >= 0.85, "greedy steps agree on {:.1}% only", 100.0 * share);
     assert_eq!(lines.len(), 31, "every model test_models.py makes was compared");
+}
+
+/// Steps teacher-forced along llama.cpp's own greedy answers: at every step kogi sees the same
+/// context as llama.cpp, so a disagreement belongs to that position alone. kogi steps as its
+/// generator does by default (exact two-row steps).
+#[derive(Default)]
+struct Forced {
+    steps: usize,
+    differ: usize,
+    /// Differences where llama.cpp's top token leads its runner-up by more than 0.25.
+    clear: usize,
+    widest: f32,
+    sum_diff: f64,
+    kl: f64,
+}
+
+impl Forced {
+    fn add(&mut self, d: &mut Decoder, gguf: &str, prompt: &[u32], greedy: &[u32], tmp: &Path) {
+        let seq: Vec<u32> = prompt.iter().chain(greedy).copied().collect();
+        let list: Vec<String> = seq.iter().map(|t| t.to_string()).collect();
+        let npy = tmp.join("logits.npy");
+        llama_cpp(&["logits", "--gguf", gguf, "--tokens", &list.join(","), "--no-logits", "--npy", npy.to_str().unwrap()]);
+        let bytes = std::fs::read(&npy).unwrap();
+        // .npy version 1: magic and version (8 bytes), header length (2), header, then the data.
+        let data = 10 + u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+        let theirs: Vec<f32> = bytes[data..].chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+        let vocab = theirs.len() / seq.len();
+        let mut kv = d.new_cache(1, seq.len() + 1).unwrap();
+        let mut mine = d.prefill(&mut kv, prompt, 512).unwrap();
+        for (i, &t) in greedy.iter().enumerate() {
+            let r = &theirs[(prompt.len() - 1 + i) * vocab..(prompt.len() + i) * vocab];
+            let (a, b) = (argmax(r), argmax(&mine));
+            self.sum_diff += r.iter().zip(&mine).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max) as f64;
+            self.kl += kl_divergence(r, &mine);
+            self.steps += 1;
+            if a != b {
+                self.differ += 1;
+                self.clear += (r[a] - r[b] > 0.25) as usize;
+                self.widest = self.widest.max(r[a] - r[b]);
+            }
+            let last = if i == 0 { *prompt.last().unwrap() } else { greedy[i - 1] };
+            let back = kv.len - 1;
+            d.truncate(&mut kv, back).unwrap();
+            mine = d.forward(&mut kv, &[last, t], 1).unwrap();
+        }
+    }
+}
+
+impl std::fmt::Display for Forced {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        let n = self.steps as f64;
+        write!(
+            f,
+            "teacher-forced: top token differs at {} of {} steps ({} where llama.cpp's margin > 0.25, widest {:.3}); mean largest logit difference {:.3}, mean KL(llama.cpp ‖ kogi) {:.5}",
+            self.differ, self.steps, self.clear, self.widest, self.sum_diff / n, self.kl / n
+        )
+    }
+}
+
+fn kl_divergence(p_logits: &[f32], q_logits: &[f32]) -> f64 {
+    let lse = |v: &[f32]| {
+        let m = v.iter().cloned().fold(f32::NEG_INFINITY, f32::max) as f64;
+        m + v.iter().map(|&x| (x as f64 - m).exp()).sum::<f64>().ln()
+    };
+    let (lp, lq) = (lse(p_logits), lse(q_logits));
+    p_logits.iter().zip(q_logits).map(|(&p, &q)| {
+        let lp_i = p as f64 - lp;
+        lp_i.exp() * (lp_i - (q as f64 - lq))
+    }).sum()
 }

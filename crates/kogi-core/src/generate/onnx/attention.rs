@@ -1,5 +1,5 @@
-//! kogi's own CPU kernel for the decoder's `GroupQueryAttention` nodes (opt-in:
-//! `KOGI_ATTENTION=kogi`). ONNX Runtime's CPU kernel reads a key/value head once per *query* head
+//! kogi's own CPU kernel for the decoder's `GroupQueryAttention` nodes (the default on the CPU;
+//! `KOGI_ATTENTION=onnxruntime` keeps ONNX Runtime's). ONNX Runtime's CPU kernel reads a key/value head once per *query* head
 //! (three times over for SmolLM2's 9 query / 3 KV heads); at a RAG prompt's length the cache no
 //! longer fits in cache memory and a one-row decode step is bound by those reads (60% of a step at
 //! 2,943 cached tokens). This kernel reads each KV head once for its whole group of query heads and

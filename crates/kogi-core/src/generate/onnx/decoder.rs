@@ -888,11 +888,12 @@ fn commit_edited(b: ort::session::builder::SessionBuilder, file: &Path, edited: 
     b.commit_from_memory(edited).map_err(|e| e.to_string())
 }
 
-/// Whether float32 decoders on the CPU run kogi's attention kernel (`KOGI_ATTENTION=kogi`). Not
-/// yet the default: its rounding differs from ONNX Runtime's kernel and moves the default model's
-/// near-ties (BENCHMARKS.md, "kogi's own attention kernel").
+/// Whether float32 decoders on the CPU run kogi's attention kernel: the default, since it steps
+/// faster at long prompts and is as close to llama.cpp as ONNX Runtime's kernel, teacher-forced
+/// (BENCHMARKS.md, "kogi's own attention kernel"). `KOGI_ATTENTION=onnxruntime` keeps ONNX
+/// Runtime's kernel.
 fn own_attention() -> bool {
-    std::env::var("KOGI_ATTENTION").is_ok_and(|v| v == "kogi")
+    std::env::var("KOGI_ATTENTION").map_or(true, |v| v != "onnxruntime")
 }
 
 /// The decoder with its attention nodes on kogi's CPU kernel ([`super::attention`]); `None` when
