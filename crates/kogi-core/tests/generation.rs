@@ -182,6 +182,8 @@ fn model_drafts_from_a_built_table_keep_speculative_output_equal_to_greedy() {
         };
         let s = run(&mut lm, &p, &spec);
         assert_eq!(s.tokens, plain.tokens, "model_k {model_k}");
+        // The same numbers, not only the same choices: a near-tie elsewhere would flip a token.
+        assert_eq!(s.logprob, plain.logprob, "model_k {model_k}");
         assert_eq!(s.stats.model_drafted > 0, model_k > 0, "{:?}", s.stats);
     }
     // A cancelled build stops with Cancelled.
@@ -206,6 +208,7 @@ fn speculative_decoding_output_equals_greedy_on_random_models() {
             let spec = GenerateParams { speculative: Some(NgramConfig { max_k, ..Default::default() }), ..greedy(48) };
             let s = run(&mut lm, &p, &spec);
             assert_eq!(s.tokens, plain.tokens, "{layout} max_k {max_k}");
+            assert_eq!(s.logprob, plain.logprob, "{layout} max_k {max_k}");
             assert_eq!(s.text, plain.text);
         }
     }
@@ -224,8 +227,25 @@ fn speculative_decoding_output_equals_greedy_on_the_real_model_and_saves_passes(
     let plain = run(&mut lm, &p, &greedy(64));
     let spec = run(&mut lm, &p, &GenerateParams { speculative: Some(NgramConfig::default()), ..greedy(64) });
     assert_eq!(spec.tokens, plain.tokens);
+    assert_eq!(spec.logprob, plain.logprob);
     assert!(spec.stats.accepted > 0, "{:?}", spec.stats);
     assert!(spec.stats.forward_passes < plain.stats.forward_passes, "{:?} vs {:?}", spec.stats, plain.stats);
+}
+
+/// A prompt longer than the attention kernel's step passes (283 tokens) is computed by its prompt
+/// path, which rounds differently; plain steps recompute the prompt's last position, so the first
+/// speculative pass must too, even when it has a draft (the model's own drafts give one at once).
+#[test]
+fn speculative_decoding_equals_greedy_after_a_long_prompt_whose_first_pass_has_a_draft() {
+    let mut lm = open(&smollm2());
+    assert!(lm.drafts.is_some(), "the set-up computes the default model's own drafts (kogi models drafts)");
+    let p = kogi_core::bench::generate::rag_prompt(&lm, kogi_core::bench::generate::RAG_QUESTION).unwrap();
+    assert!(p.len() > kogi_core::generate::onnx::attention::MAX_STEP_ROWS);
+    let plain = run(&mut lm, &p, &greedy(32));
+    let spec = run(&mut lm, &p, &GenerateParams { speculative: Some(NgramConfig::default()), ..greedy(32) });
+    assert!(spec.stats.model_drafted > 0, "{:?}", spec.stats);
+    assert_eq!(spec.tokens, plain.tokens);
+    assert_eq!(spec.logprob, plain.logprob);
 }
 
 #[test]

@@ -268,8 +268,11 @@ impl LanguageModel {
                     let mut draft = d.propose();
                     draft.truncate(room);
                     // With a draft the call has two rows or more already; without, re-feed `last`.
+                    // The first step re-feeds it anyway: the prompt pass computed its keys and values
+                    // (a prompt's attention rounds differently from a step's), and plain steps replace
+                    // them with a step's numbers.
                     let mut feed = Vec::with_capacity(draft.len() + 2);
-                    if draft.is_empty() {
+                    if draft.is_empty() || generated.len() == 1 {
                         self.decoder.truncate(&mut cache, base)?;
                         feed.push(last);
                     }
