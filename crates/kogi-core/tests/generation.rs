@@ -249,6 +249,22 @@ fn speculative_decoding_equals_greedy_after_a_long_prompt_whose_first_pass_has_a
 }
 
 #[test]
+fn kogis_int4_kernel_keeps_the_answer_and_speculation_equal_to_greedy() {
+    if !kogi_core::generate::onnx::nbits::vnni() {
+        eprintln!("kogi's MatMulNBits kernel needs AVX-512 VNNI, which this CPU lacks: ONNX Runtime's runs");
+        return;
+    }
+    let mut lm = LanguageModel::open(&smollm2(), &SessionConfig { own_matmul: true, ..cpu() }).unwrap();
+    let mut p = vec![lm.tokenizer.bos_id().unwrap()];
+    p.extend(lm.tokenizer.encode("The capital of France is").unwrap());
+    assert!(run(&mut lm, &p, &greedy(4)).text.starts_with(" Paris"));
+    let rag = kogi_core::bench::generate::rag_prompt(&lm, kogi_core::bench::generate::RAG_QUESTION).unwrap();
+    let plain = run(&mut lm, &rag, &greedy(32));
+    let spec = run(&mut lm, &rag, &GenerateParams { speculative: Some(NgramConfig::default()), ..greedy(32) });
+    assert_eq!((spec.tokens, spec.logprob), (plain.tokens, plain.logprob));
+}
+
+#[test]
 fn the_real_model_knows_the_capital_of_france() {
     let mut lm = open(&smollm2());
     let mut p = vec![lm.tokenizer.bos_id().unwrap()];

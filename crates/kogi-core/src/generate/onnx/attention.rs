@@ -14,16 +14,12 @@
 //!
 //! Semantics are ONNX Runtime's (com.microsoft `GroupQueryAttention`, BNSH cache, rotary from the
 //! cos/sin caches, lengths from `seqlens_k`); the nodes are switched to this kernel when kogi opens a
-//! float32 decoder on the CPU ([`super::graph::with_own_attention`]); the file stays as it is.
+//! float32 decoder on the CPU ([`super::graph::with_own_kernels`]); the file stays as it is.
 
 use crate::generate::sampling::exp_nonpositive;
-use ort::operator::{BoxedKernel, ComputeContext, KernelContext, Operator, OperatorDomain, OperatorInput, OperatorOutput};
+use ort::operator::{BoxedKernel, ComputeContext, KernelContext, Operator, OperatorInput, OperatorOutput};
 use ort::value::TensorElementType;
 
-/// The domain the switched nodes are put in: as long as `com.microsoft`, so the switch rewrites the
-/// name in place (see [`super::graph::with_own_attention`]).
-pub const DOMAIN: &str = "kogi.attn.cpu";
-const _: () = assert!(DOMAIN.len() == "com.microsoft".len());
 
 /// Keys per block of the partial softmax.
 const BLOCK: usize = 256;
@@ -818,10 +814,6 @@ fn compute(heads: &Heads, ctx: &ComputeContext) -> ort::Result<()> {
     attend(&h, &pass, pk, pv, capacity, out, &par).map_err(ort::Error::new)
 }
 
-/// The operator domain to register on a session that runs switched nodes.
-pub fn domain() -> ort::Result<OperatorDomain> {
-    OperatorDomain::new(DOMAIN)?.add(GroupQueryAttention)
-}
 
 #[cfg(test)]
 mod tests {

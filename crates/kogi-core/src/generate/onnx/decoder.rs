@@ -191,6 +191,7 @@ impl Decoder {
             .unwrap_or(false);
         let fused = std::cell::Cell::new(false);
         let fused_note = std::cell::RefCell::new(None);
+        let own = own_kernels(config);
         let commit = |b: &mut ort::session::builder::SessionBuilder, p: Provider| {
             fused.set(false);
             let wanted = match steps {
@@ -198,11 +199,11 @@ impl Decoder {
                 DeviceSteps::On => true,
                 DeviceSteps::Off => false,
             };
-            if p == Provider::Cpu && own_attention() {
-                match with_own_attention(b, &model_file) {
+            if p == Provider::Cpu && (own.attention || own.matmul) {
+                match with_own_kernels(b, &model_file, own) {
                     Ok(Some(session)) => return Ok(session),
                     Ok(None) => {}
-                    Err(why) => tracing::info!(%why, "decoder opened with ONNX Runtime's attention"),
+                    Err(why) => tracing::info!(%why, "decoder opened with ONNX Runtime's kernels"),
                 }
             }
             if !(shared_kv && wanted) {
@@ -888,21 +889,25 @@ fn commit_edited(b: ort::session::builder::SessionBuilder, file: &Path, edited: 
     b.commit_from_memory(edited).map_err(|e| e.to_string())
 }
 
-/// Whether float32 decoders on the CPU run kogi's attention kernel: the default, since it steps
-/// faster at long prompts and is as close to llama.cpp as ONNX Runtime's kernel, teacher-forced
-/// (BENCHMARKS.md, "kogi's own attention kernel"). `KOGI_ATTENTION=onnxruntime` keeps ONNX
-/// Runtime's kernel.
-fn own_attention() -> bool {
-    std::env::var("KOGI_ATTENTION").map_or(true, |v| v != "onnxruntime")
+/// Which of kogi's CPU kernels float32 decoders on the CPU run. Attention: the default, since it
+/// steps faster at long prompts and is as close to llama.cpp as ONNX Runtime's kernel,
+/// teacher-forced (BENCHMARKS.md, "kogi's own attention kernel"); `KOGI_ATTENTION=onnxruntime`
+/// keeps ONNX Runtime's. `MatMulNBits`: opt-in (`own_matmul` or `KOGI_MATMUL=kogi`, CPUs with
+/// AVX-512 VNNI) — its
+/// prompt passes are faster than ONNX Runtime's but its one-row steps slower (BENCHMARKS.md,
+/// "kogi's own int4 matrix kernel").
+pub(crate) fn own_kernels(config: &SessionConfig) -> graph::OwnKernels {
+    let var = |name: &str| std::env::var(name).unwrap_or_default();
+    graph::OwnKernels { attention: var("KOGI_ATTENTION") != "onnxruntime", matmul: (config.own_matmul || var("KOGI_MATMUL") == "kogi") && super::nbits::vnni() }
 }
 
-/// The decoder with its attention nodes on kogi's CPU kernel ([`super::attention`]); `None` when
-/// it has no such nodes. An error leaves the caller to open the file as it is.
-fn with_own_attention(b: &mut ort::session::builder::SessionBuilder, file: &Path) -> std::result::Result<Option<Session>, String> {
+/// The decoder with nodes on kogi's CPU kernels; `None` when it has none to switch. An error leaves
+/// the caller to open the file as it is.
+fn with_own_kernels(b: &mut ort::session::builder::SessionBuilder, file: &Path, which: graph::OwnKernels) -> std::result::Result<Option<Session>, String> {
     let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    let Some(edited) = graph::with_own_attention(&bytes)? else { return Ok(None) };
+    let Some(edited) = graph::with_own_kernels(&bytes, which)? else { return Ok(None) };
     drop(bytes);
-    let domain = super::attention::domain().map_err(|e| e.to_string())?;
+    let domain = super::kernels_domain().map_err(|e| e.to_string())?;
     let b = b.clone().with_operators(domain).map_err(|e| e.to_string())?;
     commit_edited(b, file, &edited).map(Some)
 }

@@ -108,23 +108,39 @@ pub fn with_step_outputs(model: &[u8]) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-/// The model `model` with its `GroupQueryAttention` nodes moved to kogi's CPU kernel
-/// ([`super::attention`]), or `None` when it has none. The domain name is rewritten in place (same
-/// length, so no enclosing length changes) and the domain's opset is appended as a second
-/// `opset_import` (repeated fields merge). Other fields are left byte for byte as they are.
-pub fn with_own_attention(model: &[u8]) -> Result<Option<Vec<u8>>, String> {
+/// Which of kogi's CPU kernels a decoder's nodes move to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OwnKernels {
+    /// `GroupQueryAttention` ([`super::attention`]).
+    pub attention: bool,
+    /// `MatMulNBits` of 4 or 8 bits in blocks of 32 with int8 activations ([`super::nbits`]).
+    pub matmul: bool,
+}
+
+/// The model `model` with the nodes `which` names moved to kogi's CPU kernels, or `None` when it
+/// has none. The domain name is rewritten in place (same length, so no enclosing length changes)
+/// and the domain's opset is appended as a second `opset_import` (repeated fields merge). Other
+/// fields are left byte for byte as they are.
+pub fn with_own_kernels(model: &[u8], which: OwnKernels) -> Result<Option<Vec<u8>>, String> {
     const MS: &[u8] = b"com.microsoft";
     let mut out = model.to_vec();
     let mut switched = 0;
     for graph in fields(model, 0..model.len(), 7)? {
+        let uint8 = if which.matmul { uint8_initializers(model, graph.clone())? } else { Default::default() };
         for node in fields(model, graph, 1)? {
             let op = fields(model, node.clone(), 4)?;
-            let domain = fields(model, node, 7)?;
-            if let ([op], [dom]) = (&op[..], &domain[..])
-                && &model[op.clone()] == b"GroupQueryAttention"
-                && &model[dom.clone()] == MS
-            {
-                out[dom.clone()].copy_from_slice(super::attention::DOMAIN.as_bytes());
+            let domain = fields(model, node.clone(), 7)?;
+            let ([op], [dom]) = (&op[..], &domain[..]) else { continue };
+            if &model[dom.clone()] != MS {
+                continue;
+            }
+            let take = match &model[op.clone()] {
+                b"GroupQueryAttention" => which.attention,
+                b"MatMulNBits" => which.matmul && nbits_fits(&onnx::NodeProto::decode(&model[node]).map_err(|e| e.to_string())?, &uint8),
+                _ => false,
+            };
+            if take {
+                out[dom.clone()].copy_from_slice(super::DOMAIN.as_bytes());
                 switched += 1;
             }
         }
@@ -132,10 +148,42 @@ pub fn with_own_attention(model: &[u8]) -> Result<Option<Vec<u8>>, String> {
     if switched == 0 {
         return Ok(None);
     }
-    ModelProto { opset_import: vec![OperatorSetIdProto { domain: super::attention::DOMAIN.into(), version: 1 }], ..Default::default() }
+    ModelProto { opset_import: vec![OperatorSetIdProto { domain: super::DOMAIN.into(), version: 1 }], ..Default::default() }
         .encode(&mut out)
         .map_err(|e| e.to_string())?;
     Ok(Some(out))
+}
+
+/// Whether a `MatMulNBits` node is one kogi's kernel computes as ONNX Runtime would: 4 or 8 bits,
+/// blocks of 32, int8 activations (`accuracy_level` 4), no bias or group index, zero points (if
+/// any) packed uint8 and only on 4-bit weights (an 8-bit weight less its zero point must fit a byte).
+fn nbits_fits(node: &onnx::NodeProto, uint8: &std::collections::HashSet<String>) -> bool {
+    let attr = |name: &str| node.attribute.iter().find(|a| a.name == name).and_then(|a| a.i);
+    let shape_ok = matches!(attr("bits"), Some(4 | 8)) && attr("block_size") == Some(super::nbits::BLOCK as i64) && attr("K").is_some_and(|k| k > 0 && k % super::nbits::BLOCK as i64 == 0);
+    let zeros_ok = match node.input.get(3).map(String::as_str) {
+        None | Some("") => true,
+        Some(z) => attr("bits") == Some(4) && uint8.contains(z),
+    };
+    shape_ok && attr("accuracy_level") == Some(4) && (3..=4).contains(&node.input.len()) && zeros_ok
+}
+
+/// Names of the graph's uint8 initializers.
+fn uint8_initializers(model: &[u8], graph: std::ops::Range<usize>) -> Result<std::collections::HashSet<String>, String> {
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct Header {
+        #[prost(int32, tag = "2")]
+        data_type: i32,
+        #[prost(string, tag = "8")]
+        name: String,
+    }
+    let mut names = std::collections::HashSet::new();
+    for t in fields(model, graph, 5)? {
+        let h = Header::decode(&model[t]).map_err(|e| e.to_string())?;
+        if h.data_type == 2 {
+            names.insert(h.name);
+        }
+    }
+    Ok(names)
 }
 
 /// The byte ranges of every length-delimited field `number` in the message at `within`.
@@ -320,6 +368,7 @@ mod tests {
 
     #[test]
     fn only_attention_nodes_move_to_kogis_kernel_and_everything_else_stays_byte_for_byte() {
+        let with_own_attention = |m: &[u8]| with_own_kernels(m, OwnKernels { attention: true, matmul: false });
         let mut g = Nodes::default();
         g.add_in("com.microsoft", "MatMulNBits", "proj", &["x", "w"], &["y"], vec![]);
         g.add_in("com.microsoft", "GroupQueryAttention", "attn", &["y"], &["z"], vec![int("num_heads", 9)]);
@@ -329,13 +378,37 @@ mod tests {
         let m = ModelProto::decode(out.as_slice()).unwrap();
         let nodes = m.graph.unwrap().node;
         let domains: Vec<&str> = nodes.iter().map(|n| n.domain.as_str()).collect();
-        assert_eq!(domains, ["com.microsoft", super::super::attention::DOMAIN, ""]);
+        assert_eq!(domains, ["com.microsoft", super::super::DOMAIN, ""]);
         assert_eq!(nodes[1].attribute.len(), 1, "attributes kept");
-        assert!(m.opset_import.iter().any(|o| o.domain == super::super::attention::DOMAIN));
-        assert_eq!(out.len() - model.len(), ModelProto { opset_import: vec![OperatorSetIdProto { domain: super::super::attention::DOMAIN.into(), version: 1 }], ..Default::default() }.encoded_len());
+        assert!(m.opset_import.iter().any(|o| o.domain == super::super::DOMAIN));
+        assert_eq!(out.len() - model.len(), ModelProto { opset_import: vec![OperatorSetIdProto { domain: super::super::DOMAIN.into(), version: 1 }], ..Default::default() }.encoded_len());
         let mut plain = Nodes::default();
         plain.add("Add", "add", &["x", "x"], &["out"], vec![]);
         assert!(with_own_attention(&head_model("p", plain, vec![], vec![])).unwrap().is_none());
+    }
+
+    #[test]
+    fn only_matmul_nodes_kogis_kernel_computes_as_onnx_runtime_does_are_switched() {
+        let attrs = |bits: i64, block: i64, level: i64| vec![int("K", 64), int("N", 8), int("bits", bits), int("block_size", block), int("accuracy_level", level)];
+        let mut g = Nodes::default();
+        g.add_in("com.microsoft", "MatMulNBits", "fits", &["x", "b4", "s"], &["y1"], attrs(4, 32, 4));
+        g.add_in("com.microsoft", "MatMulNBits", "zeros", &["x", "b4", "s", "z"], &["y2"], attrs(4, 32, 4));
+        g.add_in("com.microsoft", "MatMulNBits", "eight", &["x", "b8", "s"], &["y3"], attrs(8, 32, 4));
+        g.add_in("com.microsoft", "MatMulNBits", "eight_zeros", &["x", "b8", "s", "z"], &["y4"], attrs(8, 32, 4));
+        g.add_in("com.microsoft", "MatMulNBits", "block64", &["x", "b4", "s"], &["y5"], attrs(4, 64, 4));
+        g.add_in("com.microsoft", "MatMulNBits", "float_compute", &["x", "b4", "s"], &["y6"], attrs(4, 32, 0));
+        g.add_in("com.microsoft", "MatMulNBits", "bias", &["x", "b4", "s", "", "", "bias"], &["y7"], attrs(4, 32, 4));
+        g.add_in("com.microsoft", "MatMulNBits", "float_zeros", &["x", "b4", "s", "s"], &["y8"], attrs(4, 32, 4));
+        g.add_in("com.microsoft", "GroupQueryAttention", "attn", &["y1"], &["a"], vec![]);
+        let initializer = ["b4", "b8", "z"].map(|n| onnx::TensorProto { name: n.into(), data_type: 2, dims: vec![1], raw_data: vec![0], ..Default::default() }).to_vec();
+        let model = ModelProto { graph: Some(GraphProto { node: g.0, initializer, ..Default::default() }), ..Default::default() }.encode_to_vec();
+        let out = with_own_kernels(&model, OwnKernels { attention: false, matmul: true }).unwrap().expect("switched nodes");
+        let nodes = ModelProto::decode(out.as_slice()).unwrap().graph.unwrap().node;
+        let moved: Vec<&str> = nodes.iter().filter(|n| n.domain == super::super::DOMAIN).map(|n| n.name.as_str()).collect();
+        assert_eq!(moved, ["fits", "zeros", "eight"]);
+        let both = with_own_kernels(&model, OwnKernels { attention: true, matmul: true }).unwrap().unwrap();
+        let nodes = ModelProto::decode(both.as_slice()).unwrap().graph.unwrap().node;
+        assert_eq!(nodes.iter().filter(|n| n.domain == super::super::DOMAIN).count(), 4);
     }
 
     #[test]

@@ -10,10 +10,21 @@
 
 pub mod attention;
 pub mod batch;
+pub mod nbits;
 pub mod decoder;
 mod device_steps;
 pub mod graph;
 pub mod scoring;
+
+/// The domain nodes switched to kogi's CPU kernels ([`attention`], [`nbits`]) are put in: as long
+/// as `com.microsoft`, so the switch rewrites the name in place ([`graph::with_own_kernels`]).
+pub const DOMAIN: &str = "kogi.kern.cpu";
+const _: () = assert!(DOMAIN.len() == "com.microsoft".len());
+
+/// The operator domain to register on a session that runs switched nodes.
+pub fn kernels_domain() -> ort::Result<ort::operator::OperatorDomain> {
+    ort::operator::OperatorDomain::new(DOMAIN)?.add(attention::GroupQueryAttention)?.add(nbits::MatMulNBits)
+}
 
 use super::chat::{ChatTokenizer, Message, StreamDecoder};
 use super::params::{FinishReason, GenerateParams, Generation, GenerationStats};
