@@ -694,7 +694,7 @@ fn block_body(s: &Shared, bi: usize, g: usize, rows: std::ops::Range<usize>, blk
     }
 }
 
-/// The operator ONNX Runtime calls for nodes in [`DOMAIN`].
+/// The operator ONNX Runtime calls for switched `GroupQueryAttention` nodes (in [`super::DOMAIN`]).
 pub struct GroupQueryAttention;
 
 impl Operator for GroupQueryAttention {
