@@ -364,6 +364,7 @@ unsafe fn unpack_avx512(w: &Weights, col: usize, pairs: usize, codes: &mut [i8],
 struct Unpack {
     idx: std::arch::x86_64::__m512i,
     second: u64,
+    zero_patterns: &'static [[u8; PAIR]; 256],
     kb: usize,
     blob: usize,
     zero_row: usize,
@@ -380,6 +381,7 @@ impl Unpack {
             idx: if w.bits == 4 { _mm512_set_epi32(1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0) } else { _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0) },
             // Bytes of the pair's second block: 16..32 and 48..64 (4-bit), 32..64 (8-bit).
             second: if w.bits == 4 { 0xFFFF_0000_FFFF_0000 } else { 0xFFFF_FFFF_0000_0000 },
+            zero_patterns: zero_patterns(),
             kb,
             blob: BLOCK * w.bits as usize / 8,
             zero_row: kb.div_ceil(2),
@@ -407,7 +409,7 @@ impl Unpack {
                     Some(z) => *z.get_unchecked(col * self.zero_row + p),
                     None => 0x88,
                 };
-                let z = _mm512_mask_blend_epi8(self.second, _mm512_set1_epi8((zb & 0xF) as i8), _mm512_set1_epi8((zb >> 4) as i8));
+                let z = _mm512_loadu_si512(self.zero_patterns[zb as usize].as_ptr() as *const _);
                 let v = _mm512_sub_epi8(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), z);
                 if full { v } else { _mm512_maskz_mov_epi8(!self.second, v) }
             } else {
@@ -422,6 +424,22 @@ impl Unpack {
     }
 }
 
+/// For each zero-point byte (low nibble: the pair's first block, high: its second), the 64 bytes
+/// subtracted from a 4-bit pair's codes.
+fn zero_patterns() -> &'static [[u8; PAIR]; 256] {
+    static TABLE: std::sync::OnceLock<Box<[[u8; PAIR]; 256]>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut t = Box::new([[0u8; PAIR]; 256]);
+        for (zb, row) in t.iter_mut().enumerate() {
+            for (i, v) in row.iter_mut().enumerate() {
+                let second = (i / 16) % 2 == 1;
+                *v = if second { (zb >> 4) as u8 } else { (zb & 0xF) as u8 };
+            }
+        }
+        t
+    })
+}
+
 /// One row against columns `cols`, unpacking each pair in registers: the same operations on the
 /// same values as [`group`], so the same bits, without the unpacked copy a single row cannot reuse.
 #[cfg(target_arch = "x86_64")]
@@ -430,15 +448,37 @@ unsafe fn one_row_avx512(w: &Weights, qx: &Quantized, m: usize, cols: std::ops::
     use std::arch::x86_64::*;
     let pairs = qx.pairs;
     let u = Unpack::new(w);
+    // The row's activations and scale patterns, read once for all columns.
+    let (a, s): (Vec<__m512i>, Vec<__m512>) = unsafe {
+        (0..pairs)
+            .map(|p| {
+                let a = _mm512_loadu_si512(qx.q.as_ptr().add((m * pairs + p) * PAIR) as *const _);
+                (a, _mm512_permutexvar_ps(u.idx, _mm512_maskz_loadu_ps(0b11, qx.scale.as_ptr().add(m * 2 * pairs + 2 * p))))
+            })
+            .unzip()
+    };
+    let mut col = cols.start;
     unsafe {
-        for col in cols {
+        while col + COLS <= cols.end {
+            let mut acc = [_mm512_setzero_ps(); COLS];
+            for p in 0..pairs {
+                for (c, acc) in acc.iter_mut().enumerate() {
+                    let (wv, start, sw) = u.pair(w, col + c, p);
+                    let d = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(start, a[p], wv));
+                    *acc = _mm512_fmadd_ps(d, _mm512_mul_ps(sw, s[p]), *acc);
+                }
+            }
+            for (c, acc) in acc.iter().enumerate() {
+                dst.put(m * w.n + col + c, _mm512_reduce_add_ps(*acc));
+            }
+            col += COLS;
+        }
+        for col in col..cols.end {
             let mut acc = _mm512_setzero_ps();
             for p in 0..pairs {
-                let a = _mm512_loadu_si512(qx.q.as_ptr().add((m * pairs + p) * PAIR) as *const _);
-                let s = _mm512_permutexvar_ps(u.idx, _mm512_maskz_loadu_ps(0b11, qx.scale.as_ptr().add(m * 2 * pairs + 2 * p)));
                 let (wv, start, sw) = u.pair(w, col, p);
-                let d = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(start, a, wv));
-                acc = _mm512_fmadd_ps(d, _mm512_mul_ps(sw, s), acc);
+                let d = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(start, a[p], wv));
+                acc = _mm512_fmadd_ps(d, _mm512_mul_ps(sw, s[p]), acc);
             }
             dst.put(m * w.n + col, _mm512_reduce_add_ps(acc));
         }
