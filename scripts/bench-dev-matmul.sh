@@ -7,12 +7,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd); cd "$root"
 questions=${1:-../shared/eval/dev.jsonl}
-lecture=../shared/data/LLM2024_day4_raw.txt
-cargo build -q --release -p kogi-cli
-kogi=${CARGO_TARGET_DIR:-$root/target}/release/kogi
-db=$(mktemp -d)/dev.sqlite3; trap 'rm -rf "$(dirname "$db")"' EXIT
-"$kogi" --db "$db" import "$lecture" >&2
-"$kogi" --db "$db" --threads 2 index >&2
+source scripts/dev-lecture-db.sh
 python3 - "$kogi" "$db" "$questions" <<'PY'
 import json, os, statistics, subprocess, sys
 kogi, db, path = sys.argv[1:4]
