@@ -20,7 +20,6 @@ use crate::generate::sampling::exp_nonpositive;
 use ort::operator::{BoxedKernel, ComputeContext, KernelContext, Operator, OperatorInput, OperatorOutput};
 use ort::value::TensorElementType;
 
-
 /// Keys per block of the partial softmax.
 const BLOCK: usize = 256;
 
@@ -805,15 +804,9 @@ fn compute(heads: &Heads, ctx: &ComputeContext) -> ort::Result<()> {
         }
     }
     let pass = Pass { batch: b, rows: s, head_dim: d, query: qdata, key: key_data, value: value_data, lengths: &lengths, cos: cos_data, sin: sin_data, rot_half };
-    let par = |n: usize, f: &(dyn Fn(usize) + Sync)| {
-        // One task needs no threads; a refused parallel loop still runs, on this thread.
-        if n <= 1 || ctx.par_for(n, n.min(1024), f).is_err() {
-            (0..n).for_each(f);
-        }
-    };
+    let par = |n: usize, f: &(dyn Fn(usize) + Sync)| super::on_pool(ctx, n, f);
     attend(&h, &pass, pk, pv, capacity, out, &par).map_err(ort::Error::new)
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -893,9 +893,8 @@ fn commit_edited(b: ort::session::builder::SessionBuilder, file: &Path, edited: 
 /// steps faster at long prompts and is as close to llama.cpp as ONNX Runtime's kernel,
 /// teacher-forced (BENCHMARKS.md, "kogi's own attention kernel"); `KOGI_ATTENTION=onnxruntime`
 /// keeps ONNX Runtime's. `MatMulNBits`: opt-in (`own_matmul` or `KOGI_MATMUL=kogi`, CPUs with
-/// AVX-512 VNNI) — its
-/// prompt passes are faster than ONNX Runtime's but its one-row steps slower (BENCHMARKS.md,
-/// "kogi's own int4 matrix kernel").
+/// AVX-512 VNNI) — its prompt passes are faster than ONNX Runtime's but its one-row steps slower
+/// (BENCHMARKS.md, "kogi's own int4 matrix kernel").
 pub(crate) fn own_kernels(config: &SessionConfig) -> graph::OwnKernels {
     let var = |name: &str| std::env::var(name).unwrap_or_default();
     graph::OwnKernels { attention: var("KOGI_ATTENTION") != "onnxruntime", matmul: (config.own_matmul || var("KOGI_MATMUL") == "kogi") && super::nbits::vnni() }

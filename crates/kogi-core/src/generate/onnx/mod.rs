@@ -10,10 +10,10 @@
 
 pub mod attention;
 pub mod batch;
-pub mod nbits;
 pub mod decoder;
 mod device_steps;
 pub mod graph;
+pub mod nbits;
 pub mod scoring;
 
 /// The domain nodes switched to kogi's CPU kernels ([`attention`], [`nbits`]) are put in: as long
@@ -24,6 +24,14 @@ const _: () = assert!(DOMAIN.len() == "com.microsoft".len());
 /// The operator domain to register on a session that runs switched nodes.
 pub fn kernels_domain() -> ort::Result<ort::operator::OperatorDomain> {
     ort::operator::OperatorDomain::new(DOMAIN)?.add(attention::GroupQueryAttention)?.add(nbits::MatMulNBits)
+}
+
+/// Runs `f(0..n)` for a kernel on ONNX Runtime's intra-op threads; one task needs no threads, and a
+/// refused parallel loop still runs, on this thread.
+pub(crate) fn on_pool(ctx: &ort::operator::ComputeContext, n: usize, f: &(dyn Fn(usize) + Sync)) {
+    if n <= 1 || ctx.par_for(n, n.min(1024), f).is_err() {
+        (0..n).for_each(f);
+    }
 }
 
 use super::chat::{ChatTokenizer, Message, StreamDecoder};

@@ -578,11 +578,7 @@ fn compute(n: usize, k: usize, bits: u8, ctx: &ComputeContext) -> ort::Result<()
     *out_shape.last_mut().expect("checked above") = n as i64;
     let mut out = ctx.output(0, out_shape)?.ok_or_else(|| missing("output"))?;
     let (_, out) = out.try_extract_tensor_mut::<f32>()?;
-    let par = |count: usize, f: &(dyn Fn(usize) + Sync)| {
-        if count <= 1 || ctx.par_for(count, count.min(1024), f).is_err() {
-            (0..count).for_each(f);
-        }
-    };
+    let par = |count: usize, f: &(dyn Fn(usize) + Sync)| super::on_pool(ctx, count, f);
     matmul(&w, x, rows, out, &par).map_err(ort::Error::new)
 }
 
