@@ -254,7 +254,7 @@ fn kogis_int4_kernel_keeps_the_answer_and_speculation_equal_to_greedy() {
         eprintln!("kogi's MatMulNBits kernel needs AVX-512 VNNI, which this CPU lacks: ONNX Runtime's runs");
         return;
     }
-    let mut lm = LanguageModel::open(&smollm2(), &SessionConfig { own_matmul: true, ..cpu() }).unwrap();
+    let mut lm = open(&smollm2());
     let mut p = vec![lm.tokenizer.bos_id().unwrap()];
     p.extend(lm.tokenizer.encode("The capital of France is").unwrap());
     assert!(run(&mut lm, &p, &greedy(4)).text.starts_with(" Paris"));

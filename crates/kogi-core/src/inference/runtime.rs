@@ -76,10 +76,6 @@ pub struct SessionConfig {
     /// this path; ONNX Runtime adds a timestamp and writes when the session closes (benchmarks).
     #[serde(skip)]
     pub profile: Option<PathBuf>,
-    /// Float32 decoders on the CPU run kogi's own `MatMulNBits` kernel where it applies (also
-    /// `KOGI_MATMUL=kogi`; CPUs with AVX-512 VNNI).
-    #[serde(skip)]
-    pub own_matmul: bool,
 }
 
 fn yes() -> bool {
@@ -88,7 +84,7 @@ fn yes() -> bool {
 
 impl Default for SessionConfig {
     fn default() -> Self {
-        Self { provider: Provider::Auto, threads: None, tensorrt_cache: None, tensorrt_profile: None, cuda_graph: true, half_graph: false, kogi_graph: false, profile: None, own_matmul: false }
+        Self { provider: Provider::Auto, threads: None, tensorrt_cache: None, tensorrt_profile: None, cuda_graph: true, half_graph: false, kogi_graph: false, profile: None }
     }
 }
 

@@ -191,7 +191,7 @@ impl Decoder {
             .unwrap_or(false);
         let fused = std::cell::Cell::new(false);
         let fused_note = std::cell::RefCell::new(None);
-        let own = own_kernels(config);
+        let own = own_kernels();
         let commit = |b: &mut ort::session::builder::SessionBuilder, p: Provider| {
             fused.set(false);
             let wanted = match steps {
@@ -892,12 +892,12 @@ fn commit_edited(b: ort::session::builder::SessionBuilder, file: &Path, edited: 
 /// Which of kogi's CPU kernels float32 decoders on the CPU run. Attention: the default, since it
 /// steps faster at long prompts and is as close to llama.cpp as ONNX Runtime's kernel,
 /// teacher-forced (BENCHMARKS.md, "kogi's own attention kernel"); `KOGI_ATTENTION=onnxruntime`
-/// keeps ONNX Runtime's. `MatMulNBits`: opt-in (`own_matmul` or `KOGI_MATMUL=kogi`, CPUs with
-/// AVX-512 VNNI) — its prompt passes are faster than ONNX Runtime's but its one-row steps slower
-/// (BENCHMARKS.md, "kogi's own int4 matrix kernel").
-pub(crate) fn own_kernels(config: &SessionConfig) -> graph::OwnKernels {
+/// keeps ONNX Runtime's. `MatMulNBits`: the default on CPUs with AVX-512 VNNI, since its weights,
+/// packed once, make prompts about twice and steps 1.15× as fast as ONNX Runtime's kernel
+/// (BENCHMARKS.md, "kogi's int4 kernel, repacked"); `KOGI_MATMUL=onnxruntime` keeps ONNX Runtime's.
+pub(crate) fn own_kernels() -> graph::OwnKernels {
     let var = |name: &str| std::env::var(name).unwrap_or_default();
-    graph::OwnKernels { attention: var("KOGI_ATTENTION") != "onnxruntime", matmul: (config.own_matmul || var("KOGI_MATMUL") == "kogi") && super::nbits::vnni() }
+    graph::OwnKernels { attention: var("KOGI_ATTENTION") != "onnxruntime", matmul: var("KOGI_MATMUL") != "onnxruntime" && super::nbits::vnni() }
 }
 
 /// The decoder with nodes on kogi's CPU kernels; `None` when it has none to switch. An error leaves

@@ -156,13 +156,13 @@ pub fn with_own_kernels(model: &[u8], which: OwnKernels) -> Result<Option<Vec<u8
 
 /// Whether a `MatMulNBits` node is one kogi's kernel computes as ONNX Runtime would: 4 or 8 bits,
 /// blocks of 32, int8 activations (`accuracy_level` 4), no bias or group index, zero points (if
-/// any) packed uint8 and only on 4-bit weights (an 8-bit weight less its zero point must fit a byte).
+/// any) packed uint8.
 fn nbits_fits(node: &onnx::NodeProto, uint8: &std::collections::HashSet<String>) -> bool {
     let attr = |name: &str| node.attribute.iter().find(|a| a.name == name).and_then(|a| a.i);
     let shape_ok = matches!(attr("bits"), Some(4 | 8)) && attr("block_size") == Some(super::nbits::BLOCK as i64) && attr("K").is_some_and(|k| k > 0 && k % super::nbits::BLOCK as i64 == 0);
     let zeros_ok = match node.input.get(3).map(String::as_str) {
         None | Some("") => true,
-        Some(z) => attr("bits") == Some(4) && uint8.contains(z),
+        Some(z) => uint8.contains(z),
     };
     shape_ok && attr("accuracy_level") == Some(4) && (3..=4).contains(&node.input.len()) && zeros_ok
 }
@@ -405,10 +405,10 @@ mod tests {
         let out = with_own_kernels(&model, OwnKernels { attention: false, matmul: true }).unwrap().expect("switched nodes");
         let nodes = ModelProto::decode(out.as_slice()).unwrap().graph.unwrap().node;
         let moved: Vec<&str> = nodes.iter().filter(|n| n.domain == super::super::DOMAIN).map(|n| n.name.as_str()).collect();
-        assert_eq!(moved, ["fits", "zeros", "eight"]);
+        assert_eq!(moved, ["fits", "zeros", "eight", "eight_zeros"]);
         let both = with_own_kernels(&model, OwnKernels { attention: true, matmul: true }).unwrap().unwrap();
         let nodes = ModelProto::decode(both.as_slice()).unwrap().graph.unwrap().node;
-        assert_eq!(nodes.iter().filter(|n| n.domain == super::super::DOMAIN).count(), 4);
+        assert_eq!(nodes.iter().filter(|n| n.domain == super::super::DOMAIN).count(), 5);
     }
 
     #[test]
