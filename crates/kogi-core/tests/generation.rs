@@ -255,6 +255,7 @@ fn kogis_int4_kernel_keeps_the_answer_and_speculation_equal_to_greedy() {
         return;
     }
     let mut lm = open(&smollm2());
+    assert!(lm.decoder.rows_independent, "every attention and int4 node on kogi's kernels: exact greedy steps are one row");
     let mut p = vec![lm.tokenizer.bos_id().unwrap()];
     p.extend(lm.tokenizer.encode("The capital of France is").unwrap());
     assert!(run(&mut lm, &p, &greedy(4)).text.starts_with(" Paris"));

@@ -151,6 +151,8 @@ pub struct GenerateBenchReport {
     pub provider: String,
     pub questions: Vec<QuestionRun>,
     pub results: Vec<PromptResult>,
+    /// Every attention and int4 product node on kogi's kernels: exact greedy steps are one row.
+    pub rows_independent: bool,
     /// As asked (0 runs once).
     pub runs: usize,
     pub step_outputs: bool,
@@ -434,6 +436,7 @@ pub fn generate(
         model: dir.to_owned(),
         ngram: params.ngram.clone(),
         picks_on_device: d.picks_on_device(),
+        rows_independent: d.rows_independent,
         prefill_chunk: params.prefill_chunk,
         provider: d.provider.to_string(),
         questions,
@@ -573,6 +576,7 @@ pub(super) mod tests {
             model: "m".into(),
             ngram: NgramConfig::default(),
             picks_on_device: true,
+            rows_independent: true,
             prefill_chunk: 512,
             provider: "cpu".into(),
             questions: vec![QuestionRun {

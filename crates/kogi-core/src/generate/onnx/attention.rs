@@ -383,7 +383,7 @@ fn pick_kernel() -> BlockKernel {
 
 const LANES: usize = 16;
 /// Keys scored together in a step.
-const KEYS: usize = 8;
+const KEYS: usize = 4;
 /// Value dimensions accumulated at once: two sets of four registers keep the FMA units busy.
 const WIDE: usize = 4 * LANES;
 /// Largest head size the kernel takes (`attend` refuses more).
@@ -445,6 +445,55 @@ fn weighted<const N: usize>(p: impl Fn(usize) -> f32, n: usize, first: usize, v:
     }
 }
 
+/// Scores of `N` keys (`ks`, `N × d`) against lane group `c` of the transposed queries, each lane
+/// rounding as [`dot`]: partial sums by dimension mod 16, combined by [`reduce`]'s tree. The tree is
+/// walked leaf pair by leaf pair, so only a few partials per key are live at once.
+#[inline(always)]
+fn lane_scores<const N: usize>(qt: &[f32], lanes: usize, c: usize, ks: &[f32], d: usize) -> [[f32; LANES]; N] {
+    // No closures here: a closure is compiled without the caller's target features (its
+    // `mul_add` would become a library call).
+    let b0 = add(pair::<N>(qt, lanes, c, ks, d, 0), pair::<N>(qt, lanes, c, ks, d, 4));
+    let b2 = add(pair::<N>(qt, lanes, c, ks, d, 2), pair::<N>(qt, lanes, c, ks, d, 6));
+    let b1 = add(pair::<N>(qt, lanes, c, ks, d, 1), pair::<N>(qt, lanes, c, ks, d, 5));
+    let b3 = add(pair::<N>(qt, lanes, c, ks, d, 3), pair::<N>(qt, lanes, c, ks, d, 7));
+    add(add(b0, b2), add(b1, b3))
+}
+
+/// Partial sums `p` and `p + 8`, added (the tree's first level).
+#[inline(always)]
+fn pair<const N: usize>(qt: &[f32], lanes: usize, c: usize, ks: &[f32], d: usize, p: usize) -> [[f32; LANES]; N] {
+    add(leaf::<N>(qt, lanes, c, ks, d, p), leaf::<N>(qt, lanes, c, ks, d, p + 8))
+}
+
+/// Partial sum `p` (dimensions p, p + 16, …) of `N` keys' scores, in lanes.
+#[inline(always)]
+fn leaf<const N: usize>(qt: &[f32], lanes: usize, c: usize, ks: &[f32], d: usize, p: usize) -> [[f32; LANES]; N] {
+    let mut acc = [[0f32; LANES]; N];
+    let mut dd = p;
+    while dd < d {
+        let q: &[f32; LANES] = qt[dd * lanes + c * LANES..dd * lanes + (c + 1) * LANES].try_into().expect("a lane group");
+        for (t, a) in acc.iter_mut().enumerate() {
+            // SAFETY: `ks` holds N rows of `d`, and `t < N`, `dd < d`.
+            let kd = unsafe { *ks.get_unchecked(t * d + dd) };
+            for l in 0..LANES {
+                a[l] = q[l].mul_add(kd, a[l]);
+            }
+        }
+        dd += LANES;
+    }
+    acc
+}
+
+#[inline(always)]
+fn add<const N: usize>(mut a: [[f32; LANES]; N], b: [[f32; LANES]; N]) -> [[f32; LANES]; N] {
+    for (x, y) in a.iter_mut().zip(&b) {
+        for l in 0..LANES {
+            x[l] += y[l];
+        }
+    }
+    a
+}
+
 /// `weighted` over a head's whole dimension, in lane groups.
 #[inline(always)]
 fn weighted_all(p: impl Fn(usize) -> f32 + Copy, n: usize, first: usize, v: &[f32], d: usize, out: &mut [f32]) {
@@ -486,35 +535,24 @@ fn tile_body(s: &Shared, bi: usize, g: usize, rows: std::ops::Range<usize>, blk:
     }
     let n = hi - lo;
     if steps {
-        // Eight keys at a time: each lane's score is a chain of products over the dimensions, and
-        // eight independent chains keep the FMA units busy.
+        // Each lane's score rounds as the one-row kernel's `dot`: sixteen partial sums by dimension
+        // (dimension mod 16, in order), then the same tree, so a row's scores do not depend on
+        // whether its pass has one row or several.
         let mut j = lo;
         while j < hi {
             let m = if j + KEYS <= hi { KEYS } else { 1 };
             let ks = &s.k[(base + j) * d..(base + j + m) * d];
             for c in 0..lanes / LANES {
-                let mut acc = [[0f32; LANES]; KEYS];
-                for dd in 0..d {
-                    let q: &[f32; LANES] = qt[dd * lanes + c * LANES..dd * lanes + (c + 1) * LANES].try_into().expect("a lane group");
-                    if m == KEYS {
-                        for (t, a) in acc.iter_mut().enumerate() {
-                            // SAFETY: `ks` holds KEYS rows of `d`, and `t < KEYS`, `dd < d`.
-                            let kd = unsafe { *ks.get_unchecked(t * d + dd) };
-                            for l in 0..LANES {
-                                a[l] = q[l].mul_add(kd, a[l]);
-                            }
-                        }
-                    } else {
-                        let kd = ks[dd];
-                        for l in 0..LANES {
-                            acc[0][l] = q[l].mul_add(kd, acc[0][l]);
-                        }
-                    }
+                let mut one = [[0f32; LANES]; KEYS];
+                if m == KEYS {
+                    one = lane_scores::<KEYS>(qt, lanes, c, ks, d);
+                } else {
+                    one[0] = lane_scores::<1>(qt, lanes, c, ks, d)[0];
                 }
-                for (t, a) in acc.iter().take(m).enumerate() {
+                for (t, x) in one.iter().take(m).enumerate() {
                     let o = &mut scores[(j + t - first) * lanes + c * LANES..][..LANES];
                     for l in 0..LANES {
-                        o[l] = a[l] * s.heads.scale;
+                        o[l] = x[l] * s.heads.scale;
                     }
                 }
             }
@@ -571,9 +609,12 @@ fn tile_body(s: &Shared, bi: usize, g: usize, rows: std::ops::Range<usize>, blk:
                 m[l] = if seen { m[l].max(x[l]) } else { m[l] };
             }
         }
-        let mut sum = [0f32; LANES];
+        // Sums by key position mod 16, then the one-row kernel's tree (steps), or in key order
+        // (prompts).
+        let mut sums = [[0f32; LANES]; LANES];
         for j in lo..hi {
             let x: &mut [f32; LANES] = (&mut scores[at(j)..at(j) + LANES]).try_into().expect("a lane group");
+            let sum = &mut sums[if steps { j % LANES } else { 0 }];
             for l in 0..LANES {
                 let seen = j >= llo[l] && j < lhi[l];
                 let p = exp_nonpositive(x[l] - m[l]);
@@ -581,6 +622,16 @@ fn tile_body(s: &Shared, bi: usize, g: usize, rows: std::ops::Range<usize>, blk:
                 sum[l] += x[l];
             }
         }
+        let mut w = LANES / 2;
+        while steps && w > 0 {
+            for p in 0..w {
+                for l in 0..LANES {
+                    sums[p][l] += sums[p + w][l];
+                }
+            }
+            w /= 2;
+        }
+        let sum = sums[0];
         for l in 0..LANES {
             let qi = c * LANES + l;
             let (r, h) = (qi / group, qi % group);
@@ -897,9 +948,7 @@ mod tests {
         let fresh = || (vec![0f32; h.kv * capacity * d], vec![0f32; h.kv * capacity * d]);
         let (mut k1, mut v1) = fresh();
         run(&mut k1, &mut v1, 0, prompt);
-        for i in 0..steps {
-            run(&mut k1, &mut v1, prompt + i, 1);
-        }
+        let ones: Vec<f32> = (0..steps).flat_map(|i| run(&mut k1, &mut v1, prompt + i, 1)).collect();
         let (mut k2, mut v2) = fresh();
         run(&mut k2, &mut v2, 0, prompt);
         let pairs = [run(&mut k2, &mut v2, prompt, 2), run(&mut k2, &mut v2, prompt + 2, 2)].concat();
@@ -907,6 +956,7 @@ mod tests {
         run(&mut k3, &mut v3, 0, prompt);
         let all = run(&mut k3, &mut v3, prompt, steps);
         assert_eq!(pairs, all, "a row's result depends on the pass it is in");
+        assert_eq!(ones, all, "a one-row step rounds differently from a row of a longer step");
         assert_eq!(k1, k3);
     }
 

@@ -71,6 +71,9 @@ pub struct Decoder {
     /// A logits buffer given back by the caller ([`Decoder::recycle`]), so a decode step allocates
     /// nothing (a vocabulary's logits are ~200 KB: a fresh one each step cost malloc and page faults).
     spare: Option<Vec<f32>>,
+    /// A step's row comes out the same in a pass of one row as in one of several (every attention and
+    /// int4 product node on kogi's kernels): greedy steps need no second row to equal speculation.
+    pub rows_independent: bool,
 }
 
 /// How decode steps get their inputs and make their greedy choice.
@@ -191,9 +194,11 @@ impl Decoder {
             .unwrap_or(false);
         let fused = std::cell::Cell::new(false);
         let fused_note = std::cell::RefCell::new(None);
+        let rows_independent = std::cell::Cell::new(false);
         let own = own_kernels();
         let commit = |b: &mut ort::session::builder::SessionBuilder, p: Provider| {
             fused.set(false);
+            rows_independent.set(false);
             let wanted = match steps {
                 DeviceSteps::Auto => matches!(p, Provider::Cuda | Provider::TensorRt),
                 DeviceSteps::On => true,
@@ -201,7 +206,10 @@ impl Decoder {
             };
             if p == Provider::Cpu && (own.attention || own.matmul) {
                 match with_own_kernels(b, &model_file, own) {
-                    Ok(Some(session)) => return Ok(session),
+                    Ok(Some((session, independent))) => {
+                        rows_independent.set(independent);
+                        return Ok(session);
+                    }
                     Ok(None) => {}
                     Err(why) => tracing::info!(%why, "decoder opened with ONNX Runtime's kernels"),
                 }
@@ -235,6 +243,7 @@ impl Decoder {
         };
         let fused = fused.get();
         let fused_note = fused_note.into_inner();
+        let rows_independent = rows_independent.get();
         let inputs: Vec<(String, ValueType)> =
             session.inputs().iter().map(|o| (o.name().to_owned(), o.dtype().clone())).collect();
         let outputs: Vec<(String, ValueType)> =
@@ -334,6 +343,7 @@ impl Decoder {
             host_steps: host_steps_possible,
             host_steps_possible,
             spare: None,
+            rows_independent,
         };
         // On other providers graphs do not apply; on CUDA they need the step outputs.
         if captures && !fused && me.cuda_graph_note.is_none() {
@@ -902,13 +912,13 @@ pub(crate) fn own_kernels() -> graph::OwnKernels {
 
 /// The decoder with nodes on kogi's CPU kernels; `None` when it has none to switch. An error leaves
 /// the caller to open the file as it is.
-fn with_own_kernels(b: &mut ort::session::builder::SessionBuilder, file: &Path, which: graph::OwnKernels) -> std::result::Result<Option<Session>, String> {
+fn with_own_kernels(b: &mut ort::session::builder::SessionBuilder, file: &Path, which: graph::OwnKernels) -> std::result::Result<Option<(Session, bool)>, String> {
     let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
     let Some(edited) = graph::with_own_kernels(&bytes, which)? else { return Ok(None) };
     drop(bytes);
     let domain = super::kernels_domain().map_err(|e| e.to_string())?;
     let b = b.clone().with_operators(domain).map_err(|e| e.to_string())?;
-    commit_edited(b, file, &edited).map(Some)
+    commit_edited(b, file, &edited.model).map(|s| Some((s, edited.rows_independent)))
 }
 
 /// Which positions' scores a pass returns: the last `n`, or one position (padded prefill).

@@ -117,14 +117,24 @@ pub struct OwnKernels {
     pub matmul: bool,
 }
 
+/// A decoder with nodes on kogi's CPU kernels.
+pub struct Switched {
+    pub model: Vec<u8>,
+    /// Every attention and int4 product node is on kogi's kernels, whose result for a row does not
+    /// depend on how many rows its pass has (prompts of more than [`super::attention::MAX_STEP_ROWS`]
+    /// aside): one-row steps then compute what a speculative verification pass computes.
+    pub rows_independent: bool,
+}
+
 /// The model `model` with the nodes `which` names moved to kogi's CPU kernels, or `None` when it
 /// has none. The domain name is rewritten in place (same length, so no enclosing length changes)
 /// and the domain's opset is appended as a second `opset_import` (repeated fields merge). Other
 /// fields are left byte for byte as they are.
-pub fn with_own_kernels(model: &[u8], which: OwnKernels) -> Result<Option<Vec<u8>>, String> {
+pub fn with_own_kernels(model: &[u8], which: OwnKernels) -> Result<Option<Switched>, String> {
     const MS: &[u8] = b"com.microsoft";
     let mut out = model.to_vec();
     let mut switched = 0;
+    let mut left = 0;
     for graph in fields(model, 0..model.len(), 7)? {
         let uint8 = if which.matmul { uint8_initializers(model, graph.clone())? } else { Default::default() };
         for node in fields(model, graph, 1)? {
@@ -142,6 +152,8 @@ pub fn with_own_kernels(model: &[u8], which: OwnKernels) -> Result<Option<Vec<u8
             if take {
                 out[dom.clone()].copy_from_slice(super::DOMAIN.as_bytes());
                 switched += 1;
+            } else if matches!(&model[op.clone()], b"GroupQueryAttention" | b"MatMulNBits") {
+                left += 1;
             }
         }
     }
@@ -151,7 +163,7 @@ pub fn with_own_kernels(model: &[u8], which: OwnKernels) -> Result<Option<Vec<u8
     ModelProto { opset_import: vec![OperatorSetIdProto { domain: super::DOMAIN.into(), version: 1 }], ..Default::default() }
         .encode(&mut out)
         .map_err(|e| e.to_string())?;
-    Ok(Some(out))
+    Ok(Some(Switched { model: out, rows_independent: left == 0 }))
 }
 
 /// Whether a `MatMulNBits` node is one kogi's kernel computes as ONNX Runtime would: 4 or 8 bits,
@@ -368,7 +380,7 @@ mod tests {
 
     #[test]
     fn only_attention_nodes_move_to_kogis_kernel_and_everything_else_stays_byte_for_byte() {
-        let with_own_attention = |m: &[u8]| with_own_kernels(m, OwnKernels { attention: true, matmul: false });
+        let with_own_attention = |m: &[u8]| with_own_kernels(m, OwnKernels { attention: true, matmul: false }).map(|s| s.map(|s| s.model));
         let mut g = Nodes::default();
         g.add_in("com.microsoft", "MatMulNBits", "proj", &["x", "w"], &["y"], vec![]);
         g.add_in("com.microsoft", "GroupQueryAttention", "attn", &["y"], &["z"], vec![int("num_heads", 9)]);
@@ -403,10 +415,12 @@ mod tests {
         let initializer = ["b4", "b8", "z"].map(|n| onnx::TensorProto { name: n.into(), data_type: 2, dims: vec![1], raw_data: vec![0], ..Default::default() }).to_vec();
         let model = ModelProto { graph: Some(GraphProto { node: g.0, initializer, ..Default::default() }), ..Default::default() }.encode_to_vec();
         let out = with_own_kernels(&model, OwnKernels { attention: false, matmul: true }).unwrap().expect("switched nodes");
+        assert!(!out.rows_independent, "nodes left on ONNX Runtime's kernels");
+        let out = out.model;
         let nodes = ModelProto::decode(out.as_slice()).unwrap().graph.unwrap().node;
         let moved: Vec<&str> = nodes.iter().filter(|n| n.domain == super::super::DOMAIN).map(|n| n.name.as_str()).collect();
         assert_eq!(moved, ["fits", "zeros", "eight", "eight_zeros"]);
-        let both = with_own_kernels(&model, OwnKernels { attention: true, matmul: true }).unwrap().unwrap();
+        let both = with_own_kernels(&model, OwnKernels { attention: true, matmul: true }).unwrap().unwrap().model;
         let nodes = ModelProto::decode(both.as_slice()).unwrap().graph.unwrap().node;
         assert_eq!(nodes.iter().filter(|n| n.domain == super::super::DOMAIN).count(), 5);
     }

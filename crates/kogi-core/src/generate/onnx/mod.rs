@@ -238,8 +238,10 @@ impl LanguageModel {
         let mut out = Output { decoder: StreamDecoder::new(&self.tokenizer), text: String::new(), emitted: 0, stops: &params.stop_strings };
         let mut generated: Vec<u32> = Vec::new();
         // Two-row steps keep greedy answers equal to speculative ones; a sampled answer has no
-        // speculative twin, so it steps one row at a time.
-        let exact_steps = params.exact_steps && params.sampling.is_greedy();
+        // speculative twin, so it steps one row at a time. On kogi's kernels one row already
+        // computes as it would among several: no re-fed rows at all.
+        let independent = self.decoder.rows_independent;
+        let exact_steps = params.exact_steps && params.sampling.is_greedy() && !independent;
         let mut drafter = speculate.map(|cfg| {
             let mut d = NgramDrafter::new(cfg).with_table(self.drafts.clone());
             d.extend(prompt);
@@ -268,10 +270,11 @@ impl LanguageModel {
             if cache.len + 1 >= cache.capacity {
                 break FinishReason::ContextFull;
             }
-            // Every step re-feeds the last cached token with the new one: ONNX Runtime's int4 kernels
+            // Exact steps re-feed the last cached token with the new one: ONNX Runtime's int4 kernels
             // compute a one-row call differently from a multi-row one (up to ~1 logit apart), and
             // multi-row results do not depend on the other rows. With at least two rows per call,
-            // plain and speculative decoding see the same numbers as an uncached pass, bit for bit.
+            // plain and speculative decoding see the same numbers, bit for bit. Decoders whose
+            // nodes are all on kogi's kernels need no second row (`independent`).
             let last = *history.iter().rev().nth(1).expect("prompt is not empty");
             let base = cache.len - 1;
             match drafter.as_mut() {
@@ -288,10 +291,11 @@ impl LanguageModel {
                     draft.truncate(room);
                     // With a draft the call has two rows or more already; without, re-feed `last`.
                     // The first step re-feeds it anyway: the prompt pass computed its keys and values
-                    // (a prompt's attention rounds differently from a step's), and plain steps replace
-                    // them with a step's numbers.
+                    // (a prompt's attention rounds differently from a step's), and plain exact steps
+                    // replace them with a step's numbers. Rows-independent decoders re-feed nothing,
+                    // as their plain steps do not.
                     let mut feed = Vec::with_capacity(draft.len() + 2);
-                    if draft.is_empty() || generated.len() == 1 {
+                    if !independent && (draft.is_empty() || generated.len() == 1) {
                         self.decoder.truncate(&mut cache, base)?;
                         feed.push(last);
                     }
