@@ -450,8 +450,8 @@ fn weighted<const N: usize>(p: impl Fn(usize) -> f32, n: usize, first: usize, v:
 /// walked leaf pair by leaf pair, so only a few partials per key are live at once.
 #[inline(always)]
 fn lane_scores<const N: usize>(qt: &[f32], lanes: usize, c: usize, ks: &[f32], d: usize) -> [[f32; LANES]; N] {
-    // No closures here: a closure is compiled without the caller's target features (its
-    // `mul_add` would become a library call).
+    // No closures here: a closure takes the target features of the function it is written in
+    // (none), not those of the kernel this is inlined into, and its `mul_add` became a library call.
     let b0 = add(pair::<N>(qt, lanes, c, ks, d, 0), pair::<N>(qt, lanes, c, ks, d, 4));
     let b2 = add(pair::<N>(qt, lanes, c, ks, d, 2), pair::<N>(qt, lanes, c, ks, d, 6));
     let b1 = add(pair::<N>(qt, lanes, c, ks, d, 1), pair::<N>(qt, lanes, c, ks, d, 5));

@@ -160,10 +160,189 @@ pub fn with_own_kernels(model: &[u8], which: OwnKernels) -> Result<Option<Switch
     if switched == 0 {
         return Ok(None);
     }
+    if which.matmul {
+        out = fold_minimums(&out)?;
+    }
     ModelProto { opset_import: vec![OperatorSetIdProto { domain: super::DOMAIN.into(), version: 1 }], ..Default::default() }
         .encode(&mut out)
         .map_err(|e| e.to_string())?;
     Ok(Some(Switched { model: out, rows_independent: left == 0 }))
+}
+
+/// kogi's conversions of blocks with minimums (Q4_1, Q4_K, Q5_*: `d·q + m`) add the minimums on a
+/// second path, `Add(MatMulNBits(x), MatMul(ReduceSum(Reshape(x, [0, 0, kb, 32]), -1), mins[kb][n]))`:
+/// four more nodes per product, a third of a CPU step's kernel time and most of its nodes. For
+/// products on kogi's kernel the minimums become the node's fifth input ([`super::nbits`] adds
+/// `mins · (block scale · block sum)` of the int8 activations, as llama.cpp's Q8_1 blocks do) and the
+/// path's nodes go. Nodes that do not read back byte for byte, and anything not of this exact
+/// shape, stay as they are.
+fn fold_minimums(model: &[u8]) -> Result<Vec<u8>, String> {
+    use std::collections::{HashMap, HashSet};
+    let Some(graph) = fields(model, 0..model.len(), 7)?.into_iter().next() else { return Ok(model.to_vec()) };
+    let (inits, longs) = initializers(model, graph.clone())?;
+    let fieldset = records(model, graph.clone())?;
+    let mut nodes: Vec<(usize, onnx::NodeProto)> = Vec::new();
+    for (i, r) in fieldset.iter().enumerate() {
+        if r.tag == 1 {
+            nodes.push((i, onnx::NodeProto::decode(&model[r.payload.clone()]).map_err(|e| e.to_string())?));
+        }
+    }
+    let mut producer: HashMap<&str, usize> = HashMap::new();
+    let mut consumers: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (j, (_, n)) in nodes.iter().enumerate() {
+        for o in &n.output {
+            producer.insert(o, j);
+        }
+        for x in n.input.iter().filter(|x| !x.is_empty()) {
+            consumers.entry(x).or_default().push(j);
+        }
+    }
+    let only = |name: &str, j: usize| consumers.get(name).is_some_and(|c| c == &[j]);
+    let made = |name: &str, op: &str| producer.get(name).copied().filter(|&j| nodes[j].1.op_type == op && nodes[j].1.domain.is_empty());
+    let mut drop: HashSet<usize> = HashSet::new();
+    let mut changed: HashMap<usize, onnx::NodeProto> = HashMap::new();
+    for (a, (_, add)) in nodes.iter().enumerate() {
+        if add.op_type != "Add" || !add.domain.is_empty() || add.input.len() != 2 || add.output.len() != 1 {
+            continue;
+        }
+        let attr = |n: &onnx::NodeProto, name: &str| n.attribute.iter().find(|x| x.name == name).and_then(|x| x.i);
+        let found = (|| {
+            let &nb = producer.get(add.input[0].as_str())?;
+            let node = &nodes[nb].1;
+            if node.op_type != "MatMulNBits" || node.domain != super::DOMAIN || node.input.len() > 4 || !only(&add.input[0], a) {
+                return None;
+            }
+            let mm = made(&add.input[1], "MatMul").filter(|_| only(&add.input[1], a))?;
+            let (k, n) = (attr(node, "K")? as usize, attr(node, "N")? as usize);
+            let kb = k / super::nbits::BLOCK;
+            let mins = nodes[mm].1.input.get(1)?;
+            (inits.get(mins.as_str())? == &(1, vec![kb as i64, n as i64])).then_some(())?;
+            let rs = &nodes[made(nodes[mm].1.input.first()?, "ReduceSum")?].1;
+            (attr(rs, "keepdims") == Some(0) && longs.get(rs.input.get(1)?)? == &[-1]).then_some(())?;
+            let rsh = &nodes[made(rs.input.first()?, "Reshape")?].1;
+            let shape = longs.get(rsh.input.get(1)?)?;
+            (rsh.input.first()? == &node.input[0] && shape == &[0, 0, kb as i64, super::nbits::BLOCK as i64]).then_some(())?;
+            // The node is rewritten from its decoded form: only if that reads back byte for byte.
+            (node.encode_to_vec() == model[fieldset[nodes[nb].0].payload.clone()]).then_some(())?;
+            Some((nb, mm, mins.clone()))
+        })();
+        let Some((nb, mm, mins)) = found else { continue };
+        let mut node = nodes[nb].1.clone();
+        node.input.resize(4, String::new());
+        node.input.push(mins);
+        node.output = add.output.clone();
+        changed.insert(nb, node);
+        drop.extend([a, mm]);
+    }
+    if changed.is_empty() {
+        return Ok(model.to_vec());
+    }
+    // Block sums no product reads any more go too.
+    for (j, (_, n)) in nodes.iter().enumerate() {
+        if n.op_type == "ReduceSum" && n.domain.is_empty() && n.output.iter().all(|o| consumers.get(o.as_str()).is_some_and(|c| !c.is_empty() && c.iter().all(|c| drop.contains(c)))) {
+            let reshape = n.input.first().and_then(|x| made(x, "Reshape"));
+            drop.insert(j);
+            if let Some(r) = reshape.filter(|&r| nodes[r].1.output.iter().all(|o| only(o, j))) {
+                drop.insert(r);
+            }
+        }
+    }
+    let mut new_graph = Vec::with_capacity(graph.len());
+    let by_record: HashMap<usize, usize> = nodes.iter().enumerate().map(|(j, (i, _))| (*i, j)).collect();
+    for (i, r) in fieldset.iter().enumerate() {
+        match by_record.get(&i) {
+            Some(j) if drop.contains(j) => {}
+            Some(j) if changed.contains_key(j) => {
+                prost::encoding::message::encode(1, &changed[j], &mut new_graph);
+            }
+            _ => new_graph.extend_from_slice(&model[r.whole.clone()]),
+        }
+    }
+    let mut out = Vec::with_capacity(model.len());
+    let mut done = false;
+    for r in records(model, 0..model.len())? {
+        if r.tag == 7 && !done {
+            prost::encoding::encode_key(7, prost::encoding::WireType::LengthDelimited, &mut out);
+            prost::encoding::encode_varint(new_graph.len() as u64, &mut out);
+            out.extend_from_slice(&new_graph);
+            done = true;
+        } else {
+            out.extend_from_slice(&model[r.whole]);
+        }
+    }
+    Ok(out)
+}
+
+/// One field of a message: its number, its bytes with key and length, and its payload.
+struct Record {
+    tag: u32,
+    whole: std::ops::Range<usize>,
+    payload: std::ops::Range<usize>,
+}
+
+/// Every field of the message at `within`, in order.
+fn records(bytes: &[u8], within: std::ops::Range<usize>) -> Result<Vec<Record>, String> {
+    use prost::encoding::{WireType, decode_key, decode_varint};
+    let bad = |e: prost::DecodeError| format!("model.onnx is not a readable ONNX model ({e})");
+    let mut buf = &bytes[within.clone()];
+    let mut out = Vec::new();
+    while !buf.is_empty() {
+        let at = within.end - buf.len();
+        let (tag, wire) = decode_key(&mut buf).map_err(bad)?;
+        let len = match wire {
+            WireType::Varint => {
+                decode_varint(&mut buf).map_err(bad)?;
+                0
+            }
+            WireType::SixtyFourBit => 8,
+            WireType::ThirtyTwoBit => 4,
+            WireType::LengthDelimited => decode_varint(&mut buf).map_err(bad)? as usize,
+            WireType::StartGroup | WireType::EndGroup => return Err("model.onnx holds protobuf groups, which ONNX never writes".into()),
+        };
+        if len > buf.len() {
+            return Err("model.onnx is cut short".into());
+        }
+        let start = within.end - buf.len();
+        buf = &buf[len..];
+        out.push(Record { tag, whole: at..start + len, payload: start..start + len });
+    }
+    Ok(out)
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct TensorHeader {
+    #[prost(int64, repeated, tag = "1")]
+    dims: Vec<i64>,
+    #[prost(int32, tag = "2")]
+    data_type: i32,
+    #[prost(string, tag = "8")]
+    name: String,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct LongTensor {
+    #[prost(int64, repeated, tag = "7")]
+    int64_data: Vec<i64>,
+    #[prost(bytes = "vec", tag = "9")]
+    raw_data: Vec<u8>,
+}
+
+type Initializers = (std::collections::HashMap<String, (i32, Vec<i64>)>, std::collections::HashMap<String, Vec<i64>>);
+
+/// The graph's initializers (name → data type and dims), and the values of its small int64 ones
+/// (shapes and axes; larger tensors are not read).
+fn initializers(model: &[u8], graph: std::ops::Range<usize>) -> Result<Initializers, String> {
+    let (mut all, mut longs) = (std::collections::HashMap::new(), std::collections::HashMap::new());
+    for t in fields(model, graph, 5)? {
+        let h = TensorHeader::decode(&model[t.clone()]).map_err(|e| e.to_string())?;
+        if h.data_type == 7 && h.dims.iter().product::<i64>() <= 16 {
+            let v = LongTensor::decode(&model[t]).map_err(|e| e.to_string())?;
+            let values = if v.int64_data.is_empty() { v.raw_data.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes"))).collect() } else { v.int64_data };
+            longs.insert(h.name.clone(), values);
+        }
+        all.insert(h.name, (h.data_type, h.dims));
+    }
+    Ok((all, longs))
 }
 
 /// Whether a `MatMulNBits` node is one kogi's kernel computes as ONNX Runtime would: 4 or 8 bits,
@@ -423,6 +602,41 @@ mod tests {
         let both = with_own_kernels(&model, OwnKernels { attention: true, matmul: true }).unwrap().unwrap().model;
         let nodes = ModelProto::decode(both.as_slice()).unwrap().graph.unwrap().node;
         assert_eq!(nodes.iter().filter(|n| n.domain == super::super::DOMAIN).count(), 5);
+    }
+
+    #[test]
+    fn block_minimums_fold_into_kogis_int4_node_and_their_path_goes() {
+        let attrs = vec![int("K", 64), int("N", 8), int("bits", 4), int("block_size", 32), int("accuracy_level", 4)];
+        let longs = |name: &str, v: &[i64]| onnx::TensorProto { name: name.into(), data_type: 7, dims: vec![v.len() as i64], raw_data: v.iter().flat_map(|x| x.to_le_bytes()).collect(), ..Default::default() };
+        let bytes = |name: &str, t: i32, dims: Vec<i64>| onnx::TensorProto { name: name.into(), data_type: t, dims, raw_data: vec![0; 4], ..Default::default() };
+        let build = |extra_reader: bool| {
+            let mut g = Nodes::default();
+            g.add_in("com.microsoft", "MatMulNBits", "mm", &["x", "b", "s", "z"], &["main"], attrs.clone());
+            g.add("Reshape", "rsh", &["x", "shape"], &["r"], vec![]);
+            g.add("ReduceSum", "rs", &["r", "axes"], &["sums"], vec![int("keepdims", 0)]);
+            g.add("MatMul", "mins", &["sums", "m"], &["shift"], vec![]);
+            g.add("Add", "add", &["main", "shift"], &["y"], vec![]);
+            if extra_reader {
+                g.add("Identity", "other", &["sums"], &["sums_too"], vec![]);
+            }
+            let initializer = vec![bytes("b", 2, vec![8, 2, 16]), bytes("z", 2, vec![8]), bytes("s", 1, vec![16]), bytes("m", 1, vec![2, 8]), longs("shape", &[0, 0, 2, 32]), longs("axes", &[-1])];
+            ModelProto { graph: Some(GraphProto { node: g.0, initializer, ..Default::default() }), ..Default::default() }.encode_to_vec()
+        };
+        let switched = with_own_kernels(&build(false), OwnKernels { attention: false, matmul: true }).unwrap().unwrap();
+        let graph = ModelProto::decode(switched.model.as_slice()).unwrap().graph.unwrap();
+        let ops: Vec<&str> = graph.node.iter().map(|n| n.op_type.as_str()).collect();
+        assert_eq!(ops, ["MatMulNBits"]);
+        assert_eq!((graph.node[0].input.clone(), graph.node[0].output.clone()), (vec!["x".to_string(), "b".into(), "s".into(), "z".into(), "m".into()], vec!["y".to_string()]));
+        assert_eq!(graph.initializer.len(), 6, "initializers are kept");
+        assert!(switched.rows_independent);
+        // Block sums another node reads stay; the product still folds.
+        let switched = with_own_kernels(&build(true), OwnKernels { attention: false, matmul: true }).unwrap().unwrap();
+        let graph = ModelProto::decode(switched.model.as_slice()).unwrap().graph.unwrap();
+        let ops: Vec<&str> = graph.node.iter().map(|n| n.op_type.as_str()).collect();
+        assert_eq!(ops, ["MatMulNBits", "Reshape", "ReduceSum", "Identity"]);
+        // Without kogi's int4 kernel nothing folds.
+        let switched = with_own_kernels(&build(false), OwnKernels { attention: true, matmul: false });
+        assert!(switched.unwrap().is_none());
     }
 
     #[test]

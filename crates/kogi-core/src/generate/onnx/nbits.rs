@@ -39,6 +39,9 @@ pub struct Weights<'a> {
     pub b: &'a [u8],
     pub scales: &'a [f32],
     pub zeros: Option<&'a [u8]>,
+    /// kogi's fifth input: each block's minimum `[k/32][n]`, added as `min · Σ x` over the block
+    /// (weights `d·q + m`, folded in by [`super::graph`] from the graph's second path).
+    pub mins: Option<&'a [f32]>,
 }
 
 impl Weights<'_> {
@@ -52,7 +55,7 @@ impl Weights<'_> {
             return Err(format!("MatMulNBits: {}-bit weights over {} inputs are not what kogi's kernel takes", self.bits, self.k));
         }
         let zero_row = (kb * self.bits as usize).div_ceil(8);
-        if self.b.len() != self.n * kb * BLOCK * self.bits as usize / 8 || self.scales.len() != self.n * kb || self.zeros.is_some_and(|z| z.len() != self.n * zero_row) {
+        if self.b.len() != self.n * kb * BLOCK * self.bits as usize / 8 || self.scales.len() != self.n * kb || self.zeros.is_some_and(|z| z.len() != self.n * zero_row) || self.mins.is_some_and(|m| m.len() != self.n * kb) {
             return Err("MatMulNBits: weights, scales and zero points of inconsistent sizes".into());
         }
         Ok(())
@@ -84,7 +87,7 @@ impl Weights<'_> {
 /// 4-bit: four registers, register `r`'s byte `4c + j` holding column `c`'s weight `8r + j` in its
 /// low nibble and `8r + 4 + j` in its high one; 8-bit: eight registers, byte `4c + j` of register
 /// `r` holding weight `4r + j`. Then the group's 16 scales and 16 zero points per block. Columns past
-/// `n` are zeros.
+/// `n` are zeros. Minimums, when the node has them, as the scales.
 pub struct Packed {
     n: usize,
     k: usize,
@@ -93,6 +96,7 @@ pub struct Packed {
     codes: Vec<u8>,
     scales: Vec<f32>,
     zeros: Vec<u8>,
+    mins: Option<Vec<f32>>,
 }
 
 impl Packed {
@@ -104,6 +108,7 @@ impl Packed {
         let mut codes = vec![0u8; groups * kb * per];
         let mut scales = vec![0f32; groups * kb * GROUP];
         let mut zeros = vec![0u8; groups * kb * GROUP];
+        let mut mins = w.mins.map(|_| vec![0f32; groups * kb * GROUP]);
         for col in 0..w.n {
             let (g, c) = (col / GROUP, col % GROUP);
             for blk in 0..kb {
@@ -119,9 +124,12 @@ impl Packed {
                 }
                 scales[(g * kb + blk) * GROUP + c] = w.scales[col * kb + blk];
                 zeros[(g * kb + blk) * GROUP + c] = w.zero(col, blk);
+                if let (Some(m), Some(src)) = (mins.as_mut(), w.mins) {
+                    m[(g * kb + blk) * GROUP + c] = src[blk * w.n + col];
+                }
             }
         }
-        Ok(Self { n: w.n, k: w.k, bits: w.bits, groups, codes, scales, zeros })
+        Ok(Self { n: w.n, k: w.k, bits: w.bits, groups, codes, scales, zeros, mins })
     }
 
     fn blocks(&self) -> usize {
@@ -303,6 +311,9 @@ unsafe fn groups_plain(p: &Packed, a: &Rows, groups: std::ops::Range<usize>, dst
                     let at = (g * kb + blk) * GROUP + c;
                     let d = (p.zeros[at] as f32).mul_add(-sum, dot[c] as f32);
                     acc[c] = d.mul_add(p.scales[at] * sa, acc[c]);
+                    if let Some(mins) = &p.mins {
+                        acc[c] = mins[at].mul_add(sa * sum, acc[c]);
+                    }
                 }
             }
             for (c, v) in acc.iter().enumerate() {
@@ -417,11 +428,18 @@ unsafe fn tile<const FOUR: bool, const R: usize, const G: usize>(p: &Packed, a: 
                 let at = ((g0 + g) * kb + blk) * GROUP;
                 let sw = _mm512_loadu_ps(p.scales.as_ptr().add(at));
                 let z = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(p.zeros.as_ptr().add(at) as *const _)));
+                let mn = match &p.mins {
+                    Some(mins) => Some(_mm512_loadu_ps(mins.as_ptr().add(at))),
+                    None => None,
+                };
                 for r in 0..R {
-                    let sum = _mm512_set1_ps(*a.sum.get_unchecked((m + r) * kb + blk));
-                    let sa = _mm512_set1_ps(*a.scale.get_unchecked((m + r) * kb + blk));
+                    let (sum1, sa1) = (*a.sum.get_unchecked((m + r) * kb + blk), *a.scale.get_unchecked((m + r) * kb + blk));
+                    let (sum, sa) = (_mm512_set1_ps(sum1), _mm512_set1_ps(sa1));
                     let d = _mm512_fnmadd_ps(z, sum, _mm512_cvtepi32_ps(_mm512_add_epi32(lo[r][g], hi[r][g])));
                     acc[r][g] = _mm512_fmadd_ps(d, _mm512_mul_ps(sw, sa), acc[r][g]);
+                    if let Some(mn) = mn {
+                        acc[r][g] = _mm512_fmadd_ps(mn, _mm512_set1_ps(sa1 * sum1), acc[r][g]);
+                    }
                 }
             }
         }
@@ -447,7 +465,7 @@ impl Operator for MatMulNBits {
 
     fn inputs(&self) -> impl IntoIterator<Item = OperatorInput> {
         use TensorElementType::{Float32, Uint8};
-        [OperatorInput::required(Float32), OperatorInput::required(Uint8), OperatorInput::required(Float32), OperatorInput::optional(Uint8)]
+        [OperatorInput::required(Float32), OperatorInput::required(Uint8), OperatorInput::required(Float32), OperatorInput::optional(Uint8), OperatorInput::optional(Float32)]
     }
 
     fn outputs(&self) -> impl IntoIterator<Item = OperatorOutput> {
@@ -469,6 +487,7 @@ fn pack_constant(k: &KernelContext, n: usize, kk: usize, bits: u8) -> Option<Pac
     let b = k.constant_input::<TensorValueType<u8>>(1).ok()?;
     let s = k.constant_input::<TensorValueType<f32>>(2).ok()?;
     let z = k.constant_input::<TensorValueType<u8>>(3).ok();
+    let mins = k.constant_input::<TensorValueType<f32>>(4).ok();
     let w = Weights {
         n,
         k: kk,
@@ -477,6 +496,10 @@ fn pack_constant(k: &KernelContext, n: usize, kk: usize, bits: u8) -> Option<Pac
         scales: s.try_extract_tensor::<f32>().ok()?.1,
         zeros: match &z {
             Some(z) => Some(z.try_extract_tensor::<u8>().ok()?.1),
+            None => None,
+        },
+        mins: match &mins {
+            Some(m) => Some(m.try_extract_tensor::<f32>().ok()?.1),
             None => None,
         },
     };
@@ -500,6 +523,7 @@ fn compute(n: usize, k: usize, bits: u8, packed: Option<&Packed>, ctx: &ComputeC
             let b = ctx.input(1)?.ok_or_else(|| missing("weights"))?;
             let s = ctx.input(2)?.ok_or_else(|| missing("scales"))?;
             let z = ctx.input(3)?;
+            let mins = ctx.input(4)?;
             let w = Weights {
                 n,
                 k,
@@ -508,6 +532,10 @@ fn compute(n: usize, k: usize, bits: u8, packed: Option<&Packed>, ctx: &ComputeC
                 scales: s.try_extract_tensor::<f32>()?.1,
                 zeros: match &z {
                     Some(z) => Some(z.try_extract_tensor::<u8>()?.1),
+                    None => None,
+                },
+                mins: match &mins {
+                    Some(m) => Some(m.try_extract_tensor::<f32>()?.1),
                     None => None,
                 },
             };
@@ -551,19 +579,26 @@ mod tests {
         b: Vec<u8>,
         scales: Vec<f32>,
         zeros: Option<Vec<u8>>,
+        mins: Option<Vec<f32>>,
     }
 
     impl Owned {
+        /// With a minimum per block (`[k/32][n]`).
+        fn with_mins(mut self, seed: u64) -> Self {
+            let mut r = Lcg(seed);
+            self.mins = Some((0..self.n * self.k / BLOCK).map(|_| 0.02 * r.float()).collect());
+            self
+        }
         fn random(n: usize, k: usize, bits: u8, zeros: bool, seed: u64) -> Self {
             let mut r = Lcg(seed);
             let kb = k / BLOCK;
             let b = (0..n * kb * BLOCK * bits as usize / 8).map(|_| r.next() as u8).collect();
             let scales = (0..n * kb).map(|_| 0.01 + 0.02 * r.float().abs()).collect();
             let zeros = zeros.then(|| (0..n * (kb * bits as usize).div_ceil(8)).map(|_| r.next() as u8).collect());
-            Self { n, k, bits, b, scales, zeros }
+            Self { n, k, bits, b, scales, zeros, mins: None }
         }
         fn weights(&self) -> Weights<'_> {
-            Weights { n: self.n, k: self.k, bits: self.bits, b: &self.b, scales: &self.scales, zeros: self.zeros.as_deref() }
+            Weights { n: self.n, k: self.k, bits: self.bits, b: &self.b, scales: &self.scales, zeros: self.zeros.as_deref(), mins: self.mins.as_deref() }
         }
         /// `[n][k]` as floats.
         fn dequantized(&self) -> Vec<f64> {
@@ -579,7 +614,8 @@ mod tests {
                         } else {
                             self.b[(c * kb + blk) * 32 + j]
                         };
-                        out[c * self.k + blk * BLOCK + j] = self.scales[c * kb + blk] as f64 * (code as f64 - w.zero(c, blk) as f64);
+                        let min = self.mins.as_ref().map_or(0.0, |m| m[blk * self.n + c] as f64);
+                        out[c * self.k + blk * BLOCK + j] = self.scales[c * kb + blk] as f64 * (code as f64 - w.zero(c, blk) as f64) + min;
                     }
                 }
             }
@@ -595,8 +631,9 @@ mod tests {
 
     #[test]
     fn products_match_the_dequantised_weights_within_int8_rounding() {
-        for (bits, zeros, k) in [(4, true, 576), (4, false, 96), (8, false, 576), (8, false, 160), (4, true, 1536), (8, true, 64)] {
+        for (bits, zeros, k, mins) in [(4, true, 576, false), (4, false, 96, false), (8, false, 576, false), (8, false, 160, false), (4, true, 1536, false), (8, true, 64, false), (4, true, 576, true), (8, true, 96, true)] {
             let w = Owned::random(37, k, bits, zeros, k as u64 + bits as u64);
+            let w = if mins { w.with_mins(5) } else { w };
             let mut r = Lcg(7);
             let rows = 5;
             let x: Vec<f32> = (0..rows * k).map(|_| r.float() * 3.0).collect();
@@ -624,8 +661,9 @@ mod tests {
         if !vnni() {
             return;
         }
-        for (bits, zeros, k, n) in [(4, true, 576, 70), (4, false, 96, 16), (8, false, 544, 37), (8, true, 64, 5)] {
+        for (bits, zeros, k, n, mins) in [(4, true, 576, 70, false), (4, false, 96, 16, false), (8, false, 544, 37, false), (8, true, 64, 5, false), (4, true, 576, 40, true)] {
             let w = Owned::random(n, k, bits, zeros, 3);
+            let w = if mins { w.with_mins(9) } else { w };
             let p = Packed::new(&w.weights()).unwrap();
             let mut r = Lcg(11);
             for rows in [1, 2, 3, 5, 9] {
@@ -696,7 +734,7 @@ mod timing {
             let b: Vec<u8> = (0..n * kb * BLOCK * bits / 8).map(|i| (i * 7 % 251) as u8).collect();
             let scales = vec![0.01f32; n * kb];
             let zeros: Option<Vec<u8>> = (bits == 4).then(|| vec![0x88; n * kb.div_ceil(2)]);
-            let w = Weights { n, k, bits: bits as u8, b: &b, scales: &scales, zeros: zeros.as_deref() };
+            let w = Weights { n, k, bits: bits as u8, b: &b, scales: &scales, zeros: zeros.as_deref(), mins: None };
             let x: Vec<f32> = (0..rows * k).map(|i| ((i * 13 % 17) as f32 - 8.0) * 0.1).collect();
             let mut out = vec![0f32; rows * n];
             let serial = |c: usize, f: &(dyn Fn(usize) + Sync)| (0..c).for_each(f);
