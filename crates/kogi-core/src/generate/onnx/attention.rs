@@ -8,9 +8,9 @@
 //! Keys are taken in blocks at fixed positions (0..256, 256..512, …): each block gives a partial
 //! softmax (maximum, sum, weighted values) and partials are combined in block order. Three kernels:
 //! one-row steps score by dot products (each key read once for the group); passes of 2 to
-//! [`MAX_STEP_ROWS`] rows put their queries side by side in vector lanes, so a two-row exact step and a
-//! speculative verification pass compute a row bit for bit alike; longer (prompt) passes score and
-//! weight tiles of rows as matrix products (`matrixmultiply`).
+//! [`MAX_STEP_ROWS`] rows put their queries side by side in vector lanes, rounding each row as the
+//! one-row kernel does, so a plain step and a speculative verification pass compute a row bit for bit
+//! alike; longer (prompt) passes score and weight tiles of rows as matrix products (`matrixmultiply`).
 //!
 //! Semantics are ONNX Runtime's (com.microsoft `GroupQueryAttention`, BNSH cache, rotary from the
 //! cos/sin caches, lengths from `seqlens_k`); the nodes are switched to this kernel when kogi opens a

@@ -2,7 +2,7 @@
 //! 32 with int8 activations (ONNX Runtime's `accuracy_level` 4; llama.cpp computes the same way).
 //! Two reasons to have it: prompt passes are mostly these products (75% of a 283-token prompt's
 //! kernel time in ONNX Runtime's), and ONNX Runtime's kernel rounds a row differently depending on
-//! how many rows the pass has, which is why exact decoding pays for two-row steps. Here a row's
+//! how many rows the pass has, which made exact decoding pay for two-row steps. Here a row's
 //! result never depends on the other rows: each activation row is quantised on its own (a scale per
 //! block of 32), every block's integer dot product is exact, and each output is one chain of
 //! per-block multiply-adds in block order, whatever the pass's size.
