@@ -276,6 +276,7 @@ fn fold_minimums(model: &[u8]) -> Result<Vec<u8>, String> {
 /// One field of a message: its number, its bytes with key and length, and its payload.
 struct Record {
     tag: u32,
+    delimited: bool,
     whole: std::ops::Range<usize>,
     payload: std::ops::Range<usize>,
 }
@@ -304,7 +305,7 @@ fn records(bytes: &[u8], within: std::ops::Range<usize>) -> Result<Vec<Record>, 
         }
         let start = within.end - buf.len();
         buf = &buf[len..];
-        out.push(Record { tag, whole: at..start + len, payload: start..start + len });
+        out.push(Record { tag, delimited: wire == WireType::LengthDelimited, whole: at..start + len, payload: start..start + len });
     }
     Ok(out)
 }
@@ -379,35 +380,7 @@ fn uint8_initializers(model: &[u8], graph: std::ops::Range<usize>) -> Result<std
 
 /// The byte ranges of every length-delimited field `number` in the message at `within`.
 fn fields(bytes: &[u8], within: std::ops::Range<usize>, number: u32) -> Result<Vec<std::ops::Range<usize>>, String> {
-    use prost::encoding::{WireType, decode_key, decode_varint};
-    let bad = |e: prost::DecodeError| format!("model.onnx is not a readable ONNX model ({e})");
-    let mut buf = &bytes[within.clone()];
-    let mut found = Vec::new();
-    while !buf.is_empty() {
-        let (tag, wire) = decode_key(&mut buf).map_err(bad)?;
-        let skip = match wire {
-            WireType::Varint => {
-                decode_varint(&mut buf).map_err(bad)?;
-                0
-            }
-            WireType::SixtyFourBit => 8,
-            WireType::ThirtyTwoBit => 4,
-            WireType::LengthDelimited => {
-                let len = decode_varint(&mut buf).map_err(bad)? as usize;
-                let start = within.end - buf.len();
-                if tag == number {
-                    found.push(start..start + len);
-                }
-                len
-            }
-            WireType::StartGroup | WireType::EndGroup => return Err("model.onnx holds protobuf groups, which ONNX never writes".into()),
-        };
-        if skip > buf.len() {
-            return Err("model.onnx is cut short".into());
-        }
-        buf = &buf[skip..];
-    }
-    Ok(found)
+    Ok(records(bytes, within)?.into_iter().filter(|r| r.tag == number && r.delimited).map(|r| r.payload).collect())
 }
 
 /// The greedy choices in a `PICKED` tensor's data (`[batch, 2]`).
