@@ -103,15 +103,18 @@ fn the_converted_smollm2_answers_and_scores_text_as_llama_cpp_does_on_the_same_f
         assert!((ratio - 1.0).abs() <= 0.02, "{what}: perplexity differs by more than 2% ({ratio:.4})");
     }
     // Both compute with int8-quantised activations, each its own way, so near-ties part a
-    // free-running answer for good at a place that is a coin flip (either attention kernel, the
-    // first difference moves between tokens 12 and 64 of the RAG answer). Teacher-forced, each step
-    // is judged on its own: measured, the top tokens differ at 35–37 of 896 steps, never where
-    // llama.cpp's margin exceeds 1.08, mean KL 0.012–0.014.
+    // free-running answer for good at a place that is a coin flip. Teacher-forced, each step is
+    // judged on its own. Measured with ONNX Runtime's int4 kernel: the top tokens differ at 35–37 of
+    // 896 steps, never where llama.cpp's margin exceeds 1.08, mean KL 0.012–0.014. kogi's kernel
+    // takes Q4_1's minimums as llama.cpp does (block scale × sum of the int8 block): 18 of 896,
+    // widest 0.252, mean KL 0.0024 — held to that, with room for another CPU's rounding.
+    let own = kogi_core::generate::onnx::nbits::vnni() && std::env::var("KOGI_MATMUL").as_deref() != Ok("onnxruntime");
+    let (min_agree, widest, kl) = if own { (0.97, 0.6, 0.006) } else { (0.94, 1.5, 0.02) };
     let agree = 1.0 - forced.differ as f64 / forced.steps as f64;
     assert!(forced.steps >= 64, "too few steps compared: {}", forced.steps);
-    assert!(agree >= 0.94, "the top token agrees on {:.1}% of teacher-forced steps only", 100.0 * agree);
-    assert!(forced.widest < 1.5, "kogi overrules a top token llama.cpp leads by {:.3}", forced.widest);
-    assert!(forced.kl / (forced.steps as f64) <= 0.02, "{forced}");
+    assert!(agree >= min_agree, "the top token agrees on {:.1}% of teacher-forced steps only", 100.0 * agree);
+    assert!(forced.widest < widest, "kogi overrules a top token llama.cpp leads by {:.3}", forced.widest);
+    assert!(forced.kl / (forced.steps as f64) <= kl, "{forced}");
 }
 
 #[test]

@@ -71,16 +71,6 @@ impl Weights<'_> {
             Some(z) => z[col * self.blocks() + blk],
         }
     }
-
-    fn code(&self, col: usize, blk: usize, j: usize) -> u8 {
-        let kb = self.blocks();
-        if self.bits == 4 {
-            let byte = self.b[(col * kb + blk) * 16 + j / 2];
-            if j % 2 == 0 { byte & 0xF } else { byte >> 4 }
-        } else {
-            self.b[(col * kb + blk) * BLOCK + j]
-        }
-    }
 }
 
 /// A node's weights in the kernel's layout, per group of 16 columns and block of 32 weights:
@@ -109,26 +99,17 @@ impl Packed {
         let mut scales = vec![0f32; groups * kb * GROUP];
         let mut zeros = vec![0u8; groups * kb * GROUP];
         let mut mins = w.mins.map(|_| vec![0f32; groups * kb * GROUP]);
-        for col in 0..w.n {
-            let (g, c) = (col / GROUP, col % GROUP);
-            for blk in 0..kb {
-                let at = (g * kb + blk) * per;
-                for j in 0..BLOCK {
-                    let v = w.code(col, blk, j);
-                    if w.bits == 4 {
-                        let (r, jj) = (j / 8, j % 8);
-                        codes[at + r * REG + 4 * c + jj % 4] |= if jj < 4 { v } else { v << 4 };
-                    } else {
-                        codes[at + (j / 4) * REG + 4 * c + j % 4] = v;
-                    }
-                }
-                scales[(g * kb + blk) * GROUP + c] = w.scales[col * kb + blk];
-                zeros[(g * kb + blk) * GROUP + c] = w.zero(col, blk);
-                if let (Some(m), Some(src)) = (mins.as_mut(), w.mins) {
-                    m[(g * kb + blk) * GROUP + c] = src[blk * w.n + col];
-                }
+        // Groups are independent: spread over the cores (a 1.5B model has 10^9 weights to move at load).
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(groups.max(1));
+        let each = groups.div_ceil(threads).max(1);
+        std::thread::scope(|scope| {
+            let mut mins = mins.as_mut().map(|m| m.chunks_mut(each * kb * GROUP));
+            let parts = codes.chunks_mut(each * kb * per).zip(scales.chunks_mut(each * kb * GROUP)).zip(zeros.chunks_mut(each * kb * GROUP));
+            for (t, ((codes, scales), zeros)) in parts.enumerate() {
+                let mins = mins.as_mut().and_then(|m| m.next());
+                scope.spawn(move || pack_groups(w, t * each, codes, scales, zeros, mins));
             }
-        }
+        });
         Ok(Self { n: w.n, k: w.k, bits: w.bits, groups, codes, scales, zeros, mins })
     }
 
@@ -155,6 +136,44 @@ impl Packed {
             unsafe { kernel(self, &a, groups, dst) };
         });
         Ok(())
+    }
+}
+
+/// Groups `g0..` of `w` into their slices of a [`Packed`]'s buffers.
+fn pack_groups(w: &Weights, g0: usize, codes: &mut [u8], scales: &mut [f32], zeros: &mut [u8], mut mins: Option<&mut [f32]>) {
+    let kb = w.blocks();
+    let blob = BLOCK * w.bits as usize / 8;
+    let per = blob * GROUP;
+    for lg in 0..codes.len() / (kb * per) {
+        for c in 0..GROUP {
+            let col = (g0 + lg) * GROUP + c;
+            if col >= w.n {
+                break;
+            }
+            for blk in 0..kb {
+                let src = &w.b[(col * kb + blk) * blob..(col * kb + blk + 1) * blob];
+                let dst = &mut codes[(lg * kb + blk) * per..(lg * kb + blk + 1) * per];
+                if w.bits == 4 {
+                    // Weight i is nibble i % 2 of byte i / 2.
+                    let nib = |i: usize| (src[i / 2] >> ((i % 2) * 4)) & 0xF;
+                    for r in 0..4 {
+                        for t in 0..4 {
+                            dst[r * REG + 4 * c + t] = nib(8 * r + t) | (nib(8 * r + 4 + t) << 4);
+                        }
+                    }
+                } else {
+                    for r in 0..8 {
+                        dst[r * REG + 4 * c..r * REG + 4 * c + 4].copy_from_slice(&src[4 * r..4 * r + 4]);
+                    }
+                }
+                let at = (lg * kb + blk) * GROUP + c;
+                scales[at] = w.scales[col * kb + blk];
+                zeros[at] = w.zero(col, blk);
+                if let (Some(m), Some(src)) = (mins.as_deref_mut(), w.mins) {
+                    m[at] = src[blk * w.n + col];
+                }
+            }
+        }
     }
 }
 
@@ -739,7 +758,9 @@ mod timing {
             let mut out = vec![0f32; rows * n];
             let serial = |c: usize, f: &(dyn Fn(usize) + Sync)| (0..c).for_each(f);
             let reps = if rows > 1 { 5 } else { 50 };
+            let t = std::time::Instant::now();
             let p = Packed::new(&w).unwrap();
+            let packing = t.elapsed().as_secs_f64();
             p.matmul(&x, rows, &mut out, &serial).unwrap();
             let t = std::time::Instant::now();
             for _ in 0..reps {
@@ -751,7 +772,7 @@ mod timing {
                 std::hint::black_box(Rows::quantize(&x, rows, k, &serial));
             }
             let quant = t.elapsed().as_secs_f64() / reps as f64;
-            println!("n {n} k {k} rows {rows} bits {bits}: {:.3} ms (quantising {:.3} ms), {:.1} GMAC/s one thread", per * 1e3, quant * 1e3, (n * k * rows) as f64 / per / 1e9);
+            println!("n {n} k {k} rows {rows} bits {bits}: {:.3} ms (quantising {:.3} ms), {:.1} GMAC/s one thread; packed in {:.1} ms", per * 1e3, quant * 1e3, (n * k * rows) as f64 / per / 1e9, packing * 1e3);
         }
     }
 }
