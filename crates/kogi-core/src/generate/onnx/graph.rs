@@ -136,7 +136,12 @@ pub fn with_own_kernels(model: &[u8], which: OwnKernels) -> Result<Option<Switch
     let mut switched = 0;
     let mut left = 0;
     for graph in fields(model, 0..model.len(), 7)? {
-        let uint8 = if which.matmul { uint8_initializers(model, graph.clone())? } else { Default::default() };
+        // Names of the graph's uint8 initializers (zero points the kernel can take).
+        let uint8: std::collections::HashSet<String> = if which.matmul {
+            initializers(model, graph.clone())?.0.into_iter().filter(|(_, (t, _))| *t == 2).map(|(name, _)| name).collect()
+        } else {
+            Default::default()
+        };
         for node in fields(model, graph, 1)? {
             let op = fields(model, node.clone(), 4)?;
             let domain = fields(model, node.clone(), 7)?;
@@ -357,25 +362,6 @@ fn nbits_fits(node: &onnx::NodeProto, uint8: &std::collections::HashSet<String>)
         Some(z) => uint8.contains(z),
     };
     shape_ok && attr("accuracy_level") == Some(4) && (3..=4).contains(&node.input.len()) && zeros_ok
-}
-
-/// Names of the graph's uint8 initializers.
-fn uint8_initializers(model: &[u8], graph: std::ops::Range<usize>) -> Result<std::collections::HashSet<String>, String> {
-    #[derive(Clone, PartialEq, prost::Message)]
-    struct Header {
-        #[prost(int32, tag = "2")]
-        data_type: i32,
-        #[prost(string, tag = "8")]
-        name: String,
-    }
-    let mut names = std::collections::HashSet::new();
-    for t in fields(model, graph, 5)? {
-        let h = Header::decode(&model[t]).map_err(|e| e.to_string())?;
-        if h.data_type == 2 {
-            names.insert(h.name);
-        }
-    }
-    Ok(names)
 }
 
 /// The byte ranges of every length-delimited field `number` in the message at `within`.

@@ -447,10 +447,7 @@ unsafe fn tile<const FOUR: bool, const R: usize, const G: usize>(p: &Packed, a: 
                 let at = ((g0 + g) * kb + blk) * GROUP;
                 let sw = _mm512_loadu_ps(p.scales.as_ptr().add(at));
                 let z = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(p.zeros.as_ptr().add(at) as *const _)));
-                let mn = match &p.mins {
-                    Some(mins) => Some(_mm512_loadu_ps(mins.as_ptr().add(at))),
-                    None => None,
-                };
+                let mn = p.mins.as_ref().map(|mins| _mm512_loadu_ps(mins.as_ptr().add(at)));
                 for r in 0..R {
                     let (sum1, sa1) = (*a.sum.get_unchecked((m + r) * kb + blk), *a.scale.get_unchecked((m + r) * kb + blk));
                     let (sum, sa) = (_mm512_set1_ps(sum1), _mm512_set1_ps(sa1));
