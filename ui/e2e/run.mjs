@@ -467,7 +467,7 @@ async function main() {
     const heard = await textOf(".cm-mergeViewEditor:last-child .cm-playing");
     const line = await js("return document.querySelectorAll('.cm-mergeViewEditor:last-child .cm-line')[arguments[0]].textContent;", n);
     if (!heard || !line.includes(heard)) throw new Error(`the segment heard is not highlighted: ${heard} / ${line}`);
-    results.player = { segment_ms: segmentMs, started_s: first.t, after_1_5_s: later.t };
+    results.player = { segment_ms: segmentMs, started_s: first.t, after_1_5_s: later.t, stalls_nudged: Number(await js("return document.querySelector('#player-audio').dataset.nudges ?? 0;")) };
     await shot("19-lecture-player");
     await altKey("b");
     const back = await media("#player-audio");

@@ -49,6 +49,29 @@ export async function playFrom(a: HTMLMediaElement, seconds: number): Promise<vo
   await a.play();
 }
 
+/** WebKitGTK's GStreamer pipeline can stall with the clock frozen just after a seek (seen on CI's machine): a
+ * clock that should be moving and has not for `stillMs` is nudged with a seek to where it stands. Each nudge is
+ * counted in `data-nudges`. Returns the function that stops watching. */
+export function nudgeStalledClock(a: HTMLMediaElement, everyMs = 500, stillMs = 1500): () => void {
+  let lastT = -1;
+  let still = 0;
+  let nudges = 0;
+  const timer = setInterval(() => {
+    if (a.paused || a.seeking || a.ended || a.readyState < HTMLMediaElement.HAVE_FUTURE_DATA) {
+      lastT = -1;
+      still = 0;
+    } else if (a.currentTime !== lastT) {
+      lastT = a.currentTime;
+      still = 0;
+    } else if ((still += everyMs) >= stillMs) {
+      still = 0;
+      a.dataset.nudges = String(++nudges);
+      a.currentTime = lastT;
+    }
+  }, everyMs);
+  return () => clearInterval(timer);
+}
+
 export const SHORTCUT = { toggle: "Alt+P", back: "Alt+B" };
 const BACK_S = 5;
 const SPEEDS = [0.75, 1, 1.25, 1.5, 1.75, 2];
@@ -104,6 +127,7 @@ export function lecturePlayer(rec: Recording, url: string, editor: TranscriptEdi
       editor.highlight(i);
     }
   }
+  const stopWatchdog = nudgeStalledClock(audio);
   audio.addEventListener("timeupdate", show);
   audio.addEventListener("seeked", show);
   audio.addEventListener("play", () => (toggle.textContent = "❚❚ Pause"));
@@ -165,6 +189,7 @@ export function lecturePlayer(rec: Recording, url: string, editor: TranscriptEdi
     },
     destroy() {
       document.removeEventListener("keydown", onKey, true);
+      stopWatchdog();
       audio.pause();
       audio.removeAttribute("src");
       audio.load();

@@ -3,7 +3,7 @@
 // A passage of a lecture kept with its recording plays that moment.
 import { api, finished, message, RUNGS, type Answer, type AnswerWith, type Asked, type Passage, type QuoteReason, type Recording, type Rung } from "../api";
 import { clear, h } from "../dom";
-import { playbackProblem, playFrom, recordingUrl } from "../player";
+import { nudgeStalledClock, playbackProblem, playFrom, recordingUrl } from "../player";
 import { shortClock, splitCitations } from "../text";
 import type { Ctx } from "../main";
 
@@ -205,10 +205,12 @@ export function mountAsk(el: HTMLElement, ctx: Ctx): () => void {
   }
   clip.addEventListener("timeupdate", () => clipEnd !== null && clip.currentTime >= clipEnd && stopClip());
   clip.addEventListener("ended", stopClip);
+  const stopWatchdog = nudgeStalledClock(clip);
 
   return () => {
     if (running !== null) api.cancel(running);
     stopClip();
+    stopWatchdog();
   };
 }
 
