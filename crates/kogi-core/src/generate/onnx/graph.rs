@@ -218,15 +218,15 @@ fn fold_minimums(model: &[u8]) -> Result<Vec<u8>, String> {
                 return None;
             }
             let mm = made(&add.input[1], "MatMul").filter(|_| only(&add.input[1], a))?;
-            let (k, n) = (attr(node, "K")? as usize, attr(node, "N")? as usize);
-            let kb = k / super::nbits::BLOCK;
+            let (k, n, block) = (attr(node, "K")? as usize, attr(node, "N")? as usize, attr(node, "block_size")? as usize);
+            let kb = k / block.max(1);
             let mins = nodes[mm].1.input.get(1)?;
             (inits.get(mins.as_str())? == &(1, vec![kb as i64, n as i64])).then_some(())?;
             let rs = &nodes[made(nodes[mm].1.input.first()?, "ReduceSum")?].1;
             (attr(rs, "keepdims") == Some(0) && longs.get(rs.input.get(1)?)? == &[-1]).then_some(())?;
             let rsh = &nodes[made(rs.input.first()?, "Reshape")?].1;
             let shape = longs.get(rsh.input.get(1)?)?;
-            (rsh.input.first()? == &node.input[0] && shape == &[0, 0, kb as i64, super::nbits::BLOCK as i64]).then_some(())?;
+            (rsh.input.first()? == &node.input[0] && shape == &[0, 0, kb as i64, block as i64]).then_some(())?;
             // The node is rewritten from its decoded form: only if that reads back byte for byte.
             (node.encode_to_vec() == model[fieldset[nodes[nb].0].payload.clone()]).then_some(())?;
             Some((nb, mm, mins.clone()))
@@ -352,11 +352,12 @@ fn initializers(model: &[u8], graph: std::ops::Range<usize>) -> Result<Initializ
 }
 
 /// Whether a `MatMulNBits` node is one kogi's kernel computes as ONNX Runtime would: 4 or 8 bits,
-/// blocks of 32, int8 activations (`accuracy_level` 4), no bias or group index, zero points (if
+/// blocks of 16 or 32 over a multiple of 32 inputs, int8 activations (`accuracy_level` 4), no bias or group index, zero points (if
 /// any) packed uint8.
 fn nbits_fits(node: &onnx::NodeProto, uint8: &std::collections::HashSet<String>) -> bool {
     let attr = |name: &str| node.attribute.iter().find(|a| a.name == name).and_then(|a| a.i);
-    let shape_ok = matches!(attr("bits"), Some(4 | 8)) && attr("block_size") == Some(super::nbits::BLOCK as i64) && attr("K").is_some_and(|k| k > 0 && k % super::nbits::BLOCK as i64 == 0);
+    let block_ok = attr("block_size").is_some_and(|b| super::nbits::BLOCKS.contains(&(b as usize)));
+    let shape_ok = matches!(attr("bits"), Some(4 | 8)) && block_ok && attr("K").is_some_and(|k| k > 0 && k % 32 == 0);
     let zeros_ok = match node.input.get(3).map(String::as_str) {
         None | Some("") => true,
         Some(z) => uint8.contains(z),
@@ -546,6 +547,7 @@ mod tests {
         g.add_in("com.microsoft", "MatMulNBits", "eight", &["x", "b8", "s"], &["y3"], attrs(8, 32, 4));
         g.add_in("com.microsoft", "MatMulNBits", "eight_zeros", &["x", "b8", "s", "z"], &["y4"], attrs(8, 32, 4));
         g.add_in("com.microsoft", "MatMulNBits", "block64", &["x", "b4", "s"], &["y5"], attrs(4, 64, 4));
+        g.add_in("com.microsoft", "MatMulNBits", "block16", &["x", "b8", "s", "z"], &["y9"], attrs(8, 16, 4));
         g.add_in("com.microsoft", "MatMulNBits", "float_compute", &["x", "b4", "s"], &["y6"], attrs(4, 32, 0));
         g.add_in("com.microsoft", "MatMulNBits", "bias", &["x", "b4", "s", "", "", "bias"], &["y7"], attrs(4, 32, 4));
         g.add_in("com.microsoft", "MatMulNBits", "float_zeros", &["x", "b4", "s", "s"], &["y8"], attrs(4, 32, 4));
@@ -557,10 +559,10 @@ mod tests {
         let out = out.model;
         let nodes = ModelProto::decode(out.as_slice()).unwrap().graph.unwrap().node;
         let moved: Vec<&str> = nodes.iter().filter(|n| n.domain == super::super::DOMAIN).map(|n| n.name.as_str()).collect();
-        assert_eq!(moved, ["fits", "zeros", "eight", "eight_zeros"]);
+        assert_eq!(moved, ["fits", "zeros", "eight", "eight_zeros", "block16"]);
         let both = with_own_kernels(&model, OwnKernels { attention: true, matmul: true }).unwrap().unwrap().model;
         let nodes = ModelProto::decode(both.as_slice()).unwrap().graph.unwrap().node;
-        assert_eq!(nodes.iter().filter(|n| n.domain == super::super::DOMAIN).count(), 5);
+        assert_eq!(nodes.iter().filter(|n| n.domain == super::super::DOMAIN).count(), 6);
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! kogi's own CPU kernel for the decoder's `MatMulNBits` nodes: 4- and 8-bit weights in blocks of
-//! 32 with int8 activations (ONNX Runtime's `accuracy_level` 4; llama.cpp computes the same way).
+//! 16 or 32 (Q6_K's sixteen become 8-bit blocks of 16) with int8 activations (ONNX Runtime's `accuracy_level` 4; llama.cpp computes the same way).
 //! Two reasons to have it: prompt passes are mostly these products (75% of a 283-token prompt's
 //! kernel time in ONNX Runtime's), and ONNX Runtime's kernel rounds a row differently depending on
 //! how many rows the pass has, which made exact decoding pay for two-row steps. Here a row's
 //! result never depends on the other rows: each activation row is quantised on its own (a scale per
-//! block of 32), every block's integer dot product is exact, and each output is one chain of
+//! 32 inputs), every weight block's integer dot product is exact, and each output is one chain of
 //! per-block multiply-adds in block order, whatever the pass's size.
 //!
 //! Weights are repacked once, when ONNX Runtime creates the node's kernel, so that one 512-bit
@@ -13,8 +13,8 @@
 //! lane ends as one output, and a column's zero point costs one multiply-add per block against the
 //! block's sum of activations instead of a subtraction per weight.
 //!
-//! Semantics are ONNX Runtime's com.microsoft `MatMulNBits` (`B` as `[n][k/32][32·bits/8]`, low
-//! nibble first; scales `[n][k/32]`; optional packed uint8 zero points, default `2^(bits−1)`).
+//! Semantics are ONNX Runtime's com.microsoft `MatMulNBits` (`B` as `[n][k/b][b·bits/8]` for blocks of
+//! `b`, low nibble first; scales `[n][k/b]`; optional packed uint8 zero points, default `2^(bits−1)`).
 //! Nodes are switched to this kernel when kogi opens a float32 decoder on a CPU with AVX-512 VNNI
 //! (`KOGI_MATMUL=onnxruntime` keeps ONNX Runtime's; [`super::graph::with_own_kernels`]); the file
 //! stays as it is.
@@ -22,8 +22,10 @@
 use ort::operator::{BoxedKernel, ComputeContext, KernelContext, Operator, OperatorInput, OperatorOutput};
 use ort::value::TensorElementType;
 
-/// Weights per block (the only block size the kernel takes).
-pub const BLOCK: usize = 32;
+/// Weights per block: the block sizes the kernel takes.
+pub const BLOCKS: [usize; 2] = [16, 32];
+/// Inputs per activation scale (a block of 16 shares its scale with its neighbour).
+const ABLOCK: usize = 32;
 /// Columns packed together: one 512-bit register holds four weights of each.
 const GROUP: usize = 16;
 /// Bytes of one register.
@@ -36,26 +38,28 @@ pub struct Weights<'a> {
     pub n: usize,
     pub k: usize,
     pub bits: u8,
+    /// Weights per block, one of [`BLOCKS`].
+    pub block: usize,
     pub b: &'a [u8],
     pub scales: &'a [f32],
     pub zeros: Option<&'a [u8]>,
-    /// kogi's fifth input: each block's minimum `[k/32][n]`, added as `min · Σ x` over the block
+    /// kogi's fifth input: each block's minimum `[k/block][n]`, added as `min · Σ x` over the block
     /// (weights `d·q + m`, folded in by [`super::graph`] from the graph's second path).
     pub mins: Option<&'a [f32]>,
 }
 
 impl Weights<'_> {
     fn blocks(&self) -> usize {
-        self.k / BLOCK
+        self.k / self.block
     }
 
     fn check(&self) -> Result<(), String> {
-        let kb = self.blocks();
-        if !matches!(self.bits, 4 | 8) || self.k % BLOCK != 0 || self.k == 0 {
-            return Err(format!("MatMulNBits: {}-bit weights over {} inputs are not what kogi's kernel takes", self.bits, self.k));
+        if !matches!(self.bits, 4 | 8) || !BLOCKS.contains(&self.block) || self.k % ABLOCK != 0 || self.k == 0 {
+            return Err(format!("MatMulNBits: {}-bit weights in blocks of {} over {} inputs are not what kogi's kernel takes", self.bits, self.block, self.k));
         }
+        let kb = self.blocks();
         let zero_row = (kb * self.bits as usize).div_ceil(8);
-        if self.b.len() != self.n * kb * BLOCK * self.bits as usize / 8 || self.scales.len() != self.n * kb || self.zeros.is_some_and(|z| z.len() != self.n * zero_row) || self.mins.is_some_and(|m| m.len() != self.n * kb) {
+        if self.b.len() != self.n * kb * self.block * self.bits as usize / 8 || self.scales.len() != self.n * kb || self.zeros.is_some_and(|z| z.len() != self.n * zero_row) || self.mins.is_some_and(|m| m.len() != self.n * kb) {
             return Err("MatMulNBits: weights, scales and zero points of inconsistent sizes".into());
         }
         Ok(())
@@ -73,15 +77,16 @@ impl Weights<'_> {
     }
 }
 
-/// A node's weights in the kernel's layout, per group of 16 columns and block of 32 weights:
-/// 4-bit: four registers, register `r`'s byte `4c + j` holding column `c`'s weight `8r + j` in its
-/// low nibble and `8r + 4 + j` in its high one; 8-bit: eight registers, byte `4c + j` of register
+/// A node's weights in the kernel's layout, per group of 16 columns and block of `b` weights:
+/// 4-bit: `b/8` registers, register `r`'s byte `4c + j` holding column `c`'s weight `8r + j` in its
+/// low nibble and `8r + 4 + j` in its high one; 8-bit: `b/4` registers, byte `4c + j` of register
 /// `r` holding weight `4r + j`. Then the group's 16 scales and 16 zero points per block. Columns past
 /// `n` are zeros. Minimums, when the node has them, as the scales.
 pub struct Packed {
     n: usize,
     k: usize,
     bits: u8,
+    block: usize,
     groups: usize,
     codes: Vec<u8>,
     scales: Vec<f32>,
@@ -94,7 +99,7 @@ impl Packed {
         w.check()?;
         let kb = w.blocks();
         let groups = w.n.div_ceil(GROUP);
-        let per = BLOCK * w.bits as usize / 8 * GROUP;
+        let per = w.block * w.bits as usize / 8 * GROUP;
         let mut codes = vec![0u8; groups * kb * per];
         let mut scales = vec![0f32; groups * kb * GROUP];
         let mut zeros = vec![0u8; groups * kb * GROUP];
@@ -110,16 +115,16 @@ impl Packed {
                 scope.spawn(move || pack_groups(w, t * each, codes, scales, zeros, mins));
             }
         });
-        Ok(Self { n: w.n, k: w.k, bits: w.bits, groups, codes, scales, zeros, mins })
+        Ok(Self { n: w.n, k: w.k, bits: w.bits, block: w.block, groups, codes, scales, zeros, mins })
     }
 
     fn blocks(&self) -> usize {
-        self.k / BLOCK
+        self.k / self.block
     }
 
     /// Bytes of one group's block.
     fn per(&self) -> usize {
-        BLOCK * self.bits as usize / 8 * GROUP
+        self.block * self.bits as usize / 8 * GROUP
     }
 
     /// `out[m][n] = Σ_k x[m][k] · w[n][k]` for `rows` rows of `x` (`[rows][k]`), columns spread by `par`.
@@ -127,7 +132,7 @@ impl Packed {
         if x.len() != rows * self.k || out.len() != rows * self.n {
             return Err("MatMulNBits: input and output of inconsistent sizes".into());
         }
-        let a = Rows::quantize(x, rows, self.k, par);
+        let a = Rows::quantize(x, rows, self.k, self.block, par);
         let kernel = pick();
         let dst = Dst(out.as_mut_ptr());
         par(self.groups.div_ceil(TASK_GROUPS), &|t| {
@@ -142,7 +147,7 @@ impl Packed {
 /// Groups `g0..` of `w` into their slices of a [`Packed`]'s buffers.
 fn pack_groups(w: &Weights, g0: usize, codes: &mut [u8], scales: &mut [f32], zeros: &mut [u8], mut mins: Option<&mut [f32]>) {
     let kb = w.blocks();
-    let blob = BLOCK * w.bits as usize / 8;
+    let blob = w.block * w.bits as usize / 8;
     let per = blob * GROUP;
     for lg in 0..codes.len() / (kb * per) {
         for c in 0..GROUP {
@@ -156,13 +161,13 @@ fn pack_groups(w: &Weights, g0: usize, codes: &mut [u8], scales: &mut [f32], zer
                 if w.bits == 4 {
                     // Weight i is nibble i % 2 of byte i / 2.
                     let nib = |i: usize| (src[i / 2] >> ((i % 2) * 4)) & 0xF;
-                    for r in 0..4 {
+                    for r in 0..w.block / 8 {
                         for t in 0..4 {
                             dst[r * REG + 4 * c + t] = nib(8 * r + t) | (nib(8 * r + 4 + t) << 4);
                         }
                     }
                 } else {
-                    for r in 0..8 {
+                    for r in 0..w.block / 4 {
                         dst[r * REG + 4 * c..r * REG + 4 * c + 4].copy_from_slice(&src[4 * r..4 * r + 4]);
                     }
                 }
@@ -182,40 +187,42 @@ pub fn matmul(w: &Weights, x: &[f32], rows: usize, out: &mut [f32], par: super::
     Packed::new(w)?.matmul(x, rows, out, par)
 }
 
-/// Activation rows quantised to int8, a scale and the sum of the int8 values per block of 32.
+/// Activation rows quantised to int8, a scale per 32 inputs and the sum of the int8 values per
+/// weight block.
 struct Rows {
     k: usize,
     q: Vec<i8>,
-    /// `[row][block]`.
+    /// `[row][k/32]`.
     scale: Vec<f32>,
-    /// `[row][block]`, exact (|sum| ≤ 32 · 127).
+    /// `[row][k/block]`, exact (|sum| ≤ 32 · 127).
     sum: Vec<f32>,
 }
 
 impl Rows {
-    fn quantize(x: &[f32], rows: usize, k: usize, par: super::attention::Par) -> Self {
-        let kb = k / BLOCK;
-        let mut a = Self { k, q: vec![0; rows * k], scale: vec![0.0; rows * kb], sum: vec![0.0; rows * kb] };
+    fn quantize(x: &[f32], rows: usize, k: usize, block: usize, par: super::attention::Par) -> Self {
+        let (ka, kb) = (k / ABLOCK, k / block);
+        let mut a = Self { k, q: vec![0; rows * k], scale: vec![0.0; rows * ka], sum: vec![0.0; rows * kb] };
         if rows >= 16 {
             let (q, scale, sum) = (Ptr(a.q.as_mut_ptr()), Ptr(a.scale.as_mut_ptr()), Ptr(a.sum.as_mut_ptr()));
             let per = 8;
             par(rows.div_ceil(per), &|t| {
                 for r in t * per..((t + 1) * per).min(rows) {
                     // SAFETY: row r's ranges of the three buffers are written by this task only.
-                    let (q, scale, sum) = unsafe { (q.slice(r * k, k), scale.slice(r * kb, kb), sum.slice(r * kb, kb)) };
+                    let (q, scale, sum) = unsafe { (q.slice(r * k, k), scale.slice(r * ka, ka), sum.slice(r * kb, kb)) };
                     quantize_row(&x[r * k..(r + 1) * k], q, scale, sum);
                 }
             });
         } else {
             for r in 0..rows {
-                quantize_row(&x[r * k..(r + 1) * k], &mut a.q[r * k..(r + 1) * k], &mut a.scale[r * kb..(r + 1) * kb], &mut a.sum[r * kb..(r + 1) * kb]);
+                quantize_row(&x[r * k..(r + 1) * k], &mut a.q[r * k..(r + 1) * k], &mut a.scale[r * ka..(r + 1) * ka], &mut a.sum[r * kb..(r + 1) * kb]);
             }
         }
         a
     }
 }
 
-/// Quantises one activation row: round(x · 127 / max|block|), ties to even, and each block's sum.
+/// Quantises one activation row: round(x · 127 / max|32 inputs|), ties to even, and the sum of each
+/// weight block (as many sums as `sum` holds: one or two per 32).
 fn quantize_row(row: &[f32], q: &mut [i8], scale: &mut [f32], sum: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     if vnni() {
@@ -230,7 +237,8 @@ fn quantize_row(row: &[f32], q: &mut [i8], scale: &mut [f32], sum: &mut [f32]) {
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 unsafe fn quantize_row_avx512(row: &[f32], q: &mut [i8], scale: &mut [f32], sum: &mut [f32]) {
     use std::arch::x86_64::*;
-    for (blk, x) in row.chunks_exact(BLOCK).enumerate() {
+    let halves = sum.len() * ABLOCK / row.len() == 2;
+    for (blk, x) in row.chunks_exact(ABLOCK).enumerate() {
         unsafe {
             let x0 = _mm512_loadu_ps(x.as_ptr());
             let x1 = _mm512_loadu_ps(x.as_ptr().add(16));
@@ -239,26 +247,31 @@ unsafe fn quantize_row_avx512(row: &[f32], q: &mut [i8], scale: &mut [f32], sum:
             let v = _mm512_set1_ps(inv);
             let q0 = _mm512_cvtps_epi32(_mm512_mul_ps(x0, v));
             let q1 = _mm512_cvtps_epi32(_mm512_mul_ps(x1, v));
-            _mm_storeu_si128(q.as_mut_ptr().add(blk * BLOCK) as *mut _, _mm512_cvtepi32_epi8(q0));
-            _mm_storeu_si128(q.as_mut_ptr().add(blk * BLOCK + 16) as *mut _, _mm512_cvtepi32_epi8(q1));
+            _mm_storeu_si128(q.as_mut_ptr().add(blk * ABLOCK) as *mut _, _mm512_cvtepi32_epi8(q0));
+            _mm_storeu_si128(q.as_mut_ptr().add(blk * ABLOCK + 16) as *mut _, _mm512_cvtepi32_epi8(q1));
             scale[blk] = d;
-            sum[blk] = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1)) as f32;
+            if halves {
+                sum[2 * blk] = _mm512_reduce_add_epi32(q0) as f32;
+                sum[2 * blk + 1] = _mm512_reduce_add_epi32(q1) as f32;
+            } else {
+                sum[blk] = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1)) as f32;
+            }
         }
     }
 }
 
 fn quantize_row_plain(row: &[f32], q: &mut [i8], scale: &mut [f32], sum: &mut [f32]) {
-    for (blk, x) in row.chunks_exact(BLOCK).enumerate() {
+    let per = row.len() / sum.len();
+    for (blk, x) in row.chunks_exact(ABLOCK).enumerate() {
         let amax = x.iter().fold(0f32, |m, v| m.max(v.abs()));
         let (d, inv) = if amax > 0.0 { (amax / 127.0, 127.0 / amax) } else { (0.0, 0.0) };
-        let mut s = 0i32;
         for (j, &v) in x.iter().enumerate() {
-            let v = (v * inv).round_ties_even() as i32;
-            q[blk * BLOCK + j] = v as i8;
-            s += v;
+            q[blk * ABLOCK + j] = (v * inv).round_ties_even() as i32 as i8;
         }
         scale[blk] = d;
-        sum[blk] = s as f32;
+    }
+    for (s, q) in sum.iter_mut().zip(q.chunks_exact(per)) {
+        *s = q.iter().map(|&v| v as i32).sum::<i32>() as f32;
     }
 }
 
@@ -304,17 +317,17 @@ pub fn vnni() -> bool {
 /// Portable kernel: the same integer sums and the same float operations in the same order as the
 /// vector one, so the same bits (tests, and CPUs where nodes are not switched).
 unsafe fn groups_plain(p: &Packed, a: &Rows, groups: std::ops::Range<usize>, dst: Dst) {
-    let (kb, per) = (p.blocks(), p.per());
+    let (kb, per, b) = (p.blocks(), p.per(), p.block);
     let rows = a.q.len() / a.k;
     for g in groups {
         for m in 0..rows {
             let mut acc = [0f32; GROUP];
             for blk in 0..kb {
                 let w = &p.codes[(g * kb + blk) * per..(g * kb + blk + 1) * per];
-                let x = &a.q[m * a.k + blk * BLOCK..m * a.k + (blk + 1) * BLOCK];
+                let x = &a.q[m * a.k + blk * b..m * a.k + (blk + 1) * b];
                 let mut dot = [0i32; GROUP];
                 for (c, dot) in dot.iter_mut().enumerate() {
-                    for j in 0..BLOCK {
+                    for j in 0..b {
                         let code = if p.bits == 4 {
                             let (r, jj) = (j / 8, j % 8);
                             let byte = w[r * REG + 4 * c + jj % 4];
@@ -325,7 +338,7 @@ unsafe fn groups_plain(p: &Packed, a: &Rows, groups: std::ops::Range<usize>, dst
                         *dot += code as i32 * x[j] as i32;
                     }
                 }
-                let (sa, sum) = (a.scale[m * kb + blk], a.sum[m * kb + blk]);
+                let (sa, sum) = (a.scale[(m * a.k + blk * b) / ABLOCK], a.sum[m * kb + blk]);
                 for c in 0..GROUP {
                     let at = (g * kb + blk) * GROUP + c;
                     let d = (p.zeros[at] as f32).mul_add(-sum, dot[c] as f32);
@@ -352,7 +365,12 @@ unsafe fn groups_avx512(p: &Packed, a: &Rows, groups: std::ops::Range<usize>, ds
     let rows = a.q.len() / a.k;
     macro_rules! tile {
         ($r:literal, $g:literal, $m:expr, $g0:expr) => {
-            if p.bits == 4 { tile::<true, $r, $g>(p, a, $m, $g0, dst) } else { tile::<false, $r, $g>(p, a, $m, $g0, dst) }
+            match (p.bits, p.block) {
+                (4, 32) => tile::<true, 32, $r, $g>(p, a, $m, $g0, dst),
+                (4, _) => tile::<true, 16, $r, $g>(p, a, $m, $g0, dst),
+                (_, 32) => tile::<false, 32, $r, $g>(p, a, $m, $g0, dst),
+                _ => tile::<false, 16, $r, $g>(p, a, $m, $g0, dst),
+            }
         };
     }
     unsafe {
@@ -396,7 +414,7 @@ unsafe fn groups_avx512(p: &Packed, a: &Rows, groups: std::ops::Range<usize>, ds
 /// multiply-add by the two scales' product.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-unsafe fn tile<const FOUR: bool, const R: usize, const G: usize>(p: &Packed, a: &Rows, m: usize, g0: usize, dst: Dst) {
+unsafe fn tile<const FOUR: bool, const B: usize, const R: usize, const G: usize>(p: &Packed, a: &Rows, m: usize, g0: usize, dst: Dst) {
     use std::arch::x86_64::*;
     let (kb, per) = (p.blocks(), p.per());
     let nib = _mm512_set1_epi8(0xF);
@@ -410,7 +428,7 @@ unsafe fn tile<const FOUR: bool, const R: usize, const G: usize>(p: &Packed, a: 
             let mut hi = [[_mm512_setzero_si512(); G]; R];
             let base = |g: usize| code.add(((g0 + g) * kb + blk) * per);
             if FOUR {
-                for reg in 0..4 {
+                for reg in 0..B / 8 {
                     let mut wl = [_mm512_setzero_si512(); G];
                     let mut wh = [_mm512_setzero_si512(); G];
                     for g in 0..G {
@@ -419,7 +437,7 @@ unsafe fn tile<const FOUR: bool, const R: usize, const G: usize>(p: &Packed, a: 
                         wh[g] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), nib);
                     }
                     for r in 0..R {
-                        let (xl, xh) = (bcast(r, blk * BLOCK + reg * 8), bcast(r, blk * BLOCK + reg * 8 + 4));
+                        let (xl, xh) = (bcast(r, blk * B + reg * 8), bcast(r, blk * B + reg * 8 + 4));
                         for g in 0..G {
                             lo[r][g] = _mm512_dpbusd_epi32(lo[r][g], wl[g], xl);
                             hi[r][g] = _mm512_dpbusd_epi32(hi[r][g], wh[g], xh);
@@ -427,7 +445,7 @@ unsafe fn tile<const FOUR: bool, const R: usize, const G: usize>(p: &Packed, a: 
                     }
                 }
             } else {
-                for reg in (0..8).step_by(2) {
+                for reg in (0..B / 4).step_by(2) {
                     let mut w0 = [_mm512_setzero_si512(); G];
                     let mut w1 = [_mm512_setzero_si512(); G];
                     for g in 0..G {
@@ -435,7 +453,7 @@ unsafe fn tile<const FOUR: bool, const R: usize, const G: usize>(p: &Packed, a: 
                         w1[g] = _mm512_loadu_si512(base(g).add((reg + 1) * REG) as *const _);
                     }
                     for r in 0..R {
-                        let (x0, x1) = (bcast(r, blk * BLOCK + reg * 4), bcast(r, blk * BLOCK + reg * 4 + 4));
+                        let (x0, x1) = (bcast(r, blk * B + reg * 4), bcast(r, blk * B + reg * 4 + 4));
                         for g in 0..G {
                             lo[r][g] = _mm512_dpbusd_epi32(lo[r][g], w0[g], x0);
                             hi[r][g] = _mm512_dpbusd_epi32(hi[r][g], w1[g], x1);
@@ -449,7 +467,7 @@ unsafe fn tile<const FOUR: bool, const R: usize, const G: usize>(p: &Packed, a: 
                 let z = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(p.zeros.as_ptr().add(at) as *const _)));
                 let mn = p.mins.as_ref().map(|mins| _mm512_loadu_ps(mins.as_ptr().add(at)));
                 for r in 0..R {
-                    let (sum1, sa1) = (*a.sum.get_unchecked((m + r) * kb + blk), *a.scale.get_unchecked((m + r) * kb + blk));
+                    let (sum1, sa1) = (*a.sum.get_unchecked((m + r) * kb + blk), *a.scale.get_unchecked(((m + r) * a.k + blk * B) / ABLOCK));
                     let (sum, sa) = (_mm512_set1_ps(sum1), _mm512_set1_ps(sa1));
                     let d = _mm512_fnmadd_ps(z, sum, _mm512_cvtepi32_ps(_mm512_add_epi32(lo[r][g], hi[r][g])));
                     acc[r][g] = _mm512_fmadd_ps(d, _mm512_mul_ps(sw, sa), acc[r][g]);
@@ -490,15 +508,15 @@ impl Operator for MatMulNBits {
 
     fn create_kernel<'attr>(&self, k: &KernelContext<'attr>) -> ort::Result<Self::Kernel<'attr>> {
         let get = |name: &str| k.get::<i64>(name).unwrap_or(0).max(0) as usize;
-        let (n, kk, bits) = (get("N"), get("K"), get("bits") as u8);
+        let (n, kk, bits, block) = (get("N"), get("K"), get("bits") as u8, get("block_size"));
         // Weights are initializers in every graph kogi switches: packed once, here. A node whose
         // weights are not constant is packed at every call instead.
-        let packed = pack_constant(k, n, kk, bits).map(std::sync::Arc::new);
-        Ok(Box::new(move |ctx: &ComputeContext| compute(n, kk, bits, packed.as_deref(), ctx)))
+        let packed = pack_constant(k, n, kk, bits, block).map(std::sync::Arc::new);
+        Ok(Box::new(move |ctx: &ComputeContext| compute(n, kk, bits, block, packed.as_deref(), ctx)))
     }
 }
 
-fn pack_constant(k: &KernelContext, n: usize, kk: usize, bits: u8) -> Option<Packed> {
+fn pack_constant(k: &KernelContext, n: usize, kk: usize, bits: u8, block: usize) -> Option<Packed> {
     use ort::value::TensorValueType;
     let b = k.constant_input::<TensorValueType<u8>>(1).ok()?;
     let s = k.constant_input::<TensorValueType<f32>>(2).ok()?;
@@ -508,6 +526,7 @@ fn pack_constant(k: &KernelContext, n: usize, kk: usize, bits: u8) -> Option<Pac
         n,
         k: kk,
         bits,
+        block,
         b: b.try_extract_tensor::<u8>().ok()?.1,
         scales: s.try_extract_tensor::<f32>().ok()?.1,
         zeros: match &z {
@@ -526,7 +545,7 @@ fn missing(what: &str) -> ort::Error {
     ort::Error::new(format!("MatMulNBits: no {what}"))
 }
 
-fn compute(n: usize, k: usize, bits: u8, packed: Option<&Packed>, ctx: &ComputeContext) -> ort::Result<()> {
+fn compute(n: usize, k: usize, bits: u8, block: usize, packed: Option<&Packed>, ctx: &ComputeContext) -> ort::Result<()> {
     let a = ctx.input(0)?.ok_or_else(|| missing("input"))?;
     let (shape, x) = a.try_extract_tensor::<f32>()?;
     if shape.last().copied() != Some(k as i64) {
@@ -544,6 +563,7 @@ fn compute(n: usize, k: usize, bits: u8, packed: Option<&Packed>, ctx: &ComputeC
                 n,
                 k,
                 bits,
+                block,
                 b: b.try_extract_tensor::<u8>()?.1,
                 scales: s.try_extract_tensor::<f32>()?.1,
                 zeros: match &z {
@@ -592,6 +612,7 @@ mod tests {
         n: usize,
         k: usize,
         bits: u8,
+        block: usize,
         b: Vec<u8>,
         scales: Vec<f32>,
         zeros: Option<Vec<u8>>,
@@ -599,39 +620,46 @@ mod tests {
     }
 
     impl Owned {
-        /// With a minimum per block (`[k/32][n]`).
+        /// With a minimum per block (`[k/block][n]`).
         fn with_mins(mut self, seed: u64) -> Self {
             let mut r = Lcg(seed);
-            self.mins = Some((0..self.n * self.k / BLOCK).map(|_| 0.02 * r.float()).collect());
+            self.mins = Some((0..self.n * self.k / self.block).map(|_| 0.02 * r.float()).collect());
             self
         }
+        /// In blocks of 16 instead of 32.
+        fn random16(n: usize, k: usize, bits: u8, zeros: bool, seed: u64) -> Self {
+            Self::with_block(n, k, bits, 16, zeros, seed)
+        }
         fn random(n: usize, k: usize, bits: u8, zeros: bool, seed: u64) -> Self {
+            Self::with_block(n, k, bits, 32, zeros, seed)
+        }
+        fn with_block(n: usize, k: usize, bits: u8, block: usize, zeros: bool, seed: u64) -> Self {
             let mut r = Lcg(seed);
-            let kb = k / BLOCK;
-            let b = (0..n * kb * BLOCK * bits as usize / 8).map(|_| r.next() as u8).collect();
+            let kb = k / block;
+            let b = (0..n * kb * block * bits as usize / 8).map(|_| r.next() as u8).collect();
             let scales = (0..n * kb).map(|_| 0.01 + 0.02 * r.float().abs()).collect();
             let zeros = zeros.then(|| (0..n * (kb * bits as usize).div_ceil(8)).map(|_| r.next() as u8).collect());
-            Self { n, k, bits, b, scales, zeros, mins: None }
+            Self { n, k, bits, block, b, scales, zeros, mins: None }
         }
         fn weights(&self) -> Weights<'_> {
-            Weights { n: self.n, k: self.k, bits: self.bits, b: &self.b, scales: &self.scales, zeros: self.zeros.as_deref(), mins: self.mins.as_deref() }
+            Weights { n: self.n, k: self.k, bits: self.bits, block: self.block, b: &self.b, scales: &self.scales, zeros: self.zeros.as_deref(), mins: self.mins.as_deref() }
         }
         /// `[n][k]` as floats.
         fn dequantized(&self) -> Vec<f64> {
             let w = self.weights();
-            let kb = self.k / BLOCK;
+            let (b, kb) = (self.block, self.k / self.block);
             let mut out = vec![0f64; self.n * self.k];
             for c in 0..self.n {
                 for blk in 0..kb {
-                    for j in 0..BLOCK {
+                    for j in 0..b {
                         let code = if self.bits == 4 {
-                            let byte = self.b[(c * kb + blk) * 16 + j / 2];
+                            let byte = self.b[(c * kb + blk) * b / 2 + j / 2];
                             if j % 2 == 0 { byte & 0xF } else { byte >> 4 }
                         } else {
-                            self.b[(c * kb + blk) * 32 + j]
+                            self.b[(c * kb + blk) * b + j]
                         };
                         let min = self.mins.as_ref().map_or(0.0, |m| m[blk * self.n + c] as f64);
-                        out[c * self.k + blk * BLOCK + j] = self.scales[c * kb + blk] as f64 * (code as f64 - w.zero(c, blk) as f64) + min;
+                        out[c * self.k + blk * b + j] = self.scales[c * kb + blk] as f64 * (code as f64 - w.zero(c, blk) as f64) + min;
                     }
                 }
             }
@@ -647,8 +675,10 @@ mod tests {
 
     #[test]
     fn products_match_the_dequantised_weights_within_int8_rounding() {
-        for (bits, zeros, k, mins) in [(4, true, 576, false), (4, false, 96, false), (8, false, 576, false), (8, false, 160, false), (4, true, 1536, false), (8, true, 64, false), (4, true, 576, true), (8, true, 96, true)] {
-            let w = Owned::random(37, k, bits, zeros, k as u64 + bits as u64);
+        let cases = [(4, true, 576, false, 32), (4, false, 96, false, 32), (8, false, 576, false, 32), (8, false, 160, false, 32), (4, true, 1536, false, 32), (8, true, 64, false, 32), (4, true, 576, true, 32), (8, true, 96, true, 32)];
+        let sixteen = [(8, true, 576, false, 16), (8, false, 96, false, 16), (4, true, 160, false, 16), (8, true, 64, true, 16)];
+        for (bits, zeros, k, mins, block) in cases.into_iter().chain(sixteen) {
+            let w = Owned::with_block(37, k, bits, block, zeros, k as u64 + bits as u64);
             let w = if mins { w.with_mins(5) } else { w };
             let mut r = Lcg(7);
             let rows = 5;
@@ -656,17 +686,17 @@ mod tests {
             let got = run(&w.weights(), &x, rows);
             let deq = w.dequantized();
             // The activations as the kernel rounds them (its own quantisation is pinned below).
-            let a = Rows::quantize(&x, rows, k, &serial);
+            let a = Rows::quantize(&x, rows, k, block, &serial);
             for m in 0..rows {
                 for c in 0..w.n {
                     let exact: f64 = (0..k).map(|i| x[m * k + i] as f64 * deq[c * k + i]).sum();
-                    let rounded: f64 = (0..k).map(|i| a.q[m * k + i] as f64 * a.scale[m * (k / BLOCK) + i / BLOCK] as f64 * deq[c * k + i]).sum();
+                    let rounded: f64 = (0..k).map(|i| a.q[m * k + i] as f64 * a.scale[m * (k / ABLOCK) + i / ABLOCK] as f64 * deq[c * k + i]).sum();
                     let size: f64 = (0..k).map(|i| (x[m * k + i] as f64 * deq[c * k + i]).abs()).sum();
                     let got = got[m * w.n + c] as f64;
                     // int8 activations: half a step of 1/127 of each block's largest value.
-                    assert!((got - exact).abs() <= 0.01 * size, "{bits}-bit k {k} row {m} col {c}: {got} vs {exact} (size {size})");
+                    assert!((got - exact).abs() <= 0.01 * size, "{bits}-bit/{block} k {k} row {m} col {c}: {got} vs {exact} (size {size})");
                     // Given those, only float rounding.
-                    assert!((got - rounded).abs() <= 1e-5 * size, "{bits}-bit k {k} row {m} col {c}: {got} vs {rounded} (size {size})");
+                    assert!((got - rounded).abs() <= 1e-5 * size, "{bits}-bit/{block} k {k} row {m} col {c}: {got} vs {rounded} (size {size})");
                 }
             }
         }
@@ -677,8 +707,10 @@ mod tests {
         if !vnni() {
             return;
         }
-        for (bits, zeros, k, n, mins) in [(4, true, 576, 70, false), (4, false, 96, 16, false), (8, false, 544, 37, false), (8, true, 64, 5, false), (4, true, 576, 40, true)] {
-            let w = Owned::random(n, k, bits, zeros, 3);
+        let cases = [(4, true, 576, 70, false, 32), (4, false, 96, 16, false, 32), (8, false, 544, 37, false, 32), (8, true, 64, 5, false, 32), (4, true, 576, 40, true, 32)];
+        let sixteen = [(8, true, 576, 70, false, 16), (8, false, 96, 5, true, 16), (4, true, 160, 37, false, 16), (4, false, 64, 16, true, 16)];
+        for (bits, zeros, k, n, mins, block) in cases.into_iter().chain(sixteen) {
+            let w = Owned::with_block(n, k, bits, block, zeros, 3);
             let w = if mins { w.with_mins(9) } else { w };
             let p = Packed::new(&w.weights()).unwrap();
             let mut r = Lcg(11);
@@ -686,10 +718,10 @@ mod tests {
                 let x: Vec<f32> = (0..rows * k).map(|_| r.float()).collect();
                 let mut fast = vec![0f32; rows * n];
                 p.matmul(&x, rows, &mut fast, &serial).unwrap();
-                let a = Rows::quantize(&x, rows, k, &serial);
+                let a = Rows::quantize(&x, rows, k, block, &serial);
                 let mut plain = vec![0f32; rows * n];
                 unsafe { groups_plain(&p, &a, 0..p.groups, Dst(plain.as_mut_ptr())) };
-                assert_eq!(fast, plain, "{bits}-bit k {k} n {n} rows {rows}");
+                assert_eq!(fast, plain, "{bits}-bit/{block} k {k} n {n} rows {rows}");
             }
         }
     }
@@ -703,27 +735,30 @@ mod tests {
         let mut x: Vec<f32> = (0..160).map(|_| r.float() * 5.0).collect();
         x[32..64].fill(0.0);
         x[70] = 0.5;
-        let kb = 160 / BLOCK;
-        let (mut qa, mut sa, mut ua) = (vec![0i8; 160], vec![0f32; kb], vec![0f32; kb]);
-        let (mut qb, mut sb, mut ub) = (vec![0i8; 160], vec![0f32; kb], vec![0f32; kb]);
-        unsafe { quantize_row_avx512(&x, &mut qa, &mut sa, &mut ua) };
-        quantize_row_plain(&x, &mut qb, &mut sb, &mut ub);
-        assert_eq!((qa, sa, ua), (qb, sb, ub));
+        for block in BLOCKS {
+            let (ka, kb) = (160 / ABLOCK, 160 / block);
+            let (mut qa, mut sa, mut ua) = (vec![0i8; 160], vec![0f32; ka], vec![0f32; kb]);
+            let (mut qb, mut sb, mut ub) = (vec![0i8; 160], vec![0f32; ka], vec![0f32; kb]);
+            unsafe { quantize_row_avx512(&x, &mut qa, &mut sa, &mut ua) };
+            quantize_row_plain(&x, &mut qb, &mut sb, &mut ub);
+            assert_eq!((qa, sa, ua), (qb, sb, ub), "block {block}");
+        }
     }
 
     #[test]
     fn a_row_comes_out_the_same_bit_for_bit_in_a_pass_of_any_size() {
-        let w = Owned::random(150, 576, 4, true, 5);
-        let mut r = Lcg(9);
-        let rows = 40;
-        let x: Vec<f32> = (0..rows * 576).map(|_| r.float()).collect();
-        let all = run(&w.weights(), &x, rows);
-        for m in [0, 1, 17, 39] {
-            let one = run(&w.weights(), &x[m * 576..(m + 1) * 576], 1);
-            assert_eq!(one, all[m * 150..(m + 1) * 150], "row {m}");
+        for w in [Owned::random(150, 576, 4, true, 5), Owned::random16(150, 576, 8, true, 5)] {
+            let mut r = Lcg(9);
+            let rows = 40;
+            let x: Vec<f32> = (0..rows * 576).map(|_| r.float()).collect();
+            let all = run(&w.weights(), &x, rows);
+            for m in [0, 1, 17, 39] {
+                let one = run(&w.weights(), &x[m * 576..(m + 1) * 576], 1);
+                assert_eq!(one, all[m * 150..(m + 1) * 150], "row {m}, block {}", w.block);
+            }
+            let two = run(&w.weights(), &x[576..3 * 576], 2);
+            assert_eq!(two, all[150..450]);
         }
-        let two = run(&w.weights(), &x[576..3 * 576], 2);
-        assert_eq!(two, all[150..450]);
     }
 
     #[test]
@@ -734,6 +769,8 @@ mod tests {
         assert!(matmul(&bad, &[0.0; 64], 1, &mut out, &serial).unwrap_err().contains("inconsistent"));
         let odd = Weights { k: 48, ..w.weights() };
         assert!(matmul(&odd, &[0.0; 48], 1, &mut out, &serial).is_err());
+        let block64 = Weights { block: 64, scales: &w.scales[..4], ..w.weights() };
+        assert!(matmul(&block64, &[0.0; 64], 1, &mut out, &serial).unwrap_err().contains("blocks of 64"));
     }
 }
 
@@ -745,12 +782,12 @@ mod timing {
     #[test]
     #[ignore]
     fn time_the_kernel() {
-        for (n, k, rows, bits) in [(3072, 576, 283, 4), (576, 1536, 283, 4), (3072, 576, 1, 4), (576, 1536, 1, 4), (49152, 576, 1, 8)] {
-            let kb = k / BLOCK;
-            let b: Vec<u8> = (0..n * kb * BLOCK * bits / 8).map(|i| (i * 7 % 251) as u8).collect();
+        for (n, k, rows, bits, block) in [(3072, 576, 283, 4, 32), (576, 1536, 283, 4, 32), (3072, 576, 1, 4, 32), (576, 1536, 1, 4, 32), (49152, 576, 1, 8, 32), (1536, 8960, 1, 8, 16), (1536, 8960, 1, 8, 32), (1536, 8960, 1, 4, 32)] {
+            let kb = k / block;
+            let b: Vec<u8> = (0..n * kb * block * bits / 8).map(|i| (i * 7 % 251) as u8).collect();
             let scales = vec![0.01f32; n * kb];
             let zeros: Option<Vec<u8>> = (bits == 4).then(|| vec![0x88; n * kb.div_ceil(2)]);
-            let w = Weights { n, k, bits: bits as u8, b: &b, scales: &scales, zeros: zeros.as_deref(), mins: None };
+            let w = Weights { n, k, bits: bits as u8, block, b: &b, scales: &scales, zeros: zeros.as_deref(), mins: None };
             let x: Vec<f32> = (0..rows * k).map(|i| ((i * 13 % 17) as f32 - 8.0) * 0.1).collect();
             let mut out = vec![0f32; rows * n];
             let serial = |c: usize, f: &(dyn Fn(usize) + Sync)| (0..c).for_each(f);
@@ -766,10 +803,10 @@ mod timing {
             let per = t.elapsed().as_secs_f64() / reps as f64;
             let t = std::time::Instant::now();
             for _ in 0..reps {
-                std::hint::black_box(Rows::quantize(&x, rows, k, &serial));
+                std::hint::black_box(Rows::quantize(&x, rows, k, block, &serial));
             }
             let quant = t.elapsed().as_secs_f64() / reps as f64;
-            println!("n {n} k {k} rows {rows} bits {bits}: {:.3} ms (quantising {:.3} ms), {:.1} GMAC/s one thread; packed in {:.1} ms", per * 1e3, quant * 1e3, (n * k * rows) as f64 / per / 1e9, packing * 1e3);
+            println!("n {n} k {k} rows {rows} bits {bits} block {block}: {:.3} ms (quantising {:.3} ms), {:.1} GMAC/s one thread; packed in {:.1} ms", per * 1e3, quant * 1e3, (n * k * rows) as f64 / per / 1e9, packing * 1e3);
         }
     }
 }
