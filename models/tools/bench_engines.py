@@ -6,7 +6,7 @@ tooling only; runs in the reference venv, called by scripts/bench-engines.sh.
                    [--threads 2] [--long 1000] [--out FILE]
 
 Each round runs every engine once, in turn, as its own process (so they share the machine's state alike):
-kogi's `bench generate` on its RAG prompt, its open question and a --long-token prompt (plain two-row steps,
+kogi's `bench generate` on its RAG prompt, its open question and a --long-token prompt (exact greedy steps,
 one-row steps, context drafts, context + model drafts); llama.cpp on the GGUF as it is and (--gguf-best) re-quantised
 to Q4_0 with flash attention; onnxruntime-genai on kogi's folder, plain and with its n-gram speculation (4, 8).
 Every engine is fed kogi's exact prompt token ids. A figure is the median over rounds of each process's median."""
@@ -60,7 +60,9 @@ def main():
                 name = res["prompt"].replace(f"synthetic-{a.long}", f"long-{a.long}")
                 prompts[name] = res["prompt_ids"]
                 kogi_tokens[name] = res["tokens"]
-                for key, engine in (("plain", "kogi, exact two-row steps (default)"), ("plain_one_row_steps", "kogi, one-row steps"),
+                # Exact steps are one row when every node runs on kogi's kernels, else two (the report says which).
+                exact = "kogi, exact greedy, one-row steps (default)" if rep.get("rows_independent") else "kogi, exact two-row steps (default)"
+                for key, engine in (("plain", exact), ("plain_one_row_steps", "kogi, one-row steps"),
                                     ("speculative_context_only", "kogi, context drafts"),
                                     ("speculative", "kogi, context + model drafts")):
                     d = res.get(key)

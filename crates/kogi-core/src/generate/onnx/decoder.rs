@@ -915,7 +915,7 @@ pub(crate) fn own_kernels() -> graph::OwnKernels {
 /// the caller to open the file as it is.
 fn with_own_kernels(b: &mut ort::session::builder::SessionBuilder, file: &Path, which: graph::OwnKernels) -> std::result::Result<Option<(Session, bool)>, String> {
     let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    let Some(edited) = graph::with_own_kernels(&bytes, which)? else { return Ok(None) };
+    let Some(edited) = graph::with_own_kernels(&bytes, which, file.parent())? else { return Ok(None) };
     drop(bytes);
     let domain = super::kernels_domain().map_err(|e| e.to_string())?;
     let b = b.clone().with_operators(domain).map_err(|e| e.to_string())?;

@@ -124,13 +124,16 @@ pub struct Switched {
     /// depend on how many rows its pass has (prompts of more than [`super::attention::MAX_STEP_ROWS`]
     /// aside): one-row steps then compute what a speculative verification pass computes.
     pub rows_independent: bool,
+    /// Weights packed for kogi's int4/8-bit kernels, to be kept until the session is built.
+    pub parked: super::nbits::Parked,
 }
 
 /// The model `model` with the nodes `which` names moved to kogi's CPU kernels, or `None` when it
 /// has none. The domain name is rewritten in place (same length, so no enclosing length changes)
 /// and the domain's opset is appended as a second `opset_import` (repeated fields merge). Other
 /// fields are left byte for byte as they are.
-pub fn with_own_kernels(model: &[u8], which: OwnKernels) -> Result<Option<Switched>, String> {
+/// `folder` is where the model's external data lives (weights there are packed at load too).
+pub fn with_own_kernels(model: &[u8], which: OwnKernels, folder: Option<&std::path::Path>) -> Result<Option<Switched>, String> {
     const MS: &[u8] = b"com.microsoft";
     let mut out = model.to_vec();
     let mut switched = 0;
@@ -165,13 +168,15 @@ pub fn with_own_kernels(model: &[u8], which: OwnKernels) -> Result<Option<Switch
     if switched == 0 {
         return Ok(None);
     }
+    let mut parked = super::nbits::Parked::default();
     if which.matmul {
         out = fold_minimums(&out)?;
+        out = park_weights(&out, folder, &mut parked)?;
     }
     ModelProto { opset_import: vec![OperatorSetIdProto { domain: super::DOMAIN.into(), version: 1 }], ..Default::default() }
         .encode(&mut out)
         .map_err(|e| e.to_string())?;
-    Ok(Some(Switched { model: out, rows_independent: left == 0 }))
+    Ok(Some(Switched { model: out, rows_independent: left == 0, parked }))
 }
 
 /// kogi's conversions of blocks with minimums (Q4_1, Q4_K, Q5_*: `d·q + m`) add the minimums on a
@@ -252,15 +257,40 @@ fn fold_minimums(model: &[u8]) -> Result<Vec<u8>, String> {
             }
         }
     }
-    let mut new_graph = Vec::with_capacity(graph.len());
-    let by_record: HashMap<usize, usize> = nodes.iter().enumerate().map(|(j, (i, _))| (*i, j)).collect();
-    for (i, r) in fieldset.iter().enumerate() {
-        match by_record.get(&i) {
-            Some(j) if drop.contains(j) => {}
-            Some(j) if changed.contains_key(j) => {
-                prost::encoding::message::encode(1, &changed[j], &mut new_graph);
-            }
-            _ => new_graph.extend_from_slice(&model[r.whole.clone()]),
+    let drop: HashSet<usize> = drop.iter().map(|j| nodes[*j].0).collect();
+    let changed: HashMap<usize, onnx::NodeProto> = changed.into_iter().map(|(j, n)| (nodes[j].0, n)).collect();
+    with_graph(model, &fieldset, &drop, &changed)
+}
+
+/// A tensor's bytes from its external data file (`location` under `folder`, `offset`, `length`).
+fn external_bytes(folder: &std::path::Path, entries: &[onnx::StringStringEntryProto]) -> Option<Vec<u8>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let get = |key: &str| entries.iter().find(|e| e.key == key).map(|e| e.value.as_str());
+    let location = std::path::Path::new(get("location")?);
+    // As ONNX Runtime: a file beside the model, never outside its folder.
+    if location.is_absolute() || location.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+        return None;
+    }
+    let offset: u64 = get("offset").map_or(Some(0), |v| v.parse().ok())?;
+    let length: usize = get("length")?.parse().ok()?;
+    let mut file = std::fs::File::open(folder.join(location)).ok()?;
+    file.seek(SeekFrom::Start(offset)).ok()?;
+    let mut bytes = vec![0u8; length];
+    file.read_exact(&mut bytes).ok()?;
+    Some(bytes)
+}
+
+/// `model` with its (first) graph's records `drop` left out and the nodes at records `changed`
+/// replaced; every other byte as it was.
+fn with_graph(model: &[u8], graph: &[Record], drop: &std::collections::HashSet<usize>, changed: &std::collections::HashMap<usize, onnx::NodeProto>) -> Result<Vec<u8>, String> {
+    let mut new_graph = Vec::with_capacity(graph.iter().map(|r| r.whole.len()).sum());
+    for (i, r) in graph.iter().enumerate() {
+        if drop.contains(&i) {
+            continue;
+        }
+        match changed.get(&i) {
+            Some(node) => prost::encoding::message::encode(1, node, &mut new_graph),
+            None => new_graph.extend_from_slice(&model[r.whole.clone()]),
         }
     }
     let mut out = Vec::with_capacity(model.len());
@@ -276,6 +306,95 @@ fn fold_minimums(model: &[u8]) -> Result<Vec<u8>, String> {
         }
     }
     Ok(out)
+}
+
+/// kogi's `MatMulNBits` nodes with their weights packed now, into `parked`, rather than by their
+/// kernel from ONNX Runtime's copy, which ONNX Runtime would keep for the session's life beside the
+/// packed one (its own kernel frees what it prepacks; a custom kernel cannot). Such a node keeps only
+/// its input `x` and names its weights in a `packed` attribute; initializers no other node reads go.
+/// Weights in external data are read from `folder`. Nodes whose weights are not all initializers
+/// with raw bytes stay as they are.
+fn park_weights(model: &[u8], folder: Option<&std::path::Path>, parked: &mut super::nbits::Parked) -> Result<Vec<u8>, String> {
+    use std::collections::{HashMap, HashSet};
+    let Some(graph) = fields(model, 0..model.len(), 7)?.into_iter().next() else { return Ok(model.to_vec()) };
+    let recs = records(model, graph.clone())?;
+    let name_of = |r: &Record, field: u32| -> Result<Option<String>, String> {
+        Ok(fields(model, r.payload.clone(), field)?.into_iter().next().map(|n| String::from_utf8_lossy(&model[n]).into_owned()))
+    };
+    let mut readers: HashMap<String, usize> = HashMap::new();
+    let mut exposed: HashSet<String> = HashSet::new();
+    let mut inits: HashMap<String, usize> = HashMap::new();
+    let mut nodes = Vec::new();
+    for (i, r) in recs.iter().enumerate() {
+        match r.tag {
+            1 => {
+                let node = onnx::NodeProto::decode(&model[r.payload.clone()]).map_err(|e| e.to_string())?;
+                for x in node.input.iter().filter(|x| !x.is_empty()) {
+                    *readers.entry(x.clone()).or_default() += 1;
+                }
+                nodes.push((i, node));
+            }
+            5 => {
+                if let Some(name) = name_of(r, 8)? {
+                    inits.insert(name, i);
+                }
+            }
+            11 | 12 => exposed.extend(name_of(r, 1)?),
+            _ => {}
+        }
+    }
+    let tensor = |name: &str| -> Option<onnx::TensorProto> {
+        let mut t = onnx::TensorProto::decode(&model[recs[*inits.get(name)?].payload.clone()]).ok()?;
+        if exposed.contains(name) {
+            return None;
+        }
+        if t.data_location == 1 {
+            t.raw_data = external_bytes(folder?, &t.external_data)?;
+        }
+        (!t.raw_data.is_empty()).then_some(t)
+    };
+    let floats = |t: &onnx::TensorProto| (t.data_type == FLOAT).then(|| t.raw_data.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect::<Vec<f32>>());
+    let mut changed: HashMap<usize, onnx::NodeProto> = HashMap::new();
+    let mut taken: HashMap<String, usize> = HashMap::new();
+    for (i, node) in &nodes {
+        if node.op_type != "MatMulNBits" || node.domain != super::DOMAIN || !(3..=5).contains(&node.input.len()) {
+            continue;
+        }
+        let attr = |name: &str| node.attribute.iter().find(|a| a.name == name).and_then(|a| a.i).map(|v| v.max(0) as usize);
+        let (Some(n), Some(k), Some(bits), Some(block)) = (attr("N"), attr("K"), attr("bits"), attr("block_size")) else { continue };
+        // Re-encoded from the decoded form: only if that reads back byte for byte.
+        if node.encode_to_vec() != model[recs[*i].payload.clone()] {
+            continue;
+        }
+        let wanted = |j: usize| node.input.get(j).filter(|x| !x.is_empty());
+        let found = (|| {
+            let b = tensor(wanted(1)?)?;
+            let scales = floats(&tensor(wanted(2)?)?)?;
+            let zeros = match wanted(3) {
+                Some(z) => Some(tensor(z).filter(|t| t.data_type == 2)?.raw_data),
+                None => None,
+            };
+            let mins = match wanted(4) {
+                Some(m) => Some(floats(&tensor(m)?)?),
+                None => None,
+            };
+            (b.data_type == 2).then_some(())?;
+            let w = super::nbits::Weights { n, k, bits: bits as u8, block, b: &b.raw_data, scales: &scales, zeros: zeros.as_deref(), mins: mins.as_deref() };
+            super::nbits::Packed::new(&w).ok()
+        })();
+        let Some(packed) = found else { continue };
+        let mut node = node.clone();
+        for x in node.input.drain(1..).filter(|x| !x.is_empty()) {
+            *taken.entry(x).or_default() += 1;
+        }
+        node.attribute.push(int("packed", parked.park(packed)));
+        changed.insert(*i, node);
+    }
+    if changed.is_empty() {
+        return Ok(model.to_vec());
+    }
+    let drop: HashSet<usize> = taken.iter().filter(|(name, n)| readers.get(*name) == Some(n)).filter_map(|(name, _)| inits.get(name).copied()).collect();
+    with_graph(model, &recs, &drop, &changed)
 }
 
 /// One field of a message: its number, its bytes with key and length, and its payload.
@@ -519,7 +638,7 @@ mod tests {
 
     #[test]
     fn only_attention_nodes_move_to_kogis_kernel_and_everything_else_stays_byte_for_byte() {
-        let with_own_attention = |m: &[u8]| with_own_kernels(m, OwnKernels { attention: true, matmul: false }).map(|s| s.map(|s| s.model));
+        let with_own_attention = |m: &[u8]| with_own_kernels(m, OwnKernels { attention: true, matmul: false }, None).map(|s| s.map(|s| s.model));
         let mut g = Nodes::default();
         g.add_in("com.microsoft", "MatMulNBits", "proj", &["x", "w"], &["y"], vec![]);
         g.add_in("com.microsoft", "GroupQueryAttention", "attn", &["y"], &["z"], vec![int("num_heads", 9)]);
@@ -554,15 +673,49 @@ mod tests {
         g.add_in("com.microsoft", "GroupQueryAttention", "attn", &["y1"], &["a"], vec![]);
         let initializer = ["b4", "b8", "z"].map(|n| onnx::TensorProto { name: n.into(), data_type: 2, dims: vec![1], raw_data: vec![0], ..Default::default() }).to_vec();
         let model = ModelProto { graph: Some(GraphProto { node: g.0, initializer, ..Default::default() }), ..Default::default() }.encode_to_vec();
-        let out = with_own_kernels(&model, OwnKernels { attention: false, matmul: true }).unwrap().expect("switched nodes");
+        let out = with_own_kernels(&model, OwnKernels { attention: false, matmul: true }, None).unwrap().expect("switched nodes");
         assert!(!out.rows_independent, "nodes left on ONNX Runtime's kernels");
         let out = out.model;
         let nodes = ModelProto::decode(out.as_slice()).unwrap().graph.unwrap().node;
         let moved: Vec<&str> = nodes.iter().filter(|n| n.domain == super::super::DOMAIN).map(|n| n.name.as_str()).collect();
         assert_eq!(moved, ["fits", "zeros", "eight", "eight_zeros", "block16"]);
-        let both = with_own_kernels(&model, OwnKernels { attention: true, matmul: true }).unwrap().unwrap().model;
+        let both = with_own_kernels(&model, OwnKernels { attention: true, matmul: true }, None).unwrap().unwrap().model;
         let nodes = ModelProto::decode(both.as_slice()).unwrap().graph.unwrap().node;
         assert_eq!(nodes.iter().filter(|n| n.domain == super::super::DOMAIN).count(), 6);
+    }
+
+    #[test]
+    fn weights_are_packed_at_load_and_leave_the_graph_unless_something_else_reads_them() {
+        let attrs = vec![int("K", 64), int("N", 16), int("bits", 4), int("block_size", 32), int("accuracy_level", 4)];
+        let raw = |name: &str, t: i32, dims: Vec<i64>, bytes: usize| onnx::TensorProto { name: name.into(), data_type: t, dims, raw_data: vec![1; bytes], ..Default::default() };
+        let mut g = Nodes::default();
+        g.add_in("com.microsoft", "MatMulNBits", "alone", &["x", "b", "s"], &["y"], attrs.clone());
+        g.add_in("com.microsoft", "MatMulNBits", "shared", &["x", "b2", "s2"], &["y2"], attrs.clone());
+        g.add_in("com.microsoft", "MatMulNBits", "fed", &["x", "b3", "s3"], &["y3"], attrs.clone());
+        g.add("Identity", "other", &["b2"], &["copy"], vec![]);
+        // b's bytes are external data, 8 bytes into a file beside the model.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("w.data"), [vec![0u8; 8], vec![1u8; 512]].concat()).unwrap();
+        let entry = |key: &str, value: &str| onnx::StringStringEntryProto { key: key.into(), value: value.into() };
+        let external = onnx::TensorProto { raw_data: vec![], data_location: 1, external_data: vec![entry("location", "w.data"), entry("offset", "8"), entry("length", "512")], ..raw("b", 2, vec![16, 2, 16], 0) };
+        let initializer = vec![external, raw("s", 1, vec![32], 128), raw("b2", 2, vec![16, 2, 16], 512), raw("s2", 1, vec![32], 128), raw("s3", 1, vec![32], 128)];
+        // b3 comes from outside the file: that node's kernel reads it as an input.
+        let input = vec![ValueInfoProto { name: "b3".into(), ..Default::default() }];
+        let model = ModelProto { graph: Some(GraphProto { node: g.0, initializer, input, ..Default::default() }), ..Default::default() }.encode_to_vec();
+        let without_folder = with_own_kernels(&model, OwnKernels { attention: false, matmul: true }, None).unwrap().expect("switched");
+        assert_eq!(without_folder.parked.len(), 1, "b's bytes cannot be read without the model's folder");
+        let out = with_own_kernels(&model, OwnKernels { attention: false, matmul: true }, Some(dir.path())).unwrap().expect("switched");
+        assert_eq!(out.parked.len(), 2);
+        let graph = ModelProto::decode(out.model.as_slice()).unwrap().graph.unwrap();
+        let kept: Vec<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(kept, ["b2", "s3"], "b2 is read by another node; s3's node was not parked");
+        let ids: Vec<i64> = graph.node.iter().filter_map(|n| n.attribute.iter().find(|a| a.name == "packed").and_then(|a| a.i)).collect();
+        let inputs: Vec<(&str, usize)> = graph.node.iter().filter(|n| n.op_type == "MatMulNBits").map(|n| (n.name.as_str(), n.input.len())).collect();
+        assert_eq!(inputs, [("alone", 1), ("shared", 1), ("fed", 3)]);
+        assert_eq!(ids.len(), 2);
+        assert!(ids.iter().all(|&id| super::super::nbits::parked(id).is_some()));
+        drop(out);
+        assert!(ids.iter().all(|&id| super::super::nbits::parked(id).is_none()), "the waiting room empties with the switched model");
     }
 
     #[test]
@@ -583,7 +736,7 @@ mod tests {
             let initializer = vec![bytes("b", 2, vec![8, 2, 16]), bytes("z", 2, vec![8]), bytes("s", 1, vec![16]), bytes("m", 1, vec![2, 8]), longs("shape", &[0, 0, 2, 32]), longs("axes", &[-1])];
             ModelProto { graph: Some(GraphProto { node: g.0, initializer, ..Default::default() }), ..Default::default() }.encode_to_vec()
         };
-        let switched = with_own_kernels(&build(false), OwnKernels { attention: false, matmul: true }).unwrap().unwrap();
+        let switched = with_own_kernels(&build(false), OwnKernels { attention: false, matmul: true }, None).unwrap().unwrap();
         let graph = ModelProto::decode(switched.model.as_slice()).unwrap().graph.unwrap();
         let ops: Vec<&str> = graph.node.iter().map(|n| n.op_type.as_str()).collect();
         assert_eq!(ops, ["MatMulNBits"]);
@@ -591,12 +744,12 @@ mod tests {
         assert_eq!(graph.initializer.len(), 6, "initializers are kept");
         assert!(switched.rows_independent);
         // Block sums another node reads stay; the product still folds.
-        let switched = with_own_kernels(&build(true), OwnKernels { attention: false, matmul: true }).unwrap().unwrap();
+        let switched = with_own_kernels(&build(true), OwnKernels { attention: false, matmul: true }, None).unwrap().unwrap();
         let graph = ModelProto::decode(switched.model.as_slice()).unwrap().graph.unwrap();
         let ops: Vec<&str> = graph.node.iter().map(|n| n.op_type.as_str()).collect();
         assert_eq!(ops, ["MatMulNBits", "Reshape", "ReduceSum", "Identity"]);
         // Without kogi's int4 kernel nothing folds.
-        let switched = with_own_kernels(&build(false), OwnKernels { attention: true, matmul: false });
+        let switched = with_own_kernels(&build(false), OwnKernels { attention: true, matmul: false }, None);
         assert!(switched.unwrap().is_none());
     }
 

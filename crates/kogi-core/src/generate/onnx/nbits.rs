@@ -21,6 +21,9 @@
 
 use ort::operator::{BoxedKernel, ComputeContext, KernelContext, Operator, OperatorInput, OperatorOutput};
 use ort::value::TensorElementType;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// Weights per block: the block sizes the kernel takes.
 pub const BLOCKS: [usize; 2] = [16, 32];
@@ -487,6 +490,47 @@ unsafe fn tile<const FOUR: bool, const B: usize, const R: usize, const G: usize>
     }
 }
 
+/// Weights packed while the graph was rewritten ([`super::graph`]), waiting for their node's kernel,
+/// by the id in the node's `packed` attribute.
+static WAITING: Mutex<BTreeMap<i64, Arc<Packed>>> = Mutex::new(BTreeMap::new());
+static NEXT: AtomicI64 = AtomicI64::new(1);
+
+/// The weights one rewritten graph parked for its kernels; they leave the waiting room when this
+/// goes (after the session is built: ONNX Runtime creates every kernel then).
+#[derive(Default)]
+pub struct Parked(Vec<i64>);
+
+impl Parked {
+    /// Parks `p` and returns the id its node names.
+    pub fn park(&mut self, p: Packed) -> i64 {
+        let id = NEXT.fetch_add(1, Ordering::Relaxed);
+        WAITING.lock().unwrap_or_else(|e| e.into_inner()).insert(id, Arc::new(p));
+        self.0.push(id);
+        id
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Drop for Parked {
+    fn drop(&mut self) {
+        let mut waiting = WAITING.lock().unwrap_or_else(|e| e.into_inner());
+        for id in &self.0 {
+            waiting.remove(id);
+        }
+    }
+}
+
+pub(super) fn parked(id: i64) -> Option<Arc<Packed>> {
+    WAITING.lock().unwrap_or_else(|e| e.into_inner()).get(&id).cloned()
+}
+
 /// The operator ONNX Runtime calls for switched `MatMulNBits` nodes.
 pub struct MatMulNBits;
 
@@ -499,7 +543,8 @@ impl Operator for MatMulNBits {
 
     fn inputs(&self) -> impl IntoIterator<Item = OperatorInput> {
         use TensorElementType::{Float32, Uint8};
-        [OperatorInput::required(Float32), OperatorInput::required(Uint8), OperatorInput::required(Float32), OperatorInput::optional(Uint8), OperatorInput::optional(Float32)]
+        // Only `x` when the weights were parked.
+        [OperatorInput::required(Float32), OperatorInput::optional(Uint8), OperatorInput::optional(Float32), OperatorInput::optional(Uint8), OperatorInput::optional(Float32)]
     }
 
     fn outputs(&self) -> impl IntoIterator<Item = OperatorOutput> {
@@ -509,9 +554,12 @@ impl Operator for MatMulNBits {
     fn create_kernel<'attr>(&self, k: &KernelContext<'attr>) -> ort::Result<Self::Kernel<'attr>> {
         let get = |name: &str| k.get::<i64>(name).unwrap_or(0).max(0) as usize;
         let (n, kk, bits, block) = (get("N"), get("K"), get("bits") as u8, get("block_size"));
-        // Weights are initializers in every graph kogi switches: packed once, here. A node whose
+        // Weights parked by the graph's rewrite, else initializers packed once, here; a node whose
         // weights are not constant is packed at every call instead.
-        let packed = pack_constant(k, n, kk, bits, block).map(std::sync::Arc::new);
+        let packed = match k.get::<i64>("packed") {
+            Some(id) => Some(parked(id).ok_or_else(|| ort::Error::new(format!("MatMulNBits: packed weights {id} are not waiting")))?),
+            None => pack_constant(k, n, kk, bits, block).map(Arc::new),
+        };
         Ok(Box::new(move |ctx: &ComputeContext| compute(n, kk, bits, block, packed.as_deref(), ctx)))
     }
 }
