@@ -607,26 +607,51 @@ fn tile_body(s: &Shared, bi: usize, g: usize, rows: std::ops::Range<usize>, blk:
                 }
             }
         }
+        // Keys every used lane of the group sees need no mask (padding lanes' results are never
+        // read); only the edges do. The same values, in the same order, as masking every key.
+        let used = (0..LANES).filter(|&l| c * LANES + l < rows.len() * group && llo[l] < lhi[l]);
+        let (clo, chi) = used.fold((lo, hi), |(a, e), l| (a.max(llo[l]), e.min(lhi[l])));
+        let (clo, chi) = if clo < chi { (clo, chi) } else { (hi, hi) };
         let mut m = [f32::NEG_INFINITY; LANES];
-        for j in lo..hi {
+        for j in (lo..clo).chain(chi..hi) {
             let x: &[f32; LANES] = scores[at(j)..at(j) + LANES].try_into().expect("a lane group");
             for l in 0..LANES {
                 let seen = j >= llo[l] && j < lhi[l];
                 m[l] = if seen { m[l].max(x[l]) } else { m[l] };
             }
         }
+        for j in clo..chi {
+            let x: &[f32; LANES] = scores[at(j)..at(j) + LANES].try_into().expect("a lane group");
+            for l in 0..LANES {
+                m[l] = m[l].max(x[l]);
+            }
+        }
         // Sums by key position mod 16, then the one-row kernel's tree (steps), or in key order
         // (prompts).
         let mut sums = [[0f32; LANES]; LANES];
-        for j in lo..hi {
-            let x: &mut [f32; LANES] = (&mut scores[at(j)..at(j) + LANES]).try_into().expect("a lane group");
-            let sum = &mut sums[if steps { j % LANES } else { 0 }];
+        let masked = |j: usize, x: &mut [f32; LANES], sum: &mut [f32; LANES], m: &[f32; LANES]| {
             for l in 0..LANES {
                 let seen = j >= llo[l] && j < lhi[l];
                 let p = exp_nonpositive(x[l] - m[l]);
                 x[l] = if seen { p } else { 0.0 };
                 sum[l] += x[l];
             }
+        };
+        for j in lo..clo {
+            let x: &mut [f32; LANES] = (&mut scores[at(j)..at(j) + LANES]).try_into().expect("a lane group");
+            masked(j, x, &mut sums[if steps { j % LANES } else { 0 }], &m);
+        }
+        for j in clo..chi {
+            let x: &mut [f32; LANES] = (&mut scores[at(j)..at(j) + LANES]).try_into().expect("a lane group");
+            let sum = &mut sums[if steps { j % LANES } else { 0 }];
+            for l in 0..LANES {
+                x[l] = exp_nonpositive(x[l] - m[l]);
+                sum[l] += x[l];
+            }
+        }
+        for j in chi.max(clo)..hi {
+            let x: &mut [f32; LANES] = (&mut scores[at(j)..at(j) + LANES]).try_into().expect("a lane group");
+            masked(j, x, &mut sums[if steps { j % LANES } else { 0 }], &m);
         }
         let mut w = LANES / 2;
         while steps && w > 0 {
