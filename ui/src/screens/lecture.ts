@@ -100,7 +100,7 @@ export function mountLecture(el: HTMLElement, ctx: Ctx, target?: LectureTarget):
     dirty = false;
     saveBtn.disabled = true;
     saveBtn.hidden = viewingOld;
-    setStatus(`${head.text.length.toLocaleString()} characters · ${view.revisions.length} revisions kept`);
+    setStatus(`${head.text.length.toLocaleString()} characters · ${view.revisions.length} revision${view.revisions.length === 1 ? "" : "s"} kept`);
     showHistory();
   }
 
