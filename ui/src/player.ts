@@ -50,12 +50,14 @@ export async function playFrom(a: HTMLMediaElement, seconds: number): Promise<vo
 }
 
 /** WebKitGTK's GStreamer pipeline can stall with the clock frozen just after a seek (seen on CI's machine): a
- * clock that should be moving and has not for `stillMs` is nudged with a seek to where it stands. Each nudge is
- * counted in `data-nudges`. Returns the function that stops watching. */
+ * clock that should be moving and has not for `stillMs` is nudged with a seek to where it stands, and if it is
+ * still frozen at the next check, stopped and started again. Each nudge is counted in `data-nudges`. Returns the
+ * function that stops watching. */
 export function nudgeStalledClock(a: HTMLMediaElement, everyMs = 500, stillMs = 1500): () => void {
   let lastT = -1;
   let still = 0;
   let nudges = 0;
+  let tries = 0;
   const timer = setInterval(() => {
     if (a.paused || a.seeking || a.ended || a.readyState < HTMLMediaElement.HAVE_FUTURE_DATA) {
       lastT = -1;
@@ -63,10 +65,16 @@ export function nudgeStalledClock(a: HTMLMediaElement, everyMs = 500, stillMs = 
     } else if (a.currentTime !== lastT) {
       lastT = a.currentTime;
       still = 0;
+      tries = 0;
     } else if ((still += everyMs) >= stillMs) {
       still = 0;
       a.dataset.nudges = String(++nudges);
-      a.currentTime = lastT;
+      if (tries++ % 2 === 0) {
+        a.currentTime = lastT;
+      } else {
+        a.pause();
+        a.play().catch(() => {});
+      }
     }
   }, everyMs);
   return () => clearInterval(timer);

@@ -4,6 +4,7 @@ import { nudgeStalledClock } from "../src/player";
 /** A media element's clock as the watchdog reads it; a seek is recorded. */
 function clock(t: number) {
   const seeks: number[] = [];
+  const restarts: string[] = [];
   let time = t;
   const a = {
     paused: false,
@@ -21,25 +22,43 @@ function clock(t: number) {
     advance(s: number) {
       time += s;
     },
+    pause() {
+      restarts.push("pause");
+      a.paused = true;
+    },
+    play() {
+      restarts.push("play");
+      a.paused = false;
+      return Promise.resolve();
+    },
   };
-  return { a, seeks };
+  return { a, seeks, restarts };
 }
 
 describe("the player's stalled clock", () => {
   afterEach(() => vi.useRealTimers());
 
-  it("is nudged with a seek to where it stands once it has not moved for 1.5 s, and counted", () => {
+  it("is nudged with a seek to where it stands once it has not moved for 1.5 s, then restarted, and counted", () => {
     vi.useFakeTimers();
-    const { a, seeks } = clock(29.01);
+    const { a, seeks, restarts } = clock(29.01);
     const stop = nudgeStalledClock(a as unknown as HTMLMediaElement);
     vi.advanceTimersByTime(1500);
     expect(seeks).toEqual([]);
     vi.advanceTimersByTime(500);
     expect(seeks).toEqual([29.01]);
     expect(a.dataset.nudges).toBe("1");
+    // Still frozen: stopped and started again.
+    vi.advanceTimersByTime(1500);
+    expect(restarts).toEqual(["pause", "play"]);
+    expect(a.dataset.nudges).toBe("2");
+    // Moving again: the next stall starts with a seek.
+    a.advance(0.5);
+    vi.advanceTimersByTime(2500);
+    expect(seeks).toEqual([29.01, 29.51]);
     stop();
     vi.advanceTimersByTime(5000);
-    expect(seeks).toEqual([29.01]);
+    expect(seeks).toEqual([29.01, 29.51]);
+    expect(a.dataset.nudges).toBe("3");
   });
 
   it("is left alone while it moves, is paused, seeking or still loading", () => {
