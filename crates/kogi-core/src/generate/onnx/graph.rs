@@ -344,10 +344,10 @@ fn park_weights(model: &[u8], folder: Option<&std::path::Path>, parked: &mut sup
         }
     }
     let tensor = |name: &str| -> Option<onnx::TensorProto> {
-        let mut t = onnx::TensorProto::decode(&model[recs[*inits.get(name)?].payload.clone()]).ok()?;
         if exposed.contains(name) {
             return None;
         }
+        let mut t = onnx::TensorProto::decode(&model[recs[*inits.get(name)?].payload.clone()]).ok()?;
         if t.data_location == 1 {
             t.raw_data = external_bytes(folder?, &t.external_data)?;
         }
@@ -475,8 +475,8 @@ fn initializers(model: &[u8], graph: std::ops::Range<usize>) -> Result<Initializ
 /// any) packed uint8.
 fn nbits_fits(node: &onnx::NodeProto, uint8: &std::collections::HashSet<String>) -> bool {
     let attr = |name: &str| node.attribute.iter().find(|a| a.name == name).and_then(|a| a.i);
-    let block_ok = attr("block_size").is_some_and(|b| super::nbits::BLOCKS.contains(&(b as usize)));
-    let shape_ok = matches!(attr("bits"), Some(4 | 8)) && block_ok && attr("K").is_some_and(|k| k > 0 && k % 32 == 0);
+    let size = |name: &str| attr(name).map_or(0, |v| v.max(0) as usize);
+    let shape_ok = super::nbits::takes(size("bits"), size("block_size"), size("K"));
     let zeros_ok = match node.input.get(3).map(String::as_str) {
         None | Some("") => true,
         Some(z) => uint8.contains(z),

@@ -26,9 +26,14 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Weights per block: the block sizes the kernel takes.
-pub const BLOCKS: [usize; 2] = [16, 32];
+const BLOCKS: [usize; 2] = [16, 32];
 /// Inputs per activation scale (a block of 16 shares its scale with its neighbour).
 const ABLOCK: usize = 32;
+
+/// Whether the kernel takes `bits`-bit weights in blocks of `block` over `k` inputs.
+pub fn takes(bits: usize, block: usize, k: usize) -> bool {
+    matches!(bits, 4 | 8) && BLOCKS.contains(&block) && k > 0 && k % ABLOCK == 0
+}
 /// Columns packed together: one 512-bit register holds four weights of each.
 const GROUP: usize = 16;
 /// Bytes of one register.
@@ -57,7 +62,7 @@ impl Weights<'_> {
     }
 
     fn check(&self) -> Result<(), String> {
-        if !matches!(self.bits, 4 | 8) || !BLOCKS.contains(&self.block) || self.k % ABLOCK != 0 || self.k == 0 {
+        if !takes(self.bits as usize, self.block, self.k) {
             return Err(format!("MatMulNBits: {}-bit weights in blocks of {} over {} inputs are not what kogi's kernel takes", self.bits, self.block, self.k));
         }
         let kb = self.blocks();
@@ -674,10 +679,6 @@ mod tests {
             self.mins = Some((0..self.n * self.k / self.block).map(|_| 0.02 * r.float()).collect());
             self
         }
-        /// In blocks of 16 instead of 32.
-        fn random16(n: usize, k: usize, bits: u8, zeros: bool, seed: u64) -> Self {
-            Self::with_block(n, k, bits, 16, zeros, seed)
-        }
         fn random(n: usize, k: usize, bits: u8, zeros: bool, seed: u64) -> Self {
             Self::with_block(n, k, bits, 32, zeros, seed)
         }
@@ -795,7 +796,7 @@ mod tests {
 
     #[test]
     fn a_row_comes_out_the_same_bit_for_bit_in_a_pass_of_any_size() {
-        for w in [Owned::random(150, 576, 4, true, 5), Owned::random16(150, 576, 8, true, 5)] {
+        for w in [Owned::random(150, 576, 4, true, 5), Owned::with_block(150, 576, 8, 16, true, 5)] {
             let mut r = Lcg(9);
             let rows = 40;
             let x: Vec<f32> = (0..rows * 576).map(|_| r.float()).collect();
