@@ -55,7 +55,7 @@ pub struct BenchArgs {
     pub(crate) new_tokens: usize,
     /// n-gram speculation: longest suffix looked up, shortest, most drafted tokens[, most drafted from
     /// the model's own bigrams] (generate)
-    #[arg(long, default_value = "4,1,8", value_delimiter = ',')]
+    #[arg(long, default_value = "12,1,16", value_delimiter = ',')]
     pub(crate) ngram: Vec<usize>,
     /// A chat to use instead of the built-in RAG prompt: JSON `[{"role": …, "content": …}, …]` (generate)
     #[arg(long)]

@@ -110,7 +110,7 @@ impl Default for GenerateBench {
         Self {
             runs: 3,
             new_tokens: 256,
-            ngram: NgramConfig { max_n: 4, min_n: 1, max_k: 8, ..Default::default() },
+            ngram: NgramConfig::default(),
             chat: None,
             prompt_tokens: Vec::new(),
             prefill_chunk: 512,

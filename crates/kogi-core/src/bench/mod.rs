@@ -93,7 +93,7 @@ mod tests {
         assert_eq!((s.lectures, s.queries, s.mode), (100, 200, crate::retrieval::Mode::Hybrid));
         let g = GenerateBench::default();
         assert_eq!((g.runs, g.new_tokens, g.prefill_chunk, g.verify_k, g.questions), (3, 256, 512, 0, 0));
-        assert_eq!((g.ngram.max_n, g.ngram.min_n, g.ngram.max_k, g.ngram.model_k), (4, 1, 8, 4));
+        assert_eq!((g.ngram.max_n, g.ngram.min_n, g.ngram.max_k, g.ngram.model_k), (12, 1, 16, 4));
         assert_eq!(g.variants, [Variant::Plain, Variant::Fast, Variant::Spec, Variant::SpecContext]);
         assert!(g.host_steps);
         let e = EmbedBench::default();

@@ -115,7 +115,9 @@ pub fn logsumexp(v: &[f32]) -> f32 {
 #[inline(always)]
 pub fn exp_nonpositive(x: f32) -> f32 {
     const ROUND: f32 = 12_582_912.0;
-    let t = x.max(-86.0) * std::f32::consts::LOG2_E;
+    // A comparison, not `f32::max`: the same result (NaN also gives -86) without its NaN check,
+    // which kept the attention kernels' softmax loops from running at full width.
+    let t = if x > -86.0 { x } else { -86.0 } * std::f32::consts::LOG2_E;
     let r = t + ROUND;
     let f = t - (r - ROUND);
     let k = (r.to_bits() as i32).wrapping_sub(ROUND.to_bits() as i32);
