@@ -97,9 +97,58 @@ pub struct Packed {
     block: usize,
     groups: usize,
     codes: Vec<u8>,
-    scales: Vec<f32>,
-    zeros: Vec<u8>,
-    mins: Option<Vec<f32>>,
+    scales: Factors,
+    zeros: Zeros,
+    mins: Option<Factors>,
+}
+
+/// A node's scales (or minimums) in the packed order: half precision when every one of them is a
+/// half-precision value (GGUF's Q4_0, Q4_1 and Q8_0 store theirs so), which the kernel widens
+/// exactly; else as given. A decode step reads every weight once, so on a machine whose memory
+/// feeds the cores faster than they use it, bytes per weight set the pace.
+enum Factors {
+    Full(Vec<f32>),
+    Half(Vec<u16>),
+}
+
+impl Factors {
+    fn new(v: Vec<f32>, real: impl Iterator<Item = f32>) -> Self {
+        let exact = |x: f32| half::f16::from_f32(x).to_f32().to_bits() == x.to_bits();
+        if real.into_iter().all(exact) { Self::Half(v.into_iter().map(|x| half::f16::from_f32(x).to_bits()).collect()) } else { Self::Full(v) }
+    }
+
+    #[inline(always)]
+    fn get(&self, at: usize) -> f32 {
+        match self {
+            Self::Full(v) => v[at],
+            Self::Half(v) => half::f16::from_bits(v[at]).to_f32(),
+        }
+    }
+
+    /// The buffer as `(f32s, halves)`, the other null: the kernel picks by its `HALF` constant.
+    fn ptrs(&self) -> (*const f32, *const u16) {
+        match self {
+            Self::Full(v) => (v.as_ptr(), std::ptr::null()),
+            Self::Half(v) => (std::ptr::null(), v.as_ptr()),
+        }
+    }
+}
+
+/// Zero points: one for the whole node when they are all the same (the default, or GGUF's
+/// conversions), else one per column and block.
+enum Zeros {
+    Each(Vec<u8>),
+    All(u8),
+}
+
+impl Zeros {
+    #[inline(always)]
+    fn get(&self, at: usize) -> u8 {
+        match self {
+            Self::Each(v) => v[at],
+            Self::All(z) => *z,
+        }
+    }
 }
 
 impl Packed {
@@ -123,6 +172,20 @@ impl Packed {
                 scope.spawn(move || pack_groups(w, t * each, codes, scales, zeros, mins));
             }
         });
+        // Padding columns (past `n`) hold zeros; only real columns decide the layout.
+        let real = |v: &[f32]| -> Vec<f32> {
+            (0..v.len()).filter(|&at| (at / (kb * GROUP)) * GROUP + at % GROUP < w.n).map(|at| v[at]).collect()
+        };
+        let first = w.zero(0, 0);
+        let zeros = if (0..w.n).all(|c| (0..kb).all(|b| w.zero(c, b) == first)) { Zeros::All(first) } else { Zeros::Each(zeros) };
+        let scales = { let r = real(&scales); Factors::new(scales, r.into_iter()) };
+        let mins = mins.map(|m| { let r = real(&m); Factors::new(m, r.into_iter()) });
+        // One kind for both (the kernel has one switch): half only when both are.
+        let (scales, mins) = match (scales, mins) {
+            (Factors::Half(s), Some(Factors::Full(m))) => (Factors::Full(s.into_iter().map(|x| half::f16::from_bits(x).to_f32()).collect()), Some(Factors::Full(m))),
+            (Factors::Full(s), Some(Factors::Half(m))) => (Factors::Full(s), Some(Factors::Full(m.into_iter().map(|x| half::f16::from_bits(x).to_f32()).collect()))),
+            other => other,
+        };
         Ok(Self { n: w.n, k: w.k, bits: w.bits, block: w.block, groups, codes, scales, zeros, mins })
     }
 
@@ -349,10 +412,10 @@ unsafe fn groups_plain(p: &Packed, a: &Rows, groups: std::ops::Range<usize>, dst
                 let (sa, sum) = (a.scale[(m * a.k + blk * b) / ABLOCK], a.sum[m * kb + blk]);
                 for c in 0..GROUP {
                     let at = (g * kb + blk) * GROUP + c;
-                    let d = (p.zeros[at] as f32).mul_add(-sum, dot[c] as f32);
-                    acc[c] = d.mul_add(p.scales[at] * sa, acc[c]);
+                    let d = (p.zeros.get(at) as f32).mul_add(-sum, dot[c] as f32);
+                    acc[c] = d.mul_add(p.scales.get(at) * sa, acc[c]);
                     if let Some(mins) = &p.mins {
-                        acc[c] = mins[at].mul_add(sa * sum, acc[c]);
+                        acc[c] = mins.get(at).mul_add(sa * sum, acc[c]);
                     }
                 }
             }
@@ -373,11 +436,24 @@ unsafe fn groups_avx512(p: &Packed, a: &Rows, groups: std::ops::Range<usize>, ds
     let rows = a.q.len() / a.k;
     macro_rules! tile {
         ($r:literal, $g:literal, $m:expr, $g0:expr) => {
-            match (p.bits, p.block) {
-                (4, 32) => tile::<true, 32, $r, $g>(p, a, $m, $g0, dst),
-                (4, _) => tile::<true, 16, $r, $g>(p, a, $m, $g0, dst),
-                (_, 32) => tile::<false, 32, $r, $g>(p, a, $m, $g0, dst),
-                _ => tile::<false, 16, $r, $g>(p, a, $m, $g0, dst),
+            // The layout's choices as constants, so no branch sits in the block loop.
+            match (p.bits, p.block, matches!(p.scales, Factors::Half(_)), matches!(p.zeros, Zeros::All(_))) {
+                (4, 32, true, true) => tile::<true, 32, $r, $g, true, true>(p, a, $m, $g0, dst),
+                (4, 32, true, false) => tile::<true, 32, $r, $g, true, false>(p, a, $m, $g0, dst),
+                (4, 32, false, true) => tile::<true, 32, $r, $g, false, true>(p, a, $m, $g0, dst),
+                (4, 32, false, false) => tile::<true, 32, $r, $g, false, false>(p, a, $m, $g0, dst),
+                (4, _, true, true) => tile::<true, 16, $r, $g, true, true>(p, a, $m, $g0, dst),
+                (4, _, true, false) => tile::<true, 16, $r, $g, true, false>(p, a, $m, $g0, dst),
+                (4, _, false, true) => tile::<true, 16, $r, $g, false, true>(p, a, $m, $g0, dst),
+                (4, _, false, false) => tile::<true, 16, $r, $g, false, false>(p, a, $m, $g0, dst),
+                (_, 32, true, true) => tile::<false, 32, $r, $g, true, true>(p, a, $m, $g0, dst),
+                (_, 32, true, false) => tile::<false, 32, $r, $g, true, false>(p, a, $m, $g0, dst),
+                (_, 32, false, true) => tile::<false, 32, $r, $g, false, true>(p, a, $m, $g0, dst),
+                (_, 32, false, false) => tile::<false, 32, $r, $g, false, false>(p, a, $m, $g0, dst),
+                (_, _, true, true) => tile::<false, 16, $r, $g, true, true>(p, a, $m, $g0, dst),
+                (_, _, true, false) => tile::<false, 16, $r, $g, true, false>(p, a, $m, $g0, dst),
+                (_, _, false, true) => tile::<false, 16, $r, $g, false, true>(p, a, $m, $g0, dst),
+                (_, _, false, false) => tile::<false, 16, $r, $g, false, false>(p, a, $m, $g0, dst),
             }
         };
     }
@@ -422,11 +498,17 @@ unsafe fn groups_avx512(p: &Packed, a: &Rows, groups: std::ops::Range<usize>, ds
 /// multiply-add by the two scales' product.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-unsafe fn tile<const FOUR: bool, const B: usize, const R: usize, const G: usize>(p: &Packed, a: &Rows, m: usize, g0: usize, dst: Dst) {
+unsafe fn tile<const FOUR: bool, const B: usize, const R: usize, const G: usize, const HALF: bool, const ONE_ZERO: bool>(p: &Packed, a: &Rows, m: usize, g0: usize, dst: Dst) {
     use std::arch::x86_64::*;
     let (kb, per) = (p.blocks(), p.per());
     let nib = _mm512_set1_epi8(0xF);
     let mut acc = [[_mm512_setzero_ps(); G]; R];
+    let scales = p.scales.ptrs();
+    let mins = p.mins.as_ref().map(Factors::ptrs);
+    let (zeros, zero) = match &p.zeros {
+        Zeros::Each(v) => (v.as_ptr(), _mm512_setzero_ps()),
+        Zeros::All(z) => (std::ptr::null(), _mm512_set1_ps(*z as f32)),
+    };
     unsafe {
         let code = p.codes.as_ptr();
         let bcast = |r: usize, at: usize| _mm512_set1_epi32((a.q.as_ptr().add((m + r) * a.k + at) as *const i32).read_unaligned());
@@ -471,9 +553,10 @@ unsafe fn tile<const FOUR: bool, const B: usize, const R: usize, const G: usize>
             }
             for g in 0..G {
                 let at = ((g0 + g) * kb + blk) * GROUP;
-                let sw = _mm512_loadu_ps(p.scales.as_ptr().add(at));
-                let z = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(p.zeros.as_ptr().add(at) as *const _)));
-                let mn = p.mins.as_ref().map(|mins| _mm512_loadu_ps(mins.as_ptr().add(at)));
+                let load = |f: (*const f32, *const u16)| if HALF { _mm512_cvtph_ps(_mm256_loadu_si256(f.1.add(at) as *const _)) } else { _mm512_loadu_ps(f.0.add(at)) };
+                let sw = load(scales);
+                let z = if ONE_ZERO { zero } else { _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(zeros.add(at) as *const _))) };
+                let mn = mins.map(load);
                 for r in 0..R {
                     let (sum1, sa1) = (*a.sum.get_unchecked((m + r) * kb + blk), *a.scale.get_unchecked(((m + r) * a.k + blk * B) / ABLOCK));
                     let (sum, sa) = (_mm512_set1_ps(sum1), _mm512_set1_ps(sa1));
@@ -748,6 +831,54 @@ mod tests {
                     assert!((got - rounded).abs() <= 1e-5 * size, "{bits}-bit/{block} k {k} row {m} col {c}: {got} vs {rounded} (size {size})");
                 }
             }
+        }
+    }
+
+    /// `p` with every factor in f32 and a zero point per column and block (the layout before it was compacted).
+    fn widened(p: &Packed) -> Packed {
+        let full = |f: &Factors| Factors::Full(match f {
+            Factors::Full(v) => v.clone(),
+            Factors::Half(v) => v.iter().map(|&x| half::f16::from_bits(x).to_f32()).collect(),
+        });
+        let zeros = match &p.zeros {
+            Zeros::Each(v) => v.clone(),
+            Zeros::All(z) => vec![*z; p.groups * p.blocks() * GROUP],
+        };
+        Packed { n: p.n, k: p.k, bits: p.bits, block: p.block, groups: p.groups, codes: p.codes.clone(), scales: full(&p.scales), zeros: Zeros::Each(zeros), mins: p.mins.as_ref().map(full) }
+    }
+
+    #[test]
+    fn half_precision_factors_and_one_zero_point_give_the_bits_of_the_full_layout() {
+        for (bits, block, mins) in [(4, 32, false), (4, 32, true), (8, 16, false), (8, 32, true), (4, 16, true)] {
+            let mut w = Owned::with_block(53, 576, bits, block, false, 21);
+            if mins {
+                w = w.with_mins(4);
+            }
+            // As GGUF's Q4_0, Q4_1 and Q8_0 store them: half-precision scales and minimums.
+            let round = |v: &mut Vec<f32>| v.iter_mut().for_each(|x| *x = half::f16::from_f32(*x).to_f32());
+            round(&mut w.scales);
+            if let Some(m) = w.mins.as_mut() {
+                round(m);
+            }
+            let compact = Packed::new(&w.weights()).unwrap();
+            assert!(matches!(compact.scales, Factors::Half(_)) && matches!(compact.zeros, Zeros::All(_)), "{bits}-bit/{block}");
+            let full = widened(&compact);
+            let mut r = Lcg(5);
+            for rows in [1, 3, 6] {
+                let x: Vec<f32> = (0..rows * 576).map(|_| r.float()).collect();
+                let (mut a, mut b) = (vec![0f32; rows * 53], vec![0f32; rows * 53]);
+                compact.matmul(&x, rows, &mut a, &serial).unwrap();
+                full.matmul(&x, rows, &mut b, &serial).unwrap();
+                assert_eq!(a, b, "{bits}-bit/{block} rows {rows}");
+                let q = Rows::quantize(&x, rows, 576, block, &serial);
+                unsafe { groups_plain(&compact, &q, 0..compact.groups, Dst(b.as_mut_ptr())) };
+                assert_eq!(a, b, "portable, {bits}-bit/{block} rows {rows}");
+            }
+            // One scale half precision cannot hold keeps the node's factors in f32; varied zero points stay per block.
+            w.scales[7] = 0.1;
+            w.zeros = Some((0..53 * (576 / block * bits as usize).div_ceil(8)).map(|i| i as u8).collect());
+            let p = Packed::new(&w.weights()).unwrap();
+            assert!(matches!(p.scales, Factors::Full(_)) && matches!(p.zeros, Zeros::Each(_)), "{bits}-bit/{block}");
         }
     }
 
