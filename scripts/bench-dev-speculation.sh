@@ -2,8 +2,8 @@
 # Speculation on the real lecture's dev questions (issue 17): the raw lecture imported and indexed into a scratch
 # database, then every dev question asked with the model (greedy, the app's default step), once with speculation
 # (context + the model's own drafts) and once without (exact greedy steps, one row where every node runs on kogi's
-# kernels), alternating. Prints decode tok/s, tokens per pass, acceptance and
-# whether both answers are the same text, per question and as medians.
+# kernels), alternating. Prints decode tok/s, tokens per pass, acceptance and whether both answers are the same
+# text, per question and as medians.
 #   bash scripts/bench-dev-speculation.sh [QUESTIONS.jsonl]   (default ../shared/eval/dev.jsonl)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd); cd "$root"

@@ -112,9 +112,20 @@ enum Factors {
 }
 
 impl Factors {
-    fn new(v: Vec<f32>, real: impl Iterator<Item = f32>) -> Self {
+    /// `v` in the packed order of a node of `n` columns and `kb` blocks; padding columns (past `n`,
+    /// zeros) do not decide the layout.
+    fn new(v: Vec<f32>, n: usize, kb: usize) -> Self {
+        let real = |at: &usize| (at / (kb * GROUP)) * GROUP + at % GROUP < n;
         let exact = |x: f32| half::f16::from_f32(x).to_f32().to_bits() == x.to_bits();
-        if real.into_iter().all(exact) { Self::Half(v.into_iter().map(|x| half::f16::from_f32(x).to_bits()).collect()) } else { Self::Full(v) }
+        if (0..v.len()).filter(real).all(|at| exact(v[at])) { Self::Half(v.into_iter().map(|x| half::f16::from_f32(x).to_bits()).collect()) } else { Self::Full(v) }
+    }
+
+    /// The same factors in f32.
+    fn widened(&self) -> Self {
+        match self {
+            Self::Full(v) => Self::Full(v.clone()),
+            Self::Half(v) => Self::Full(v.iter().map(|&x| half::f16::from_bits(x).to_f32()).collect()),
+        }
     }
 
     #[inline(always)]
@@ -172,19 +183,15 @@ impl Packed {
                 scope.spawn(move || pack_groups(w, t * each, codes, scales, zeros, mins));
             }
         });
-        // Padding columns (past `n`) hold zeros; only real columns decide the layout.
-        let real = |v: &[f32]| -> Vec<f32> {
-            (0..v.len()).filter(|&at| (at / (kb * GROUP)) * GROUP + at % GROUP < w.n).map(|at| v[at]).collect()
-        };
         let first = w.zero(0, 0);
         let zeros = if (0..w.n).all(|c| (0..kb).all(|b| w.zero(c, b) == first)) { Zeros::All(first) } else { Zeros::Each(zeros) };
-        let scales = { let r = real(&scales); Factors::new(scales, r.into_iter()) };
-        let mins = mins.map(|m| { let r = real(&m); Factors::new(m, r.into_iter()) });
+        let scales = Factors::new(scales, w.n, kb);
+        let mins = mins.map(|m| Factors::new(m, w.n, kb));
         // One kind for both (the kernel has one switch): half only when both are.
-        let (scales, mins) = match (scales, mins) {
-            (Factors::Half(s), Some(Factors::Full(m))) => (Factors::Full(s.into_iter().map(|x| half::f16::from_bits(x).to_f32()).collect()), Some(Factors::Full(m))),
-            (Factors::Full(s), Some(Factors::Half(m))) => (Factors::Full(s), Some(Factors::Full(m.into_iter().map(|x| half::f16::from_bits(x).to_f32()).collect()))),
-            other => other,
+        let is_half = |f: &Factors| matches!(f, Factors::Half(_));
+        let (scales, mins) = match mins {
+            Some(m) if is_half(&m) != is_half(&scales) => (scales.widened(), Some(m.widened())),
+            m => (scales, m),
         };
         Ok(Self { n: w.n, k: w.k, bits: w.bits, block: w.block, groups, codes, scales, zeros, mins })
     }
@@ -836,15 +843,11 @@ mod tests {
 
     /// `p` with every factor in f32 and a zero point per column and block (the layout before it was compacted).
     fn widened(p: &Packed) -> Packed {
-        let full = |f: &Factors| Factors::Full(match f {
-            Factors::Full(v) => v.clone(),
-            Factors::Half(v) => v.iter().map(|&x| half::f16::from_bits(x).to_f32()).collect(),
-        });
         let zeros = match &p.zeros {
             Zeros::Each(v) => v.clone(),
             Zeros::All(z) => vec![*z; p.groups * p.blocks() * GROUP],
         };
-        Packed { n: p.n, k: p.k, bits: p.bits, block: p.block, groups: p.groups, codes: p.codes.clone(), scales: full(&p.scales), zeros: Zeros::Each(zeros), mins: p.mins.as_ref().map(full) }
+        Packed { n: p.n, k: p.k, bits: p.bits, block: p.block, groups: p.groups, codes: p.codes.clone(), scales: p.scales.widened(), zeros: Zeros::Each(zeros), mins: p.mins.as_ref().map(Factors::widened) }
     }
 
     #[test]
