@@ -53,7 +53,7 @@ pub const STRATEGIES: &[Strategy] = &[
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DraftReplay {
-    /// Rows per verification pass, averaged (the pending token included; plain greedy feeds 2).
+    /// Rows per verification pass, averaged (the pending token included; a plain greedy step feeds 1 on kogi's kernels, else 2).
     pub mean_rows: f64,
     /// Plain greedy's time over this strategy's, both from the measured pass costs.
     pub modelled_speedup: f64,
@@ -130,20 +130,21 @@ pub fn pass_ms(points: &[(usize, f64)], rows: usize) -> f64 {
     m0 + (m1 - m0) * (rows as f64 - r0 as f64) / (r1 as f64 - r0 as f64)
 }
 
-/// One pass of kogi's own drafter: its proposal verified, its length adapted; the rows fed (plain
-/// greedy's exact step re-feeds the last cached token when there is no draft: two rows) and the
-/// tokens kept.
-fn linear_pass(d: &mut NgramDrafter, greedy: &[u32]) -> (usize, usize) {
+/// One pass of kogi's own drafter: its proposal verified, its length adapted; the rows fed (at
+/// least `step_rows`: a pass with no draft is a plain greedy step) and the tokens kept.
+fn linear_pass(d: &mut NgramDrafter, greedy: &[u32], step_rows: usize) -> (usize, usize) {
     let draft = d.propose();
     let accepted = accepted(&draft, greedy);
     if !draft.is_empty() {
         d.observe(draft.len(), accepted);
     }
-    ((draft.len() + 1).max(2), accepted)
+    ((draft.len() + 1).max(step_rows), accepted)
 }
 
 /// Replay `strategy` over the greedy answer `tokens` to `prompt`: passes, rows and the modelled
-/// speedup over two-row greedy steps.
+/// speedup over plain greedy steps of `step_rows` rows (one where a row computes the same in a pass
+/// of any size, as on kogi's kernels; two where exactness re-feeds the last cached token).
+#[allow(clippy::too_many_arguments)]
 pub fn replay(
     name: &str,
     prompt: &[u32],
@@ -152,22 +153,24 @@ pub fn replay(
     table: Option<&std::sync::Arc<BigramTable>>,
     ngram: &NgramConfig,
     cost: &[(usize, f64)],
+    step_rows: usize,
 ) -> DraftReplay {
     let with_model = matches!(strategy, Strategy::Linear { model: true } | Strategy::ContextTree);
     let cfg = NgramConfig { model_k: if with_model { ngram.model_k } else { 0 }, ..ngram.clone() };
-    let mut d = NgramDrafter::new(cfg).with_table(table.filter(|_| with_model).cloned());
+    let row_cost = if step_rows == 1 { crate::generate::onnx::ONE_ROW_STEP_ROW_COST } else { 0.0 };
+    let mut d = NgramDrafter::new(cfg).with_table(table.filter(|_| with_model).cloned()).with_row_cost(row_cost);
     d.extend(prompt);
     let (mut t, mut passes, mut rows_total, mut ms) = (0, 0, 0, 0.0);
     while t < tokens.len() {
         d.extend(&tokens[t..t + 1]);
         let greedy = &tokens[t + 1..];
         let (rows, accepted) = match strategy {
-            Strategy::Linear { .. } => linear_pass(&mut d, greedy),
+            Strategy::Linear { .. } => linear_pass(&mut d, greedy, step_rows),
             Strategy::ContextTree => {
                 let drafts = d.drafts_by_length();
                 if drafts.len() < 2 {
                     // One continuation or none: exactly the linear drafter (which adapts its length).
-                    linear_pass(&mut d, greedy)
+                    linear_pass(&mut d, greedy, step_rows)
                 } else {
                     let mut tree = DraftTree::new(tokens[t]);
                     for c in &drafts {
@@ -192,7 +195,7 @@ pub fn replay(
                 if !context.is_empty() {
                     d.observe(context.len(), accepted(&context, greedy));
                 }
-                (tree.rows().max(2), tree.accepted(greedy))
+                (tree.rows().max(step_rows), tree.accepted(greedy))
             }
         };
         let accepted = accepted.min(greedy.len());
@@ -202,7 +205,7 @@ pub fn replay(
         rows_total += rows;
         ms += pass_ms(cost, rows);
     }
-    let plain = pass_ms(cost, 2) * tokens.len() as f64;
+    let plain = pass_ms(cost, step_rows) * tokens.len() as f64;
     DraftReplay {
         mean_rows: rows_total as f64 / passes.max(1) as f64,
         modelled_speedup: if ms > 0.0 { plain / ms } else { 1.0 },
@@ -245,13 +248,26 @@ mod tests {
         let prompt: Vec<u32> = (10..40).collect();
         let tokens: Vec<u32> = (10..40).collect();
         let cost = [(1, 10.0), (2, 11.0), (9, 18.0)];
-        let r = replay("p", &prompt, &tokens, Strategy::Linear { model: false }, None, &NgramConfig::default(), &cost);
-        assert!(r.passes < tokens.len() / 3, "{r:?}");
-        assert!(r.modelled_speedup > 2.0, "{r:?}");
-        // With nothing to copy every pass keeps one token: no faster than plain greedy.
-        let fresh: Vec<u32> = (100..130).collect();
-        let r = replay("p", &prompt, &fresh, Strategy::Linear { model: false }, None, &NgramConfig::default(), &cost);
-        assert_eq!(r.passes, fresh.len());
-        assert!((r.modelled_speedup - 1.0).abs() < 1e-9, "{r:?}");
+        for step_rows in [1, 2] {
+            let r = replay("p", &prompt, &tokens, Strategy::Linear { model: false }, None, &NgramConfig::default(), &cost, step_rows);
+            assert!(r.passes < tokens.len() / 3, "{r:?}");
+            assert!(r.modelled_speedup > 2.0, "{r:?}");
+            // With nothing to copy every pass keeps one token: no faster than plain greedy.
+            let fresh: Vec<u32> = (100..130).collect();
+            let r = replay("p", &prompt, &fresh, Strategy::Linear { model: false }, None, &NgramConfig::default(), &cost, step_rows);
+            assert_eq!(r.passes, fresh.len());
+            assert!((r.modelled_speedup - 1.0).abs() < 1e-9, "{r:?}");
+        }
+    }
+
+    #[test]
+    fn the_replay_measures_against_the_steps_plain_greedy_takes() {
+        // Same passes; against one-row steps (10 ms) they gain less than against two-row ones (11 ms).
+        let prompt: Vec<u32> = (10..40).collect();
+        let cost = [(1, 10.0), (2, 11.0), (9, 18.0)];
+        let run = |step_rows| replay("p", &prompt, &prompt, Strategy::Linear { model: false }, None, &NgramConfig::default(), &cost, step_rows);
+        let (one, two) = (run(1), run(2));
+        assert_eq!(one.passes, two.passes);
+        assert!(one.modelled_speedup < two.modelled_speedup, "{one:?} {two:?}");
     }
 }

@@ -396,9 +396,11 @@ pub fn generate(
     let mut draft_replay = Vec::new();
     if let (true, Some(vc)) = (params.draft_replay, &verify_cost) {
         let cost: Vec<(usize, f64)> = vc.passes.iter().map(|p| (p.rows, p.ms)).collect();
+        // Plain greedy steps as the generator takes them.
+        let step_rows = if lm.decoder.rows_independent { 1 } else { 2 };
         for r in results.iter().filter(|r| r.plain.is_some() || r.speculative.is_some()) {
             for &s in super::drafts::STRATEGIES {
-                draft_replay.push(super::drafts::replay(&r.prompt, &r.prompt_ids, &r.tokens, s, lm.drafts.as_ref(), &params.ngram, &cost));
+                draft_replay.push(super::drafts::replay(&r.prompt, &r.prompt_ids, &r.tokens, s, lm.drafts.as_ref(), &params.ngram, &cost, step_rows));
             }
         }
     }

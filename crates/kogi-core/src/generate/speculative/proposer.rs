@@ -114,7 +114,15 @@ pub struct NgramDrafter {
     model_ema: f64,
     /// Where the last proposal came from (what [`Self::observe`] attributes to).
     last_from_model: bool,
+    /// What one drafted row adds to a pass, in plain steps ([`Self::with_row_cost`]).
+    row_cost: f64,
+    /// Draftless passes left before model drafts are tried again while they do not pay.
+    model_rest: usize,
 }
+
+/// While model drafts do not pay, one draftless pass in this many tries one anyway, so the
+/// average can recover when the answer turns predictable.
+const MODEL_PROBE_EVERY: usize = 8;
 
 impl std::fmt::Debug for NgramDrafter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -144,7 +152,18 @@ impl NgramDrafter {
             table: None,
             model_ema: 0.5,
             last_from_model: false,
+            row_cost: 0.0,
+            model_rest: 0,
         }
+    }
+
+    /// `cost`: what one drafted row adds to a verification pass, as a share of a plain step's time.
+    /// Where a plain step is one row (kogi's CPU kernels) a pass of two costs about 1.3 steps, so a
+    /// model draft pays only while more than that share of its tokens are kept; where exact steps
+    /// feed two rows anyway (0, the default) a one-token draft rides along for free.
+    pub fn with_row_cost(mut self, cost: f64) -> Self {
+        self.row_cost = cost.max(0.0);
+        self
     }
 
     /// Draft from `table` too when the context offers nothing (see [`Self::propose`]).
@@ -155,12 +174,21 @@ impl NgramDrafter {
 
     /// The draft for the next verification: what followed an earlier occurrence of the suffix
     /// ([`Self::draft_next`]); without one, a chain of the model's own first choices after the last
-    /// token. Drafts of different sources are adapted separately by [`Self::observe`].
+    /// token, while those pay ([`Self::with_row_cost`]). Drafts of different sources are adapted
+    /// separately by [`Self::observe`].
     pub fn propose(&mut self) -> Vec<u32> {
         let draft = self.draft_next();
         self.last_from_model = false;
         if !draft.is_empty() {
             return draft;
+        }
+        // Model drafts whose kept share is below what their rows cost wait, but for a probe now and then.
+        if self.model_ema <= self.row_cost {
+            if self.model_rest > 0 {
+                self.model_rest -= 1;
+                return draft;
+            }
+            self.model_rest = MODEL_PROBE_EVERY - 1;
         }
         match (&self.table, self.tokens.last()) {
             (Some(t), Some(&last)) => {
@@ -453,6 +481,36 @@ mod tests {
         .with_table(table);
         off.extend(&[1, 2, 3, 5]);
         assert!(off.propose().is_empty());
+    }
+
+    #[test]
+    fn model_drafts_that_do_not_pay_for_their_rows_pause_and_are_probed_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut rows = vec![[0u32; super::super::bigram::WIDTH]; 10];
+        rows[5][0] = 6;
+        super::super::bigram::tests_support::save(dir.path(), &rows);
+        let table = BigramTable::load(dir.path()).unwrap().map(Arc::new);
+        let mut d = NgramDrafter::new(NgramConfig { model_k: 1, ..NgramConfig::default() }).with_table(table.clone()).with_row_cost(0.3);
+        d.extend(&[1, 2, 3, 5]);
+        // Rejected twice: the kept share (0.5 → 0.25 → 0.125) falls below the row's cost.
+        for _ in 0..2 {
+            assert_eq!(d.propose(), vec![6]);
+            d.observe(1, 0);
+        }
+        let offered: Vec<usize> = (0..MODEL_PROBE_EVERY * 2).filter(|_| !d.propose().is_empty()).collect();
+        assert_eq!(offered.len(), 2, "one probe per {MODEL_PROBE_EVERY} passes: {offered:?}");
+        // A kept probe brings them back.
+        let probe = (0..MODEL_PROBE_EVERY).map(|_| d.propose()).find(|p| !p.is_empty());
+        assert_eq!(probe, Some(vec![6]));
+        d.observe(1, 1);
+        assert!((0..3).all(|_| d.propose() == vec![6]));
+        // At no cost (two-row steps) they never pause.
+        let mut free = NgramDrafter::new(NgramConfig { model_k: 1, ..NgramConfig::default() }).with_table(table);
+        free.extend(&[1, 2, 3, 5]);
+        for _ in 0..10 {
+            assert_eq!(free.propose(), vec![6]);
+            free.observe(1, 0);
+        }
     }
 
     #[test]
