@@ -40,6 +40,10 @@ const GROUP: usize = 16;
 const REG: usize = 64;
 /// Groups per parallel task (64 columns).
 const TASK_GROUPS: usize = 4;
+/// How many blocks ahead a one-row pass asks for its weights: a step streams every weight from
+/// memory in four columns' groups at once, more streams than the hardware prefetcher follows well
+/// (Zen 5, Qwen2-1.5B: median +5% decode, SmolLM2 unchanged; 4 and 16 no better).
+const PREFETCH_BLOCKS: usize = 8;
 
 /// One node's weights as ONNX Runtime hands them over.
 pub struct Weights<'a> {
@@ -524,6 +528,14 @@ unsafe fn tile<const FOUR: bool, const B: usize, const R: usize, const G: usize,
             let mut lo = [[_mm512_setzero_si512(); G]; R];
             let mut hi = [[_mm512_setzero_si512(); G]; R];
             let base = |g: usize| code.add(((g0 + g) * kb + blk) * per);
+            if R == 1 && blk + PREFETCH_BLOCKS < kb {
+                for g in 0..G {
+                    let ahead = base(g).add(PREFETCH_BLOCKS * per);
+                    for line in (0..per).step_by(REG) {
+                        _mm_prefetch::<_MM_HINT_T0>(ahead.add(line) as *const i8);
+                    }
+                }
+            }
             if FOUR {
                 for reg in 0..B / 8 {
                     let mut wl = [_mm512_setzero_si512(); G];
