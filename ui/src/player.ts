@@ -59,7 +59,9 @@ export function nudgeStalledClock(a: HTMLMediaElement, everyMs = 500, stillMs = 
   let nudges = 0;
   let tries = 0;
   const timer = setInterval(() => {
-    if (a.paused || a.seeking || a.ended || a.readyState < HTMLMediaElement.HAVE_FUTURE_DATA) {
+    // A stall can leave readyState at HAVE_CURRENT_DATA for good (seen on CI: 29.01 s, readyState 2), so only
+    // an element with no data at all yet counts as loading.
+    if (a.paused || a.seeking || a.ended || a.readyState < HTMLMediaElement.HAVE_CURRENT_DATA) {
       lastT = -1;
       still = 0;
     } else if (a.currentTime !== lastT) {

@@ -61,6 +61,17 @@ describe("the player's stalled clock", () => {
     expect(a.dataset.nudges).toBe("3");
   });
 
+  it("is nudged too when the stall leaves only the current frame's data (readyState 2)", () => {
+    vi.useFakeTimers();
+    const { a, seeks } = clock(29.010754651);
+    a.readyState = HTMLMediaElement.HAVE_CURRENT_DATA;
+    const stop = nudgeStalledClock(a as unknown as HTMLMediaElement);
+    vi.advanceTimersByTime(2000);
+    stop();
+    expect(seeks).toEqual([29.010754651]);
+    expect(a.dataset.nudges).toBe("1");
+  });
+
   it("is left alone while it moves, is paused, seeking or still loading", () => {
     vi.useFakeTimers();
     const { a, seeks } = clock(3);
