@@ -157,8 +157,7 @@ pub fn replay(
 ) -> DraftReplay {
     let with_model = matches!(strategy, Strategy::Linear { model: true } | Strategy::ContextTree);
     let cfg = NgramConfig { model_k: if with_model { ngram.model_k } else { 0 }, ..ngram.clone() };
-    let row_cost = if step_rows == 1 { crate::generate::onnx::ONE_ROW_STEP_ROW_COST } else { 0.0 };
-    let mut d = NgramDrafter::new(cfg).with_table(table.filter(|_| with_model).cloned()).with_row_cost(row_cost);
+    let mut d = NgramDrafter::new(cfg).with_table(table.filter(|_| with_model).cloned()).with_row_cost(crate::generate::onnx::draft_row_cost(step_rows));
     d.extend(prompt);
     let (mut t, mut passes, mut rows_total, mut ms) = (0, 0, 0, 0.0);
     while t < tokens.len() {

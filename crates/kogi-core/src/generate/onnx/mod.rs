@@ -26,6 +26,12 @@ const _: () = assert!(DOMAIN.len() == "com.microsoft".len());
 /// 2,900. Model drafts must keep more than this share of their tokens to pay.
 pub const ONE_ROW_STEP_ROW_COST: f64 = 0.3;
 
+/// The drafter's row cost ([`NgramDrafter::with_row_cost`]) where plain greedy steps feed
+/// `step_rows` rows: a second row is already paid for by two-row exact steps.
+pub fn draft_row_cost(step_rows: usize) -> f64 {
+    if step_rows == 1 { ONE_ROW_STEP_ROW_COST } else { 0.0 }
+}
+
 /// The operator domain to register on a session that runs switched nodes.
 pub fn kernels_domain() -> ort::Result<ort::operator::OperatorDomain> {
     ort::operator::OperatorDomain::new(DOMAIN)?.add(attention::GroupQueryAttention)?.add(nbits::MatMulNBits)
@@ -248,7 +254,7 @@ impl LanguageModel {
         let independent = self.decoder.rows_independent;
         let exact_steps = params.exact_steps && params.sampling.is_greedy() && !independent;
         let mut drafter = speculate.map(|cfg| {
-            let mut d = NgramDrafter::new(cfg).with_table(self.drafts.clone()).with_row_cost(if exact_steps { 0.0 } else { ONE_ROW_STEP_ROW_COST });
+            let mut d = NgramDrafter::new(cfg).with_table(self.drafts.clone()).with_row_cost(draft_row_cost(if exact_steps { 2 } else { 1 }));
             d.extend(prompt);
             d
         });

@@ -183,7 +183,8 @@ impl NgramDrafter {
             return draft;
         }
         // Model drafts whose kept share is below what their rows cost wait, but for a probe now and then.
-        if self.model_ema <= self.row_cost {
+        // (At no cost nothing waits, even after an average worn down to zero.)
+        if self.row_cost > 0.0 && self.model_ema <= self.row_cost {
             if self.model_rest > 0 {
                 self.model_rest -= 1;
                 return draft;
