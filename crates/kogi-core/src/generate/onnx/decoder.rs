@@ -919,7 +919,10 @@ fn with_own_kernels(b: &mut ort::session::builder::SessionBuilder, file: &Path, 
     drop(bytes);
     let domain = super::kernels_domain().map_err(|e| e.to_string())?;
     let b = b.clone().with_operators(domain).map_err(|e| e.to_string())?;
-    commit_edited(b, file, &edited.model).map(|s| Some((s, edited.rows_independent)))
+    let session = commit_edited(b, file, &edited.model)?;
+    let weights = edited.parked.weights();
+    super::pages::collapse_in_background(weights.iter().flat_map(|p| p.spans()).collect(), weights);
+    Ok(Some((session, edited.rows_independent)))
 }
 
 /// Which positions' scores a pass returns: the last `n`, or one position (padded prefill).

@@ -14,6 +14,7 @@ pub mod decoder;
 mod device_steps;
 pub mod graph;
 pub mod nbits;
+mod pages;
 pub mod scoring;
 
 /// The domain nodes switched to kogi's CPU kernels ([`attention`], [`nbits`]) are put in: as long
