@@ -99,6 +99,10 @@ pub struct BenchArgs {
     /// summarise with models/tools/ort_profile.py)
     #[arg(long, value_name = "PREFIX")]
     pub(crate) ort_profile: Option<std::path::PathBuf>,
+    /// Open a second copy of the model with NAME=VALUE set while it loads and time its one-row
+    /// decode against the first, run by run in one process (generate; repeatable)
+    #[arg(long, value_name = "NAME=VALUE")]
+    pub(crate) paired_env: Vec<String>,
     /// Also answer the RAG prompt this many times in a row, reading GPU memory after each (generate)
     #[arg(long, default_value_t = 0)]
     pub(crate) questions: usize,
@@ -166,6 +170,11 @@ pub fn run(args: BenchArgs, kogi: &Kogi, out: &Out) -> Result<()> {
                 questions: args.questions,
                 host_steps: args.host_steps,
                 ort_profile: args.ort_profile.clone(),
+                paired_env: args
+                    .paired_env
+                    .iter()
+                    .map(|kv| kv.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())).context("--paired-env takes NAME=VALUE"))
+                    .collect::<Result<_>>()?,
             };
             show(out, &kogi.bench_generate(args.model.as_deref(), args.device_steps, args.cuda_graph, &params)?)
         }

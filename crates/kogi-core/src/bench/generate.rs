@@ -103,6 +103,10 @@ pub struct GenerateBench {
     pub host_steps: bool,
     /// Write ONNX Runtime's per-node profile of the chat model's session to files starting here.
     pub ort_profile: Option<PathBuf>,
+    /// `NAME=VALUE` settings a second copy of the model is opened with; one-row decode of the two
+    /// copies is then timed run by run in alternating order, in this one process (this machine's
+    /// speed drifts by a third between processes; side by side, by a few percent).
+    pub paired_env: Vec<(String, String)>,
 }
 
 impl Default for GenerateBench {
@@ -126,6 +130,7 @@ impl Default for GenerateBench {
             questions: 0,
             host_steps: true,
             ort_profile: None,
+            paired_env: Vec::new(),
         }
     }
 }
@@ -204,6 +209,21 @@ pub struct PromptResult {
     pub text: Option<String>,
     /// The first variant's answer as token ids.
     pub tokens: Vec<u32>,
+    /// One-row decode of the copy opened with `paired_env` against this one, when asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paired: Option<Paired>,
+}
+
+/// Two copies of the model timed side by side, run by run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Paired {
+    pub env: Vec<String>,
+    /// Decode tok/s of this copy and of the other, run by run.
+    pub decode_tokens_per_s: Vec<f64>,
+    pub paired_decode_tokens_per_s: Vec<f64>,
+    /// The median of the runs' paired / this ratios, and in how many runs the paired copy was faster.
+    pub ratio_median: f64,
+    pub paired_faster: usize,
 }
 
 /// One variant on one prompt: medians over the runs, and every run's numbers.
@@ -265,6 +285,30 @@ fn sorted_keys<T: Serialize, S: Serializer>(v: &T, s: S) -> std::result::Result<
     serde_json::to_value(v).map_err(serde::ser::Error::custom)?.serialize(s)
 }
 
+/// The model opened again with `env` set while it loads (the switches kogi reads at load, e.g.
+/// `KOGI_MATMUL`, `KOGI_HUGE_PAGES`), then set back.
+fn open_with_env(dir: &Path, session: &SessionConfig, steps: DeviceSteps, env: &[(String, String)]) -> Result<LanguageModel> {
+    let before: Vec<Option<std::ffi::OsString>> = env.iter().map(|(k, _)| std::env::var_os(k)).collect();
+    let set = |k: &str, v: Option<&std::ffi::OsStr>| {
+        // SAFETY: a benchmark's own process, between loads; kogi reads these switches only while
+        // a model loads, on this thread.
+        unsafe {
+            match v {
+                Some(v) => std::env::set_var(k, v),
+                None => std::env::remove_var(k),
+            }
+        }
+    };
+    for (k, v) in env {
+        set(k, Some(v.as_ref()));
+    }
+    let lm = LanguageModel::open_with(dir, session, steps);
+    for ((k, _), v) in env.iter().zip(&before) {
+        set(k, v.as_deref());
+    }
+    lm
+}
+
 /// Open the chat model in `dir` with `session` and `steps` (the load is timed), then time the
 /// variants on each prompt: `params.chat`, or synthetic prompts of `params.prompt_tokens`, or the
 /// built-in RAG prompt. Fails if speculation's output differs from plain greedy's.
@@ -281,6 +325,10 @@ pub fn generate(
     let mut lm = LanguageModel::open_with(dir, session, steps)?;
     lm.decoder.set_host_steps(params.host_steps);
     let load_s = load.elapsed().as_secs_f64();
+    let mut other = match params.paired_env.is_empty() {
+        true => None,
+        false => Some(open_with_env(dir, session, steps, &params.paired_env)?),
+    };
     let cancel = AtomicBool::new(false);
     let mem_after_load = if params.gpu_memory { gpu_memory_mib() } else { None };
     // The prompts: the RAG prompt, or synthetic ones of given lengths (real tokenizer, real text).
@@ -319,10 +367,22 @@ pub fn generate(
         }
         let mut plain: Vec<Generation> = Vec::new();
         let mut fast: Vec<Generation> = Vec::new();
+        let mut pairs: Vec<(f64, f64)> = Vec::new();
         let mut spec: Vec<Generation> = Vec::new();
         let mut context: Vec<Generation> = Vec::new();
         // Interleave the variants so that machine noise hits all alike.
-        for _ in 0..params.runs.max(1) {
+        for run in 0..params.runs.max(1) {
+            if let Some(o) = other.as_mut() {
+                o.generate(prompt, &GenerateParams { max_new_tokens: 8, ..fast_params.clone() }, &mut |_| {}, &cancel)?;
+                let time = |m: &mut LanguageModel| m.generate(prompt, &fast_params, &mut |_| {}, &cancel).map(|g| g.stats.decode_tokens_per_s);
+                pairs.push(if run % 2 == 0 {
+                    let a = time(&mut lm)?;
+                    (a, time(o)?)
+                } else {
+                    let b = time(o)?;
+                    (time(&mut lm)?, b)
+                });
+            }
             for (v, p, into) in [
                 (Variant::Plain, &plain_params, &mut plain),
                 (Variant::Fast, &fast_params, &mut fast),
@@ -385,6 +445,13 @@ pub fn generate(
             // Greedy's exact tokens where they were produced (the draft replay reads them).
             text: plain.first().or(spec.first()).or(fast.first()).map(|g| g.text.clone()),
             tokens: plain.first().or(spec.first()).or(fast.first()).map(|g| g.tokens.clone()).unwrap_or_default(),
+            paired: (!pairs.is_empty()).then(|| Paired {
+                env: params.paired_env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+                decode_tokens_per_s: pairs.iter().map(|p| p.0).collect(),
+                paired_decode_tokens_per_s: pairs.iter().map(|p| p.1).collect(),
+                ratio_median: median(pairs.iter().map(|(a, b)| b / a).collect()),
+                paired_faster: pairs.iter().filter(|(a, b)| b > a).count(),
+            }),
         });
     }
     let verify_k = if params.draft_replay { params.verify_k.max(15) } else { params.verify_k };
@@ -603,6 +670,7 @@ pub(super) mod tests {
                 speedup_vs_one_row_steps: Some(1.0),
                 text: Some("t".into()),
                 tokens: vec![4],
+                paired: None,
             }],
             runs: 1,
             step_outputs: true,

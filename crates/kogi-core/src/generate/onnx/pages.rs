@@ -35,10 +35,15 @@ fn allowed() -> bool {
 /// Moves `spans` into huge pages now, one huge page per request, so that a range the kernel refuses
 /// (not anonymous memory, no free 2 MB block) costs only itself. Contents never change. Returns the
 /// bytes moved.
+#[cfg(test)]
 pub fn collapse(spans: Vec<Range<usize>>) -> usize {
     if !cfg!(target_os = "linux") || !allowed() {
         return 0;
     }
+    collapse_allowed(spans)
+}
+
+fn collapse_allowed(spans: Vec<Range<usize>>) -> usize {
     let mut moved = 0;
     for r in huge_ranges(spans) {
         for at in r.step_by(HUGE) {
@@ -78,7 +83,7 @@ pub fn collapse_in_background(spans: Vec<Range<usize>>, keep: impl Send + 'stati
             libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 19);
         }
         let t = std::time::Instant::now();
-        let moved = collapse(spans);
+        let moved = collapse_allowed(spans);
         tracing::debug!(mb = moved >> 20, ms = t.elapsed().as_millis() as u64, "weights moved into huge pages");
         drop(keep);
     });
