@@ -917,12 +917,12 @@ fn with_own_kernels(b: &mut ort::session::builder::SessionBuilder, file: &Path, 
     let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
     let Some(edited) = graph::with_own_kernels(&bytes, which, file.parent())? else { return Ok(None) };
     drop(bytes);
+    let t = std::time::Instant::now();
+    let moved = edited.parked.collapse();
+    tracing::debug!(mb = moved >> 20, ms = t.elapsed().as_millis() as u64, "packed weights in huge pages");
     let domain = super::kernels_domain().map_err(|e| e.to_string())?;
     let b = b.clone().with_operators(domain).map_err(|e| e.to_string())?;
-    let session = commit_edited(b, file, &edited.model)?;
-    let weights = edited.parked.weights();
-    super::pages::collapse_in_background(weights.iter().flat_map(|p| p.spans()).collect(), weights);
-    Ok(Some((session, edited.rows_independent)))
+    commit_edited(b, file, &edited.model).map(|s| Some((s, edited.rows_independent)))
 }
 
 /// Which positions' scores a pass returns: the last `n`, or one position (padded prefill).

@@ -121,7 +121,12 @@ impl Factors {
     fn new(v: Vec<f32>, n: usize, kb: usize) -> Self {
         let real = |at: &usize| (at / (kb * GROUP)) * GROUP + at % GROUP < n;
         let exact = |x: f32| half::f16::from_f32(x).to_f32().to_bits() == x.to_bits();
-        if (0..v.len()).filter(real).all(|at| exact(v[at])) { Self::Half(v.into_iter().map(|x| half::f16::from_f32(x).to_bits()).collect()) } else { Self::Full(v) }
+        if !(0..v.len()).filter(real).all(|at| exact(v[at])) {
+            return Self::Full(v);
+        }
+        let mut h: Vec<u16> = super::pages::zeroed(v.len());
+        h.iter_mut().zip(&v).for_each(|(h, &x)| *h = half::f16::from_f32(x).to_bits());
+        Self::Half(h)
     }
 
     /// The same factors in f32.
@@ -172,10 +177,10 @@ impl Packed {
         let kb = w.blocks();
         let groups = w.n.div_ceil(GROUP);
         let per = w.block * w.bits as usize / 8 * GROUP;
-        let mut codes = vec![0u8; groups * kb * per];
-        let mut scales = vec![0f32; groups * kb * GROUP];
+        let mut codes = super::pages::zeroed(groups * kb * per);
+        let mut scales = super::pages::zeroed(groups * kb * GROUP);
         let mut zeros = vec![0u8; groups * kb * GROUP];
-        let mut mins = w.mins.map(|_| vec![0f32; groups * kb * GROUP]);
+        let mut mins = w.mins.map(|_| super::pages::zeroed(groups * kb * GROUP));
         // Groups are independent: spread over the cores (a 1.5B model has 10^9 weights to move at load).
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(groups.max(1));
         let each = groups.div_ceil(threads).max(1);
@@ -206,15 +211,18 @@ impl Packed {
 
     /// Address ranges of the buffers a pass streams.
     pub fn spans(&self) -> Vec<std::ops::Range<usize>> {
+        fn span<T>(v: &[T]) -> std::ops::Range<usize> {
+            let r = v.as_ptr_range();
+            r.start as usize..r.end as usize
+        }
         let of = |f: &Factors| match f {
-            Factors::Full(v) => v.as_ptr_range().start as usize..v.as_ptr_range().end as usize,
-            Factors::Half(v) => v.as_ptr_range().start as usize..v.as_ptr_range().end as usize,
+            Factors::Full(v) => span(v),
+            Factors::Half(v) => span(v),
         };
-        let codes = self.codes.as_ptr_range();
-        let mut out = vec![codes.start as usize..codes.end as usize, of(&self.scales)];
+        let mut out = vec![span(&self.codes), of(&self.scales)];
         out.extend(self.mins.as_ref().map(of));
         if let Zeros::Each(z) = &self.zeros {
-            out.push(z.as_ptr_range().start as usize..z.as_ptr_range().end as usize);
+            out.push(span(z));
         }
         out
     }
@@ -639,10 +647,10 @@ impl Parked {
         self.0.is_empty()
     }
 
-    /// The parked weights themselves.
-    pub fn weights(&self) -> Vec<Arc<Packed>> {
+    /// Moves the parked weights into huge pages ([`super::pages::collapse`]); the bytes moved.
+    pub fn collapse(&self) -> usize {
         let waiting = WAITING.lock().unwrap_or_else(|e| e.into_inner());
-        self.0.iter().filter_map(|id| waiting.get(id).cloned()).collect()
+        super::pages::collapse(self.0.iter().filter_map(|id| waiting.get(id)).flat_map(|p| p.spans()).collect())
     }
 }
 
@@ -1024,43 +1032,5 @@ mod timing {
             let quant = t.elapsed().as_secs_f64() / reps as f64;
             println!("n {n} k {k} rows {rows} bits {bits} block {block}: {:.3} ms (quantising {:.3} ms), {:.1} GMAC/s one thread; packed in {:.1} ms", per * 1e3, quant * 1e3, (n * k * rows) as f64 / per / 1e9, packing * 1e3);
         }
-    }
-
-    /// `cargo test --release -p kogi-core --lib nbits::timing::huge -- --ignored --nocapture`: 600 MB
-    /// of one-row products, alternately from weights in huge pages and in 4 KB pages.
-    #[test]
-    #[ignore]
-    fn huge_pages_against_small_ones() {
-        let (n, k) = (8960, 1536);
-        let kb = k / 32;
-        let b: Vec<u8> = (0..n * kb * 16).map(|i| (i * 7 % 251) as u8).collect();
-        let scales = vec![0.01f32; n * kb];
-        let w = Weights { n, k, bits: 4, block: 32, b: &b, scales: &scales, zeros: None, mins: None };
-        let small: Vec<Packed> = (0..84).map(|_| Packed::new(&w).unwrap()).collect();
-        let huge: Vec<Packed> = (0..84).map(|_| Packed::new(&w).unwrap()).collect();
-        let t = std::time::Instant::now();
-        let moved = super::super::pages::collapse(huge.iter().flat_map(|p| p.spans()).collect());
-        println!("collapsed {} MB in {:?}", moved >> 20, t.elapsed());
-        let x: Vec<f32> = (0..k).map(|i| ((i * 13 % 17) as f32 - 8.0) * 0.1).collect();
-        let mut out = vec![0f32; n];
-        let serial = |c: usize, f: &(dyn Fn(usize) + Sync)| (0..c).for_each(f);
-        let pass = |set: &[Packed], out: &mut [f32]| {
-            let t = std::time::Instant::now();
-            set.iter().for_each(|p| p.matmul(&x, 1, out, &serial).unwrap());
-            t.elapsed().as_secs_f64()
-        };
-        let mut ratios = Vec::new();
-        let (mut hs, mut ss) = (Vec::new(), Vec::new());
-        for _ in 0..30 {
-            let s = pass(&small, &mut out);
-            let h = pass(&huge, &mut out);
-            ratios.push(s / h);
-            hs.push(h);
-            ss.push(s);
-        }
-        for v in [&mut ratios, &mut hs, &mut ss] {
-            v.sort_by(f64::total_cmp);
-        }
-        println!("one thread, 84 nodes 8960x1536 Q4: 4 KB {:.1} ms, huge {:.1} ms, speed ratio median {:.3} (min {:.3}, max {:.3})", ss[15] * 1e3, hs[15] * 1e3, ratios[15], ratios[0], ratios[29]);
     }
 }

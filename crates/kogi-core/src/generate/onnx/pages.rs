@@ -1,64 +1,101 @@
-//! A loaded model's packed weights moved into 2 MB pages. A decode step streams every weight once;
-//! in 4 KB pages a 1.5B model's 1.4 GB are 350,000 pages a step, far more than the TLB holds. Where
-//! transparent huge pages are `madvise` only (Debian's and Ubuntu's default) nothing asks for larger
-//! ones, and the weights sit in the allocator's heap, in pages that loading already touched while it
-//! read the file, so advice before packing finds them small. `MADV_COLLAPSE` (Linux 6.1+) moves
-//! pages that already hold data, so it is asked for after loading, off the caller's thread.
-//! Measured (Zen 5, Qwen2-1.5B Q4_K_M, two threads, both copies in one process, alternated): decode
-//! +6–7% in a steady machine.
-
-use std::ops::Range;
+//! Packed weights in 2 MB pages. A decode step streams every weight once; in 4 KB pages a 1.5B
+//! model's 1.4 GB are 350,000 pages a step, far more than the TLB holds. Where transparent huge
+//! pages are `madvise` only (Debian's and Ubuntu's default) nothing asks for larger ones, and the
+//! weights' buffers come from the allocator's heap, often in pages that loading already touched.
+//! Two steps: each buffer is allocated zeroed, its whole 2 MB pages handed back (they read as zeros
+//! again) and marked, so that packing's writes fault them in as huge pages without a copy; the 2 MB
+//! pages a buffer shares with its neighbours (a third of a 1.5B model's) are then moved by
+//! [`collapse`] once the model is packed, on the loading thread (moved while other threads run,
+//! they held up every `brk` of the load by seconds). Measured on Zen 5 (KVM), Qwen2-1.5B Q4_K_M,
+//! two threads, both copies in one process, alternated (`bench generate --paired-env
+//! KOGI_HUGE_PAGES=off`): decode +3–4%, time to first token −2–5%, loading +1.1–2.2 s (most of it
+//! the kernel copying 420 MB of shared pages, slow in this virtual machine).
 
 const HUGE: usize = 2 << 20;
 
-/// `spans` (address ranges of live buffers) merged where they lie within a huge page of each other,
-/// then cut to whole huge pages: what is worth moving.
-pub fn huge_ranges(mut spans: Vec<Range<usize>>) -> Vec<Range<usize>> {
-    spans.sort_by_key(|s| s.start);
-    let mut merged: Vec<Range<usize>> = Vec::new();
-    for s in spans.into_iter().filter(|s| !s.is_empty()) {
-        match merged.last_mut() {
-            Some(last) if s.start <= last.end + HUGE => last.end = last.end.max(s.end),
-            _ => merged.push(s),
-        }
+/// Types whose all-zero bytes are the value zero.
+pub trait Zeroed: Copy + Default {}
+impl Zeroed for u8 {}
+impl Zeroed for u16 {}
+impl Zeroed for f32 {}
+
+/// `len` zeros, in huge pages where the system gives them.
+pub fn zeroed<T: Zeroed>(len: usize) -> Vec<T> {
+    let v = vec![T::default(); len];
+    if allowed() {
+        let r = v.as_ptr_range();
+        advise(r.start as usize..r.end as usize);
     }
-    merged.into_iter().map(|r| r.start.next_multiple_of(HUGE)..r.end / HUGE * HUGE).filter(|r| r.start < r.end).collect()
+    v
 }
 
-/// Whether the system lets kogi ask: not where transparent huge pages are `never` (the
-/// administrator's word) or `KOGI_HUGE_PAGES=off`.
-fn allowed() -> bool {
-    let never = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").map_or(true, |s| s.contains("[never]"));
-    !never && std::env::var("KOGI_HUGE_PAGES").map_or(true, |v| v != "off")
-}
-
-/// Moves `spans` into huge pages now, one huge page per request, so that a range the kernel refuses
-/// (not anonymous memory, no free 2 MB block) costs only itself. Contents never change. Returns the
-/// bytes moved.
-#[cfg(test)]
-pub fn collapse(spans: Vec<Range<usize>>) -> usize {
+/// Moves the huge pages `spans` (address ranges of live buffers from [`zeroed`]) share with each
+/// other into huge pages (`MADV_COLLAPSE`, Linux 6.1+): those a buffer has to itself are huge
+/// already. One huge page per request, so that one the kernel refuses costs only itself. Contents
+/// never change. Returns the bytes moved.
+pub fn collapse(spans: Vec<std::ops::Range<usize>>) -> usize {
     if !cfg!(target_os = "linux") || !allowed() {
         return 0;
     }
-    collapse_allowed(spans)
+    let mut own: Vec<std::ops::Range<usize>> = spans.iter().map(|s| inside(s.clone())).filter(|r| !r.is_empty()).collect();
+    own.sort_by_key(|r| r.start);
+    let shared = |at: &usize| {
+        let i = own.partition_point(|r| r.start <= *at);
+        i == 0 || own[i - 1].end <= *at
+    };
+    merged(spans).into_iter().flat_map(|r| inside(r).step_by(HUGE)).filter(shared).filter(|&at| move_page(at)).count() * HUGE
 }
 
-fn collapse_allowed(spans: Vec<Range<usize>>) -> usize {
-    let mut moved = 0;
-    for r in huge_ranges(spans) {
-        for at in r.step_by(HUGE) {
-            if advise(at) {
-                moved += HUGE;
-            }
+/// `spans` sorted, those within a huge page of each other as one.
+fn merged(mut spans: Vec<std::ops::Range<usize>>) -> Vec<std::ops::Range<usize>> {
+    spans.sort_by_key(|s| s.start);
+    let mut out: Vec<std::ops::Range<usize>> = Vec::new();
+    for s in spans.into_iter().filter(|s| !s.is_empty()) {
+        match out.last_mut() {
+            Some(last) if s.start <= last.end + HUGE => last.end = last.end.max(s.end),
+            _ => out.push(s),
         }
     }
-    moved
+    out
+}
+
+/// The whole huge pages inside `range`.
+fn inside(range: std::ops::Range<usize>) -> std::ops::Range<usize> {
+    let (start, end) = (range.start.next_multiple_of(HUGE), range.end / HUGE * HUGE);
+    start..end.max(start)
+}
+
+/// Not where transparent huge pages are `never` (the administrator's word), nor with
+/// `KOGI_HUGE_PAGES=off` (read at each allocation: a benchmark opens copies with and without).
+fn allowed() -> bool {
+    static NEVER: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let never = *NEVER.get_or_init(|| std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").map_or(true, |s| s.contains("[never]")));
+    !never && std::env::var("KOGI_HUGE_PAGES").map_or(true, |v| v != "off")
 }
 
 #[cfg(target_os = "linux")]
-fn advise(at: usize) -> bool {
-    // SAFETY: advice on whole pages of live buffers: neither call changes what they hold or who
-    // owns them; a refused call leaves the pages as they were.
+fn advise(range: std::ops::Range<usize>) {
+    let r = inside(range);
+    if r.is_empty() {
+        return;
+    }
+    // SAFETY: whole pages inside one live, zeroed, not yet shared buffer: `MADV_DONTNEED` makes
+    // private anonymous pages read as zeros, which they are; `MADV_HUGEPAGE` is advice only.
+    unsafe {
+        let at = r.start as *mut libc::c_void;
+        if libc::madvise(at, r.len(), libc::MADV_HUGEPAGE) == 0 {
+            libc::madvise(at, r.len(), libc::MADV_DONTNEED);
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn advise(_: std::ops::Range<usize>) {}
+
+#[cfg(target_os = "linux")]
+fn move_page(at: usize) -> bool {
+    // SAFETY: advice on one whole page of live buffers (and at most their neighbours' bytes):
+    // neither call changes what it holds or who owns it.
     unsafe {
         libc::madvise(at as *mut libc::c_void, HUGE, libc::MADV_HUGEPAGE);
         libc::madvise(at as *mut libc::c_void, HUGE, libc::MADV_COLLAPSE) == 0
@@ -66,30 +103,8 @@ fn advise(at: usize) -> bool {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn advise(_: usize) -> bool {
+fn move_page(_: usize) -> bool {
     false
-}
-
-/// [`collapse`] on a thread of its own at the lowest priority, so that a question asked at once is
-/// not slowed by it; `keep` holds the buffers alive until it is done.
-pub fn collapse_in_background(spans: Vec<Range<usize>>, keep: impl Send + 'static) {
-    if spans.is_empty() || !allowed() {
-        return;
-    }
-    let spawned = std::thread::Builder::new().name("kogi-huge-pages".into()).spawn(move || {
-        #[cfg(target_os = "linux")]
-        // SAFETY: changes this thread's own priority only.
-        unsafe {
-            libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 19);
-        }
-        let t = std::time::Instant::now();
-        let moved = collapse_allowed(spans);
-        tracing::debug!(mb = moved >> 20, ms = t.elapsed().as_millis() as u64, "weights moved into huge pages");
-        drop(keep);
-    });
-    if let Err(e) = spawned {
-        tracing::debug!(%e, "weights stay in small pages");
-    }
 }
 
 #[cfg(test)]
@@ -97,21 +112,37 @@ mod tests {
     use super::*;
 
     #[test]
-    fn neighbouring_buffers_merge_and_only_whole_huge_pages_are_asked_for() {
+    fn only_whole_huge_pages_inside_a_buffer_are_asked_for() {
         let m = |x: usize| x << 20;
-        // Two buffers a few KB apart become one range; one far away stays apart; one smaller than
-        // a huge page once aligned is left out.
-        let spans = vec![m(10)..m(20) + 5, m(20) + 4096..m(31), m(100) + 1..m(101), m(201)..m(208)];
-        assert_eq!(huge_ranges(spans), vec![m(10)..m(30), m(202)..m(208)]);
-        assert!(huge_ranges(vec![m(3)..m(3)]).is_empty());
+        assert_eq!(inside(m(10) + 1..m(20) - 1), m(12)..m(18));
+        assert_eq!(inside(m(10)..m(20)), m(10)..m(20));
+        assert!(inside(m(3) + 5..m(4)).is_empty());
     }
 
     #[test]
-    fn collapsing_a_buffer_keeps_what_it_holds() {
+    fn neighbouring_buffers_merge() {
+        let m = |x: usize| x << 20;
+        let spans = vec![m(20) + 4096..m(31), m(10)..m(20) + 5, m(100) + 1..m(101), m(201)..m(201)];
+        assert_eq!(merged(spans), vec![m(10)..m(31), m(100) + 1..m(101)]);
+    }
+
+    #[test]
+    fn moving_buffers_keeps_what_they_hold() {
         let v: Vec<u64> = (0..3 << 20).map(|i| i * 2654435761).collect();
         let r = v.as_ptr_range();
-        let moved = collapse(vec![r.start as usize..r.end as usize]);
+        let (start, mid, end) = (r.start as usize, r.start as usize + 5 * HUGE + 12345, r.end as usize);
+        let moved = collapse(vec![start..mid, mid..end]);
         assert!(moved <= v.len() * 8, "{moved} bytes moved of {}", v.len() * 8);
         assert!(v.iter().enumerate().all(|(i, &x)| x == i as u64 * 2654435761));
+    }
+
+    #[test]
+    fn a_buffer_in_huge_pages_holds_zeros_and_then_what_is_written() {
+        let mut v: Vec<u16> = zeroed(5 << 20);
+        assert!(v.iter().all(|&x| x == 0));
+        v.iter_mut().enumerate().for_each(|(i, x)| *x = i as u16);
+        assert!(v.iter().enumerate().all(|(i, &x)| x == i as u16));
+        let f: Vec<f32> = zeroed(3);
+        assert_eq!(f, [0.0; 3]);
     }
 }
