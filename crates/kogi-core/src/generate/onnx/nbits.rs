@@ -24,6 +24,7 @@ use ort::value::TensorElementType;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
+use super::pages::Pages;
 
 /// Weights per block: the block sizes the kernel takes.
 const BLOCKS: [usize; 2] = [16, 32];
@@ -100,7 +101,7 @@ pub struct Packed {
     bits: u8,
     block: usize,
     groups: usize,
-    codes: Vec<u8>,
+    codes: Pages<u8>,
     scales: Factors,
     zeros: Zeros,
     mins: Option<Factors>,
@@ -111,21 +112,21 @@ pub struct Packed {
 /// exactly; else as given. A decode step reads every weight once, so on a machine whose memory
 /// feeds the cores faster than they use it, bytes per weight set the pace.
 enum Factors {
-    Full(Vec<f32>),
-    Half(Vec<u16>),
+    Full(Pages<f32>),
+    Half(Pages<u16>),
 }
 
 impl Factors {
     /// `v` in the packed order of a node of `n` columns and `kb` blocks; padding columns (past `n`,
     /// zeros) do not decide the layout.
-    fn new(v: Vec<f32>, n: usize, kb: usize) -> Self {
+    fn new(v: Pages<f32>, n: usize, kb: usize) -> Self {
         let real = |at: &usize| (at / (kb * GROUP)) * GROUP + at % GROUP < n;
         let exact = |x: f32| half::f16::from_f32(x).to_f32().to_bits() == x.to_bits();
         if !(0..v.len()).filter(real).all(|at| exact(v[at])) {
             return Self::Full(v);
         }
-        let mut h: Vec<u16> = super::pages::zeroed(v.len());
-        h.iter_mut().zip(&v).for_each(|(h, &x)| *h = half::f16::from_f32(x).to_bits());
+        let mut h: Pages<u16> = Pages::zeroed(v.len());
+        h.iter_mut().zip(v.iter()).for_each(|(h, &x)| *h = half::f16::from_f32(x).to_bits());
         Self::Half(h)
     }
 
@@ -133,7 +134,11 @@ impl Factors {
     fn widened(&self) -> Self {
         match self {
             Self::Full(v) => Self::Full(v.clone()),
-            Self::Half(v) => Self::Full(v.iter().map(|&x| half::f16::from_bits(x).to_f32()).collect()),
+            Self::Half(v) => {
+                let mut f: Pages<f32> = Pages::zeroed(v.len());
+                f.iter_mut().zip(v.iter()).for_each(|(f, &x)| *f = half::f16::from_bits(x).to_f32());
+                Self::Full(f)
+            }
         }
     }
 
@@ -177,10 +182,10 @@ impl Packed {
         let kb = w.blocks();
         let groups = w.n.div_ceil(GROUP);
         let per = w.block * w.bits as usize / 8 * GROUP;
-        let mut codes = super::pages::zeroed(groups * kb * per);
-        let mut scales = super::pages::zeroed(groups * kb * GROUP);
+        let mut codes = Pages::zeroed(groups * kb * per);
+        let mut scales = Pages::zeroed(groups * kb * GROUP);
         let mut zeros = vec![0u8; groups * kb * GROUP];
-        let mut mins = w.mins.map(|_| super::pages::zeroed(groups * kb * GROUP));
+        let mut mins = w.mins.map(|_| Pages::zeroed(groups * kb * GROUP));
         // Groups are independent: spread over the cores (a 1.5B model has 10^9 weights to move at load).
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(groups.max(1));
         let each = groups.div_ceil(threads).max(1);

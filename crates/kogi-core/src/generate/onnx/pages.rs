@@ -2,14 +2,15 @@
 //! model's 1.4 GB are 350,000 pages a step, far more than the TLB holds. Where transparent huge
 //! pages are `madvise` only (Debian's and Ubuntu's default) nothing asks for larger ones, and the
 //! weights' buffers come from the allocator's heap, often in pages that loading already touched.
-//! Two steps: each buffer is allocated zeroed, its whole 2 MB pages handed back (they read as zeros
-//! again) and marked, so that packing's writes fault them in as huge pages without a copy; the 2 MB
-//! pages a buffer shares with its neighbours (a third of a 1.5B model's) are then moved by
-//! [`collapse`] once the model is packed, on the loading thread (moved while other threads run,
-//! they held up every `brk` of the load by seconds). Measured on Zen 5 (KVM), Qwen2-1.5B Q4_K_M,
-//! two threads, both copies in one process, alternated (`bench generate --paired-env
-//! KOGI_HUGE_PAGES=off`): decode +3–4%, time to first token −2–5%, loading +1.1–2.2 s (most of it
-//! the kernel copying 420 MB of shared pages, slow in this virtual machine).
+//! Two steps: each buffer of 2 MB or more starts on a huge page ([`Pages`]), its whole huge
+//! pages handed back to the kernel (they read as zeros) and marked, so that packing's writes fault
+//! them in as huge pages without a copy; the rest (tails and small buffers: 290 MB of a 1.5B
+//! model's 1.3 GB, worth another 1–2% of decode) is moved by [`collapse`] once the model is packed,
+//! on the loading thread (moved while other threads run, they held up every `brk` of the load by
+//! seconds). Measured on Zen 5 (KVM), Qwen2-1.5B Q4_K_M, two threads, both copies in one process,
+//! alternated (`bench generate --paired-env KOGI_HUGE_PAGES=off`): decode +3–4%, time to first
+//! token −2–5%, loading +0.9–2 s (0.75 s of it the kernel copying the 290 MB, slow in this
+//! virtual machine).
 
 const HUGE: usize = 2 << 20;
 
@@ -19,14 +20,66 @@ impl Zeroed for u8 {}
 impl Zeroed for u16 {}
 impl Zeroed for f32 {}
 
-/// `len` zeros, in huge pages where the system gives them.
-pub fn zeroed<T: Zeroed>(len: usize) -> Vec<T> {
-    let v = vec![T::default(); len];
-    if allowed() {
-        let r = v.as_ptr_range();
-        advise(r.start as usize..r.end as usize);
+/// A buffer of zeros that starts on a huge page when it is at least one long, so that it owns its
+/// whole huge pages: only its tail (less than 2 MB) shares a page with whatever comes next.
+pub struct Pages<T: Zeroed> {
+    ptr: std::ptr::NonNull<T>,
+    len: usize,
+    layout: std::alloc::Layout,
+}
+
+// SAFETY: an owned buffer of plain values, like a `Vec`.
+unsafe impl<T: Zeroed + Send> Send for Pages<T> {}
+unsafe impl<T: Zeroed + Sync> Sync for Pages<T> {}
+
+impl<T: Zeroed> Pages<T> {
+    /// `len` zeros, in huge pages where the system gives them.
+    pub fn zeroed(len: usize) -> Self {
+        let bytes = len * std::mem::size_of::<T>();
+        let align = if bytes >= HUGE { HUGE } else { std::mem::align_of::<T>() };
+        let layout = std::alloc::Layout::from_size_align(bytes.max(1), align).expect("a buffer's size");
+        // SAFETY: a non-zero size; the bytes are zeroed below before anything reads them.
+        let raw = unsafe { std::alloc::alloc(layout) };
+        let Some(ptr) = std::ptr::NonNull::new(raw as *mut T) else { std::alloc::handle_alloc_error(layout) };
+        let start = raw as usize;
+        let huge = if allowed() { advise(start..start + bytes) } else { start..start };
+        // SAFETY: within the allocation; the pages `advise` handed back already read as zeros.
+        unsafe {
+            std::ptr::write_bytes(raw, 0, huge.start - start);
+            std::ptr::write_bytes(raw.add(huge.end - start), 0, start + bytes - huge.end);
+        }
+        Self { ptr, len, layout }
     }
-    v
+}
+
+impl<T: Zeroed> std::ops::Deref for Pages<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        // SAFETY: `len` initialised values owned by `self`.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl<T: Zeroed> std::ops::DerefMut for Pages<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        // SAFETY: as above, borrowed mutably once.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl<T: Zeroed> Clone for Pages<T> {
+    fn clone(&self) -> Self {
+        let mut out = Self::zeroed(self.len);
+        out.copy_from_slice(self);
+        out
+    }
+}
+
+impl<T: Zeroed> Drop for Pages<T> {
+    fn drop(&mut self) {
+        // SAFETY: allocated with this layout in `zeroed`.
+        unsafe { std::alloc::dealloc(self.ptr.as_ptr() as *mut u8, self.layout) }
+    }
 }
 
 /// Moves the huge pages `spans` (address ranges of live buffers from [`zeroed`]) share with each
@@ -73,24 +126,29 @@ fn allowed() -> bool {
     !never && std::env::var("KOGI_HUGE_PAGES").map_or(true, |v| v != "off")
 }
 
+/// Hands back the whole huge pages inside `range` and marks them, so that the next write faults
+/// each in as one huge page; returns the range handed back (empty where the kernel said no).
 #[cfg(target_os = "linux")]
-fn advise(range: std::ops::Range<usize>) {
-    let r = inside(range);
+fn advise(range: std::ops::Range<usize>) -> std::ops::Range<usize> {
+    let r = inside(range.clone());
     if r.is_empty() {
-        return;
+        return range.start..range.start;
     }
-    // SAFETY: whole pages inside one live, zeroed, not yet shared buffer: `MADV_DONTNEED` makes
-    // private anonymous pages read as zeros, which they are; `MADV_HUGEPAGE` is advice only.
+    // SAFETY: whole pages inside one fresh allocation nothing has read yet: `MADV_DONTNEED` makes
+    // private anonymous pages read as zeros; `MADV_HUGEPAGE` is advice only.
     unsafe {
         let at = r.start as *mut libc::c_void;
-        if libc::madvise(at, r.len(), libc::MADV_HUGEPAGE) == 0 {
-            libc::madvise(at, r.len(), libc::MADV_DONTNEED);
+        if libc::madvise(at, r.len(), libc::MADV_HUGEPAGE) == 0 && libc::madvise(at, r.len(), libc::MADV_DONTNEED) == 0 {
+            return r;
         }
     }
+    r.start..r.start
 }
 
 #[cfg(not(target_os = "linux"))]
-fn advise(_: std::ops::Range<usize>) {}
+fn advise(range: std::ops::Range<usize>) -> std::ops::Range<usize> {
+    range.start..range.start
+}
 
 #[cfg(target_os = "linux")]
 fn move_page(at: usize) -> bool {
@@ -137,12 +195,18 @@ mod tests {
     }
 
     #[test]
-    fn a_buffer_in_huge_pages_holds_zeros_and_then_what_is_written() {
-        let mut v: Vec<u16> = zeroed(5 << 20);
+    fn a_buffer_in_huge_pages_starts_on_one_holds_zeros_and_then_what_is_written() {
+        // Dirty the allocator's memory first: a reused block must still come back as zeros.
+        drop(vec![0xABu8; 9 << 20]);
+        let mut v: Pages<u16> = Pages::zeroed((5 << 20) + 3);
+        assert_eq!(v.as_ptr() as usize % HUGE, 0);
         assert!(v.iter().all(|&x| x == 0));
         v.iter_mut().enumerate().for_each(|(i, x)| *x = i as u16);
         assert!(v.iter().enumerate().all(|(i, &x)| x == i as u16));
-        let f: Vec<f32> = zeroed(3);
-        assert_eq!(f, [0.0; 3]);
+        let w = v.clone();
+        assert_eq!(&w[..], &v[..]);
+        let f: Pages<f32> = Pages::zeroed(3);
+        assert_eq!(&f[..], &[0.0; 3]);
+        assert!(Pages::<u8>::zeroed(0).is_empty());
     }
 }
