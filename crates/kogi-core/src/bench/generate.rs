@@ -325,10 +325,7 @@ pub fn generate(
     let mut lm = LanguageModel::open_with(dir, session, steps)?;
     lm.decoder.set_host_steps(params.host_steps);
     let load_s = load.elapsed().as_secs_f64();
-    let mut other = match params.paired_env.is_empty() {
-        true => None,
-        false => Some(open_with_env(dir, session, steps, &params.paired_env)?),
-    };
+    let mut other = (!params.paired_env.is_empty()).then(|| open_with_env(dir, session, steps, &params.paired_env)).transpose()?;
     let cancel = AtomicBool::new(false);
     let mem_after_load = if params.gpu_memory { gpu_memory_mib() } else { None };
     // The prompts: the RAG prompt, or synthetic ones of given lengths (real tokenizer, real text).
@@ -365,6 +362,9 @@ pub fn generate(
         for p in [&plain_params, &fast_params] {
             lm.generate(prompt, &GenerateParams { max_new_tokens: 8, ..p.clone() }, &mut |_| {}, &cancel)?;
         }
+        if let Some(o) = other.as_mut() {
+            o.generate(prompt, &GenerateParams { max_new_tokens: 8, ..fast_params.clone() }, &mut |_| {}, &cancel)?;
+        }
         let mut plain: Vec<Generation> = Vec::new();
         let mut fast: Vec<Generation> = Vec::new();
         let mut pairs: Vec<(f64, f64)> = Vec::new();
@@ -373,7 +373,6 @@ pub fn generate(
         // Interleave the variants so that machine noise hits all alike.
         for run in 0..params.runs.max(1) {
             if let Some(o) = other.as_mut() {
-                o.generate(prompt, &GenerateParams { max_new_tokens: 8, ..fast_params.clone() }, &mut |_| {}, &cancel)?;
                 let time = |m: &mut LanguageModel| m.generate(prompt, &fast_params, &mut |_| {}, &cancel).map(|g| g.stats.decode_tokens_per_s);
                 pairs.push(if run % 2 == 0 {
                     let a = time(&mut lm)?;

@@ -215,7 +215,7 @@ impl Packed {
     }
 
     /// Address ranges of the buffers a pass streams.
-    pub fn spans(&self) -> Vec<std::ops::Range<usize>> {
+    fn spans(&self) -> Vec<std::ops::Range<usize>> {
         fn span<T>(v: &[T]) -> std::ops::Range<usize> {
             let r = v.as_ptr_range();
             r.start as usize..r.end as usize
@@ -654,8 +654,12 @@ impl Parked {
 
     /// Moves the parked weights into huge pages ([`super::pages::collapse`]); the bytes moved.
     pub fn collapse(&self) -> usize {
-        let waiting = WAITING.lock().unwrap_or_else(|e| e.into_inner());
-        super::pages::collapse(self.0.iter().filter_map(|id| waiting.get(id)).flat_map(|p| p.spans()).collect())
+        // The weights stay alive while parked (`self` holds them there); the lock is not held for the moves.
+        let spans = {
+            let waiting = WAITING.lock().unwrap_or_else(|e| e.into_inner());
+            self.0.iter().filter_map(|id| waiting.get(id)).flat_map(|p| p.spans()).collect()
+        };
+        super::pages::collapse(spans)
     }
 }
 

@@ -36,17 +36,21 @@ impl<T: Zeroed> Pages<T> {
     /// `len` zeros, in huge pages where the system gives them.
     pub fn zeroed(len: usize) -> Self {
         let bytes = len * std::mem::size_of::<T>();
-        let align = if bytes >= HUGE { HUGE } else { std::mem::align_of::<T>() };
+        let huge = bytes >= HUGE && allowed();
+        let align = if huge { HUGE } else { std::mem::align_of::<T>() };
         let layout = std::alloc::Layout::from_size_align(bytes.max(1), align).expect("a buffer's size");
-        // SAFETY: a non-zero size; the bytes are zeroed below before anything reads them.
-        let raw = unsafe { std::alloc::alloc(layout) };
+        // SAFETY: a non-zero size. A huge buffer is left unzeroed only where `advise` handed its
+        // pages back (they read as zeros) and zeroed below everywhere else.
+        let raw = unsafe { if huge { std::alloc::alloc(layout) } else { std::alloc::alloc_zeroed(layout) } };
         let Some(ptr) = std::ptr::NonNull::new(raw as *mut T) else { std::alloc::handle_alloc_error(layout) };
-        let start = raw as usize;
-        let huge = if allowed() { advise(start..start + bytes) } else { start..start };
-        // SAFETY: within the allocation; the pages `advise` handed back already read as zeros.
-        unsafe {
-            std::ptr::write_bytes(raw, 0, huge.start - start);
-            std::ptr::write_bytes(raw.add(huge.end - start), 0, start + bytes - huge.end);
+        if huge {
+            let start = raw as usize;
+            let back = advise(start..start + bytes);
+            // SAFETY: both ranges lie within the allocation.
+            unsafe {
+                std::ptr::write_bytes(raw, 0, back.start - start);
+                std::ptr::write_bytes(raw.add(back.end - start), 0, start + bytes - back.end);
+            }
         }
         Self { ptr, len, layout }
     }
@@ -82,7 +86,7 @@ impl<T: Zeroed> Drop for Pages<T> {
     }
 }
 
-/// Moves the huge pages `spans` (address ranges of live buffers from [`zeroed`]) share with each
+/// Moves the huge pages `spans` (address ranges of live buffers from [`Pages::zeroed`]) share with each
 /// other into huge pages (`MADV_COLLAPSE`, Linux 6.1+): those a buffer has to itself are huge
 /// already. One huge page per request, so that one the kernel refuses costs only itself. Contents
 /// never change. Returns the bytes moved.
