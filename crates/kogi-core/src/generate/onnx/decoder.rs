@@ -919,7 +919,7 @@ fn with_own_kernels(b: &mut ort::session::builder::SessionBuilder, file: &Path, 
     drop(bytes);
     let t = std::time::Instant::now();
     let moved = edited.parked.collapse();
-    tracing::debug!(mb = moved >> 20, ms = t.elapsed().as_millis() as u64, "packed weights in huge pages");
+    tracing::debug!(mb = moved >> 20, ms = t.elapsed().as_millis() as u64, packed_mb = edited.parked.bytes() >> 20, "packed weights in huge pages");
     let domain = super::kernels_domain().map_err(|e| e.to_string())?;
     let b = b.clone().with_operators(domain).map_err(|e| e.to_string())?;
     commit_edited(b, file, &edited.model).map(|s| Some((s, edited.rows_independent)))

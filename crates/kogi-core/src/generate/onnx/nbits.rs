@@ -13,6 +13,10 @@
 //! lane ends as one output, and a column's zero point costs one multiply-add per block against the
 //! block's sum of activations instead of a subtraction per weight.
 //!
+//! Scales and minimums are kept as compactly as they can be given back bit for bit: half precision
+//! (Q4_0, Q4_1, Q8_0), or a base per super-block of 256 weights times one byte per block (the
+//! K-quants), found by factoring the f32 values at load; `KOGI_FACTORS=full` keeps them in f32.
+//!
 //! Semantics are ONNX Runtime's com.microsoft `MatMulNBits` (`B` as `[n][k/b][b·bits/8]` for blocks of
 //! `b`, low nibble first; scales `[n][k/b]`; optional packed uint8 zero points, default `2^(bits−1)`).
 //! Nodes are switched to this kernel when kogi opens a float32 decoder on a CPU with AVX-512 VNNI
@@ -107,39 +111,101 @@ pub struct Packed {
     mins: Option<Factors>,
 }
 
-/// A node's scales (or minimums) in the packed order: half precision when every one of them is a
-/// half-precision value (GGUF's Q4_0, Q4_1 and Q8_0 store theirs so), which the kernel widens
-/// exactly; else as given. A decode step reads every weight once, so on a machine whose memory
-/// feeds the cores faster than they use it, bytes per weight set the pace.
+/// Weights under one shared base in [`Factors::Two`]: a K-quant super-block.
+const SUPER: usize = 256;
+
+/// A node's scales (or minimums) in the packed order, in the most compact layout that gives each
+/// one back bit for bit: a decode step reads every weight once, so where memory feeds the cores
+/// no faster than they compute, bytes per weight set the pace.
 enum Factors {
     Full(Pages<f32>),
+    /// Every factor a half-precision value (GGUF's Q4_0, Q4_1, Q8_0), widened exactly.
     Half(Pages<u16>),
+    /// Every factor a base (of either sign) times an integer from −128 to 127, the base shared by the
+    /// `per` blocks of a column's super-block (GGUF's K-quants: a half-precision scale per 256 weights
+    /// times a 6- or 8-bit one per block). Bases `[group][super-block][16]`, integers in the packed order.
+    Two { ints: Pages<i8>, bases: Pages<f32>, per: usize, kb: usize },
+}
+
+/// Raw pointers to a [`Factors`]' buffers, for the kernel (which knows the kind by a constant).
+#[derive(Clone, Copy)]
+struct FactorPtrs {
+    full: *const f32,
+    half: *const u16,
+    ints: *const i8,
+    bases: *const f32,
+    /// log2 of the blocks per base (a shift, not a division, in the block loop).
+    shift: u32,
+    supers: usize,
+}
+
+impl FactorPtrs {
+    const NONE: Self = Self { full: std::ptr::null(), half: std::ptr::null(), ints: std::ptr::null(), bases: std::ptr::null(), shift: 0, supers: 0 };
+}
+
+/// Which compact layouts packing may choose (`KOGI_FACTORS`: `full` keeps every factor in f32 —
+/// for comparing, and a way back — `half` allows only exact halves).
+fn compact_factors() -> (bool, bool) {
+    match std::env::var("KOGI_FACTORS").as_deref() {
+        Ok("full") => (false, false),
+        Ok("half") => (true, false),
+        _ => (true, true),
+    }
 }
 
 impl Factors {
-    /// `v` in the packed order of a node of `n` columns and `kb` blocks; padding columns (past `n`,
-    /// zeros) do not decide the layout.
-    fn new(v: Pages<f32>, n: usize, kb: usize) -> Self {
+    /// `v` in the packed order for a node of `n` columns and `kb` blocks of `block` weights;
+    /// padding columns (past `n`, zeros) do not decide the layout.
+    fn new(v: Pages<f32>, n: usize, kb: usize, block: usize) -> Self {
+        let (half, two) = compact_factors();
         let real = |at: &usize| (at / (kb * GROUP)) * GROUP + at % GROUP < n;
         let exact = |x: f32| half::f16::from_f32(x).to_f32().to_bits() == x.to_bits();
-        if !(0..v.len()).filter(real).all(|at| exact(v[at])) {
-            return Self::Full(v);
+        if half && (0..v.len()).filter(real).all(|at| exact(v[at])) {
+            let mut h: Pages<u16> = Pages::zeroed(v.len());
+            h.iter_mut().zip(v.iter()).for_each(|(h, &x)| *h = half::f16::from_f32(x).to_bits());
+            return Self::Half(h);
         }
-        let mut h: Pages<u16> = Pages::zeroed(v.len());
-        h.iter_mut().zip(v.iter()).for_each(|(h, &x)| *h = half::f16::from_f32(x).to_bits());
-        Self::Half(h)
+        // Blocks are 16 or 32 weights: a power of two of them per super-block (the kernel shifts).
+        let found = if two { Self::two(&v, n, kb, (SUPER / block).max(1).next_power_of_two()) } else { None };
+        found.unwrap_or(Self::Full(v))
     }
 
-    /// The same factors in f32.
-    fn widened(&self) -> Self {
-        match self {
-            Self::Full(v) => Self::Full(v.clone()),
-            Self::Half(v) => {
-                let mut f: Pages<f32> = Pages::zeroed(v.len());
-                f.iter_mut().zip(v.iter()).for_each(|(f, &x)| *f = half::f16::from_bits(x).to_f32());
-                Self::Full(f)
-            }
-        }
+    /// The base and integers of every super-block of every real column, or `None` where one has
+    /// none; groups spread over the cores (a 1.5B model has 10^7 super-blocks to factor).
+    fn two(v: &[f32], n: usize, kb: usize, per: usize) -> Option<Self> {
+        let groups = v.len() / (kb * GROUP);
+        let supers = kb.div_ceil(per);
+        let mut ints: Pages<i8> = Pages::zeroed(v.len());
+        let mut bases: Pages<f32> = Pages::zeroed(groups * supers * GROUP);
+        let threads = std::thread::available_parallelism().map_or(1, |t| t.get()).min(groups.max(1));
+        let each = groups.div_ceil(threads).max(1);
+        let found = std::thread::scope(|scope| {
+            let parts = ints.chunks_mut(each * kb * GROUP).zip(bases.chunks_mut(each * supers * GROUP)).enumerate();
+            let tasks: Vec<_> = parts
+                .map(|(t, (ints, bases))| {
+                    scope.spawn(move || {
+                        let (mut vals, mut qs) = (Vec::with_capacity(per), vec![0i8; per]);
+                        for lg in 0..ints.len() / (kb * GROUP) {
+                            let g = t * each + lg;
+                            for c in (0..GROUP).take_while(|c| g * GROUP + c < n) {
+                                for sb in 0..supers {
+                                    let blks = sb * per..((sb + 1) * per).min(kb);
+                                    vals.clear();
+                                    vals.extend(blks.clone().map(|b| v[(g * kb + b) * GROUP + c]));
+                                    bases[(lg * supers + sb) * GROUP + c] = factor(&vals, &mut qs)?;
+                                    for (b, &q) in blks.zip(&qs) {
+                                        ints[(lg * kb + b) * GROUP + c] = q;
+                                    }
+                                }
+                            }
+                        }
+                        Some(())
+                    })
+                })
+                .collect();
+            tasks.into_iter().all(|t| t.join().ok().flatten().is_some())
+        });
+        found.then_some(Self::Two { ints, bases, per, kb })
     }
 
     #[inline(always)]
@@ -147,16 +213,154 @@ impl Factors {
         match self {
             Self::Full(v) => v[at],
             Self::Half(v) => half::f16::from_bits(v[at]).to_f32(),
+            Self::Two { ints, bases, per, kb } => {
+                let (gb, c) = (at / GROUP, at % GROUP);
+                let (g, blk) = (gb / kb, gb % kb);
+                bases[(g * kb.div_ceil(*per) + blk / per) * GROUP + c] * ints[at] as f32
+            }
         }
     }
 
-    /// The buffer as `(f32s, halves)`, the other null: the kernel picks by its `HALF` constant.
-    fn ptrs(&self) -> (*const f32, *const u16) {
+    fn kind(&self) -> u8 {
         match self {
-            Self::Full(v) => (v.as_ptr(), std::ptr::null()),
-            Self::Half(v) => (std::ptr::null(), v.as_ptr()),
+            Self::Full(_) => FULL,
+            Self::Half(_) => HALF,
+            Self::Two { .. } => TWO,
         }
     }
+
+    /// The same factors in f32.
+    fn widened(&self) -> Self {
+        let mut f: Pages<f32> = Pages::zeroed(self.len());
+        f.iter_mut().enumerate().for_each(|(at, f)| *f = self.get(at));
+        Self::Full(f)
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Self::Full(v) => v.len(),
+            Self::Half(v) => v.len(),
+            Self::Two { ints, .. } => ints.len(),
+        }
+    }
+
+    /// Address ranges of the buffers.
+    fn spans(&self) -> Vec<std::ops::Range<usize>> {
+        match self {
+            Self::Full(v) => vec![span(v)],
+            Self::Half(v) => vec![span(v)],
+            Self::Two { ints, bases, .. } => vec![span(ints), span(bases)],
+        }
+    }
+
+    fn ptrs(&self) -> FactorPtrs {
+        let mut p = FactorPtrs::NONE;
+        match self {
+            Self::Full(v) => p.full = v.as_ptr(),
+            Self::Half(v) => p.half = v.as_ptr(),
+            Self::Two { ints, bases, per, kb } => (p.ints, p.bases, p.shift, p.supers) = (ints.as_ptr(), bases.as_ptr(), per.trailing_zeros(), kb.div_ceil(*per)),
+        }
+        p
+    }
+}
+
+fn span<T>(v: &[T]) -> std::ops::Range<usize> {
+    let r = v.as_ptr_range();
+    r.start as usize..r.end as usize
+}
+
+/// The factors a tile reads, and their kind (the tile's `KIND`).
+#[derive(Clone, Copy)]
+struct Fac {
+    kind: u8,
+    scales: FactorPtrs,
+    mins: Option<FactorPtrs>,
+}
+
+const FULL: u8 = 0;
+const HALF: u8 = 1;
+const TWO: u8 = 2;
+
+/// The largest base of which every one of `vals` is an integer multiple from −128 to 127, the f32
+/// product equal to the value bit for bit, with the integers in `q`; `None` when there is none.
+/// Each nonzero value is an odd integer `o` times `2^t`: the largest such base is the odd parts'
+/// greatest common divisor times the smallest power of two (any smaller base only gives larger
+/// integers), found in one pass — packing a 1.5B model factors 10^7 super-blocks.
+fn factor(vals: &[f32], q: &mut [i8]) -> Option<f32> {
+    let (mut g, mut t_min) = (0u32, i32::MAX);
+    let (mut pos_zero, mut neg_zero) = (false, false);
+    for &v in vals {
+        if v == 0.0 {
+            // +0.0 is a positive base's zero, −0.0 a negative one's.
+            if v.is_sign_negative() { neg_zero = true } else { pos_zero = true }
+            continue;
+        }
+        // Subnormals are left to the f32 layout: a thread that flushes them would read them as zero.
+        if !v.is_normal() {
+            return None;
+        }
+        let (o, t) = odd_part(v);
+        g = gcd(g, o);
+        t_min = t_min.min(t);
+    }
+    if g == 0 {
+        // All zeros: +0.0 comes from a zero base.
+        return (!neg_zero).then(|| q[..vals.len()].fill(0)).map(|_| 0.0);
+    }
+    let base = (g as f64 * 2f64.powi(t_min)) as f32;
+    if !base.is_normal() {
+        return None;
+    }
+    let mut top = 0i32;
+    let mut bottom = 0i32;
+    for (&v, q) in vals.iter().zip(q.iter_mut()) {
+        let m = if v == 0.0 {
+            0
+        } else {
+            let (o, t) = odd_part(v);
+            let (k, shift) = ((o / g) as i64, (t - t_min) as u32);
+            if shift > 8 || k << shift > 128 {
+                return None;
+            }
+            ((k << shift) as i32) * if v < 0.0 { -1 } else { 1 }
+        };
+        top = top.max(m);
+        bottom = bottom.min(m);
+        *q = m.clamp(-128, 127) as i8;
+    }
+    // A negative base where the largest is +128 of the positive one (Q6_K's codes as kogi converts them).
+    let negate = top > 127 || (neg_zero && !pos_zero);
+    if negate {
+        if bottom < -127 || pos_zero {
+            return None;
+        }
+        for (&v, q) in vals.iter().zip(q.iter_mut()) {
+            let (o, t) = if v == 0.0 { (0, t_min) } else { odd_part(v) };
+            let m = (o / g.max(1)) as i32 * (1 << (t - t_min)) * if v < 0.0 { -1 } else { 1 };
+            *q = (-m) as i8;
+        }
+        return Some(-base);
+    }
+    if neg_zero {
+        return None;
+    }
+    Some(base)
+}
+
+/// A normal nonzero `v`'s magnitude as `o · 2^t` with `o` odd.
+fn odd_part(v: f32) -> (u32, i32) {
+    let bits = v.to_bits();
+    let m = (bits & 0x7F_FFFF) | 0x80_0000;
+    let e = ((bits >> 23) & 0xFF) as i32 - 150;
+    let tz = m.trailing_zeros();
+    (m >> tz, e + tz as i32)
+}
+
+fn gcd(mut a: u32, mut b: u32) -> u32 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
 }
 
 /// Zero points: one for the whole node when they are all the same (the default, or GGUF's
@@ -199,12 +403,11 @@ impl Packed {
         });
         let first = w.zero(0, 0);
         let zeros = if (0..w.n).all(|c| (0..kb).all(|b| w.zero(c, b) == first)) { Zeros::All(first) } else { Zeros::Each(zeros) };
-        let scales = Factors::new(scales, w.n, kb);
-        let mins = mins.map(|m| Factors::new(m, w.n, kb));
-        // One kind for both (the kernel has one switch): half only when both are.
-        let is_half = |f: &Factors| matches!(f, Factors::Half(_));
+        let scales = Factors::new(scales, w.n, kb, w.block);
+        let mins = mins.map(|m| Factors::new(m, w.n, kb, w.block));
+        // One kind for both (the kernel has one switch): f32 where they differ.
         let (scales, mins) = match mins {
-            Some(m) if is_half(&m) != is_half(&scales) => (scales.widened(), Some(m.widened())),
+            Some(m) if m.kind() != scales.kind() => (scales.widened(), Some(m.widened())),
             m => (scales, m),
         };
         Ok(Self { n: w.n, k: w.k, bits: w.bits, block: w.block, groups, codes, scales, zeros, mins })
@@ -216,16 +419,9 @@ impl Packed {
 
     /// Address ranges of the buffers a pass streams.
     fn spans(&self) -> Vec<std::ops::Range<usize>> {
-        fn span<T>(v: &[T]) -> std::ops::Range<usize> {
-            let r = v.as_ptr_range();
-            r.start as usize..r.end as usize
-        }
-        let of = |f: &Factors| match f {
-            Factors::Full(v) => span(v),
-            Factors::Half(v) => span(v),
-        };
-        let mut out = vec![span(&self.codes), of(&self.scales)];
-        out.extend(self.mins.as_ref().map(of));
+        let mut out = vec![span(&self.codes)];
+        out.extend(self.scales.spans());
+        out.extend(self.mins.iter().flat_map(Factors::spans));
         if let Zeros::Each(z) = &self.zeros {
             out.push(span(z));
         }
@@ -473,26 +669,57 @@ unsafe fn groups_plain(p: &Packed, a: &Rows, groups: std::ops::Range<usize>, dst
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 unsafe fn groups_avx512(p: &Packed, a: &Rows, groups: std::ops::Range<usize>, dst: Dst) {
     let rows = a.q.len() / a.k;
+    let mut fac = Fac { kind: p.scales.kind(), scales: p.scales.ptrs(), mins: p.mins.as_ref().map(Factors::ptrs) };
+    // A base per super-block costs the multi-row tiles registers they need (prompt passes 1.2–1.5×
+    // slower): a pass of many rows widens this task's factors to f32 first, into a buffer each
+    // thread keeps (a fresh one costs page faults), read by every row. Short passes (verification)
+    // read the compact factors as a step does.
+    let mut wide = Vec::new();
+    if rows >= WIDEN_ROWS && fac.kind == TWO {
+        let len = groups.len() * p.blocks() * GROUP;
+        wide = WIDE.take();
+        wide.resize(len * if fac.mins.is_some() { 2 } else { 1 }, 0.0);
+        let (s, m) = wide.split_at_mut(len);
+        // SAFETY: the kind is TWO, so the pointers are its buffers'; the CPU has the features.
+        unsafe {
+            widen_two(fac.scales, groups.clone(), p.blocks(), s);
+            if let Some(f) = fac.mins {
+                widen_two(f, groups.clone(), p.blocks(), m);
+            }
+        }
+        // The task's slice stands where the node's would: tiles index by the node's group numbers.
+        let from = groups.start * p.blocks() * GROUP;
+        let full = |at: usize| FactorPtrs { full: wide[at..].as_ptr().wrapping_sub(from), ..FactorPtrs::NONE };
+        fac = Fac { kind: FULL, scales: full(0), mins: fac.mins.map(|_| full(len)) };
+    }
     macro_rules! tile {
         ($r:literal, $g:literal, $m:expr, $g0:expr) => {
             // The layout's choices as constants, so no branch sits in the block loop.
-            match (p.bits, p.block, matches!(p.scales, Factors::Half(_)), matches!(p.zeros, Zeros::All(_))) {
-                (4, 32, true, true) => tile::<true, 32, $r, $g, true, true>(p, a, $m, $g0, dst),
-                (4, 32, true, false) => tile::<true, 32, $r, $g, true, false>(p, a, $m, $g0, dst),
-                (4, 32, false, true) => tile::<true, 32, $r, $g, false, true>(p, a, $m, $g0, dst),
-                (4, 32, false, false) => tile::<true, 32, $r, $g, false, false>(p, a, $m, $g0, dst),
-                (4, _, true, true) => tile::<true, 16, $r, $g, true, true>(p, a, $m, $g0, dst),
-                (4, _, true, false) => tile::<true, 16, $r, $g, true, false>(p, a, $m, $g0, dst),
-                (4, _, false, true) => tile::<true, 16, $r, $g, false, true>(p, a, $m, $g0, dst),
-                (4, _, false, false) => tile::<true, 16, $r, $g, false, false>(p, a, $m, $g0, dst),
-                (_, 32, true, true) => tile::<false, 32, $r, $g, true, true>(p, a, $m, $g0, dst),
-                (_, 32, true, false) => tile::<false, 32, $r, $g, true, false>(p, a, $m, $g0, dst),
-                (_, 32, false, true) => tile::<false, 32, $r, $g, false, true>(p, a, $m, $g0, dst),
-                (_, 32, false, false) => tile::<false, 32, $r, $g, false, false>(p, a, $m, $g0, dst),
-                (_, _, true, true) => tile::<false, 16, $r, $g, true, true>(p, a, $m, $g0, dst),
-                (_, _, true, false) => tile::<false, 16, $r, $g, true, false>(p, a, $m, $g0, dst),
-                (_, _, false, true) => tile::<false, 16, $r, $g, false, true>(p, a, $m, $g0, dst),
-                (_, _, false, false) => tile::<false, 16, $r, $g, false, false>(p, a, $m, $g0, dst),
+            match (p.bits, p.block, fac.kind, matches!(p.zeros, Zeros::All(_))) {
+                (4, 32, HALF, true) => tile::<true, 32, $r, $g, HALF, true>(p, a, $m, $g0, fac, dst),
+                (4, 32, HALF, false) => tile::<true, 32, $r, $g, HALF, false>(p, a, $m, $g0, fac, dst),
+                (4, 32, TWO, true) => tile::<true, 32, $r, $g, TWO, true>(p, a, $m, $g0, fac, dst),
+                (4, 32, TWO, false) => tile::<true, 32, $r, $g, TWO, false>(p, a, $m, $g0, fac, dst),
+                (4, 32, _, true) => tile::<true, 32, $r, $g, FULL, true>(p, a, $m, $g0, fac, dst),
+                (4, 32, _, false) => tile::<true, 32, $r, $g, FULL, false>(p, a, $m, $g0, fac, dst),
+                (4, _, HALF, true) => tile::<true, 16, $r, $g, HALF, true>(p, a, $m, $g0, fac, dst),
+                (4, _, HALF, false) => tile::<true, 16, $r, $g, HALF, false>(p, a, $m, $g0, fac, dst),
+                (4, _, TWO, true) => tile::<true, 16, $r, $g, TWO, true>(p, a, $m, $g0, fac, dst),
+                (4, _, TWO, false) => tile::<true, 16, $r, $g, TWO, false>(p, a, $m, $g0, fac, dst),
+                (4, _, _, true) => tile::<true, 16, $r, $g, FULL, true>(p, a, $m, $g0, fac, dst),
+                (4, _, _, false) => tile::<true, 16, $r, $g, FULL, false>(p, a, $m, $g0, fac, dst),
+                (_, 32, HALF, true) => tile::<false, 32, $r, $g, HALF, true>(p, a, $m, $g0, fac, dst),
+                (_, 32, HALF, false) => tile::<false, 32, $r, $g, HALF, false>(p, a, $m, $g0, fac, dst),
+                (_, 32, TWO, true) => tile::<false, 32, $r, $g, TWO, true>(p, a, $m, $g0, fac, dst),
+                (_, 32, TWO, false) => tile::<false, 32, $r, $g, TWO, false>(p, a, $m, $g0, fac, dst),
+                (_, 32, _, true) => tile::<false, 32, $r, $g, FULL, true>(p, a, $m, $g0, fac, dst),
+                (_, 32, _, false) => tile::<false, 32, $r, $g, FULL, false>(p, a, $m, $g0, fac, dst),
+                (_, _, HALF, true) => tile::<false, 16, $r, $g, HALF, true>(p, a, $m, $g0, fac, dst),
+                (_, _, HALF, false) => tile::<false, 16, $r, $g, HALF, false>(p, a, $m, $g0, fac, dst),
+                (_, _, TWO, true) => tile::<false, 16, $r, $g, TWO, true>(p, a, $m, $g0, fac, dst),
+                (_, _, TWO, false) => tile::<false, 16, $r, $g, TWO, false>(p, a, $m, $g0, fac, dst),
+                (_, _, _, true) => tile::<false, 16, $r, $g, FULL, true>(p, a, $m, $g0, fac, dst),
+                (_, _, _, false) => tile::<false, 16, $r, $g, FULL, false>(p, a, $m, $g0, fac, dst),
             }
         };
     }
@@ -530,6 +757,37 @@ unsafe fn groups_avx512(p: &Packed, a: &Rows, groups: std::ops::Range<usize>, ds
             m += (rows - m).min(4);
         }
     }
+    if wide.capacity() > 0 {
+        WIDE.set(wide);
+    }
+}
+
+/// The [`Factors::Two`] factors of `groups` in f32, in the packed order from the first group's.
+///
+/// # Safety
+/// `f` points at a [`Factors::Two`]'s buffers, of at least `groups.end` groups of `kb` blocks.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+unsafe fn widen_two(f: FactorPtrs, groups: std::ops::Range<usize>, kb: usize, out: &mut [f32]) {
+    use std::arch::x86_64::*;
+    assert!(out.len() >= groups.len() * kb * GROUP);
+    for (i, g) in groups.enumerate() {
+        for blk in 0..kb {
+            unsafe {
+                let base = _mm512_loadu_ps(f.bases.add((g * f.supers + (blk >> f.shift)) * GROUP));
+                let ints = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(f.ints.add((g * kb + blk) * GROUP) as *const _)));
+                _mm512_storeu_ps(out.as_mut_ptr().add((i * kb + blk) * GROUP), _mm512_mul_ps(base, ints));
+            }
+        }
+    }
+}
+
+/// Passes of at least this many rows widen [`Factors::Two`] factors first ([`groups_avx512`]).
+const WIDEN_ROWS: usize = 2;
+
+thread_local! {
+    /// A thread's buffer for widened factors, kept between calls.
+    static WIDE: std::cell::Cell<Vec<f32>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 /// Rows `m..m + R` against groups `g0..g0 + G`. Each output is the chain [`groups_plain`] computes:
@@ -537,13 +795,12 @@ unsafe fn groups_avx512(p: &Packed, a: &Rows, groups: std::ops::Range<usize>, ds
 /// multiply-add by the two scales' product.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-unsafe fn tile<const FOUR: bool, const B: usize, const R: usize, const G: usize, const HALF: bool, const ONE_ZERO: bool>(p: &Packed, a: &Rows, m: usize, g0: usize, dst: Dst) {
+unsafe fn tile<const FOUR: bool, const B: usize, const R: usize, const G: usize, const KIND: u8, const ONE_ZERO: bool>(p: &Packed, a: &Rows, m: usize, g0: usize, fac: Fac, dst: Dst) {
     use std::arch::x86_64::*;
     let (kb, per) = (p.blocks(), p.per());
     let nib = _mm512_set1_epi8(0xF);
     let mut acc = [[_mm512_setzero_ps(); G]; R];
-    let scales = p.scales.ptrs();
-    let mins = p.mins.as_ref().map(Factors::ptrs);
+    let (scales, mins) = (fac.scales, fac.mins);
     let (zeros, zero) = match &p.zeros {
         Zeros::Each(v) => (v.as_ptr(), _mm512_setzero_ps()),
         Zeros::All(z) => (std::ptr::null(), _mm512_set1_ps(*z as f32)),
@@ -600,7 +857,14 @@ unsafe fn tile<const FOUR: bool, const B: usize, const R: usize, const G: usize,
             }
             for g in 0..G {
                 let at = ((g0 + g) * kb + blk) * GROUP;
-                let load = |f: (*const f32, *const u16)| if HALF { _mm512_cvtph_ps(_mm256_loadu_si256(f.1.add(at) as *const _)) } else { _mm512_loadu_ps(f.0.add(at)) };
+                let load = |f: FactorPtrs| match KIND {
+                    HALF => _mm512_cvtph_ps(_mm256_loadu_si256(f.half.add(at) as *const _)),
+                    TWO => {
+                        let base = _mm512_loadu_ps(f.bases.add(((g0 + g) * f.supers + (blk >> f.shift)) * GROUP));
+                        _mm512_mul_ps(base, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(f.ints.add(at) as *const _))))
+                    }
+                    _ => _mm512_loadu_ps(f.full.add(at)),
+                };
                 let sw = load(scales);
                 let z = if ONE_ZERO { zero } else { _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(zeros.add(at) as *const _))) };
                 let mn = mins.map(load);
@@ -650,6 +914,12 @@ impl Parked {
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// Bytes of the parked weights: what a one-row step reads of them.
+    pub fn bytes(&self) -> usize {
+        let waiting = WAITING.lock().unwrap_or_else(|e| e.into_inner());
+        self.0.iter().filter_map(|id| waiting.get(id)).flat_map(|p| p.spans()).map(|s| s.len()).sum()
     }
 
     /// Moves the parked weights into huge pages ([`super::pages::collapse`]); the bytes moved.
@@ -936,6 +1206,83 @@ mod tests {
     }
 
     #[test]
+    fn k_quant_factors_kept_as_a_base_per_super_block_give_the_bits_of_the_full_layout() {
+        // Q4_K: 4-bit blocks of 32, scale and minimum each a half-precision base per 256 weights times
+        // a 6-bit integer; Q6_K: 8-bit blocks of 16, an integer from −127 to 128 per block (as kogi converts
+        // them: a negative base).
+        for (bits, block, mins, signed) in [(4, 32, true, false), (4, 16, true, true), (8, 16, false, true)] {
+            // Two tasks' worth of columns: the second's widened factors stand at an offset.
+            let (n, k) = (100, 1536 + 2 * block);
+            let mut w = Owned::with_block(n, k, bits, block, false, 8);
+            let kb = k / block;
+            let per = SUPER / block;
+            let mut r = Lcg(17);
+            let mut k_quant = |len: usize, index: &dyn Fn(usize, usize) -> usize| {
+                let mut v = vec![0f32; len];
+                for c in 0..n {
+                    for sb in 0..kb.div_ceil(per) {
+                        let d = half::f16::from_f32(0.0005 + 0.001 * r.float().abs()).to_f32();
+                        for b in sb * per..((sb + 1) * per).min(kb) {
+                            // Signed: a negative base (its zeros -0.0), so +128 is reached.
+                            let (d, q) = if signed { (-d, (r.next() % 256) as f32 - 128.0) } else { (d, (r.next() % 64) as f32) };
+                            v[index(c, b)] = d * q;
+                        }
+                    }
+                }
+                v
+            };
+            w.scales = k_quant(n * kb, &|c, b| c * kb + b);
+            if mins {
+                w.mins = Some(k_quant(n * kb, &|c, b| b * n + c));
+            }
+            let compact = Packed::new(&w.weights()).unwrap();
+            assert!(matches!(compact.scales, Factors::Two { .. }), "{bits}-bit/{block}");
+            assert!(compact.mins.as_ref().is_none_or(|m| matches!(m, Factors::Two { .. })));
+            let full = widened(&compact);
+            for rows in [1, 2, 5, 9] {
+                let x: Vec<f32> = (0..rows * k).map(|_| r.float()).collect();
+                let (mut a, mut b) = (vec![0f32; rows * n], vec![0f32; rows * n]);
+                compact.matmul(&x, rows, &mut a, &serial).unwrap();
+                full.matmul(&x, rows, &mut b, &serial).unwrap();
+                assert_eq!(a, b, "{bits}-bit/{block} rows {rows}");
+                let q = Rows::quantize(&x, rows, k, block, &serial);
+                unsafe { groups_plain(&compact, &q, 0..compact.groups, Dst(b.as_mut_ptr())) };
+                assert_eq!(a, b, "portable, {bits}-bit/{block} rows {rows}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_base_is_found_only_where_every_value_is_its_multiple() {
+        let f = |vals: &[f32]| {
+            let mut q = vec![0i8; vals.len()];
+            let base = factor(vals, &mut q)?;
+            // Every value comes back bit for bit.
+            for (v, q) in vals.iter().zip(&q) {
+                assert_eq!((base * *q as f32).to_bits(), v.to_bits(), "{vals:?}: base {base}, q {q}");
+            }
+            Some(base)
+        };
+        assert_eq!(f(&[0.5, 1.5, -2.0, 0.0]), Some(0.5));
+        assert_eq!(f(&[0.0, 0.0]), Some(0.0));
+        assert_eq!(f(&[0.0, -0.0]), None, "zeros of both signs come from no one base");
+        assert_eq!(f(&[-0.0, 3.0]), Some(-3.0), "−0.0 from a negative base");
+        assert_eq!(f(&[1.0, 200.0]), None, "an integer over 127");
+        assert_eq!(f(&[1.0, 256.0]), None, "a power of two past the range");
+        assert_eq!(f(&[-128.0, 3.0]), Some(1.0), "Q6_K's scales reach -128");
+        assert_eq!(f(&[128.0, 3.0]), Some(-1.0), "+128 of a negative base");
+        assert_eq!(f(&[128.0, -128.0, 1.0]), None, "not both");
+        assert_eq!(f(&[0.25, 0.75]), Some(0.25));
+        assert_eq!(f(&[1.0, std::f32::consts::PI]), None);
+        assert_eq!(f(&[1e-40, 1.0]), None, "subnormals stay in f32");
+        // A half-precision base times 6-bit integers, as Q4_K's scales are.
+        let d = half::f16::from_f32(0.000_713).to_f32();
+        let vals: Vec<f32> = [63, 12, 0, 40, 7, 33, 21, 1].iter().map(|&q| d * q as f32).collect();
+        let base = f(&vals).unwrap();
+        assert_eq!(base, d, "the largest base is the half-precision one here (the integers share no factor)");
+    }
+
+    #[test]
     fn the_vector_kernel_gives_the_portable_ones_bits() {
         if !vnni() {
             return;
@@ -1040,6 +1387,61 @@ mod timing {
             }
             let quant = t.elapsed().as_secs_f64() / reps as f64;
             println!("n {n} k {k} rows {rows} bits {bits} block {block}: {:.3} ms (quantising {:.3} ms), {:.1} GMAC/s one thread; packed in {:.1} ms", per * 1e3, quant * 1e3, (n * k * rows) as f64 / per / 1e9, packing * 1e3);
+        }
+    }
+
+    /// K-quant factors as a base per super-block against the same in f32:
+    /// `cargo test --release -p kogi-core --lib nbits::timing::k_quant -- --ignored --nocapture`
+    #[test]
+    #[ignore]
+    fn k_quant_layouts() {
+        let serial = |c: usize, f: &(dyn Fn(usize) + Sync)| (0..c).for_each(f);
+        for (n, k, bits, block, mins) in [(17920, 1536, 4, 32, true), (1536, 8960, 4, 32, true)] {
+            let kb = k / block;
+            let per = SUPER / block;
+            let b: Vec<u8> = (0..n * kb * block * bits / 8).map(|i| (i * 7 % 251) as u8).collect();
+            let factors = |seed: u64, index: &dyn Fn(usize, usize) -> usize| {
+                let mut r = tests_lcg(seed);
+                let mut v = vec![0f32; n * kb];
+                for c in 0..n {
+                    for sb in 0..kb.div_ceil(per) {
+                        let d = half::f16::from_f32(0.0005 + 0.001 * (r() % 1000) as f32 / 1000.0).to_f32();
+                        for blk in sb * per..((sb + 1) * per).min(kb) {
+                            v[index(c, blk)] = d * (r() % 64) as f32;
+                        }
+                    }
+                }
+                v
+            };
+            let scales = factors(1, &|c, blk| c * kb + blk);
+            let m = mins.then(|| factors(2, &|c, blk| blk * n + c));
+            let w = Weights { n, k, bits: bits as u8, block, b: &b, scales: &scales, zeros: None, mins: m.as_deref() };
+            let two = Packed::new(&w).unwrap();
+            assert!(matches!(two.scales, Factors::Two { .. }));
+            let full = Packed { n, k, bits: bits as u8, block, groups: two.groups, codes: two.codes.clone(), scales: two.scales.widened(), zeros: Zeros::All(1 << (bits - 1)), mins: two.mins.as_ref().map(Factors::widened) };
+            for rows in [1, 2, 4, 8, 16, 283] {
+                let x: Vec<f32> = (0..rows * k).map(|i| ((i * 13 % 17) as f32 - 8.0) * 0.1).collect();
+                let mut out = vec![0f32; rows * n];
+                let reps = if rows > 1 { 5 } else { 20 };
+                let mut time = |p: &Packed| {
+                    p.matmul(&x, rows, &mut out, &serial).unwrap();
+                    let t = std::time::Instant::now();
+                    for _ in 0..reps {
+                        p.matmul(&x, rows, &mut out, &serial).unwrap();
+                    }
+                    t.elapsed().as_secs_f64() / reps as f64 * 1e3
+                };
+                let (a, b, c, d) = (time(&full), time(&two), time(&full), time(&two));
+                println!("n {n} k {k} {bits}-bit/{block} rows {rows}: f32 factors {a:.2} / {c:.2} ms, base per super-block {b:.2} / {d:.2} ms");
+            }
+        }
+    }
+
+    fn tests_lcg(seed: u64) -> impl FnMut() -> u32 {
+        let mut s = seed;
+        move || {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (s >> 33) as u32
         }
     }
 }

@@ -19,6 +19,7 @@ pub trait Zeroed: Copy + Default {}
 impl Zeroed for u8 {}
 impl Zeroed for u16 {}
 impl Zeroed for f32 {}
+impl Zeroed for i8 {}
 
 /// A buffer of zeros that starts on a huge page when it is at least one long, so that it owns its
 /// whole huge pages: only its tail (less than 2 MB) shares a page with whatever comes next.
