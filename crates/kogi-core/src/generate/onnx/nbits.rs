@@ -16,6 +16,8 @@
 //! Scales and minimums are kept as compactly as they can be given back bit for bit: half precision
 //! (Q4_0, Q4_1, Q8_0), or a base per super-block of 256 weights times one byte per block (the
 //! K-quants), found by factoring the f32 values at load; `KOGI_FACTORS=full` keeps them in f32.
+//! 8-bit nodes whose codes all fit in six bits (Q6_K's) keep six: the low four as 4-bit nodes do,
+//! the top two of sixteen weights in one more register (`KOGI_CODES=bytes` keeps eight).
 //!
 //! Semantics are ONNX Runtime's com.microsoft `MatMulNBits` (`B` as `[n][k/b][b·bits/8]` for blocks of
 //! `b`, low nibble first; scales `[n][k/b]`; optional packed uint8 zero points, default `2^(bits−1)`).
@@ -382,10 +384,17 @@ impl Zeros {
 
 impl Packed {
     pub fn new(w: &Weights) -> Result<Self, String> {
+        Self::pack(w, std::env::var("KOGI_CODES").as_deref() != Ok("bytes"))
+    }
+
+    /// 8-bit codes that all fit in six bits (GGUF's Q6_K) are kept in six where `six`: a quarter
+    /// fewer bytes for a step to read (`KOGI_CODES=bytes` keeps eight).
+    fn pack(w: &Weights, six: bool) -> Result<Self, String> {
         w.check()?;
         let kb = w.blocks();
         let groups = w.n.div_ceil(GROUP);
-        let per = w.block * w.bits as usize / 8 * GROUP;
+        let bits = if six && w.bits == 8 && w.b.iter().all(|&c| c < 64) { 6 } else { w.bits };
+        let per = w.block * bits as usize / 8 * GROUP;
         let mut codes = Pages::zeroed(groups * kb * per);
         let mut scales = Pages::zeroed(groups * kb * GROUP);
         let mut zeros = vec![0u8; groups * kb * GROUP];
@@ -398,7 +407,7 @@ impl Packed {
             let parts = codes.chunks_mut(each * kb * per).zip(scales.chunks_mut(each * kb * GROUP)).zip(zeros.chunks_mut(each * kb * GROUP));
             for (t, ((codes, scales), zeros)) in parts.enumerate() {
                 let mins = mins.as_mut().and_then(|m| m.next());
-                scope.spawn(move || pack_groups(w, t * each, codes, scales, zeros, mins));
+                scope.spawn(move || pack_groups(w, bits, t * each, codes, scales, zeros, mins));
             }
         });
         let first = w.zero(0, 0);
@@ -410,7 +419,7 @@ impl Packed {
             Some(m) if m.kind() != scales.kind() => (scales.widened(), Some(m.widened())),
             m => (scales, m),
         };
-        Ok(Self { n: w.n, k: w.k, bits: w.bits, block: w.block, groups, codes, scales, zeros, mins })
+        Ok(Self { n: w.n, k: w.k, bits, block: w.block, groups, codes, scales, zeros, mins })
     }
 
     fn blocks(&self) -> usize {
@@ -451,10 +460,10 @@ impl Packed {
 }
 
 /// Groups `g0..` of `w` into their slices of a [`Packed`]'s buffers.
-fn pack_groups(w: &Weights, g0: usize, codes: &mut [u8], scales: &mut [f32], zeros: &mut [u8], mut mins: Option<&mut [f32]>) {
+fn pack_groups(w: &Weights, bits: u8, g0: usize, codes: &mut [u8], scales: &mut [f32], zeros: &mut [u8], mut mins: Option<&mut [f32]>) {
     let kb = w.blocks();
     let blob = w.block * w.bits as usize / 8;
-    let per = blob * GROUP;
+    let per = w.block * bits as usize / 8 * GROUP;
     for lg in 0..codes.len() / (kb * per) {
         for c in 0..GROUP {
             let col = (g0 + lg) * GROUP + c;
@@ -470,6 +479,19 @@ fn pack_groups(w: &Weights, g0: usize, codes: &mut [u8], scales: &mut [f32], zer
                     for r in 0..w.block / 8 {
                         for t in 0..4 {
                             dst[r * REG + 4 * c + t] = nib(8 * r + t) | (nib(8 * r + 4 + t) << 4);
+                        }
+                    }
+                } else if bits == 6 {
+                    // Low four bits as the 4-bit layout, then the top two of weights 16h + 4s + t in
+                    // bits 2s, 2s + 1 of register `block/8 + h`'s byte 4c + t.
+                    for r in 0..w.block / 8 {
+                        for t in 0..4 {
+                            dst[r * REG + 4 * c + t] = (src[8 * r + t] & 0xF) | ((src[8 * r + 4 + t] & 0xF) << 4);
+                        }
+                    }
+                    for h in 0..w.block / 16 {
+                        for t in 0..4 {
+                            dst[(w.block / 8 + h) * REG + 4 * c + t] = (0..4).map(|s| (src[16 * h + 4 * s + t] >> 4) << (2 * s)).sum();
                         }
                     }
                 } else {
@@ -634,10 +656,11 @@ unsafe fn groups_plain(p: &Packed, a: &Rows, groups: std::ops::Range<usize>, dst
                 let mut dot = [0i32; GROUP];
                 for (c, dot) in dot.iter_mut().enumerate() {
                     for j in 0..b {
-                        let code = if p.bits == 4 {
+                        let code = if p.bits != 8 {
                             let (r, jj) = (j / 8, j % 8);
                             let byte = w[r * REG + 4 * c + jj % 4];
-                            if jj < 4 { byte & 0xF } else { byte >> 4 }
+                            let low = if jj < 4 { byte & 0xF } else { byte >> 4 };
+                            if p.bits == 6 { low | ((w[(b / 8 + j / 16) * REG + 4 * c + j % 4] >> (2 * (j % 16 / 4))) & 3) << 4 } else { low }
                         } else {
                             w[(j / 4) * REG + 4 * c + j % 4]
                         };
@@ -692,34 +715,29 @@ unsafe fn groups_avx512(p: &Packed, a: &Rows, groups: std::ops::Range<usize>, ds
         let full = |at: usize| FactorPtrs { full: wide[at..].as_ptr().wrapping_sub(from), ..FactorPtrs::NONE };
         fac = Fac { kind: FULL, scales: full(0), mins: fac.mins.map(|_| full(len)) };
     }
+    let one_zero = matches!(p.zeros, Zeros::All(_));
+    macro_rules! kinds {
+        ($bits:literal, $b:literal, $r:literal, $g:literal, $m:expr, $g0:expr) => {
+            match (fac.kind, one_zero) {
+                (HALF, true) => tile::<$bits, $b, $r, $g, HALF, true>(p, a, $m, $g0, fac, dst),
+                (HALF, false) => tile::<$bits, $b, $r, $g, HALF, false>(p, a, $m, $g0, fac, dst),
+                (TWO, true) => tile::<$bits, $b, $r, $g, TWO, true>(p, a, $m, $g0, fac, dst),
+                (TWO, false) => tile::<$bits, $b, $r, $g, TWO, false>(p, a, $m, $g0, fac, dst),
+                (_, true) => tile::<$bits, $b, $r, $g, FULL, true>(p, a, $m, $g0, fac, dst),
+                (_, false) => tile::<$bits, $b, $r, $g, FULL, false>(p, a, $m, $g0, fac, dst),
+            }
+        };
+    }
     macro_rules! tile {
         ($r:literal, $g:literal, $m:expr, $g0:expr) => {
             // The layout's choices as constants, so no branch sits in the block loop.
-            match (p.bits, p.block, fac.kind, matches!(p.zeros, Zeros::All(_))) {
-                (4, 32, HALF, true) => tile::<true, 32, $r, $g, HALF, true>(p, a, $m, $g0, fac, dst),
-                (4, 32, HALF, false) => tile::<true, 32, $r, $g, HALF, false>(p, a, $m, $g0, fac, dst),
-                (4, 32, TWO, true) => tile::<true, 32, $r, $g, TWO, true>(p, a, $m, $g0, fac, dst),
-                (4, 32, TWO, false) => tile::<true, 32, $r, $g, TWO, false>(p, a, $m, $g0, fac, dst),
-                (4, 32, _, true) => tile::<true, 32, $r, $g, FULL, true>(p, a, $m, $g0, fac, dst),
-                (4, 32, _, false) => tile::<true, 32, $r, $g, FULL, false>(p, a, $m, $g0, fac, dst),
-                (4, _, HALF, true) => tile::<true, 16, $r, $g, HALF, true>(p, a, $m, $g0, fac, dst),
-                (4, _, HALF, false) => tile::<true, 16, $r, $g, HALF, false>(p, a, $m, $g0, fac, dst),
-                (4, _, TWO, true) => tile::<true, 16, $r, $g, TWO, true>(p, a, $m, $g0, fac, dst),
-                (4, _, TWO, false) => tile::<true, 16, $r, $g, TWO, false>(p, a, $m, $g0, fac, dst),
-                (4, _, _, true) => tile::<true, 16, $r, $g, FULL, true>(p, a, $m, $g0, fac, dst),
-                (4, _, _, false) => tile::<true, 16, $r, $g, FULL, false>(p, a, $m, $g0, fac, dst),
-                (_, 32, HALF, true) => tile::<false, 32, $r, $g, HALF, true>(p, a, $m, $g0, fac, dst),
-                (_, 32, HALF, false) => tile::<false, 32, $r, $g, HALF, false>(p, a, $m, $g0, fac, dst),
-                (_, 32, TWO, true) => tile::<false, 32, $r, $g, TWO, true>(p, a, $m, $g0, fac, dst),
-                (_, 32, TWO, false) => tile::<false, 32, $r, $g, TWO, false>(p, a, $m, $g0, fac, dst),
-                (_, 32, _, true) => tile::<false, 32, $r, $g, FULL, true>(p, a, $m, $g0, fac, dst),
-                (_, 32, _, false) => tile::<false, 32, $r, $g, FULL, false>(p, a, $m, $g0, fac, dst),
-                (_, _, HALF, true) => tile::<false, 16, $r, $g, HALF, true>(p, a, $m, $g0, fac, dst),
-                (_, _, HALF, false) => tile::<false, 16, $r, $g, HALF, false>(p, a, $m, $g0, fac, dst),
-                (_, _, TWO, true) => tile::<false, 16, $r, $g, TWO, true>(p, a, $m, $g0, fac, dst),
-                (_, _, TWO, false) => tile::<false, 16, $r, $g, TWO, false>(p, a, $m, $g0, fac, dst),
-                (_, _, _, true) => tile::<false, 16, $r, $g, FULL, true>(p, a, $m, $g0, fac, dst),
-                (_, _, _, false) => tile::<false, 16, $r, $g, FULL, false>(p, a, $m, $g0, fac, dst),
+            match (p.bits, p.block) {
+                (4, 32) => kinds!(4, 32, $r, $g, $m, $g0),
+                (4, _) => kinds!(4, 16, $r, $g, $m, $g0),
+                (6, 32) => kinds!(6, 32, $r, $g, $m, $g0),
+                (6, _) => kinds!(6, 16, $r, $g, $m, $g0),
+                (_, 32) => kinds!(8, 32, $r, $g, $m, $g0),
+                (_, _) => kinds!(8, 16, $r, $g, $m, $g0),
             }
         };
     }
@@ -795,10 +813,11 @@ thread_local! {
 /// multiply-add by the two scales' product.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-unsafe fn tile<const FOUR: bool, const B: usize, const R: usize, const G: usize, const KIND: u8, const ONE_ZERO: bool>(p: &Packed, a: &Rows, m: usize, g0: usize, fac: Fac, dst: Dst) {
+unsafe fn tile<const BITS: u8, const B: usize, const R: usize, const G: usize, const KIND: u8, const ONE_ZERO: bool>(p: &Packed, a: &Rows, m: usize, g0: usize, fac: Fac, dst: Dst) {
     use std::arch::x86_64::*;
     let (kb, per) = (p.blocks(), p.per());
     let nib = _mm512_set1_epi8(0xF);
+    let six = _mm512_set1_epi8(0x30);
     let mut acc = [[_mm512_setzero_ps(); G]; R];
     let (scales, mins) = (fac.scales, fac.mins);
     let (zeros, zero) = match &p.zeros {
@@ -821,7 +840,7 @@ unsafe fn tile<const FOUR: bool, const B: usize, const R: usize, const G: usize,
                     }
                 }
             }
-            if FOUR {
+            if BITS != 8 {
                 for reg in 0..B / 8 {
                     let mut wl = [_mm512_setzero_si512(); G];
                     let mut wh = [_mm512_setzero_si512(); G];
@@ -829,6 +848,15 @@ unsafe fn tile<const FOUR: bool, const B: usize, const R: usize, const G: usize,
                         let raw = _mm512_loadu_si512(base(g).add(reg * REG) as *const _);
                         wl[g] = _mm512_and_si512(raw, nib);
                         wh[g] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), nib);
+                        if BITS == 6 {
+                            // The top two bits: register `B/8 + reg/2`, bits 4(reg%2) and 4(reg%2)+2
+                            // of a byte, moved to bits 4–5 (16-bit shifts: what crosses a byte is masked off).
+                            let top = _mm512_loadu_si512(base(g).add((B / 8 + reg / 2) * REG) as *const _);
+                            let (l, h) = if reg % 2 == 0 { (_mm512_slli_epi16(top, 4), _mm512_slli_epi16(top, 2)) } else { (top, _mm512_srli_epi16(top, 2)) };
+                            // a | (b & c)
+                            wl[g] = _mm512_ternarylogic_epi32(wl[g], l, six, 0xF8);
+                            wh[g] = _mm512_ternarylogic_epi32(wh[g], h, six, 0xF8);
+                        }
                     }
                     for r in 0..R {
                         let (xl, xh) = (bcast(r, blk * B + reg * 8), bcast(r, blk * B + reg * 8 + 4));
@@ -1202,6 +1230,35 @@ mod tests {
             w.zeros = Some((0..53 * (576 / block * bits as usize).div_ceil(8)).map(|i| i as u8).collect());
             let p = Packed::new(&w.weights()).unwrap();
             assert!(matches!(p.scales, Factors::Full(_)) && matches!(p.zeros, Zeros::Each(_)), "{bits}-bit/{block}");
+        }
+    }
+
+    #[test]
+    fn eight_bit_codes_that_fit_in_six_bits_are_kept_in_six_and_give_the_same_bits() {
+        for (block, mins, zeros) in [(16, false, false), (32, true, true), (16, true, true)] {
+            let mut w = Owned::with_block(53, 576, 8, block, zeros, 31);
+            w.b.iter_mut().for_each(|c| *c &= 63);
+            if mins {
+                w = w.with_mins(6);
+            }
+            let six = Packed::pack(&w.weights(), true).unwrap();
+            let eight = Packed::pack(&w.weights(), false).unwrap();
+            assert_eq!((six.bits, eight.bits), (6, 8));
+            assert_eq!(six.codes.len() * 4, eight.codes.len() * 3, "a quarter fewer bytes");
+            let mut r = Lcg(9);
+            for rows in [1, 2, 5, 9] {
+                let x: Vec<f32> = (0..rows * 576).map(|_| r.float()).collect();
+                let (mut a, mut b) = (vec![0f32; rows * 53], vec![0f32; rows * 53]);
+                six.matmul(&x, rows, &mut a, &serial).unwrap();
+                eight.matmul(&x, rows, &mut b, &serial).unwrap();
+                assert_eq!(a, b, "block {block} rows {rows}");
+                let q = Rows::quantize(&x, rows, 576, block, &serial);
+                unsafe { groups_plain(&six, &q, 0..six.groups, Dst(b.as_mut_ptr())) };
+                assert_eq!(a, b, "portable, block {block} rows {rows}");
+            }
+            // One code past six bits keeps the node in eight.
+            w.b[100] = 64;
+            assert_eq!(Packed::pack(&w.weights(), true).unwrap().bits, 8);
         }
     }
 
