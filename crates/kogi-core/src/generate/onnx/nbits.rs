@@ -306,8 +306,12 @@ fn factor(vals: &[f32], q: &mut [i8]) -> Option<f32> {
         t_min = t_min.min(t);
     }
     if g == 0 {
-        // All zeros: +0.0 comes from a zero base.
-        return (!neg_zero).then(|| q[..vals.len()].fill(0)).map(|_| 0.0);
+        // All zeros (a K-quant's minimums where its super-block has none are −0.0): a zero base,
+        // times −1 for a negative zero.
+        for (&v, q) in vals.iter().zip(q.iter_mut()) {
+            *q = if v.is_sign_negative() { -1 } else { 0 };
+        }
+        return Some(0.0);
     }
     let base = (g as f64 * 2f64.powi(t_min)) as f32;
     if !base.is_normal() {
@@ -891,7 +895,8 @@ unsafe fn tile<const BITS: u8, const B: usize, const R: usize, const G: usize, c
                         let base = _mm512_loadu_ps(f.bases.add(((g0 + g) * f.supers + (blk >> f.shift)) * GROUP));
                         _mm512_mul_ps(base, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(f.ints.add(at) as *const _))))
                     }
-                    _ => _mm512_loadu_ps(f.full.add(at)),
+                    // Wrapping: a widened task's pointer stands before its buffer (see `groups_avx512`).
+                    _ => _mm512_loadu_ps(f.full.wrapping_add(at)),
                 };
                 let sw = load(scales);
                 let z = if ONE_ZERO { zero } else { _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(zeros.add(at) as *const _))) };
@@ -1290,7 +1295,11 @@ mod tests {
             };
             w.scales = k_quant(n * kb, &|c, b| c * kb + b);
             if mins {
-                w.mins = Some(k_quant(n * kb, &|c, b| b * n + c));
+                // As kogi's converter writes them: −(dmin · m), so −0.0 where m is 0, and a column
+                // whose first super-block has no minimums at all.
+                let mut m: Vec<f32> = k_quant(n * kb, &|c, b| b * n + c).into_iter().map(|x| -x).collect();
+                (0..per.min(kb)).for_each(|b| m[b * n + 3] = -0.0);
+                w.mins = Some(m);
             }
             let compact = Packed::new(&w.weights()).unwrap();
             assert!(matches!(compact.scales, Factors::Two { .. }), "{bits}-bit/{block}");
@@ -1322,7 +1331,8 @@ mod tests {
         };
         assert_eq!(f(&[0.5, 1.5, -2.0, 0.0]), Some(0.5));
         assert_eq!(f(&[0.0, 0.0]), Some(0.0));
-        assert_eq!(f(&[0.0, -0.0]), None, "zeros of both signs come from no one base");
+        assert_eq!(f(&[0.0, -0.0]), Some(0.0), "zeros of either sign from a zero base");
+        assert_eq!(f(&[-0.0, -0.0]), Some(0.0), "a super-block of minimums that has none");
         assert_eq!(f(&[-0.0, 3.0]), Some(-3.0), "−0.0 from a negative base");
         assert_eq!(f(&[1.0, 200.0]), None, "an integer over 127");
         assert_eq!(f(&[1.0, 256.0]), None, "a power of two past the range");
