@@ -165,6 +165,9 @@ enum Command {
         /// Weight of the word-and-reading ranking in hybrid fusion (0 leaves it out)
         #[arg(long, default_value_t = SearchParams::default().words_weight)]
         words_weight: f64,
+        /// Weight of passages that say 「Xとは」 when the question asks 「Xとは…」 (0 leaves it out)
+        #[arg(long, default_value_t = SearchParams::default().definition_weight)]
+        definition_weight: f64,
         /// Most trigram phrases per full-text query
         #[arg(long, default_value_t = SearchParams::default().max_terms)]
         max_terms: usize,
@@ -480,7 +483,7 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
-        Command::Eval { questions, transcript, data, mode, k, dense_weight, words_weight, max_terms, glossary, .. } => {
+        Command::Eval { questions, transcript, data, mode, k, dense_weight, words_weight, definition_weight, max_terms, glossary, .. } => {
             let lecture_file = data_dir(data)?.join(match transcript {
                 TranscriptVersion::Corrected => "LLM2024_day4.txt",
                 TranscriptVersion::Raw => "LLM2024_day4_raw.txt",
@@ -490,7 +493,7 @@ fn run(cli: Cli) -> Result<()> {
                 transcript,
                 lecture_file,
                 glossary,
-                search: SearchParams { mode, k, dense_weight, words_weight, max_terms, ..Default::default() },
+                search: SearchParams { mode, k, dense_weight, words_weight, definition_weight, max_terms, ..Default::default() },
                 // A fresh private database unless --db was given, so any question file runs as is.
                 in_database: g.db.is_some(),
             };

@@ -97,6 +97,23 @@ fn one_and_two_character_words_are_found_by_keyword_search() {
 }
 
 #[test]
+fn a_question_asking_what_a_term_is_prefers_the_passage_where_the_lecturer_says_to_wa() {
+    // The first paragraph repeats the question's words; the second is where the term is introduced.
+    let text = "スケール則の図、スケール則の表、スケール則は何ですか。何ですかと何度も聞かれます。\n\n\
+スケール則とはべき乗で書ける経験則です。\n\n\
+データを集めて学習を進めます。\n\n\
+最後にまとめをします。\n";
+    let (k, _dir) = lecture(text);
+    let cancel = AtomicBool::new(false);
+    let first = |definition_weight: f64| {
+        let p = SearchParams { mode: Mode::Hybrid, k: 3, definition_weight, ..Default::default() };
+        k.search("スケール則とは何ですか？", &p, &mut Job::silent(&cancel)).unwrap().remove(0).text
+    };
+    assert!(first(0.0).contains("何度も"), "without the phrase, the repeated words win: {}", first(0.0));
+    assert!(first(SearchParams::default().definition_weight).contains("とはべき乗"), "{}", first(0.5));
+}
+
+#[test]
 fn a_raw_passage_heard_as_suion_is_found_for_a_question_about_suiron_through_its_reading() {
     // The recogniser wrote 「水温時」 (スイオンジ) where the speaker said 「推論時」 (スイロンジ).
     let raw = "今日の講義ではスケール則について話します。\n\n\

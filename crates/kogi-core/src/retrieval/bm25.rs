@@ -51,6 +51,26 @@ pub fn fts_query(question: &str) -> Option<String> {
     phrase_query(&trigrams(question))
 }
 
+/// For a question that asks what a term is (「スケール則とは何ですか」, 「LLMにおけるInference Time
+/// Scalingとは？」), the term followed by 「とは」 as phrases OR-ed together: the passage where the
+/// lecturer says 「Xとは」 is where X is introduced. The term is what precedes the question's first
+/// 「とは」 back to its hiragana or sentence punctuation; 「Process Reward Model（PRM）」 gives its
+/// full name and its abbreviation as well. `None` for other questions.
+pub fn definition_query(question: &str) -> Option<String> {
+    let at = question.find("とは")?;
+    let before: Vec<char> = question[..at].chars().collect();
+    let stop = |c: char| script(c) == Script::Hiragana || matches!(c, '、' | '。' | '，' | '．' | '？' | '?' | '！' | '!' | '「' | '」' | '『' | '』' | '\n');
+    let from = before.iter().rposition(|&c| stop(c)).map_or(0, |i| i + 1);
+    let term: String = before[from..].iter().collect::<String>().trim().to_owned();
+    let mut names = vec![term.clone()];
+    if let Some(open) = term.find(['（', '(']) {
+        let inner = term[open..].trim_start_matches(['（', '(']).trim_end_matches(['）', ')']).trim();
+        names = vec![term[..open].trim().to_owned(), inner.to_owned()];
+    }
+    let phrases: Vec<String> = names.into_iter().filter(|n| !n.is_empty()).map(|n| format!("{n}とは")).collect();
+    phrase_query(&phrases)
+}
+
 /// OR of quoted trigram phrases, or `None` for none.
 pub fn phrase_query(grams: &[String]) -> Option<String> {
     if grams.is_empty() {
@@ -87,6 +107,17 @@ mod tests {
         assert_eq!(q, r#""スケー" OR "ケール" OR "ール則" OR "ル則と" OR "則とは""#);
         assert_eq!(terms("Self-Consistencyとは何ですか？"), ["Self", "Consistencyとは何ですか"]);
         assert_eq!(terms("ＧＰＴ４とｏ1"), ["GPT4とo1"]);
+    }
+
+    #[test]
+    fn a_question_asking_what_a_term_is_gives_the_term_followed_by_to_wa() {
+        assert_eq!(definition_query("スケール則とは何ですか？").as_deref(), Some(r#""スケール則とは""#));
+        assert_eq!(definition_query("LLMにおけるInference Time Scalingとは？").as_deref(), Some(r#""Inference Time Scalingとは""#));
+        assert_eq!(definition_query("Process Reward Model（PRM）とは何ですか？").as_deref(), Some(r#""Process Reward Modelとは" OR "PRMとは""#));
+        assert_eq!(definition_query("では、Grokkingとはどんな現象ですか"), Some(r#""Grokkingとは""#.to_owned()));
+        assert_eq!(definition_query("Llama3のアスペクト比はどのくらいですか？"), None);
+        assert_eq!(definition_query("とは？"), None, "no term");
+        assert_eq!(definition_query(r#"a"bとは"#).as_deref(), Some(r#""a""bとは""#), "quoted, never query syntax");
     }
 
     #[test]

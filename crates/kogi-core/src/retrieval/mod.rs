@@ -75,6 +75,9 @@ pub struct SearchParams {
     /// Weight of the word-and-reading ranking in the fusion (`words`), beside the two above.
     #[serde(default = "default_words_weight")]
     pub words_weight: f64,
+    /// Weight of the passages that say 「Xとは」 where the question asks 「Xとは…」 ([`bm25::definition_query`]).
+    #[serde(default = "default_definition_weight")]
+    pub definition_weight: f64,
     /// Most trigram phrases in a full-text query (the rarest are kept).
     #[serde(default = "default_max_terms")]
     pub max_terms: usize,
@@ -91,6 +94,10 @@ fn default_words_weight() -> f64 {
     SearchParams::default().words_weight
 }
 
+fn default_definition_weight() -> f64 {
+    SearchParams::default().definition_weight
+}
+
 fn default_max_terms() -> usize {
     SearchParams::default().max_terms
 }
@@ -99,7 +106,7 @@ impl Default for SearchParams {
     fn default() -> Self {
         // A small fusion constant: with two rankers and five passages to fill, a passage either ranker
         // puts at the very top should beat one both rank middling.
-        Self { mode: Mode::Hybrid, k: 5, filter: SearchFilter::default(), candidates: 50, rrf_k: 10.0, dense_weight: 0.5, words_weight: 0.25, max_terms: 64, max_passage_chars: 600 }
+        Self { mode: Mode::Hybrid, k: 5, filter: SearchFilter::default(), candidates: 50, rrf_k: 10.0, dense_weight: 0.5, words_weight: 0.25, definition_weight: 0.5, max_terms: 64, max_passage_chars: 600 }
     }
 }
 
@@ -199,7 +206,7 @@ impl<'e> Retriever<'e> {
         }
         let this = &*self;
         let total = if p.mode == Mode::Dense { 0 } else { db.chunk_count()? };
-        let (dense, lexical, worded) = std::thread::scope(|scope| -> Result<(Ranked<f32>, Ranked<f64>, Ranked<f64>)> {
+        let (dense, lexical, worded, defining) = std::thread::scope(|scope| -> Result<(Ranked<f32>, Ranked<f64>, Ranked<f64>, Ranked<f64>)> {
             let dense = (p.mode != Mode::Bm25).then(|| {
                 scope.spawn(|| -> Result<Vec<(ChunkRow, f32)>> {
                     let q = this.embedder.embed(&[question], Role::Query)?.pop().unwrap_or_default();
@@ -228,11 +235,15 @@ impl<'e> Retriever<'e> {
                     }
                 }
             };
+            let defining = match bm25::definition_query(question) {
+                Some(q) if p.mode != Mode::Dense && p.definition_weight > 0.0 => db.keyword_search(KeywordIndex::Trigrams, &q, &this.strategy, &model, &p.filter, n)?,
+                _ => Vec::new(),
+            };
             let dense = match dense {
                 Some(h) => h.join().map_err(|_| Error::Runtime("dense search panicked".into()))??,
                 None => Vec::new(),
             };
-            Ok((dense, lexical, worded))
+            Ok((dense, lexical, worded, defining))
         })?;
         if dense.is_empty() && lexical.is_empty() && worded.is_empty() && db.current_chunks(&self.strategy, &model, &p.filter)?.is_empty() {
             return Err(Error::NotIndexed(format!(
@@ -262,6 +273,13 @@ impl<'e> Retriever<'e> {
             let e = fused.entry(row.id).or_insert_with(|| (row, 0.0, None, None));
             e.1 += ww / (p.rrf_k + rank as f64 + 1.0);
             e.3 = Some(e.3.unwrap_or(0.0) + s);
+        }
+        // The phrase says where a term is introduced, not that the passage answers: passages another
+        // ranker found get one bonus each, as large as a first rank, and keep their order among themselves.
+        for (row, _) in &defining {
+            if let Some(e) = fused.get_mut(&row.id) {
+                e.1 += p.definition_weight / (p.rrf_k + 1.0);
+            }
         }
         let mut ranked: Vec<_> = fused.into_values().collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.id.cmp(&b.0.id)));
