@@ -332,7 +332,8 @@ fn factor(vals: &[f32], q: &mut [i8]) -> Option<f32> {
         };
         top = top.max(m);
         bottom = bottom.min(m);
-        *q = m.clamp(-128, 127) as i8;
+        // +128 wraps to −128, which is what negating it gives below.
+        *q = m as i8;
     }
     // A negative base where the largest is +128 of the positive one (Q6_K's codes as kogi converts them).
     let negate = top > 127 || (neg_zero && !pos_zero);
@@ -340,11 +341,7 @@ fn factor(vals: &[f32], q: &mut [i8]) -> Option<f32> {
         if bottom < -127 || pos_zero {
             return None;
         }
-        for (&v, q) in vals.iter().zip(q.iter_mut()) {
-            let (o, t) = if v == 0.0 { (0, t_min) } else { odd_part(v) };
-            let m = (o / g.max(1)) as i32 * (1 << (t - t_min)) * if v < 0.0 { -1 } else { 1 };
-            *q = (-m) as i8;
-        }
+        q[..vals.len()].iter_mut().for_each(|q| *q = q.wrapping_neg());
         return Some(-base);
     }
     if neg_zero {
@@ -949,20 +946,21 @@ impl Parked {
         self.0.is_empty()
     }
 
+    /// Address ranges of the parked weights' buffers.
+    fn spans(&self) -> Vec<std::ops::Range<usize>> {
+        let waiting = WAITING.lock().unwrap_or_else(|e| e.into_inner());
+        self.0.iter().filter_map(|id| waiting.get(id)).flat_map(|p| p.spans()).collect()
+    }
+
     /// Bytes of the parked weights: what a one-row step reads of them.
     pub fn bytes(&self) -> usize {
-        let waiting = WAITING.lock().unwrap_or_else(|e| e.into_inner());
-        self.0.iter().filter_map(|id| waiting.get(id)).flat_map(|p| p.spans()).map(|s| s.len()).sum()
+        self.spans().iter().map(|s| s.len()).sum()
     }
 
     /// Moves the parked weights into huge pages ([`super::pages::collapse`]); the bytes moved.
     pub fn collapse(&self) -> usize {
         // The weights stay alive while parked (`self` holds them there); the lock is not held for the moves.
-        let spans = {
-            let waiting = WAITING.lock().unwrap_or_else(|e| e.into_inner());
-            self.0.iter().filter_map(|id| waiting.get(id)).flat_map(|p| p.spans()).collect()
-        };
-        super::pages::collapse(spans)
+        super::pages::collapse(self.spans())
     }
 }
 
