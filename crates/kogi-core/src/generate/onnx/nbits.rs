@@ -4,8 +4,8 @@
 //! kernel time in ONNX Runtime's), and ONNX Runtime's kernel rounds a row differently depending on
 //! how many rows the pass has, which made exact decoding pay for two-row steps. Here a row's
 //! result never depends on the other rows: each activation row is quantised on its own (a scale per
-//! 32 inputs), every weight block's integer dot product is exact, and each output is one chain of
-//! per-block multiply-adds in block order, whatever the pass's size.
+//! 32 inputs, or per 256 for K-quant nodes), every weight block's integer dot product is exact, and
+//! each output is one chain of multiply-adds in block order, whatever the pass's size.
 //!
 //! Weights are repacked once, when ONNX Runtime creates the node's kernel, so that one 512-bit
 //! register holds four consecutive weights of sixteen columns: a broadcast of four activation bytes
@@ -16,6 +16,10 @@
 //! Scales and minimums are kept as compactly as they can be given back bit for bit: half precision
 //! (Q4_0, Q4_1, Q8_0), or a base per super-block of 256 weights times one byte per block (the
 //! K-quants), found by factoring the f32 values at load; `KOGI_FACTORS=full` keeps them in f32.
+//! K-quant nodes then compute as llama.cpp's Q4_K × Q8_K does: activations scaled per super-block,
+//! each block's dot product times its integer scale added up over the super-block, one multiply by
+//! the base and activation scale per super-block, the minimums' share as integers (`vpdpwssd`); their
+//! factors travel in one buffer beside the codes ([`Side`]).
 //! 8-bit nodes whose codes all fit in six bits (Q6_K's) keep six: the low four as 4-bit nodes do,
 //! the top two of sixteen weights in one more register (`KOGI_CODES=bytes` keeps eight).
 //!
@@ -125,8 +129,81 @@ enum Factors {
     Half(Pages<u16>),
     /// Every factor a base (of either sign) times an integer from −128 to 127, the base shared by the
     /// `per` blocks of a column's super-block (GGUF's K-quants: a half-precision scale per 256 weights
-    /// times a 6- or 8-bit one per block). Bases `[group][super-block][16]`, integers in the packed order.
-    Two { ints: Pages<i8>, bases: Pages<f32>, per: usize, kb: usize },
+    /// times a 6- or 8-bit one per block). Bases `[group][super-block][16]`, integers in the packed
+    /// order; while packing only: nodes keep them as [`Factors::Two`].
+    Parts { ints: Pages<i8>, bases: Pages<f32>, per: usize, kb: usize },
+    /// The same in the node's [`Side`] (the minimums' part where `min`).
+    Two { side: Arc<Side>, min: bool },
+}
+
+/// A K-quant node's factors in one buffer, so that a step streams two arrays per group (codes and
+/// this) instead of five (Zen 5, Qwen2-1.5B's Q4_K nodes from memory: ~12% of their time). Per
+/// group and super-block: the scales' 16 bases, the minimums' (if any), the scales' integers
+/// `[block][16]`, then the minimums' with each column's two of a pair of blocks side by side
+/// `[pair][16][2]` (one `vpdpwssd` takes both against the two blocks' activation sums).
+struct Side {
+    bytes: Pages<u8>,
+    /// Bytes per group and super-block.
+    chunk: usize,
+    /// Blocks per super-block.
+    sup: usize,
+    supers: usize,
+    mins: bool,
+}
+
+impl Side {
+    /// From [`Factors::Parts`] of whole super-blocks (an even number of blocks each); groups spread
+    /// over the cores.
+    fn new(scales: &Factors, mins: Option<&Factors>) -> Self {
+        let Factors::Parts { ints, per: sup, kb, .. } = scales else { unreachable!("a base per super-block") };
+        let (sup, kb) = (*sup, *kb);
+        let supers = kb / sup;
+        let ways = 1 + mins.is_some() as usize;
+        let chunk = ways * (REG + sup * GROUP);
+        let groups = ints.len() / (kb * GROUP);
+        let mut bytes = Pages::zeroed(groups * supers * chunk);
+        // Offsets within one group's chunks.
+        let layout = Self { bytes: Pages::zeroed(0), chunk, sup, supers, mins: mins.is_some() };
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(groups.max(1));
+        let each = groups.div_ceil(threads).max(1);
+        std::thread::scope(|scope| {
+            for (t, part) in bytes.chunks_mut(each * supers * chunk).enumerate() {
+                let layout = &layout;
+                scope.spawn(move || {
+                    for lg in 0..part.len() / (supers * chunk) {
+                        let g = t * each + lg;
+                        for (min, f) in [(false, Some(scales)), (true, mins)] {
+                            let Some(f) = f else { continue };
+                            for blk in 0..kb {
+                                for c in 0..GROUP {
+                                    part[layout.int_at(min, lg, blk, c)] = f.int((g * kb + blk) * GROUP + c) as i8 as u8;
+                                    if blk % sup == 0 {
+                                        let at = layout.base_at(min, lg, blk / sup, c);
+                                        part[at..at + 4].copy_from_slice(&f.base(g, blk / sup, c).to_ne_bytes());
+                                    }
+                                }
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        Self { bytes, ..layout }
+    }
+
+    fn ints_from(&self, min: bool) -> usize {
+        (1 + self.mins as usize) * REG + min as usize * self.sup * GROUP
+    }
+
+    fn int_at(&self, min: bool, g: usize, blk: usize, c: usize) -> usize {
+        let (sb, j) = (blk / self.sup, blk % self.sup);
+        let within = if min { (j & !1) * GROUP + 2 * c + (j & 1) } else { j * GROUP + c };
+        (g * self.supers + sb) * self.chunk + self.ints_from(min) + within
+    }
+
+    fn base_at(&self, min: bool, g: usize, sb: usize, c: usize) -> usize {
+        (g * self.supers + sb) * self.chunk + min as usize * REG + 4 * c
+    }
 }
 
 /// Raw pointers to a [`Factors`]' buffers, for the kernel (which knows the kind by a constant).
@@ -136,13 +213,13 @@ struct FactorPtrs {
     half: *const u16,
     ints: *const i8,
     bases: *const f32,
-    /// log2 of the blocks per base (a shift, not a division, in the block loop).
-    shift: u32,
     supers: usize,
+    /// Bytes per group and super-block of a [`Side`].
+    chunk: usize,
 }
 
 impl FactorPtrs {
-    const NONE: Self = Self { full: std::ptr::null(), half: std::ptr::null(), ints: std::ptr::null(), bases: std::ptr::null(), shift: 0, supers: 0 };
+    const NONE: Self = Self { full: std::ptr::null(), half: std::ptr::null(), ints: std::ptr::null(), bases: std::ptr::null(), supers: 0, chunk: 0 };
 }
 
 /// Which compact layouts packing may choose (`KOGI_FACTORS`: `full` keeps every factor in f32 —
@@ -207,7 +284,7 @@ impl Factors {
                 .collect();
             tasks.into_iter().all(|t| t.join().ok().flatten().is_some())
         });
-        found.then_some(Self::Two { ints, bases, per, kb })
+        found.then_some(Self::Parts { ints, bases, per, kb })
     }
 
     #[inline(always)]
@@ -215,11 +292,36 @@ impl Factors {
         match self {
             Self::Full(v) => v[at],
             Self::Half(v) => half::f16::from_bits(v[at]).to_f32(),
-            Self::Two { ints, bases, per, kb } => {
-                let (gb, c) = (at / GROUP, at % GROUP);
-                let (g, blk) = (gb / kb, gb % kb);
-                bases[(g * kb.div_ceil(*per) + blk / per) * GROUP + c] * ints[at] as f32
+            Self::Parts { kb, per, .. } => self.base(at / GROUP / kb, at / GROUP % kb / per, at % GROUP) * self.int(at) as f32,
+            Self::Two { side, .. } => {
+                let blk = at / GROUP % (side.supers * side.sup);
+                self.base(at / GROUP / (side.supers * side.sup), blk / side.sup, at % GROUP) * self.int(at) as f32
             }
+        }
+    }
+
+    /// The integer at `at` of the packed order of factors that are a base per super-block times one.
+    #[inline(always)]
+    fn int(&self, at: usize) -> i32 {
+        match self {
+            Self::Parts { ints, .. } => ints[at] as i32,
+            Self::Two { side, min } => {
+                let kb = side.supers * side.sup;
+                side.bytes[side.int_at(*min, at / GROUP / kb, at / GROUP % kb, at % GROUP)] as i8 as i32
+            }
+            _ => unreachable!("integers of a base per super-block"),
+        }
+    }
+
+    /// The base of group `g`, super-block `sb`, column `c`.
+    fn base(&self, g: usize, sb: usize, c: usize) -> f32 {
+        match self {
+            Self::Parts { bases, per, kb, .. } => bases[(g * kb.div_ceil(*per) + sb) * GROUP + c],
+            Self::Two { side, min } => {
+                let at = side.base_at(*min, g, sb, c);
+                f32::from_ne_bytes(side.bytes[at..at + 4].try_into().unwrap())
+            }
+            _ => unreachable!("a base per super-block"),
         }
     }
 
@@ -227,7 +329,7 @@ impl Factors {
         match self {
             Self::Full(_) => FULL,
             Self::Half(_) => HALF,
-            Self::Two { .. } => TWO,
+            Self::Parts { .. } | Self::Two { .. } => TWO,
         }
     }
 
@@ -242,7 +344,8 @@ impl Factors {
         match self {
             Self::Full(v) => v.len(),
             Self::Half(v) => v.len(),
-            Self::Two { ints, .. } => ints.len(),
+            Self::Parts { ints, .. } => ints.len(),
+            Self::Two { side, .. } => side.bytes.len() / side.chunk * side.sup * GROUP,
         }
     }
 
@@ -251,7 +354,9 @@ impl Factors {
         match self {
             Self::Full(v) => vec![span(v)],
             Self::Half(v) => vec![span(v)],
-            Self::Two { ints, bases, .. } => vec![span(ints), span(bases)],
+            Self::Parts { ints, bases, .. } => vec![span(ints), span(bases)],
+            // One buffer for both: the scales' span.
+            Self::Two { side, min } => if *min { vec![] } else { vec![span(&side.bytes)] },
         }
     }
 
@@ -260,7 +365,13 @@ impl Factors {
         match self {
             Self::Full(v) => p.full = v.as_ptr(),
             Self::Half(v) => p.half = v.as_ptr(),
-            Self::Two { ints, bases, per, kb } => (p.ints, p.bases, p.shift, p.supers) = (ints.as_ptr(), bases.as_ptr(), per.trailing_zeros(), kb.div_ceil(*per)),
+            Self::Two { side, min } => {
+                let from = side.bytes.as_ptr();
+                p.ints = from.wrapping_add(side.ints_from(*min)) as *const i8;
+                p.bases = from.wrapping_add(*min as usize * REG) as *const f32;
+                (p.supers, p.chunk) = (side.supers, side.chunk);
+            }
+            Self::Parts { .. } => unreachable!("packing turns parts into a side"),
         }
         p
     }
@@ -420,6 +531,15 @@ impl Packed {
             Some(m) if m.kind() != scales.kind() => (scales.widened(), Some(m.widened())),
             m => (scales, m),
         };
+        // Sums per super-block need whole super-blocks of activations.
+        let (scales, mins) = match scales {
+            Factors::Parts { .. } if w.k % SUPER != 0 => (scales.widened(), mins.map(|m| m.widened())),
+            Factors::Parts { .. } => {
+                let side = Arc::new(Side::new(&scales, mins.as_ref()));
+                (Factors::Two { side: side.clone(), min: false }, mins.map(|_| Factors::Two { side, min: true }))
+            }
+            _ => (scales, mins),
+        };
         Ok(Self { n: w.n, k: w.k, bits, block: w.block, groups, codes, scales, zeros, mins })
     }
 
@@ -438,6 +558,14 @@ impl Packed {
         out
     }
 
+    /// Inputs per activation scale: a super-block's for nodes whose factors are a base per
+    /// super-block (each block's dot product times its integer, added up in f32 over the
+    /// super-block, then one multiply-add by base × activation scale: fewer float operations per
+    /// block, llama.cpp's Q4_K × Q8_K scheme), else [`ABLOCK`].
+    fn ablock(&self) -> usize {
+        if self.scales.kind() == TWO { SUPER } else { ABLOCK }
+    }
+
     /// Bytes of one group's block.
     fn per(&self) -> usize {
         self.block * self.bits as usize / 8 * GROUP
@@ -448,7 +576,7 @@ impl Packed {
         if x.len() != rows * self.k || out.len() != rows * self.n {
             return Err("MatMulNBits: input and output of inconsistent sizes".into());
         }
-        let a = Rows::quantize(x, rows, self.k, self.block, par);
+        let a = Rows::quantize(x, rows, self.k, self.block, self.ablock(), par);
         let kernel = pick();
         let dst = Dst(out.as_mut_ptr());
         par(self.groups.div_ceil(TASK_GROUPS), &|t| {
@@ -516,21 +644,24 @@ pub fn matmul(w: &Weights, x: &[f32], rows: usize, out: &mut [f32], par: super::
     Packed::new(w)?.matmul(x, rows, out, par)
 }
 
-/// Activation rows quantised to int8, a scale per 32 inputs and the sum of the int8 values per
+/// Activation rows quantised to int8, a scale per `ablock` inputs and the sum of the int8 values per
 /// weight block.
 struct Rows {
     k: usize,
     q: Vec<i8>,
-    /// `[row][k/32]`.
+    /// `[row][k/ablock]`.
     scale: Vec<f32>,
-    /// `[row][k/block]`, exact (|sum| ≤ 32 · 127).
-    sum: Vec<f32>,
+    /// `[row][k/block]` (|sum| ≤ 32 · 128).
+    sum: Vec<i32>,
+    /// With a scale per super-block: each pair of blocks' sums as two i16 in one i32 (`[row][k/block/2]`),
+    /// for the minimums' `vpdpwssd`.
+    pairs: Vec<i32>,
 }
 
 impl Rows {
-    fn quantize(x: &[f32], rows: usize, k: usize, block: usize, par: super::attention::Par) -> Self {
-        let (ka, kb) = (k / ABLOCK, k / block);
-        let mut a = Self { k, q: vec![0; rows * k], scale: vec![0.0; rows * ka], sum: vec![0.0; rows * kb] };
+    fn quantize(x: &[f32], rows: usize, k: usize, block: usize, ablock: usize, par: super::attention::Par) -> Self {
+        let (ka, kb) = (k / ablock, k / block);
+        let mut a = Self { k, q: vec![0; rows * k], scale: vec![0.0; rows * ka], sum: vec![0; rows * kb], pairs: Vec::new() };
         if rows >= 16 {
             let (q, scale, sum) = (Ptr(a.q.as_mut_ptr()), Ptr(a.scale.as_mut_ptr()), Ptr(a.sum.as_mut_ptr()));
             let per = 8;
@@ -546,13 +677,17 @@ impl Rows {
                 quantize_row(&x[r * k..(r + 1) * k], &mut a.q[r * k..(r + 1) * k], &mut a.scale[r * ka..(r + 1) * ka], &mut a.sum[r * kb..(r + 1) * kb]);
             }
         }
+        if ablock == SUPER {
+            a.pairs = a.sum.chunks_exact(2).map(|s| (s[0] as u16 as u32 | (s[1] as u32) << 16) as i32).collect();
+        }
         a
     }
 }
 
-/// Quantises one activation row: round(x · 127 / max|32 inputs|), ties to even, and the sum of each
-/// weight block (as many sums as `sum` holds: one or two per 32).
-fn quantize_row(row: &[f32], q: &mut [i8], scale: &mut [f32], sum: &mut [f32]) {
+/// Quantises one activation row: round(x · 127 / max|inputs sharing a scale|), ties to even (as
+/// many scales as `scale` holds: one per 32 or 256 inputs), and the sum of each weight block (as many
+/// as `sum` holds: one per 16 or 32).
+fn quantize_row(row: &[f32], q: &mut [i8], scale: &mut [f32], sum: &mut [i32]) {
     #[cfg(target_arch = "x86_64")]
     if vnni() {
         // SAFETY: the CPU has the features; slices sized by `Rows`.
@@ -564,43 +699,41 @@ fn quantize_row(row: &[f32], q: &mut [i8], scale: &mut [f32], sum: &mut [f32]) {
 /// [`quantize_row_plain`] in vector registers: the same bytes, scales and sums.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-unsafe fn quantize_row_avx512(row: &[f32], q: &mut [i8], scale: &mut [f32], sum: &mut [f32]) {
+unsafe fn quantize_row_avx512(row: &[f32], q: &mut [i8], scale: &mut [f32], sum: &mut [i32]) {
     use std::arch::x86_64::*;
-    let halves = sum.len() * ABLOCK / row.len() == 2;
-    for (blk, x) in row.chunks_exact(ABLOCK).enumerate() {
+    let (ablock, block) = (row.len() / scale.len(), row.len() / sum.len());
+    sum.fill(0);
+    for (blk, x) in row.chunks_exact(ablock).enumerate() {
         unsafe {
-            let x0 = _mm512_loadu_ps(x.as_ptr());
-            let x1 = _mm512_loadu_ps(x.as_ptr().add(16));
-            let amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(x0), _mm512_abs_ps(x1)));
+            let mut m = _mm512_setzero_ps();
+            for i in (0..ablock).step_by(16) {
+                m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_loadu_ps(x.as_ptr().add(i))));
+            }
+            let amax = _mm512_reduce_max_ps(m);
             let (d, inv) = if amax > 0.0 { (amax / 127.0, 127.0 / amax) } else { (0.0, 0.0) };
             let v = _mm512_set1_ps(inv);
-            let q0 = _mm512_cvtps_epi32(_mm512_mul_ps(x0, v));
-            let q1 = _mm512_cvtps_epi32(_mm512_mul_ps(x1, v));
-            _mm_storeu_si128(q.as_mut_ptr().add(blk * ABLOCK) as *mut _, _mm512_cvtepi32_epi8(q0));
-            _mm_storeu_si128(q.as_mut_ptr().add(blk * ABLOCK + 16) as *mut _, _mm512_cvtepi32_epi8(q1));
-            scale[blk] = d;
-            if halves {
-                sum[2 * blk] = _mm512_reduce_add_epi32(q0) as f32;
-                sum[2 * blk + 1] = _mm512_reduce_add_epi32(q1) as f32;
-            } else {
-                sum[blk] = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1)) as f32;
+            for i in (0..ablock).step_by(16) {
+                let qi = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x.as_ptr().add(i)), v));
+                _mm_storeu_si128(q.as_mut_ptr().add(blk * ablock + i) as *mut _, _mm512_cvtepi32_epi8(qi));
+                *sum.get_unchecked_mut((blk * ablock + i) / block) += _mm512_reduce_add_epi32(qi);
             }
+            scale[blk] = d;
         }
     }
 }
 
-fn quantize_row_plain(row: &[f32], q: &mut [i8], scale: &mut [f32], sum: &mut [f32]) {
-    let per = row.len() / sum.len();
-    for (blk, x) in row.chunks_exact(ABLOCK).enumerate() {
+fn quantize_row_plain(row: &[f32], q: &mut [i8], scale: &mut [f32], sum: &mut [i32]) {
+    let (ablock, per) = (row.len() / scale.len(), row.len() / sum.len());
+    for (blk, x) in row.chunks_exact(ablock).enumerate() {
         let amax = x.iter().fold(0f32, |m, v| m.max(v.abs()));
         let (d, inv) = if amax > 0.0 { (amax / 127.0, 127.0 / amax) } else { (0.0, 0.0) };
         for (j, &v) in x.iter().enumerate() {
-            q[blk * ABLOCK + j] = (v * inv).round_ties_even() as i32 as i8;
+            q[blk * ablock + j] = (v * inv).round_ties_even() as i32 as i8;
         }
         scale[blk] = d;
     }
     for (s, q) in sum.iter_mut().zip(q.chunks_exact(per)) {
-        *s = q.iter().map(|&v| v as i32).sum::<i32>() as f32;
+        *s = q.iter().map(|&v| v as i32).sum::<i32>();
     }
 }
 
@@ -648,9 +781,13 @@ pub fn vnni() -> bool {
 unsafe fn groups_plain(p: &Packed, a: &Rows, groups: std::ops::Range<usize>, dst: Dst) {
     let (kb, per, b) = (p.blocks(), p.per(), p.block);
     let rows = a.q.len() / a.k;
+    let two = p.scales.kind() == TWO;
+    // Blocks per super-block.
+    let sup = SUPER / b;
     for g in groups {
         for m in 0..rows {
             let mut acc = [0f32; GROUP];
+            let mut part = [0f32; GROUP];
             for blk in 0..kb {
                 let w = &p.codes[(g * kb + blk) * per..(g * kb + blk + 1) * per];
                 let x = &a.q[m * a.k + blk * b..m * a.k + (blk + 1) * b];
@@ -668,7 +805,29 @@ unsafe fn groups_plain(p: &Packed, a: &Rows, groups: std::ops::Range<usize>, dst
                         *dot += code as i32 * x[j] as i32;
                     }
                 }
-                let (sa, sum) = (a.scale[(m * a.k + blk * b) / ABLOCK], a.sum[m * kb + blk]);
+                let sum = a.sum[m * kb + blk];
+                if two {
+                    // Each block's dot product times its integer, summed over the super-block, then
+                    // one multiply-add by its base and activation scale (and one for the minimums).
+                    for c in 0..GROUP {
+                        let at = (g * kb + blk) * GROUP + c;
+                        part[c] = ((dot[c] - p.zeros.get(at) as i32 * sum) as f32).mul_add(p.scales.int(at) as f32, part[c]);
+                    }
+                    if (blk + 1) % sup == 0 {
+                        let sb = blk / sup;
+                        let sa = a.scale[m * (a.k / SUPER) + sb];
+                        for c in 0..GROUP {
+                            acc[c] = part[c].mul_add(p.scales.base(g, sb, c) * sa, acc[c]);
+                            part[c] = 0.0;
+                            if let Some(mins) = &p.mins {
+                                let mini: i32 = (blk + 1 - sup..=blk).map(|j| mins.int((g * kb + j) * GROUP + c) * a.sum[m * kb + j]).sum();
+                                acc[c] = (mini as f32).mul_add(mins.base(g, sb, c) * sa, acc[c]);
+                            }
+                        }
+                    }
+                    continue;
+                }
+                let (sa, sum) = (a.scale[(m * a.k + blk * b) / ABLOCK], sum as f32);
                 for c in 0..GROUP {
                     let at = (g * kb + blk) * GROUP + c;
                     let d = (p.zeros.get(at) as f32).mul_add(-sum, dot[c] as f32);
@@ -693,29 +852,7 @@ unsafe fn groups_plain(p: &Packed, a: &Rows, groups: std::ops::Range<usize>, dst
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 unsafe fn groups_avx512(p: &Packed, a: &Rows, groups: std::ops::Range<usize>, dst: Dst) {
     let rows = a.q.len() / a.k;
-    let mut fac = Fac { kind: p.scales.kind(), scales: p.scales.ptrs(), mins: p.mins.as_ref().map(Factors::ptrs) };
-    // A base per super-block costs the multi-row tiles registers they need (prompt passes 1.2–1.5×
-    // slower): a pass of many rows widens this task's factors to f32 first, into a buffer each
-    // thread keeps (a fresh one costs page faults), read by every row. Short passes (verification)
-    // read the compact factors as a step does.
-    let mut wide = Vec::new();
-    if rows >= WIDEN_ROWS && fac.kind == TWO {
-        let len = groups.len() * p.blocks() * GROUP;
-        wide = WIDE.take();
-        wide.resize(len * if fac.mins.is_some() { 2 } else { 1 }, 0.0);
-        let (s, m) = wide.split_at_mut(len);
-        // SAFETY: the kind is TWO, so the pointers are its buffers'; the CPU has the features.
-        unsafe {
-            widen_two(fac.scales, groups.clone(), p.blocks(), s);
-            if let Some(f) = fac.mins {
-                widen_two(f, groups.clone(), p.blocks(), m);
-            }
-        }
-        // The task's slice stands where the node's would: tiles index by the node's group numbers.
-        let from = groups.start * p.blocks() * GROUP;
-        let full = |at: usize| FactorPtrs { full: wide[at..].as_ptr().wrapping_sub(from), ..FactorPtrs::NONE };
-        fac = Fac { kind: FULL, scales: full(0), mins: fac.mins.map(|_| full(len)) };
-    }
+    let fac = Fac { kind: p.scales.kind(), scales: p.scales.ptrs(), mins: p.mins.as_ref().map(Factors::ptrs) };
     let one_zero = matches!(p.zeros, Zeros::All(_));
     macro_rules! kinds {
         ($bits:literal, $b:literal, $r:literal, $g:literal, $m:expr, $g0:expr) => {
@@ -776,37 +913,6 @@ unsafe fn groups_avx512(p: &Packed, a: &Rows, groups: std::ops::Range<usize>, ds
             m += (rows - m).min(4);
         }
     }
-    if wide.capacity() > 0 {
-        WIDE.set(wide);
-    }
-}
-
-/// The [`Factors::Two`] factors of `groups` in f32, in the packed order from the first group's.
-///
-/// # Safety
-/// `f` points at a [`Factors::Two`]'s buffers, of at least `groups.end` groups of `kb` blocks.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-unsafe fn widen_two(f: FactorPtrs, groups: std::ops::Range<usize>, kb: usize, out: &mut [f32]) {
-    use std::arch::x86_64::*;
-    assert!(out.len() >= groups.len() * kb * GROUP);
-    for (i, g) in groups.enumerate() {
-        for blk in 0..kb {
-            unsafe {
-                let base = _mm512_loadu_ps(f.bases.add((g * f.supers + (blk >> f.shift)) * GROUP));
-                let ints = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(f.ints.add((g * kb + blk) * GROUP) as *const _)));
-                _mm512_storeu_ps(out.as_mut_ptr().add((i * kb + blk) * GROUP), _mm512_mul_ps(base, ints));
-            }
-        }
-    }
-}
-
-/// Passes of at least this many rows widen [`Factors::Two`] factors first ([`groups_avx512`]).
-const WIDEN_ROWS: usize = 2;
-
-thread_local! {
-    /// A thread's buffer for widened factors, kept between calls.
-    static WIDE: std::cell::Cell<Vec<f32>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 /// Rows `m..m + R` against groups `g0..g0 + G`. Each output is the chain [`groups_plain`] computes:
@@ -821,10 +927,13 @@ unsafe fn tile<const BITS: u8, const B: usize, const R: usize, const G: usize, c
     let six = _mm512_set1_epi8(0x30);
     let mut acc = [[_mm512_setzero_ps(); G]; R];
     let (scales, mins) = (fac.scales, fac.mins);
-    let (zeros, zero) = match &p.zeros {
-        Zeros::Each(v) => (v.as_ptr(), _mm512_setzero_ps()),
-        Zeros::All(z) => (std::ptr::null(), _mm512_set1_ps(*z as f32)),
+    let (zeros, zero, zero_i) = match &p.zeros {
+        Zeros::Each(v) => (v.as_ptr(), _mm512_setzero_ps(), 0),
+        Zeros::All(z) => (std::ptr::null(), _mm512_set1_ps(*z as f32), *z as i32),
     };
+    // Factors as a base per super-block: each output's sum over the super-block (see `Packed::ablock`).
+    let mut part = [[_mm512_setzero_ps(); G]; R];
+    let sup = SUPER / B;
     unsafe {
         let code = p.codes.as_ptr();
         let bcast = |r: usize, at: usize| _mm512_set1_epi32((a.q.as_ptr().add((m + r) * a.k + at) as *const i32).read_unaligned());
@@ -838,6 +947,14 @@ unsafe fn tile<const BITS: u8, const B: usize, const R: usize, const G: usize, c
                     let ahead = base(g).add(PREFETCH_BLOCKS * per);
                     for line in (0..per).step_by(REG) {
                         _mm_prefetch::<_MM_HINT_T0>(ahead.add(line) as *const i8);
+                    }
+                    // The factors' stream too, the next super-block's: left to the hardware it stalls
+                    // the step (Zen 5, streaming Qwen2-1.5B's Q4_K nodes: ~10%; two ahead no better).
+                    if KIND == TWO && blk % sup == 0 && blk + sup < kb {
+                        let at = (scales.bases as *const i8).add(((g0 + g) * scales.supers + blk / sup + 1) * scales.chunk);
+                        for line in (0..scales.chunk).step_by(REG) {
+                            _mm_prefetch::<_MM_HINT_T0>(at.add(line));
+                        }
                     }
                 }
             }
@@ -863,7 +980,11 @@ unsafe fn tile<const BITS: u8, const B: usize, const R: usize, const G: usize, c
                         let (xl, xh) = (bcast(r, blk * B + reg * 8), bcast(r, blk * B + reg * 8 + 4));
                         for g in 0..G {
                             lo[r][g] = _mm512_dpbusd_epi32(lo[r][g], wl[g], xl);
-                            hi[r][g] = _mm512_dpbusd_epi32(hi[r][g], wh[g], xh);
+                            if R == 1 {
+                                hi[r][g] = _mm512_dpbusd_epi32(hi[r][g], wh[g], xh);
+                            } else {
+                                lo[r][g] = _mm512_dpbusd_epi32(lo[r][g], wh[g], xh);
+                            }
                         }
                     }
                 }
@@ -879,29 +1000,82 @@ unsafe fn tile<const BITS: u8, const B: usize, const R: usize, const G: usize, c
                         let (x0, x1) = (bcast(r, blk * B + reg * 4), bcast(r, blk * B + reg * 4 + 4));
                         for g in 0..G {
                             lo[r][g] = _mm512_dpbusd_epi32(lo[r][g], w0[g], x0);
-                            hi[r][g] = _mm512_dpbusd_epi32(hi[r][g], w1[g], x1);
+                            if R == 1 {
+                                hi[r][g] = _mm512_dpbusd_epi32(hi[r][g], w1[g], x1);
+                            } else {
+                                lo[r][g] = _mm512_dpbusd_epi32(lo[r][g], w1[g], x1);
+                            }
                         }
                     }
                 }
+            }
+            // With more than one row, `hi` stays zero (the rows give enough independent chains).
+            let dot = |r: usize, g: usize| if R == 1 { _mm512_add_epi32(lo[r][g], hi[r][g]) } else { lo[r][g] };
+            if KIND == TWO {
+                for g in 0..G {
+                    let at = ((g0 + g) * kb + blk) * GROUP;
+                    let q = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(scales.ints.add(((g0 + g) * scales.supers + blk / sup) * scales.chunk + blk % sup * GROUP) as *const _)));
+                    let z = if ONE_ZERO { _mm512_setzero_si512() } else { _mm512_cvtepu8_epi32(_mm_loadu_si128(zeros.add(at) as *const _)) };
+                    for r in 0..R {
+                        let sum = *a.sum.get_unchecked((m + r) * kb + blk);
+                        // K-quants with minimums have zero points 0.
+                        let d = match (ONE_ZERO, zero_i) {
+                            (true, 0) => dot(r, g),
+                            (true, z) => _mm512_sub_epi32(dot(r, g), _mm512_set1_epi32(z * sum)),
+                            (false, _) => _mm512_sub_epi32(dot(r, g), _mm512_mullo_epi32(z, _mm512_set1_epi32(sum))),
+                        };
+                        part[r][g] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), q, part[r][g]);
+                    }
+                }
+                if (blk + 1) % sup == 0 {
+                    let sb = blk / sup;
+                    for g in 0..G {
+                        let chunk = ((g0 + g) * scales.supers + sb) * scales.chunk;
+                        let bases = |f: FactorPtrs| _mm512_loadu_ps((f.bases as *const u8).add(chunk) as *const f32);
+                        let bs = bases(scales);
+                        // The minimums' integers against the blocks' sums of activations.
+                        let mut mini = [_mm512_setzero_si512(); R];
+                        if let Some(f) = mins {
+                            // Paired: lane c holds the column's two integers, against the two sums.
+                            for j in (blk + 1 - sup..=blk).step_by(2) {
+                                let q = _mm512_cvtepi8_epi16(_mm256_loadu_si256(f.ints.add(chunk + (j - sb * sup) * GROUP) as *const _));
+                                for r in 0..R {
+                                    let two = *a.pairs.get_unchecked(((m + r) * kb + j) / 2);
+                                    mini[r] = _mm512_dpwssd_epi32(mini[r], q, _mm512_set1_epi32(two));
+                                }
+                            }
+                        }
+                        // The sums so far wait in the output, not in registers the block loop needs.
+                        let col = (g0 + g) * GROUP;
+                        let mask = if col + GROUP <= p.n { 0xFFFF } else { (1u16 << (p.n - col)) - 1 };
+                        for r in 0..R {
+                            let sa = _mm512_set1_ps(*a.scale.get_unchecked((m + r) * (a.k / SUPER) + sb));
+                            let out = dst.0.add((m + r) * p.n + col);
+                            let prev = if sb == 0 { _mm512_setzero_ps() } else { _mm512_maskz_loadu_ps(mask, out) };
+                            let mut v = _mm512_fmadd_ps(part[r][g], _mm512_mul_ps(bs, sa), prev);
+                            part[r][g] = _mm512_setzero_ps();
+                            if let Some(f) = mins {
+                                v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(mini[r]), _mm512_mul_ps(bases(f), sa), v);
+                            }
+                            _mm512_mask_storeu_ps(out, mask, v);
+                        }
+                    }
+                }
+                continue;
             }
             for g in 0..G {
                 let at = ((g0 + g) * kb + blk) * GROUP;
                 let load = |f: FactorPtrs| match KIND {
                     HALF => _mm512_cvtph_ps(_mm256_loadu_si256(f.half.add(at) as *const _)),
-                    TWO => {
-                        let base = _mm512_loadu_ps(f.bases.add(((g0 + g) * f.supers + (blk >> f.shift)) * GROUP));
-                        _mm512_mul_ps(base, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(f.ints.add(at) as *const _))))
-                    }
-                    // Wrapping: a widened task's pointer stands before its buffer (see `groups_avx512`).
-                    _ => _mm512_loadu_ps(f.full.wrapping_add(at)),
+                    _ => _mm512_loadu_ps(f.full.add(at)),
                 };
                 let sw = load(scales);
                 let z = if ONE_ZERO { zero } else { _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(zeros.add(at) as *const _))) };
                 let mn = mins.map(load);
                 for r in 0..R {
-                    let (sum1, sa1) = (*a.sum.get_unchecked((m + r) * kb + blk), *a.scale.get_unchecked(((m + r) * a.k + blk * B) / ABLOCK));
+                    let (sum1, sa1) = (*a.sum.get_unchecked((m + r) * kb + blk) as f32, *a.scale.get_unchecked(((m + r) * a.k + blk * B) / ABLOCK));
                     let (sum, sa) = (_mm512_set1_ps(sum1), _mm512_set1_ps(sa1));
-                    let d = _mm512_fnmadd_ps(z, sum, _mm512_cvtepi32_ps(_mm512_add_epi32(lo[r][g], hi[r][g])));
+                    let d = _mm512_fnmadd_ps(z, sum, _mm512_cvtepi32_ps(dot(r, g)));
                     acc[r][g] = _mm512_fmadd_ps(d, _mm512_mul_ps(sw, sa), acc[r][g]);
                     if let Some(mn) = mn {
                         acc[r][g] = _mm512_fmadd_ps(mn, _mm512_set1_ps(sa1 * sum1), acc[r][g]);
@@ -909,7 +1083,7 @@ unsafe fn tile<const BITS: u8, const B: usize, const R: usize, const G: usize, c
                 }
             }
         }
-        for r in 0..R {
+        for r in (0..R).filter(|_| KIND != TWO) {
             for g in 0..G {
                 let col = (g0 + g) * GROUP;
                 let mask = if col + GROUP <= p.n { 0xFFFF } else { (1u16 << (p.n - col)) - 1 };
@@ -1176,7 +1350,7 @@ mod tests {
             let got = run(&w.weights(), &x, rows);
             let deq = w.dequantized();
             // The activations as the kernel rounds them (its own quantisation is pinned below).
-            let a = Rows::quantize(&x, rows, k, block, &serial);
+            let a = Rows::quantize(&x, rows, k, block, ABLOCK, &serial);
             for m in 0..rows {
                 for c in 0..w.n {
                     let exact: f64 = (0..k).map(|i| x[m * k + i] as f64 * deq[c * k + i]).sum();
@@ -1224,7 +1398,7 @@ mod tests {
                 compact.matmul(&x, rows, &mut a, &serial).unwrap();
                 full.matmul(&x, rows, &mut b, &serial).unwrap();
                 assert_eq!(a, b, "{bits}-bit/{block} rows {rows}");
-                let q = Rows::quantize(&x, rows, 576, block, &serial);
+                let q = Rows::quantize(&x, rows, 576, block, ABLOCK, &serial);
                 unsafe { groups_plain(&compact, &q, 0..compact.groups, Dst(b.as_mut_ptr())) };
                 assert_eq!(a, b, "portable, {bits}-bit/{block} rows {rows}");
             }
@@ -1255,7 +1429,7 @@ mod tests {
                 six.matmul(&x, rows, &mut a, &serial).unwrap();
                 eight.matmul(&x, rows, &mut b, &serial).unwrap();
                 assert_eq!(a, b, "block {block} rows {rows}");
-                let q = Rows::quantize(&x, rows, 576, block, &serial);
+                let q = Rows::quantize(&x, rows, 576, block, ABLOCK, &serial);
                 unsafe { groups_plain(&six, &q, 0..six.groups, Dst(b.as_mut_ptr())) };
                 assert_eq!(a, b, "portable, block {block} rows {rows}");
             }
@@ -1266,14 +1440,18 @@ mod tests {
     }
 
     #[test]
-    fn k_quant_factors_kept_as_a_base_per_super_block_give_the_bits_of_the_full_layout() {
+    fn k_quant_nodes_sum_integers_per_super_block_within_int8_rounding_and_a_row_alone_gives_the_same_bits() {
         // Q4_K: 4-bit blocks of 32, scale and minimum each a half-precision base per 256 weights times
         // a 6-bit integer; Q6_K: 8-bit blocks of 16, an integer from −127 to 128 per block (as kogi converts
         // them: a negative base).
-        for (bits, block, mins, signed) in [(4, 32, true, false), (4, 16, true, true), (8, 16, false, true)] {
-            // Two tasks' worth of columns: the second's widened factors stand at an offset.
-            let (n, k) = (100, 1536 + 2 * block);
-            let mut w = Owned::with_block(n, k, bits, block, false, 8);
+        for (bits, block, mins, signed, zeros) in [(4, 32, true, false, false), (4, 16, true, true, true), (8, 16, false, true, false), (8, 32, true, false, true)] {
+            // Two tasks' worth of columns.
+            let (n, k) = (100, 1792);
+            let mut w = Owned::with_block(n, k, bits, block, zeros, 8);
+            if bits == 8 && block == 16 {
+                // Q6_K's codes: kept in six bits.
+                w.b.iter_mut().for_each(|c| *c &= 63);
+            }
             let kb = k / block;
             let per = SUPER / block;
             let mut r = Lcg(17);
@@ -1299,21 +1477,43 @@ mod tests {
                 (0..per.min(kb)).for_each(|b| m[b * n + 3] = -0.0);
                 w.mins = Some(m);
             }
-            let compact = Packed::new(&w.weights()).unwrap();
-            assert!(matches!(compact.scales, Factors::Two { .. }), "{bits}-bit/{block}");
-            assert!(compact.mins.as_ref().is_none_or(|m| matches!(m, Factors::Two { .. })));
-            let full = widened(&compact);
-            for rows in [1, 2, 5, 9] {
-                let x: Vec<f32> = (0..rows * k).map(|_| r.float()).collect();
-                let (mut a, mut b) = (vec![0f32; rows * n], vec![0f32; rows * n]);
-                compact.matmul(&x, rows, &mut a, &serial).unwrap();
-                full.matmul(&x, rows, &mut b, &serial).unwrap();
-                assert_eq!(a, b, "{bits}-bit/{block} rows {rows}");
-                let q = Rows::quantize(&x, rows, k, block, &serial);
-                unsafe { groups_plain(&compact, &q, 0..compact.groups, Dst(b.as_mut_ptr())) };
-                assert_eq!(a, b, "portable, {bits}-bit/{block} rows {rows}");
+            let case = format!("{bits}-bit/{block}, minimums {mins}, zero points {zeros}");
+            let p = Packed::new(&w.weights()).unwrap();
+            assert!(matches!(p.scales, Factors::Two { .. }), "{case}");
+            assert!(p.mins.as_ref().is_none_or(|m| matches!(m, Factors::Two { .. })));
+            assert_eq!((p.ablock(), p.bits == 6), (SUPER, bits == 8 && block == 16));
+            let deq = w.dequantized();
+            let rows = 9;
+            let x: Vec<f32> = (0..rows * k).map(|_| r.float()).collect();
+            let mut all = vec![0f32; rows * n];
+            p.matmul(&x, rows, &mut all, &serial).unwrap();
+            let a = Rows::quantize(&x, rows, k, block, SUPER, &serial);
+            let mut plain = vec![0f32; rows * n];
+            unsafe { groups_plain(&p, &a, 0..p.groups, Dst(plain.as_mut_ptr())) };
+            assert_eq!(all, plain, "portable, {case}");
+            for m in 0..rows {
+                for c in 0..n {
+                    let rounded: f64 = (0..k).map(|i| a.q[m * k + i] as f64 * a.scale[m * (k / SUPER) + i / SUPER] as f64 * deq[c * k + i]).sum();
+                    let exact: f64 = (0..k).map(|i| x[m * k + i] as f64 * deq[c * k + i]).sum();
+                    let size: f64 = (0..k).map(|i| (x[m * k + i] as f64 * deq[c * k + i]).abs()).sum();
+                    let got = all[m * n + c] as f64;
+                    assert!((got - exact).abs() <= 0.01 * size, "{case} row {m} col {c}: {got} vs {exact} (size {size})");
+                    assert!((got - rounded).abs() <= 1e-5 * size, "{case} row {m} col {c}: {got} vs {rounded} (size {size})");
+                }
+            }
+            for (from, to) in [(0, 1), (3, 4), (1, 3), (4, 9)] {
+                let mut part = vec![0f32; (to - from) * n];
+                p.matmul(&x[from * k..to * k], to - from, &mut part, &serial).unwrap();
+                assert_eq!(part, all[from * n..to * n], "{case} rows {from}..{to}");
             }
         }
+        // Inputs that end inside a super-block keep f32 factors (the sums need whole ones).
+        let mut w = Owned::with_block(20, 288, 4, 32, false, 8);
+        w.scales.iter_mut().for_each(|s| *s = 0.5);
+        assert!(matches!(Packed::new(&w.weights()).unwrap().scales, Factors::Half(_)));
+        w.scales.iter_mut().enumerate().for_each(|(i, s)| *s = 0.001 * (i % 60) as f32 + 1e-6);
+        let p = Packed::new(&w.weights()).unwrap();
+        assert!(matches!(p.scales, Factors::Full(_)) && p.ablock() == ABLOCK);
     }
 
     #[test]
@@ -1363,7 +1563,7 @@ mod tests {
                 let x: Vec<f32> = (0..rows * k).map(|_| r.float()).collect();
                 let mut fast = vec![0f32; rows * n];
                 p.matmul(&x, rows, &mut fast, &serial).unwrap();
-                let a = Rows::quantize(&x, rows, k, block, &serial);
+                let a = Rows::quantize(&x, rows, k, block, p.ablock(), &serial);
                 let mut plain = vec![0f32; rows * n];
                 unsafe { groups_plain(&p, &a, 0..p.groups, Dst(plain.as_mut_ptr())) };
                 assert_eq!(fast, plain, "{bits}-bit/{block} k {k} n {n} rows {rows}");
@@ -1377,16 +1577,18 @@ mod tests {
             return;
         }
         let mut r = Lcg(13);
-        let mut x: Vec<f32> = (0..160).map(|_| r.float() * 5.0).collect();
+        let mut x: Vec<f32> = (0..512).map(|_| r.float() * 5.0).collect();
         x[32..64].fill(0.0);
+        x[256..512].fill(0.0);
         x[70] = 0.5;
-        for block in BLOCKS {
-            let (ka, kb) = (160 / ABLOCK, 160 / block);
-            let (mut qa, mut sa, mut ua) = (vec![0i8; 160], vec![0f32; ka], vec![0f32; kb]);
-            let (mut qb, mut sb, mut ub) = (vec![0i8; 160], vec![0f32; ka], vec![0f32; kb]);
+        x[300] = -0.25;
+        for (block, ablock) in [(16, ABLOCK), (32, ABLOCK), (16, SUPER), (32, SUPER)] {
+            let (ka, kb) = (512 / ablock, 512 / block);
+            let (mut qa, mut sa, mut ua) = (vec![0i8; 512], vec![0f32; ka], vec![0i32; kb]);
+            let (mut qb, mut sb, mut ub) = (vec![0i8; 512], vec![0f32; ka], vec![0i32; kb]);
             unsafe { quantize_row_avx512(&x, &mut qa, &mut sa, &mut ua) };
             quantize_row_plain(&x, &mut qb, &mut sb, &mut ub);
-            assert_eq!((qa, sa, ua), (qb, sb, ub), "block {block}");
+            assert_eq!((qa, sa, ua), (qb, sb, ub), "block {block}, a scale per {ablock}");
         }
     }
 
@@ -1448,7 +1650,7 @@ mod timing {
             let per = t.elapsed().as_secs_f64() / reps as f64;
             let t = std::time::Instant::now();
             for _ in 0..reps {
-                std::hint::black_box(Rows::quantize(&x, rows, k, block, &serial));
+                std::hint::black_box(Rows::quantize(&x, rows, k, block, ABLOCK, &serial));
             }
             let quant = t.elapsed().as_secs_f64() / reps as f64;
             println!("n {n} k {k} rows {rows} bits {bits} block {block}: {:.3} ms (quantising {:.3} ms), {:.1} GMAC/s one thread; packed in {:.1} ms", per * 1e3, quant * 1e3, (n * k * rows) as f64 / per / 1e9, packing * 1e3);
@@ -1498,6 +1700,72 @@ mod timing {
                 };
                 let (a, b, c, d) = (time(&full), time(&two), time(&full), time(&two));
                 println!("n {n} k {k} {bits}-bit/{block} rows {rows}: f32 factors {a:.2} / {c:.2} ms, base per super-block {b:.2} / {d:.2} ms");
+            }
+        }
+    }
+
+    /// One-row passes streaming from memory (24 nodes of Qwen2-1.5B's `ffn_down` shape, ~170 MB), two
+    /// threads each taking half of every node's columns, as a decode step does, by factor layout:
+    /// `cargo test --release -p kogi-core --lib nbits::timing::streaming -- --ignored --nocapture`
+    #[test]
+    #[ignore]
+    fn streaming() {
+        let (n, k, block, nodes) = (1536, 8960, 32, 24);
+        let kb = k / block;
+        let per = SUPER / block;
+        let b: Vec<u8> = (0..n * kb * block / 2).map(|i| (i * 7 % 251) as u8).collect();
+        let mut r = tests_lcg(3);
+        let mut k_quant = |index: &dyn Fn(usize, usize) -> usize| {
+            let mut v = vec![0f32; n * kb];
+            for c in 0..n {
+                for sb in 0..kb / per {
+                    let d = half::f16::from_f32(0.0005 + 0.001 * (r() % 1000) as f32 / 1000.0).to_f32();
+                    for blk in sb * per..(sb + 1) * per {
+                        v[index(c, blk)] = d * (r() % 64) as f32;
+                    }
+                }
+            }
+            v
+        };
+        let scales = k_quant(&|c, blk| c * kb + blk);
+        let mins: Vec<f32> = k_quant(&|c, blk| blk * n + c).into_iter().map(|x| -x).collect();
+        let halves: Vec<f32> = scales.iter().map(|&x| half::f16::from_f32(x * 3.0).to_f32()).collect();
+        let q4_0 = Weights { n, k, bits: 4, block, b: &b, scales: &halves, zeros: None, mins: None };
+        let q4_k = Weights { n, k, bits: 4, block, b: &b, scales: &scales, zeros: Some(&vec![0; n * kb / 2]), mins: Some(&mins) };
+        let x: Vec<f32> = (0..k).map(|i| ((i * 13 % 17) as f32 - 8.0) * 0.1).collect();
+        let q = |p: &Packed| Rows::quantize(&x, 1, k, block, p.ablock(), &|c, f| (0..c).for_each(f));
+        let mut out = vec![0f32; 2 * n];
+        let time = |ps: &[Packed], out: &mut [f32]| {
+            let a = q(&ps[0]);
+            let dst = Dst(out.as_mut_ptr());
+            let half = ps[0].groups / 2;
+            let t = std::time::Instant::now();
+            let reps = 10;
+            std::thread::scope(|s| {
+                for range in [0..half, half..ps[0].groups] {
+                    let a = &a;
+                    s.spawn(move || {
+                        for _ in 0..reps {
+                            for p in ps {
+                                unsafe { groups_avx512(p, a, range.clone(), dst) };
+                            }
+                        }
+                    });
+                }
+            });
+            let s = t.elapsed().as_secs_f64() / reps as f64;
+            let bytes: usize = ps.iter().map(|p| p.spans().iter().map(|r| r.len()).sum::<usize>()).sum();
+            (s * 1e3, bytes as f64 / s / 1e9)
+        };
+        let layouts: Vec<(&str, Vec<Packed>)> = vec![
+            ("Q4_0 half scales", (0..nodes).map(|_| Packed::new(&q4_0).unwrap()).collect()),
+            ("Q4_K base per super-block", (0..nodes).map(|_| Packed::new(&q4_k).unwrap()).collect()),
+            ("Q4_K no mins", (0..nodes).map(|_| Packed::new(&Weights { mins: None, ..q4_k }).unwrap()).collect()),
+        ];
+        for round in 0..5 {
+            for (name, ps) in &layouts {
+                let (ms, gbs) = time(ps, &mut out);
+                println!("round {round} {name}: {ms:.2} ms for {nodes} nodes, {gbs:.1} GB/s");
             }
         }
     }
