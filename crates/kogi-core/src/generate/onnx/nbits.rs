@@ -5,12 +5,12 @@
 //! how many rows the pass has, which made exact decoding pay for two-row steps. Here a row's
 //! result never depends on the other rows: each activation row is quantised on its own (a scale per
 //! 32 inputs, or per 256 for K-quant nodes), every weight block's integer dot product is exact, and
-//! each output is one chain of multiply-adds in block order, whatever the pass's size.
+//! each output is the same chain of float operations in block order, whatever the pass's size.
 //!
 //! Weights are repacked once, when ONNX Runtime creates the node's kernel, so that one 512-bit
 //! register holds four consecutive weights of sixteen columns: a broadcast of four activation bytes
 //! then feeds sixteen columns' dot products at once (`vpdpbusd`, weights as the unsigned side), every
-//! lane ends as one output, and a column's zero point costs one multiply-add per block against the
+//! lane ends as one output, and a column's zero point costs one operation per block against the
 //! block's sum of activations instead of a subtraction per weight.
 //!
 //! Scales and minimums are kept as compactly as they can be given back bit for bit: half precision
@@ -38,7 +38,8 @@ use super::pages::Pages;
 
 /// Weights per block: the block sizes the kernel takes.
 const BLOCKS: [usize; 2] = [16, 32];
-/// Inputs per activation scale (a block of 16 shares its scale with its neighbour).
+/// Inputs per activation scale (a block of 16 shares its scale with its neighbour), except in
+/// K-quant nodes ([`Packed::ablock`]).
 const ABLOCK: usize = 32;
 
 /// Whether the kernel takes `bits`-bit weights in blocks of `block` over `k` inputs.
@@ -103,8 +104,8 @@ impl Weights<'_> {
 /// A node's weights in the kernel's layout, per group of 16 columns and block of `b` weights:
 /// 4-bit: `b/8` registers, register `r`'s byte `4c + j` holding column `c`'s weight `8r + j` in its
 /// low nibble and `8r + 4 + j` in its high one; 8-bit: `b/4` registers, byte `4c + j` of register
-/// `r` holding weight `4r + j`. Then the group's 16 scales and 16 zero points per block. Columns past
-/// `n` are zeros. Minimums, when the node has them, as the scales.
+/// `r` holding weight `4r + j`; 6-bit ([`Packed::pack`]): the 4-bit layout, then `b/16` registers of
+/// top bits. Columns past `n` are zeros. Scales and minimums in [`Factors`], zero points in [`Zeros`].
 pub struct Packed {
     n: usize,
     k: usize,
@@ -137,7 +138,8 @@ enum Factors {
 }
 
 /// A K-quant node's factors in one buffer, so that a step streams two arrays per group (codes and
-/// this) instead of five (Zen 5, Qwen2-1.5B's Q4_K nodes from memory: ~12% of their time). Per
+/// this; three with zero points per column) instead of five (Zen 5, Qwen2-1.5B's Q4_K nodes from
+/// memory: ~12% of their time). Per
 /// group and super-block: the scales' 16 bases, the minimums' (if any), the scales' integers
 /// `[block][16]`, then the minimums' with each column's two of a pair of blocks side by side
 /// `[pair][16][2]` (one `vpdpwssd` takes both against the two blocks' activation sums).
@@ -223,7 +225,8 @@ impl FactorPtrs {
 }
 
 /// Which compact layouts packing may choose (`KOGI_FACTORS`: `full` keeps every factor in f32 —
-/// for comparing, and a way back — `half` allows only exact halves).
+/// for comparing, and a way back; K-quant nodes then also scale activations per 32, not per 256,
+/// so the numbers differ slightly — `half` allows only exact halves).
 fn compact_factors() -> (bool, bool) {
     match std::env::var("KOGI_FACTORS").as_deref() {
         Ok("full") => (false, false),
@@ -244,7 +247,7 @@ impl Factors {
             h.iter_mut().zip(v.iter()).for_each(|(h, &x)| *h = half::f16::from_f32(x).to_bits());
             return Self::Half(h);
         }
-        // Blocks are 16 or 32 weights: a power of two of them per super-block (the kernel shifts).
+        // Blocks are 16 or 32 weights: 16 or 8 of them per super-block (the side pairs blocks).
         let found = if two { Self::two(&v, n, kb, (SUPER / block).max(1).next_power_of_two()) } else { None };
         found.unwrap_or(Self::Full(v))
     }
@@ -648,6 +651,7 @@ pub fn matmul(w: &Weights, x: &[f32], rows: usize, out: &mut [f32], par: super::
 /// weight block.
 struct Rows {
     k: usize,
+    ablock: usize,
     q: Vec<i8>,
     /// `[row][k/ablock]`.
     scale: Vec<f32>,
@@ -661,7 +665,7 @@ struct Rows {
 impl Rows {
     fn quantize(x: &[f32], rows: usize, k: usize, block: usize, ablock: usize, par: super::attention::Par) -> Self {
         let (ka, kb) = (k / ablock, k / block);
-        let mut a = Self { k, q: vec![0; rows * k], scale: vec![0.0; rows * ka], sum: vec![0; rows * kb], pairs: Vec::new() };
+        let mut a = Self { k, ablock, q: vec![0; rows * k], scale: vec![0.0; rows * ka], sum: vec![0; rows * kb], pairs: Vec::new() };
         if rows >= 16 {
             let (q, scale, sum) = (Ptr(a.q.as_mut_ptr()), Ptr(a.scale.as_mut_ptr()), Ptr(a.sum.as_mut_ptr()));
             let per = 8;
@@ -707,15 +711,17 @@ unsafe fn quantize_row_avx512(row: &[f32], q: &mut [i8], scale: &mut [f32], sum:
         unsafe {
             let mut m = _mm512_setzero_ps();
             for i in (0..ablock).step_by(16) {
-                m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_loadu_ps(x.as_ptr().add(i))));
+                // A NaN input is passed over as `f32::max` passes it (the second operand is taken on NaN).
+                m = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x.as_ptr().add(i))), m);
             }
             let amax = _mm512_reduce_max_ps(m);
             let (d, inv) = if amax > 0.0 { (amax / 127.0, 127.0 / amax) } else { (0.0, 0.0) };
             let v = _mm512_set1_ps(inv);
             for i in (0..ablock).step_by(16) {
-                let qi = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x.as_ptr().add(i)), v));
-                _mm_storeu_si128(q.as_mut_ptr().add(blk * ablock + i) as *mut _, _mm512_cvtepi32_epi8(qi));
-                *sum.get_unchecked_mut((blk * ablock + i) / block) += _mm512_reduce_add_epi32(qi);
+                let qi = _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x.as_ptr().add(i)), v)));
+                _mm_storeu_si128(q.as_mut_ptr().add(blk * ablock + i) as *mut _, qi);
+                // Summed as stored (a NaN's integer narrows to 0, as the portable cast gives).
+                *sum.get_unchecked_mut((blk * ablock + i) / block) += _mm512_reduce_add_epi32(_mm512_cvtepi8_epi32(qi));
             }
             scale[blk] = d;
         }
@@ -779,6 +785,7 @@ pub fn vnni() -> bool {
 /// Portable kernel: the same integer sums and the same float operations in the same order as the
 /// vector one, so the same bits (tests, and CPUs where nodes are not switched).
 unsafe fn groups_plain(p: &Packed, a: &Rows, groups: std::ops::Range<usize>, dst: Dst) {
+    assert_eq!(a.ablock, p.ablock(), "activations quantised for another node");
     let (kb, per, b) = (p.blocks(), p.per(), p.block);
     let rows = a.q.len() / a.k;
     let two = p.scales.kind() == TWO;
@@ -851,6 +858,8 @@ unsafe fn groups_plain(p: &Packed, a: &Rows, groups: std::ops::Range<usize>, dst
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 unsafe fn groups_avx512(p: &Packed, a: &Rows, groups: std::ops::Range<usize>, dst: Dst) {
+    // The tiles read scales and pairs unchecked.
+    assert_eq!(a.ablock, p.ablock(), "activations quantised for another node");
     let rows = a.q.len() / a.k;
     let fac = Fac { kind: p.scales.kind(), scales: p.scales.ptrs(), mins: p.mins.as_ref().map(Factors::ptrs) };
     let one_zero = matches!(p.zeros, Zeros::All(_));
@@ -916,8 +925,10 @@ unsafe fn groups_avx512(p: &Packed, a: &Rows, groups: std::ops::Range<usize>, ds
 }
 
 /// Rows `m..m + R` against groups `g0..g0 + G`. Each output is the chain [`groups_plain`] computes:
-/// per block an exact integer dot product, its zero point's share taken off exactly, one
-/// multiply-add by the two scales' product.
+/// per block an exact integer dot product, its zero point's share taken off exactly, then one
+/// multiply-add by the two scales' product — or, for K-quant nodes, by the block's integer scale into
+/// the super-block's sum, which takes one multiply-add by base × activation scale per super-block
+/// (plus the minimums' integer share) and waits in the output between super-blocks.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 unsafe fn tile<const BITS: u8, const B: usize, const R: usize, const G: usize, const KIND: u8, const ONE_ZERO: bool>(p: &Packed, a: &Rows, m: usize, g0: usize, fac: Fac, dst: Dst) {
@@ -1444,9 +1455,9 @@ mod tests {
         // Q4_K: 4-bit blocks of 32, scale and minimum each a half-precision base per 256 weights times
         // a 6-bit integer; Q6_K: 8-bit blocks of 16, an integer from −127 to 128 per block (as kogi converts
         // them: a negative base).
-        for (bits, block, mins, signed, zeros) in [(4, 32, true, false, false), (4, 16, true, true, true), (8, 16, false, true, false), (8, 32, true, false, true)] {
-            // Two tasks' worth of columns.
-            let (n, k) = (100, 1792);
+        // Two tasks' worth of columns (the second's group partial), or whole groups and one super-block.
+        let cases = [(4, 32, true, false, false, 100, 1792), (4, 16, true, true, true, 100, 1792), (8, 16, false, true, false, 100, 1792), (8, 32, true, false, true, 100, 1792), (4, 32, true, false, false, 64, 256)];
+        for (bits, block, mins, signed, zeros, n, k) in cases {
             let mut w = Owned::with_block(n, k, bits, block, zeros, 8);
             if bits == 8 && block == 16 {
                 // Q6_K's codes: kept in six bits.
@@ -1477,13 +1488,14 @@ mod tests {
                 (0..per.min(kb)).for_each(|b| m[b * n + 3] = -0.0);
                 w.mins = Some(m);
             }
-            let case = format!("{bits}-bit/{block}, minimums {mins}, zero points {zeros}");
+            let case = format!("{bits}-bit/{block}, minimums {mins}, zero points {zeros}, n {n}, k {k}");
             let p = Packed::new(&w.weights()).unwrap();
             assert!(matches!(p.scales, Factors::Two { .. }), "{case}");
             assert!(p.mins.as_ref().is_none_or(|m| matches!(m, Factors::Two { .. })));
             assert_eq!((p.ablock(), p.bits == 6), (SUPER, bits == 8 && block == 16));
             let deq = w.dequantized();
-            let rows = 9;
+            // Sixteen rows or more are quantised in parallel tasks.
+            let rows = 17;
             let x: Vec<f32> = (0..rows * k).map(|_| r.float()).collect();
             let mut all = vec![0f32; rows * n];
             p.matmul(&x, rows, &mut all, &serial).unwrap();
@@ -1501,7 +1513,7 @@ mod tests {
                     assert!((got - rounded).abs() <= 1e-5 * size, "{case} row {m} col {c}: {got} vs {rounded} (size {size})");
                 }
             }
-            for (from, to) in [(0, 1), (3, 4), (1, 3), (4, 9)] {
+            for (from, to) in [(0, 1), (3, 4), (1, 3), (4, 7), (7, 17)] {
                 let mut part = vec![0f32; (to - from) * n];
                 p.matmul(&x[from * k..to * k], to - from, &mut part, &serial).unwrap();
                 assert_eq!(part, all[from * n..to * n], "{case} rows {from}..{to}");
@@ -1582,6 +1594,9 @@ mod tests {
         x[256..512].fill(0.0);
         x[70] = 0.5;
         x[300] = -0.25;
+        // A NaN after a larger value of the same scale's inputs.
+        x[3] = 9.0;
+        x[243] = f32::NAN;
         for (block, ablock) in [(16, ABLOCK), (32, ABLOCK), (16, SUPER), (32, SUPER)] {
             let (ka, kb) = (512 / ablock, 512 / block);
             let (mut qa, mut sa, mut ua) = (vec![0i8; 512], vec![0f32; ka], vec![0i32; kb]);
@@ -1650,7 +1665,7 @@ mod timing {
             let per = t.elapsed().as_secs_f64() / reps as f64;
             let t = std::time::Instant::now();
             for _ in 0..reps {
-                std::hint::black_box(Rows::quantize(&x, rows, k, block, ABLOCK, &serial));
+                std::hint::black_box(Rows::quantize(&x, rows, k, block, p.ablock(), &serial));
             }
             let quant = t.elapsed().as_secs_f64() / reps as f64;
             println!("n {n} k {k} rows {rows} bits {bits} block {block}: {:.3} ms (quantising {:.3} ms), {:.1} GMAC/s one thread; packed in {:.1} ms", per * 1e3, quant * 1e3, (n * k * rows) as f64 / per / 1e9, packing * 1e3);
