@@ -145,6 +145,9 @@ enum Factors {
 /// `[pair][16][2]` (one `vpdpwssd` takes both against the two blocks' activation sums).
 struct Side {
     bytes: Pages<u8>,
+    /// Bases in half precision: GGUF's are a half-precision value times a power of two, so nearly
+    /// always exact (2% fewer bytes a step for Q4_K); f32 for the node where one is not.
+    half: bool,
     /// Bytes per group and super-block.
     chunk: usize,
     /// Blocks per super-block.
@@ -156,16 +159,18 @@ struct Side {
 impl Side {
     /// From [`Factors::Parts`] of whole super-blocks (an even number of blocks each); groups spread
     /// over the cores.
-    fn new(scales: &Factors, mins: Option<&Factors>) -> Self {
+    fn new(scales: &Factors, mins: Option<&Factors>, half_allowed: bool) -> Self {
         let Factors::Parts { ints, per: sup, kb, .. } = scales else { unreachable!("a base per super-block") };
         let (sup, kb) = (*sup, *kb);
         let supers = kb / sup;
         let ways = 1 + mins.is_some() as usize;
-        let chunk = ways * (REG + sup * GROUP);
         let groups = ints.len() / (kb * GROUP);
+        let every = |f: &Factors| (0..groups).all(|g| (0..supers).all(|sb| (0..GROUP).all(|c| half_base(f, g, sb, c).is_some())));
+        let half = half_allowed && every(scales) && mins.is_none_or(every);
+        let chunk = ways * (GROUP * if half { 2 } else { 4 } + sup * GROUP);
         let mut bytes = Pages::zeroed(groups * supers * chunk);
         // Offsets within one group's chunks.
-        let layout = Self { bytes: Pages::zeroed(0), chunk, sup, supers, mins: mins.is_some() };
+        let layout = Self { bytes: Pages::zeroed(0), half, chunk, sup, supers, mins: mins.is_some() };
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(groups.max(1));
         let each = groups.div_ceil(threads).max(1);
         std::thread::scope(|scope| {
@@ -176,12 +181,19 @@ impl Side {
                         let g = t * each + lg;
                         for (min, f) in [(false, Some(scales)), (true, mins)] {
                             let Some(f) = f else { continue };
-                            for blk in 0..kb {
+                            for sb in 0..supers {
                                 for c in 0..GROUP {
-                                    part[layout.int_at(min, lg, blk, c)] = f.int((g * kb + blk) * GROUP + c) as i8 as u8;
-                                    if blk % sup == 0 {
-                                        let at = layout.base_at(min, lg, blk / sup, c);
-                                        part[at..at + 4].copy_from_slice(&f.base(g, blk / sup, c).to_ne_bytes());
+                                    let at = layout.base_at(min, lg, sb, c);
+                                    let times = if half {
+                                        let (b, times) = half_base(f, g, sb, c).expect("checked above");
+                                        part[at..at + 2].copy_from_slice(&b.to_bits().to_ne_bytes());
+                                        times
+                                    } else {
+                                        part[at..at + 4].copy_from_slice(&f.base(g, sb, c).to_ne_bytes());
+                                        1
+                                    };
+                                    for blk in sb * sup..(sb + 1) * sup {
+                                        part[layout.int_at(min, lg, blk, c)] = (f.int((g * kb + blk) * GROUP + c) * times) as i8 as u8;
                                     }
                                 }
                             }
@@ -193,8 +205,13 @@ impl Side {
         Self { bytes, ..layout }
     }
 
+    /// Bytes of one way's 16 bases.
+    fn bases_len(&self) -> usize {
+        GROUP * if self.half { 2 } else { 4 }
+    }
+
     fn ints_from(&self, min: bool) -> usize {
-        (1 + self.mins as usize) * REG + min as usize * self.sup * GROUP
+        (1 + self.mins as usize) * self.bases_len() + min as usize * self.sup * GROUP
     }
 
     fn int_at(&self, min: bool, g: usize, blk: usize, c: usize) -> usize {
@@ -204,8 +221,36 @@ impl Side {
     }
 
     fn base_at(&self, min: bool, g: usize, sb: usize, c: usize) -> usize {
-        (g * self.supers + sb) * self.chunk + min as usize * REG + 4 * c
+        (g * self.supers + sb) * self.chunk + min as usize * self.bases_len() + self.bases_len() / GROUP * c
     }
+
+    fn base(&self, min: bool, g: usize, sb: usize, c: usize) -> f32 {
+        let at = self.base_at(min, g, sb, c);
+        if self.half {
+            half::f16::from_bits(u16::from_ne_bytes(self.bytes[at..at + 2].try_into().unwrap())).to_f32()
+        } else {
+            f32::from_ne_bytes(self.bytes[at..at + 4].try_into().unwrap())
+        }
+    }
+}
+
+/// Base `(g, sb, c)` of [`Factors::Parts`] in half precision, and what its integers are multiplied
+/// by for it: factoring finds the *largest* base (a GGUF half-precision scale times the integers'
+/// common factor, e.g. 3), which half precision may not hold, while the GGUF's own scale (that
+/// base divided by an odd number) it does. `None` where no such base keeps the integers in i8.
+fn half_base(f: &Factors, g: usize, sb: usize, c: usize) -> Option<(half::f16, i32)> {
+    let Factors::Parts { per, kb, .. } = f else { unreachable!("a base per super-block") };
+    let b = f.base(g, sb, c);
+    let exact = |x: f32| Some(half::f16::from_f32(x)).filter(|h| h.to_f32().to_bits() == x.to_bits());
+    if let Some(h) = exact(b) {
+        return Some((h, 1));
+    }
+    let blks = sb * per..((sb + 1) * per).min(*kb);
+    let top = blks.map(|blk| f.int((g * kb + blk) * GROUP + c).abs()).max().unwrap_or(0).max(1);
+    (3..=127 / top).step_by(2).find_map(|m| {
+        let h = b / m as f32;
+        exact(h).filter(|_| (h * m as f32).to_bits() == b.to_bits()).map(|h| (h, m as i32))
+    })
 }
 
 /// Raw pointers to a [`Factors`]' buffers, for the kernel (which knows the kind by a constant).
@@ -214,14 +259,16 @@ struct FactorPtrs {
     full: *const f32,
     half: *const u16,
     ints: *const i8,
-    bases: *const f32,
+    /// f32, or f16 where `half_bases`.
+    bases: *const u8,
+    half_bases: bool,
     supers: usize,
     /// Bytes per group and super-block of a [`Side`].
     chunk: usize,
 }
 
 impl FactorPtrs {
-    const NONE: Self = Self { full: std::ptr::null(), half: std::ptr::null(), ints: std::ptr::null(), bases: std::ptr::null(), supers: 0, chunk: 0 };
+    const NONE: Self = Self { full: std::ptr::null(), half: std::ptr::null(), ints: std::ptr::null(), bases: std::ptr::null(), half_bases: false, supers: 0, chunk: 0 };
 }
 
 /// Which compact layouts packing may choose (`KOGI_FACTORS`: `full` keeps every factor in f32 —
@@ -233,6 +280,11 @@ fn compact_factors() -> (bool, bool) {
         Ok("half") => (true, false),
         _ => (true, true),
     }
+}
+
+/// Whether a [`Side`] may keep its bases in half precision (`KOGI_FACTORS=f32-bases` keeps f32, to compare).
+fn half_bases() -> bool {
+    std::env::var("KOGI_FACTORS").as_deref() != Ok("f32-bases")
 }
 
 impl Factors {
@@ -320,10 +372,7 @@ impl Factors {
     fn base(&self, g: usize, sb: usize, c: usize) -> f32 {
         match self {
             Self::Parts { bases, per, kb, .. } => bases[(g * kb.div_ceil(*per) + sb) * GROUP + c],
-            Self::Two { side, min } => {
-                let at = side.base_at(*min, g, sb, c);
-                f32::from_ne_bytes(side.bytes[at..at + 4].try_into().unwrap())
-            }
+            Self::Two { side, min } => side.base(*min, g, sb, c),
             _ => unreachable!("a base per super-block"),
         }
     }
@@ -371,8 +420,8 @@ impl Factors {
             Self::Two { side, min } => {
                 let from = side.bytes.as_ptr();
                 p.ints = from.wrapping_add(side.ints_from(*min)) as *const i8;
-                p.bases = from.wrapping_add(*min as usize * REG) as *const f32;
-                (p.supers, p.chunk) = (side.supers, side.chunk);
+                p.bases = from.wrapping_add(*min as usize * side.bases_len());
+                (p.half_bases, p.supers, p.chunk) = (side.half, side.supers, side.chunk);
             }
             Self::Parts { .. } => unreachable!("packing turns parts into a side"),
         }
@@ -499,12 +548,13 @@ impl Zeros {
 
 impl Packed {
     pub fn new(w: &Weights) -> Result<Self, String> {
-        Self::pack(w, std::env::var("KOGI_CODES").as_deref() != Ok("bytes"))
+        Self::pack(w, std::env::var("KOGI_CODES").as_deref() != Ok("bytes"), half_bases())
     }
 
     /// 8-bit codes that all fit in six bits (GGUF's Q6_K) are kept in six where `six`: a quarter
     /// fewer bytes for a step to read (`KOGI_CODES=bytes` keeps eight).
-    fn pack(w: &Weights, six: bool) -> Result<Self, String> {
+    /// Bases of K-quant factors in half precision where `half` and exact.
+    fn pack(w: &Weights, six: bool, half: bool) -> Result<Self, String> {
         w.check()?;
         let kb = w.blocks();
         let groups = w.n.div_ceil(GROUP);
@@ -538,7 +588,7 @@ impl Packed {
         let (scales, mins) = match scales {
             Factors::Parts { .. } if w.k % SUPER != 0 => (scales.widened(), mins.map(|m| m.widened())),
             Factors::Parts { .. } => {
-                let side = Arc::new(Side::new(&scales, mins.as_ref()));
+                let side = Arc::new(Side::new(&scales, mins.as_ref(), half));
                 (Factors::Two { side: side.clone(), min: false }, mins.map(|_| Factors::Two { side, min: true }))
             }
             _ => (scales, mins),
@@ -962,9 +1012,11 @@ unsafe fn tile<const BITS: u8, const B: usize, const R: usize, const G: usize, c
                     // The factors' stream too, the next super-block's: left to the hardware it stalls
                     // the step (Zen 5, streaming Qwen2-1.5B's Q4_K nodes: ~10%; two ahead no better).
                     if KIND == TWO && blk % sup == 0 && blk + sup < kb {
+                        // The chunk's lines (chunks need not start on one).
                         let at = (scales.bases as *const i8).add(((g0 + g) * scales.supers + blk / sup + 1) * scales.chunk);
-                        for line in (0..scales.chunk).step_by(REG) {
-                            _mm_prefetch::<_MM_HINT_T0>(at.add(line));
+                        let skew = at as usize % REG;
+                        for line in (0..skew + scales.chunk).step_by(REG) {
+                            _mm_prefetch::<_MM_HINT_T0>(at.sub(skew).add(line));
                         }
                     }
                 }
@@ -1042,7 +1094,9 @@ unsafe fn tile<const BITS: u8, const B: usize, const R: usize, const G: usize, c
                     let sb = blk / sup;
                     for g in 0..G {
                         let chunk = ((g0 + g) * scales.supers + sb) * scales.chunk;
-                        let bases = |f: FactorPtrs| _mm512_loadu_ps((f.bases as *const u8).add(chunk) as *const f32);
+                        let bases = |f: FactorPtrs| {
+                            if f.half_bases { _mm512_cvtph_ps(_mm256_loadu_si256(f.bases.add(chunk) as *const _)) } else { _mm512_loadu_ps(f.bases.add(chunk) as *const f32) }
+                        };
                         let bs = bases(scales);
                         // The minimums' integers against the blocks' sums of activations.
                         let mut mini = [_mm512_setzero_si512(); R];
@@ -1287,6 +1341,7 @@ mod tests {
         }
     }
 
+    #[derive(Clone)]
     struct Owned {
         n: usize,
         k: usize,
@@ -1429,8 +1484,8 @@ mod tests {
             if mins {
                 w = w.with_mins(6);
             }
-            let six = Packed::pack(&w.weights(), true).unwrap();
-            let eight = Packed::pack(&w.weights(), false).unwrap();
+            let six = Packed::pack(&w.weights(), true, true).unwrap();
+            let eight = Packed::pack(&w.weights(), false, true).unwrap();
             assert_eq!((six.bits, eight.bits), (6, 8));
             assert_eq!(six.codes.len() * 4, eight.codes.len() * 3, "a quarter fewer bytes");
             let mut r = Lcg(9);
@@ -1446,7 +1501,7 @@ mod tests {
             }
             // One code past six bits keeps the node in eight.
             w.b[100] = 64;
-            assert_eq!(Packed::pack(&w.weights(), true).unwrap().bits, 8);
+            assert_eq!(Packed::pack(&w.weights(), true, true).unwrap().bits, 8);
         }
     }
 
@@ -1481,6 +1536,10 @@ mod tests {
                 v
             };
             w.scales = k_quant(n * kb, &|c, b| c * kb + b);
+            // Integers with a common factor 3: factoring finds 3 · d, which half precision cannot
+            // hold (d's eleven bits all set); the side keeps d and the integers times 3.
+            let d3 = half::f16::from_bits(0x13FF).to_f32();
+            (0..per.min(kb)).for_each(|b| w.scales[5 * kb + b] = d3 * (3 * (b + 1)) as f32);
             if mins {
                 // As kogi's converter writes them: −(dmin · m), so −0.0 where m is 0, and a column
                 // whose first super-block has no minimums at all.
@@ -1489,8 +1548,8 @@ mod tests {
                 w.mins = Some(m);
             }
             let case = format!("{bits}-bit/{block}, minimums {mins}, zero points {zeros}, n {n}, k {k}");
-            let p = Packed::new(&w.weights()).unwrap();
-            assert!(matches!(p.scales, Factors::Two { .. }), "{case}");
+            let p = Packed::pack(&w.weights(), true, true).unwrap();
+            assert!(matches!(&p.scales, Factors::Two { side, .. } if side.half), "{case}: half-precision bases");
             assert!(p.mins.as_ref().is_none_or(|m| matches!(m, Factors::Two { .. })));
             assert_eq!((p.ablock(), p.bits == 6), (SUPER, bits == 8 && block == 16));
             let deq = w.dequantized();
@@ -1518,6 +1577,35 @@ mod tests {
                 p.matmul(&x[from * k..to * k], to - from, &mut part, &serial).unwrap();
                 assert_eq!(part, all[from * n..to * n], "{case} rows {from}..{to}");
             }
+            // The same bases in f32: the same bits, from 2% more bytes — but for column 5, whose f32 base
+            // is 3 · d: there the sums round differently, as llama.cpp's (d times the integers) round.
+            let wide = Packed::pack(&w.weights(), true, false).unwrap();
+            let (Factors::Two { side: h, .. }, Factors::Two { side: f, .. }) = (&p.scales, &wide.scales) else { unreachable!() };
+            assert!(!f.half && f.bytes.len() > h.bytes.len(), "{case}");
+            for rows in [1, 3, 17] {
+                let mut out = vec![0f32; rows * n];
+                wide.matmul(&x[..rows * k], rows, &mut out, &serial).unwrap();
+                for (i, (a, b)) in out.iter().zip(&all[..rows * n]).enumerate() {
+                    if i % n == 5 {
+                        assert!((a - b).abs() <= 1e-5 * b.abs(), "{case}, f32 bases, {rows} rows, column 5: {a} vs {b}");
+                    } else {
+                        assert_eq!(a.to_bits(), b.to_bits(), "{case}, f32 bases, {rows} rows, output {i}");
+                    }
+                }
+            }
+            // One base that half precision cannot hold keeps the node's bases in f32, with the same products.
+            let mut odd = w.clone();
+            // 4099 (a prime) · 2^-22: thirteen significant bits, two more than half precision has.
+            let d = 4099.0 / (1u32 << 22) as f32;
+            odd.scales[..per.min(kb)].iter_mut().enumerate().for_each(|(b, s)| *s = d * (b + 1) as f32);
+            let q = Packed::pack(&odd.weights(), true, true).unwrap();
+            assert!(matches!(&q.scales, Factors::Two { side, .. } if !side.half), "{case}: a base past half precision");
+            let mut out = vec![0f32; 3 * n];
+            q.matmul(&x[..3 * k], 3, &mut out, &serial).unwrap();
+            let mut plain = vec![0f32; 3 * n];
+            let a3 = Rows::quantize(&x[..3 * k], 3, k, block, SUPER, &serial);
+            unsafe { groups_plain(&q, &a3, 0..q.groups, Dst(plain.as_mut_ptr())) };
+            assert_eq!(out, plain, "{case}: f32 bases, vector = portable");
         }
         // Inputs that end inside a super-block keep f32 factors (the sums need whole ones).
         let mut w = Owned::with_block(20, 288, 4, 32, false, 8);
