@@ -18,8 +18,8 @@ pub enum ModelsCommand {
         /// Folder name for it [default: from the model's own name]
         #[arg(long)]
         name: Option<String>,
-        /// cpu (quantised weights kept as the file has them), cpu-fast (Q4_1/Q4_K weights rounded again
-        /// so each layer is one product: faster, a little less faithful), cuda (fp16) or cuda-int4 (4-bit
+        /// cpu (quantised weights kept as the file has them), cpu-fast (re-quantised to Q4_0 as llama.cpp
+        /// does: fewer bytes a token, faster, a little less faithful), cuda (fp16) or cuda-int4 (4-bit
         /// weights, for GPUs that cannot hold the model in fp16) [default: from the provider setting]
         #[arg(long)]
         target: Option<Target>,

@@ -315,3 +315,47 @@ fn kl_divergence(p_logits: &[f32], q_logits: &[f32]) -> f64 {
         lp_i.exp() * (lp_i - (q as f64 - lq))
     }).sum()
 }
+
+/// The fast CPU target is llama.cpp's re-quantisation to Q4_0 (`llama-quantize --allow-requantize …
+/// Q4_0`): every layer matrix of a K-quant file (Q4_K_M, Q5_K_M, Q6_K, written by llama.cpp's own
+/// quantiser), re-quantised by kogi, has the blocks llama.cpp's quantiser writes, bit for bit.
+#[test]
+fn the_fast_cpu_target_re_quantises_k_quant_files_to_llama_cpps_q4_0_bit_for_bit() {
+    use candle_core::quantized::{GgmlDType, gguf_file};
+    use kogi_core::model::convert::blocks::{from_ggml, q4_0_from};
+    let py = cache().join("reference/bin/python");
+    assert!(py.is_file(), "llama.cpp's reference is not set up: run scripts/setup-reference.sh");
+    let tmp = tempfile::tempdir().unwrap();
+    let made = tmp.path().join("made");
+    let tool = support::repo().join("models/tools/test_models.py");
+    let out = Command::new(&py).arg(&tool).args(["make", "--out"]).arg(&made).args(["--arch", "qwen2"]).output().unwrap();
+    assert!(out.status.success(), "test_models.py make: {}", String::from_utf8_lossy(&out.stderr));
+    let cpu = candle_core::Device::Cpu;
+    for kind in ["Q4_K_M", "Q5_K_M", "Q6_K"] {
+        let src = made.join(format!("qwen2-kq-{kind}.gguf"));
+        let requantised = tmp.path().join(format!("qwen2-{kind}-q4_0.gguf"));
+        llama_cpp(&["quantize", "--gguf", src.to_str().unwrap(), "--out", requantised.to_str().unwrap(), "--type", "q4_0"]);
+        let open = |p: &Path| {
+            let mut f = std::fs::File::open(p).unwrap();
+            let c = gguf_file::Content::read(&mut f).unwrap();
+            (c, f)
+        };
+        let ((ours, mut ours_file), (theirs, mut theirs_file)) = (open(&src), open(&requantised));
+        let mut matrices = 0;
+        let mut types = std::collections::BTreeSet::new();
+        for (name, info) in ours.tensor_infos.iter().filter(|(n, i)| n.starts_with("blk.") && i.shape.dims().len() == 2) {
+            let (rows, cols) = (info.shape.dims()[0], info.shape.dims()[1]);
+            let bytes = info.read(&mut ours_file, ours.tensor_data_offset, &cpu).unwrap().data().unwrap().into_owned();
+            let t = &theirs.tensor_infos[name];
+            assert_eq!(t.ggml_dtype, GgmlDType::Q4_0, "{kind} {name}: llama.cpp wrote {:?}", t.ggml_dtype);
+            let reference = from_ggml(GgmlDType::Q4_0, rows, cols, &t.read(&mut theirs_file, theirs.tensor_data_offset, &cpu).unwrap().data().unwrap()).unwrap();
+            let mine = q4_0_from(info.ggml_dtype, rows, cols, &bytes).unwrap();
+            assert!(mine.packed == reference.packed, "{kind} {name} ({:?}): codes differ from llama.cpp's", info.ggml_dtype);
+            assert!(mine.scales.iter().zip(&reference.scales).all(|(a, b)| a.to_bits() == b.to_bits()), "{kind} {name}: scales differ");
+            types.insert(format!("{:?}", info.ggml_dtype));
+            matrices += 1;
+        }
+        println!("{kind}: {matrices} matrices ({types:?}) re-quantised as llama.cpp does");
+        assert!(matrices >= 7, "{kind}: only {matrices} layer matrices");
+    }
+}

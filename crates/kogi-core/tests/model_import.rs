@@ -340,14 +340,15 @@ fn far_from_the_reference(target: Target, cases: &[(Arch, &str, GgmlDType, &str,
     failed
 }
 
-/// The faster CPU target: block minimums rounded into the 4-bit codes, one `MatMulNBits` a layer.
+/// The faster CPU target: llama.cpp's re-quantisation to Q4_0, one `MatMulNBits` a layer with no
+/// minimums' path (that its blocks are llama.cpp's bit for bit: `llama_cpp_fidelity`).
 #[test]
-fn the_fast_cpu_target_rounds_block_minimums_into_one_matmul_and_stays_near_the_reference_logits() {
+fn the_fast_cpu_target_re_quantises_to_q4_0_in_one_matmul_a_layer_and_stays_near_the_reference_logits() {
     // (architecture, block type, what its linear layers become, largest relative logit difference)
     let cases = [
-        // No minimums: the blocks as they are (int8 activations, as on the cpu target).
+        // Q4_0 already: the blocks as they are (int8 activations, as on the cpu target).
         (Arch::Qwen2, "qwen2", GgmlDType::Q4_0, "4-bit/32", 0.07),
-        // Blocks with minimums are rounded a second time: on these random weights as far off as the
+        // Other blocks and floats are rounded again: on these random weights as far off as the
         // first rounding of floats is (the F16 case), which is what llama.cpp's re-quantisation costs.
         (Arch::Llama, "llama", GgmlDType::Q4_1, "4-bit/32", 0.5),
         (Arch::Qwen3, "qwen3", GgmlDType::Q4K, "4-bit/32", 0.5),

@@ -23,7 +23,7 @@ export function modelsSection(ctx: Ctx, onChanged: () => void): { el: HTMLElemen
   const target = h("select", { id: "model-target", title: "Where the converted model will run" },
     h("option", { value: "" }, "Target: from the provider setting"),
     h("option", { value: "cpu" }, "CPU (keeps the file's quantisation)"),
-    h("option", { value: "cpu-fast" }, "CPU, faster (rounds the file's block minimums)"),
+    h("option", { value: "cpu-fast" }, "CPU, faster (re-quantised to Q4_0, as llama.cpp does)"),
     h("option", { value: "cuda" }, "NVIDIA GPU (fp16)"),
     h("option", { value: "cuda-int4" }, "NVIDIA GPU, 4-bit (when fp16 does not fit)"));
   const progress = h("div", { id: "model-progress" });

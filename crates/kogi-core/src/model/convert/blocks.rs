@@ -359,6 +359,38 @@ pub fn int4_from_floats(rows: usize, cols: usize, w: &[f32]) -> Result<NBits> {
     Ok(NBits { bits: 4, block: 32, n: rows, k: cols, packed, scales, zero_points: Some(zero_points), mins: None })
 }
 
+/// llama.cpp's re-quantisation to Q4_0 (`llama-quantize --allow-requantize … Q4_0`): the blocks
+/// dequantised as ggml does, then rounded as ggml's reference quantiser rounds — symmetric 4-bit codes
+/// around 8 and a half-precision scale per 32 — through candle's ports of both, so the blocks are
+/// llama.cpp's bit for bit ([`Target::CpuFast`](super::decoder::Target::CpuFast)).
+pub fn q4_0_from(dtype: GgmlDType, rows: usize, cols: usize, bytes: &[u8]) -> Result<NBits> {
+    let (block_elems, block_bytes) = (dtype.block_size(), dtype.type_size());
+    if cols % block_elems != 0 || bytes.len() != rows * cols / block_elems * block_bytes {
+        return Err(Error::Invalid(format!("a {dtype:?} tensor of {rows}×{cols} has the wrong number of bytes (is the file truncated?)")));
+    }
+    let cpu = candle_core::Device::Cpu;
+    let q = candle_core::quantized::QStorage::from_data(std::borrow::Cow::Borrowed(bytes), &cpu, dtype)
+        .and_then(|s| candle_core::quantized::QTensor::new(s, (rows, cols)))
+        .and_then(|q| q.dequantize(&cpu))
+        .map_err(|e| Error::Invalid(format!("a {dtype:?} tensor of {rows}×{cols} could not be read: {e}")))?;
+    q4_0_from_tensor(&q, rows, cols)
+}
+
+/// Float weights rounded as [`q4_0_from`] rounds.
+pub fn q4_0_from_floats(rows: usize, cols: usize, w: &[f32]) -> Result<NBits> {
+    let t = candle_core::Tensor::from_slice(w, (rows, cols), &candle_core::Device::Cpu).map_err(|e| Error::Invalid(format!("a {rows}×{cols} matrix: {e}")))?;
+    q4_0_from_tensor(&t, rows, cols)
+}
+
+fn q4_0_from_tensor(t: &candle_core::Tensor, rows: usize, cols: usize) -> Result<NBits> {
+    if cols % 32 != 0 {
+        return Err(Error::Invalid(format!("a {rows}×{cols} matrix has rows that are not whole blocks of 32")));
+    }
+    let q = candle_core::quantized::QTensor::quantize(t, GgmlDType::Q4_0).map_err(|e| Error::Invalid(format!("a {rows}×{cols} matrix: {e}")))?;
+    let bytes = q.data().map_err(|e| Error::Invalid(format!("a {rows}×{cols} matrix: {e}")))?;
+    from_ggml(GgmlDType::Q4_0, rows, cols, &bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
