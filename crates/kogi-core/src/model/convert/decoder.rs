@@ -368,10 +368,10 @@ impl Graph<'_> {
     }
 }
 
-/// Blocks for one `MatMulNBits` without the minimums' second path ([`Target::CpuFast`]): 4-bit
-/// blocks with minimums (Q4_1, Q4_K) are rounded again from their values (on SmolLM2 a little
-/// closer to the file than keeping the codes and rounding each minimum to a whole step); wider
-/// ones (Q5_1, Q5_K) become 8-bit, which loses less than half a 5-bit step.
+/// Blocks for one `MatMulNBits` without the minimums' second path, for what [`Target::CpuFast`] does
+/// not re-quantise to Q4_0 (the output projection, a tied embedding): 4-bit blocks with minimums
+/// (Q4_1, Q4_K) are rounded again from their values; wider ones (Q5_1, Q5_K) become 8-bit, which
+/// loses less than half a 5-bit step.
 fn without_mins(nb: NBits) -> Result<NBits> {
     match (&nb.mins, nb.bits) {
         (None, _) => Ok(nb),
