@@ -163,6 +163,18 @@ fn compare(reference: &[Vec<f32>], mine: &[f32]) -> (f32, usize) {
     (worst, agree)
 }
 
+/// The tiny random test models (models/tools/test_models.py make) in `tmp/made`: the reference's
+/// python, the tool, and the folder.
+fn make_test_models(tmp: &Path, args: &[&str]) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let py = cache().join("reference/bin/python");
+    assert!(py.is_file(), "llama.cpp's reference is not set up: run scripts/setup-reference.sh");
+    let made = tmp.join("made");
+    let tool = support::repo().join("models/tools/test_models.py");
+    let out = Command::new(&py).arg(&tool).args(["make", "--out"]).arg(&made).args(args).output().unwrap();
+    assert!(out.status.success(), "test_models.py make: {}", String::from_utf8_lossy(&out.stderr));
+    (py, tool, made)
+}
+
 const LOGITS_8BIT: f32 = 0.2;
 const LOGITS_4BIT: f32 = 0.35;
 
@@ -173,13 +185,8 @@ const LOGITS_4BIT: f32 = 0.35;
 /// own greedy continuation, so "greedy steps agree" compares every step on the same context.
 #[test]
 fn tiny_random_models_of_each_architecture_and_type_give_llama_cpps_logits() {
-    let py = cache().join("reference/bin/python");
-    assert!(py.is_file(), "llama.cpp's reference is not set up: run scripts/setup-reference.sh");
     let tmp = tempfile::tempdir().unwrap();
-    let made = tmp.path().join("made");
-    let tool = support::repo().join("models/tools/test_models.py");
-    let out = Command::new(&py).arg(&tool).args(["make", "--out"]).arg(&made).output().unwrap();
-    assert!(out.status.success(), "test_models.py make: {}", String::from_utf8_lossy(&out.stderr));
+    let (py, tool, made) = make_test_models(tmp.path(), &[]);
     let list: serde_json::Value = serde_json::from_slice(&std::fs::read(made.join("models.json")).unwrap()).unwrap();
     let models = tmp.path().join("models");
     let prompt: Vec<u32> = vec![1, 504, 3537, 314, 260, 1345, 28, 2270, 45, 9, 3012, 17, 4, 731, 90, 1107];
@@ -323,13 +330,8 @@ fn kl_divergence(p_logits: &[f32], q_logits: &[f32]) -> f64 {
 fn the_fast_cpu_target_re_quantises_k_quant_files_to_llama_cpps_q4_0_bit_for_bit() {
     use candle_core::quantized::{GgmlDType, gguf_file};
     use kogi_core::model::convert::blocks::{from_ggml, q4_0_from};
-    let py = cache().join("reference/bin/python");
-    assert!(py.is_file(), "llama.cpp's reference is not set up: run scripts/setup-reference.sh");
     let tmp = tempfile::tempdir().unwrap();
-    let made = tmp.path().join("made");
-    let tool = support::repo().join("models/tools/test_models.py");
-    let out = Command::new(&py).arg(&tool).args(["make", "--out"]).arg(&made).args(["--arch", "qwen2"]).output().unwrap();
-    assert!(out.status.success(), "test_models.py make: {}", String::from_utf8_lossy(&out.stderr));
+    let (_, _, made) = make_test_models(tmp.path(), &["--arch", "qwen2"]);
     let cpu = candle_core::Device::Cpu;
     for kind in ["Q4_K_M", "Q5_K_M", "Q6_K"] {
         let src = made.join(format!("qwen2-kq-{kind}.gguf"));
