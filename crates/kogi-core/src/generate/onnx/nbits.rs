@@ -1873,6 +1873,69 @@ mod timing {
         }
     }
 
+    /// Qwen2-1.5B's node shapes one row at a time from memory, two threads, Q4_K's layout (base per
+    /// super-block, minimums) against Q4_0's (half-precision scales), each shape's nodes ~200 MB:
+    /// `cargo test --release -p kogi-core --lib nbits::timing::shapes -- --ignored --nocapture`
+    #[test]
+    #[ignore]
+    fn shapes() {
+        let block = 32;
+        for (name, n, k) in [("qkv", 2048, 1536), ("o", 1536, 1536), ("gate_up", 17920, 1536), ("down", 1536, 8960)] {
+            let kb = k / block;
+            let per = SUPER / block;
+            let nodes = (200 << 20) / (n * k / 2);
+            let b: Vec<u8> = (0..n * kb * block / 2).map(|i| (i * 7 % 251) as u8).collect();
+            let mut r = tests_lcg(3);
+            let mut k_quant = |index: &dyn Fn(usize, usize) -> usize| {
+                let mut v = vec![0f32; n * kb];
+                for c in 0..n {
+                    for sb in 0..kb / per {
+                        let d = half::f16::from_f32(0.0005 + 0.001 * (r() % 1000) as f32 / 1000.0).to_f32();
+                        for blk in sb * per..(sb + 1) * per {
+                            v[index(c, blk)] = d * (r() % 64) as f32;
+                        }
+                    }
+                }
+                v
+            };
+            let scales = k_quant(&|c, blk| c * kb + blk);
+            let mins: Vec<f32> = k_quant(&|c, blk| blk * n + c).into_iter().map(|x| -x).collect();
+            let halves: Vec<f32> = scales.iter().map(|&x| half::f16::from_f32(x * 3.0).to_f32()).collect();
+            let q4_0 = Weights { n, k, bits: 4, block, b: &b, scales: &halves, zeros: None, mins: None };
+            let q4_k = Weights { n, k, bits: 4, block, b: &b, scales: &scales, zeros: Some(&vec![0; n * kb / 2]), mins: Some(&mins) };
+            let x: Vec<f32> = (0..k).map(|i| ((i * 13 % 17) as f32 - 8.0) * 0.1).collect();
+            let mut out = vec![0f32; n];
+            let time = |ps: &[Packed], out: &mut [f32]| {
+                let a = Rows::quantize(&x, 1, k, block, ps[0].ablock(), &|c, f| (0..c).for_each(f));
+                let dst = Dst(out.as_mut_ptr());
+                let half = ps[0].groups / 2;
+                let t = std::time::Instant::now();
+                let reps = 10;
+                std::thread::scope(|s| {
+                    for range in [0..half, half..ps[0].groups] {
+                        let a = &a;
+                        s.spawn(move || {
+                            for _ in 0..reps {
+                                for p in ps {
+                                    unsafe { groups_avx512(p, a, range.clone(), dst) };
+                                }
+                            }
+                        });
+                    }
+                });
+                let secs = t.elapsed().as_secs_f64() / reps as f64;
+                let bytes: usize = ps.iter().map(|p| p.spans().iter().map(|r| r.len()).sum::<usize>()).sum();
+                (secs * 1e3, bytes as f64 / secs / 1e9)
+            };
+            let a: Vec<Packed> = (0..nodes).map(|_| Packed::new(&q4_0).unwrap()).collect();
+            let b: Vec<Packed> = (0..nodes).map(|_| Packed::new(&q4_k).unwrap()).collect();
+            for round in 0..3 {
+                let ((t0, g0), (t1, g1)) = (time(&a, &mut out), time(&b, &mut out));
+                println!("{name} {n}×{k} ×{nodes}, round {round}: Q4_0 {t0:.2} ms {g0:.1} GB/s, Q4_K {t1:.2} ms {g1:.1} GB/s, time ratio {:.2}", t1 / t0);
+            }
+        }
+    }
+
     fn tests_lcg(seed: u64) -> impl FnMut() -> u32 {
         let mut s = seed;
         move || {
