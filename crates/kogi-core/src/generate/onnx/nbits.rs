@@ -1807,84 +1807,24 @@ mod timing {
         }
     }
 
-    /// One-row passes streaming from memory (24 nodes of Qwen2-1.5B's `ffn_down` shape, ~170 MB), two
-    /// threads each taking half of every node's columns, as a decode step does, by factor layout:
-    /// `cargo test --release -p kogi-core --lib nbits::timing::streaming -- --ignored --nocapture`
-    #[test]
-    #[ignore]
-    fn streaming() {
-        let (n, k, block, nodes) = (1536, 8960, 32, 24);
-        let kb = k / block;
-        let per = SUPER / block;
-        let b: Vec<u8> = (0..n * kb * block / 2).map(|i| (i * 7 % 251) as u8).collect();
-        let mut r = tests_lcg(3);
-        let mut k_quant = |index: &dyn Fn(usize, usize) -> usize| {
-            let mut v = vec![0f32; n * kb];
-            for c in 0..n {
-                for sb in 0..kb / per {
-                    let d = half::f16::from_f32(0.0005 + 0.001 * (r() % 1000) as f32 / 1000.0).to_f32();
-                    for blk in sb * per..(sb + 1) * per {
-                        v[index(c, blk)] = d * (r() % 64) as f32;
-                    }
-                }
-            }
-            v
-        };
-        let scales = k_quant(&|c, blk| c * kb + blk);
-        let mins: Vec<f32> = k_quant(&|c, blk| blk * n + c).into_iter().map(|x| -x).collect();
-        let halves: Vec<f32> = scales.iter().map(|&x| half::f16::from_f32(x * 3.0).to_f32()).collect();
-        let q4_0 = Weights { n, k, bits: 4, block, b: &b, scales: &halves, zeros: None, mins: None };
-        let q4_k = Weights { n, k, bits: 4, block, b: &b, scales: &scales, zeros: Some(&vec![0; n * kb / 2]), mins: Some(&mins) };
-        let x: Vec<f32> = (0..k).map(|i| ((i * 13 % 17) as f32 - 8.0) * 0.1).collect();
-        let q = |p: &Packed| Rows::quantize(&x, 1, k, block, p.ablock(), &|c, f| (0..c).for_each(f));
-        let mut out = vec![0f32; 2 * n];
-        let time = |ps: &[Packed], out: &mut [f32]| {
-            let a = q(&ps[0]);
-            let dst = Dst(out.as_mut_ptr());
-            let half = ps[0].groups / 2;
-            let t = std::time::Instant::now();
-            let reps = 10;
-            std::thread::scope(|s| {
-                for range in [0..half, half..ps[0].groups] {
-                    let a = &a;
-                    s.spawn(move || {
-                        for _ in 0..reps {
-                            for p in ps {
-                                unsafe { groups_avx512(p, a, range.clone(), dst) };
-                            }
-                        }
-                    });
-                }
-            });
-            let s = t.elapsed().as_secs_f64() / reps as f64;
-            let bytes: usize = ps.iter().map(|p| p.spans().iter().map(|r| r.len()).sum::<usize>()).sum();
-            (s * 1e3, bytes as f64 / s / 1e9)
-        };
-        let layouts: Vec<(&str, Vec<Packed>)> = vec![
-            ("Q4_0 half scales", (0..nodes).map(|_| Packed::new(&q4_0).unwrap()).collect()),
-            ("Q4_K base per super-block", (0..nodes).map(|_| Packed::new(&q4_k).unwrap()).collect()),
-            ("Q4_K no mins", (0..nodes).map(|_| Packed::new(&Weights { mins: None, ..q4_k }).unwrap()).collect()),
-        ];
-        for round in 0..5 {
-            for (name, ps) in &layouts {
-                let (ms, gbs) = time(ps, &mut out);
-                println!("round {round} {name}: {ms:.2} ms for {nodes} nodes, {gbs:.1} GB/s");
-            }
-        }
+    /// One `n × k` node's 4-bit codes with Q4_K's factors (a half-precision base per super-block times
+    /// 6-bit integers, minimums likewise) and Q4_0's (half-precision scales), for the streaming timings.
+    struct Q4 {
+        n: usize,
+        k: usize,
+        b: Vec<u8>,
+        scales: Vec<f32>,
+        mins: Vec<f32>,
+        halves: Vec<f32>,
+        zeros: Vec<u8>,
     }
 
-    /// Qwen2-1.5B's node shapes one row at a time from memory, two threads, Q4_K's layout (base per
-    /// super-block, minimums) against Q4_0's (half-precision scales), each shape's nodes ~200 MB:
-    /// `cargo test --release -p kogi-core --lib nbits::timing::shapes -- --ignored --nocapture`
-    #[test]
-    #[ignore]
-    fn shapes() {
-        let block = 32;
-        for (name, n, k) in [("qkv", 2048, 1536), ("o", 1536, 1536), ("gate_up", 17920, 1536), ("down", 1536, 8960)] {
-            let kb = k / block;
-            let per = SUPER / block;
-            let nodes = (200 << 20) / (n * k / 2);
-            let b: Vec<u8> = (0..n * kb * block / 2).map(|i| (i * 7 % 251) as u8).collect();
+    impl Q4 {
+        const BLOCK: usize = 32;
+
+        fn new(n: usize, k: usize) -> Self {
+            let kb = k / Self::BLOCK;
+            let per = SUPER / Self::BLOCK;
             let mut r = tests_lcg(3);
             let mut k_quant = |index: &dyn Fn(usize, usize) -> usize| {
                 let mut v = vec![0f32; n * kb];
@@ -1899,38 +1839,83 @@ mod timing {
                 v
             };
             let scales = k_quant(&|c, blk| c * kb + blk);
-            let mins: Vec<f32> = k_quant(&|c, blk| blk * n + c).into_iter().map(|x| -x).collect();
-            let halves: Vec<f32> = scales.iter().map(|&x| half::f16::from_f32(x * 3.0).to_f32()).collect();
-            let q4_0 = Weights { n, k, bits: 4, block, b: &b, scales: &halves, zeros: None, mins: None };
-            let q4_k = Weights { n, k, bits: 4, block, b: &b, scales: &scales, zeros: Some(&vec![0; n * kb / 2]), mins: Some(&mins) };
-            let x: Vec<f32> = (0..k).map(|i| ((i * 13 % 17) as f32 - 8.0) * 0.1).collect();
-            let mut out = vec![0f32; n];
-            let time = |ps: &[Packed], out: &mut [f32]| {
-                let a = Rows::quantize(&x, 1, k, block, ps[0].ablock(), &|c, f| (0..c).for_each(f));
-                let dst = Dst(out.as_mut_ptr());
-                let half = ps[0].groups / 2;
-                let t = std::time::Instant::now();
-                let reps = 10;
-                std::thread::scope(|s| {
-                    for range in [0..half, half..ps[0].groups] {
-                        let a = &a;
-                        s.spawn(move || {
-                            for _ in 0..reps {
-                                for p in ps {
-                                    unsafe { groups_avx512(p, a, range.clone(), dst) };
-                                }
-                            }
-                        });
+            let mins = k_quant(&|c, blk| blk * n + c).into_iter().map(|x| -x).collect();
+            let halves = scales.iter().map(|&x| half::f16::from_f32(x * 3.0).to_f32()).collect();
+            let b = (0..n * kb * Self::BLOCK / 2).map(|i| (i * 7 % 251) as u8).collect();
+            Self { n, k, b, scales, mins, halves, zeros: vec![0; n * kb / 2] }
+        }
+
+        fn q4_0(&self) -> Weights<'_> {
+            Weights { n: self.n, k: self.k, bits: 4, block: Self::BLOCK, b: &self.b, scales: &self.halves, zeros: None, mins: None }
+        }
+
+        fn q4_k(&self) -> Weights<'_> {
+            Weights { n: self.n, k: self.k, bits: 4, block: Self::BLOCK, b: &self.b, scales: &self.scales, zeros: Some(&self.zeros), mins: Some(&self.mins) }
+        }
+    }
+
+    /// One row through every node of `ps` (one shape), two threads each taking half of every node's
+    /// columns as a decode step does, ten times: ms per pass over the nodes, and GB/s of their bytes.
+    fn stream(ps: &[Packed]) -> (f64, f64) {
+        let (n, k) = (ps[0].n, ps[0].k);
+        let x: Vec<f32> = (0..k).map(|i| ((i * 13 % 17) as f32 - 8.0) * 0.1).collect();
+        let a = Rows::quantize(&x, 1, k, Q4::BLOCK, ps[0].ablock(), &|c, f| (0..c).for_each(f));
+        let mut out = vec![0f32; n];
+        let dst = Dst(out.as_mut_ptr());
+        let half = ps[0].groups / 2;
+        let reps = 10;
+        let t = std::time::Instant::now();
+        std::thread::scope(|s| {
+            for range in [0..half, half..ps[0].groups] {
+                let a = &a;
+                s.spawn(move || {
+                    for _ in 0..reps {
+                        for p in ps {
+                            unsafe { groups_avx512(p, a, range.clone(), dst) };
+                        }
                     }
                 });
-                let secs = t.elapsed().as_secs_f64() / reps as f64;
-                let bytes: usize = ps.iter().map(|p| p.spans().iter().map(|r| r.len()).sum::<usize>()).sum();
-                (secs * 1e3, bytes as f64 / secs / 1e9)
-            };
-            let a: Vec<Packed> = (0..nodes).map(|_| Packed::new(&q4_0).unwrap()).collect();
-            let b: Vec<Packed> = (0..nodes).map(|_| Packed::new(&q4_k).unwrap()).collect();
+            }
+        });
+        let secs = t.elapsed().as_secs_f64() / reps as f64;
+        let bytes: usize = ps.iter().map(|p| p.spans().iter().map(|r| r.len()).sum::<usize>()).sum();
+        (secs * 1e3, bytes as f64 / secs / 1e9)
+    }
+
+    /// One-row passes streaming from memory (24 nodes of Qwen2-1.5B's `ffn_down` shape, ~170 MB), by
+    /// factor layout:
+    /// `cargo test --release -p kogi-core --lib nbits::timing::streaming -- --ignored --nocapture`
+    #[test]
+    #[ignore]
+    fn streaming() {
+        let nodes = 24;
+        let w = Q4::new(1536, 8960);
+        let layouts: Vec<(&str, Vec<Packed>)> = vec![
+            ("Q4_0 half scales", (0..nodes).map(|_| Packed::new(&w.q4_0()).unwrap()).collect()),
+            ("Q4_K base per super-block", (0..nodes).map(|_| Packed::new(&w.q4_k()).unwrap()).collect()),
+            ("Q4_K no mins", (0..nodes).map(|_| Packed::new(&Weights { mins: None, ..w.q4_k() }).unwrap()).collect()),
+        ];
+        for round in 0..5 {
+            for (name, ps) in &layouts {
+                let (ms, gbs) = stream(ps);
+                println!("round {round} {name}: {ms:.2} ms for {nodes} nodes, {gbs:.1} GB/s");
+            }
+        }
+    }
+
+    /// Qwen2-1.5B's node shapes one row at a time from memory, Q4_K's layout (base per super-block,
+    /// minimums) against Q4_0's (half-precision scales), each shape's nodes ~200 MB:
+    /// `cargo test --release -p kogi-core --lib nbits::timing::shapes -- --ignored --nocapture`
+    #[test]
+    #[ignore]
+    fn shapes() {
+        for (name, n, k) in [("qkv", 2048, 1536), ("o", 1536, 1536), ("gate_up", 17920, 1536), ("down", 1536, 8960)] {
+            let nodes = (200 << 20) / (n * k / 2);
+            let w = Q4::new(n, k);
+            let a: Vec<Packed> = (0..nodes).map(|_| Packed::new(&w.q4_0()).unwrap()).collect();
+            let b: Vec<Packed> = (0..nodes).map(|_| Packed::new(&w.q4_k()).unwrap()).collect();
             for round in 0..3 {
-                let ((t0, g0), (t1, g1)) = (time(&a, &mut out), time(&b, &mut out));
+                let ((t0, g0), (t1, g1)) = (stream(&a), stream(&b));
                 println!("{name} {n}×{k} ×{nodes}, round {round}: Q4_0 {t0:.2} ms {g0:.1} GB/s, Q4_K {t1:.2} ms {g1:.1} GB/s, time ratio {:.2}", t1 / t0);
             }
         }
