@@ -210,11 +210,10 @@ fn transposed_queries(s: &Shared, bi: usize, g: usize, rows: std::ops::Range<usi
     qt
 }
 
-/// Passes of up to this many rows run the one-row kernel row by row (the block's keys still in
-/// cache for the next row): at 2,900 cached tokens on 2 cores a 2-row pass takes 21.0 ms this way
-/// and 23.4 ms in lanes (whose sixteen lanes cost the same for 2 rows as for 5), 3 rows 24.9 vs
-/// 25.4; from 4 rows the lanes are cheaper (29.1 vs 27.5).
-const ROW_BY_ROW: usize = 3;
+/// Passes of up to this many rows run the one-row kernel row by row. Since the lanes kernel
+/// prefetches and scores with intrinsics, two rows take 10.3 ms in lanes at 2,900 cached tokens on 2
+/// cores (row by row: 10.5–11.7), three 10.9 (12.7); see `tests::timing`.
+const ROW_BY_ROW: usize = 1;
 
 /// Passes of 2 to this many rows take the lanes kernel (speculative drafts are far shorter).
 pub const MAX_STEP_ROWS: usize = 64;
@@ -351,7 +350,7 @@ impl BlockKernel {
 }
 
 macro_rules! variants {
-    ($($(#[$attr:meta])* $block:ident, $tile:ident;)*) => {$(
+    ($($(#[$attr:meta])* $block:ident, $tile:ident, $wide:expr;)*) => {$(
         $(#[$attr])*
         unsafe fn $block(s: &Shared, bi: usize, g: usize, rows: std::ops::Range<usize>, blk: usize, parts: &mut [f32]) {
             block_body(s, bi, g, rows, blk, parts)
@@ -359,7 +358,7 @@ macro_rules! variants {
         $(#[$attr])*
         #[allow(clippy::too_many_arguments)]
         unsafe fn $tile(s: &Shared, bi: usize, g: usize, rows: std::ops::Range<usize>, blk: usize, parts: &mut [f32], qt: &[f32], scores: &mut [f32], steps: bool) {
-            tile_body(s, bi, g, rows, blk, parts, qt, scores, steps)
+            tile_body::<$wide>(s, bi, g, rows, blk, parts, qt, scores, steps)
         }
     )*};
 }
@@ -367,11 +366,11 @@ macro_rules! variants {
 variants! {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx2,fma")]
-    block_avx512, tile_avx512;
+    block_avx512, tile_avx512, true;
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    block_avx2, tile_avx2;
-    block_plain, tile_plain;
+    block_avx2, tile_avx2, false;
+    block_plain, tile_plain, false;
 }
 
 fn pick_kernel() -> BlockKernel {
@@ -463,6 +462,49 @@ fn lane_scores<const N: usize>(qt: &[f32], lanes: usize, c: usize, ks: &[f32], d
     let b1 = add(pair::<N>(qt, lanes, c, ks, d, 1), pair::<N>(qt, lanes, c, ks, d, 5));
     let b3 = add(pair::<N>(qt, lanes, c, ks, d, 3), pair::<N>(qt, lanes, c, ks, d, 7));
     add(add(b0, b2), add(b1, b3))
+}
+
+/// [`lane_scores`] of four keys, times `scale`, into `out` (key `t`'s sixteen lanes at `t·lanes`),
+/// written with AVX-512 intrinsics: the same products and sums in the same order, but leaves `p`
+/// and `p + 8` computed together (eight independent chains) and the tree added as soon as its
+/// operands exist, so nothing spills.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn lane_scores4_avx512<const D: usize>(qt: &[f32], lanes: usize, c: usize, ks: &[f32], d: usize, scale: f32, out: &mut [f32]) {
+    use std::arch::x86_64::*;
+    // A head size known at compile time (`D` > 0) unrolls the chains.
+    let d = if D > 0 { D } else { d };
+    assert!(d % LANES == 0 && ks.len() >= KEYS * d && qt.len() >= d * lanes && (c + 1) * LANES <= lanes && out.len() >= (KEYS - 1) * lanes + LANES);
+    let (q, k) = (qt[c * LANES..].as_ptr(), ks.as_ptr());
+    // Leaves `p` and `p + 8` of the four keys, added.
+    let pair = |p: usize| -> [__m512; KEYS] {
+        let (mut a, mut b) = ([_mm512_setzero_ps(); KEYS], [_mm512_setzero_ps(); KEYS]);
+        let mut dd = p;
+        while dd < d {
+            // SAFETY: `dd + 8 < d`, so both query rows lie in `qt` and every key's dimension in `ks`.
+            unsafe {
+                let (q0, q8) = (_mm512_loadu_ps(q.add(dd * lanes)), _mm512_loadu_ps(q.add((dd + 8) * lanes)));
+                for t in 0..KEYS {
+                    a[t] = _mm512_fmadd_ps(q0, _mm512_set1_ps(*k.add(t * d + dd)), a[t]);
+                    b[t] = _mm512_fmadd_ps(q8, _mm512_set1_ps(*k.add(t * d + dd + 8)), b[t]);
+                }
+            }
+            dd += LANES;
+        }
+        std::array::from_fn(|t| _mm512_add_ps(a[t], b[t]))
+    };
+    let add = |x: [__m512; KEYS], y: [__m512; KEYS]| -> [__m512; KEYS] { std::array::from_fn(|t| _mm512_add_ps(x[t], y[t])) };
+    let b0 = add(pair(0), pair(4));
+    let c0 = add(b0, add(pair(2), pair(6)));
+    let b1 = add(pair(1), pair(5));
+    let c1 = add(b1, add(pair(3), pair(7)));
+    let sum = add(c0, c1);
+    let scale = _mm512_set1_ps(scale);
+    for (t, x) in sum.iter().enumerate() {
+        // SAFETY: checked above: key `t`'s lanes lie inside `out`.
+        unsafe { _mm512_storeu_ps(out.as_mut_ptr().add(t * lanes), _mm512_mul_ps(*x, scale)) };
+    }
 }
 
 /// Partial sums `p` and `p + 8`, added (the tree's first level).
@@ -562,6 +604,85 @@ fn weighted_lanes<const N: usize>(p: &[f32], lanes: usize, blk0: usize, qis: &[u
     even
 }
 
+/// Query lanes and value dimensions the AVX-512 kernel accumulates together: one parity at a time,
+/// five lanes of four vectors are 20 accumulators (six spill), each value row loaded once for five lanes.
+const VALUE_LANES_512: usize = 5;
+const VALUE_DIMS_512: usize = 4 * LANES;
+
+/// [`weighted_lanes`] for five lanes and 64 dimensions with AVX-512 intrinsics: the same products in
+/// the same chains (even key positions, then odd ones, each in key order, added at the end), but
+/// the even chain run over the keys before the odd one, so that five lanes of a whole 64-dimension
+/// slice fit in registers.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+#[allow(clippy::too_many_arguments)]
+fn weighted_lanes_avx512(p: &[f32], lanes: usize, blk0: usize, qis: &[usize; VALUE_LANES_512], keys: &[(usize, usize); VALUE_LANES_512], v: &[f32], d: usize, c0: usize) -> [[f32; VALUE_DIMS_512]; VALUE_LANES_512] {
+    use std::arch::x86_64::*;
+    const X: usize = VALUE_LANES_512;
+    let live = || keys.iter().filter(|k| k.0 < k.1);
+    let ca = live().map(|k| k.0).max().unwrap_or(0);
+    let ce = live().map(|k| k.1).min().unwrap_or(0);
+    let (ca, ce) = if ca < ce { (ca, ce) } else { (usize::MAX, usize::MAX) };
+    let end = live().map(|k| k.1).max().unwrap_or(0);
+    assert!(live().all(|k| k.0 >= blk0) && qis.iter().all(|&q| q < lanes) && c0 + VALUE_DIMS_512 <= d);
+    assert!(end == 0 || ((end - blk0) * lanes <= p.len() && end * d <= v.len()));
+    let (pp, vp) = (p.as_ptr(), v.as_ptr());
+    // SAFETY (every pointer read below): key `j` lies in some live lane's range (or the common one),
+    // so `j < end` and `j >= blk0`, checked above with the lanes and dimensions.
+    let row = |j: usize| -> [__m512; 4] { std::array::from_fn(|c| unsafe { _mm512_loadu_ps(vp.add(j * d + c0 + c * LANES)) }) };
+    let weight = |j: usize, x: usize| -> __m512 { _mm512_set1_ps(unsafe { *pp.add((j - blk0) * lanes + qis[x]) }) };
+    let mut even = [[_mm512_setzero_ps(); 4]; X];
+    let mut out = [[0f32; VALUE_DIMS_512]; X];
+    for parity in 0..2 {
+        let mut acc = [[_mm512_setzero_ps(); 4]; X];
+        // The first key of this parity from `a` (`usize::MAX`: none).
+        let first = |a: usize| a.saturating_add((a & 1) ^ parity);
+        for x in 0..X {
+            let (a, e) = keys[x];
+            for j in (first(a)..e.min(ca)).step_by(2) {
+                let (r, w) = (row(j), weight(j, x));
+                for c in 0..4 {
+                    acc[x][c] = _mm512_fmadd_ps(w, r[c], acc[x][c]);
+                }
+            }
+        }
+        if ca < ce {
+            let mut j = first(ca);
+            while j < ce {
+                let r = row(j);
+                for (x, a) in acc.iter_mut().enumerate() {
+                    let w = weight(j, x);
+                    for c in 0..4 {
+                        a[c] = _mm512_fmadd_ps(w, r[c], a[c]);
+                    }
+                }
+                j += 2;
+            }
+        }
+        for x in 0..X {
+            let (a, e) = keys[x];
+            for j in (first(a.max(ce))..e).step_by(2) {
+                let (r, w) = (row(j), weight(j, x));
+                for c in 0..4 {
+                    acc[x][c] = _mm512_fmadd_ps(w, r[c], acc[x][c]);
+                }
+            }
+        }
+        if parity == 0 {
+            even = acc;
+        } else {
+            for x in 0..X {
+                for c in 0..4 {
+                    // SAFETY: `out[x]` holds four vectors.
+                    unsafe { _mm512_storeu_ps(out[x].as_mut_ptr().add(c * LANES), _mm512_add_ps(even[x][c], acc[x][c])) };
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Key `j`'s value row (dimensions `c0..c0 + N`) into every lane's chain, weighted by its score.
 /// The caller has checked that key `j`'s scores and value row lie inside `p` and `v`.
 #[allow(clippy::too_many_arguments)]
@@ -605,7 +726,7 @@ fn weighted_all(p: impl Fn(usize) -> f32 + Copy, n: usize, first: usize, v: &[f3
 /// each query's weighted values. `scores` holds `[BLOCK][lanes]`.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn tile_body(s: &Shared, bi: usize, g: usize, rows: std::ops::Range<usize>, blk: usize, parts: &mut [f32], qt: &[f32], scores: &mut [f32], steps: bool) {
+fn tile_body<const AVX512: bool>(s: &Shared, bi: usize, g: usize, rows: std::ops::Range<usize>, blk: usize, parts: &mut [f32], qt: &[f32], scores: &mut [f32], steps: bool) {
     let d = s.d;
     let group = s.group;
     let width = group * (d + 2);
@@ -633,8 +754,22 @@ fn tile_body(s: &Shared, bi: usize, g: usize, rows: std::ops::Range<usize>, blk:
         let mut j = lo;
         while j < hi {
             let m = if j + KEYS <= hi { KEYS } else { 1 };
+            ahead(s, base, j, m);
             let ks = &s.k[(base + j) * d..(base + j + m) * d];
             for c in 0..lanes / LANES {
+                #[cfg(target_arch = "x86_64")]
+                if AVX512 && m == KEYS {
+                    // SAFETY: only the AVX-512 variant passes `AVX512`; `lane_scores4_avx512` checks the slices.
+                    let out = &mut scores[(j - first) * lanes + c * LANES..];
+                    unsafe {
+                        match d {
+                            64 => lane_scores4_avx512::<64>(qt, lanes, c, ks, d, s.heads.scale, out),
+                            128 => lane_scores4_avx512::<128>(qt, lanes, c, ks, d, s.heads.scale, out),
+                            _ => lane_scores4_avx512::<0>(qt, lanes, c, ks, d, s.heads.scale, out),
+                        }
+                    };
+                    continue;
+                }
                 let mut one = [[0f32; LANES]; KEYS];
                 if m == KEYS {
                     one = lane_scores::<KEYS>(qt, lanes, c, ks, d);
@@ -763,6 +898,27 @@ fn tile_body(s: &Shared, bi: usize, g: usize, rows: std::ops::Range<usize>, blk:
             live[n_live] = l;
             n_live += 1;
         }
+        #[cfg(target_arch = "x86_64")]
+        if AVX512 && steps && d.is_multiple_of(VALUE_DIMS_512) {
+            for set in live[..n_live].chunks(VALUE_LANES_512) {
+                // Padding lanes repeat the first lane's scores with no keys of their own: never read.
+                let mut qis = [c * LANES + set[0]; VALUE_LANES_512];
+                let mut keys = [(0usize, 0usize); VALUE_LANES_512];
+                for (x, &l) in set.iter().enumerate() {
+                    qis[x] = c * LANES + l;
+                    keys[x] = (llo[l], lhi[l]);
+                }
+                for c0 in (0..d).step_by(VALUE_DIMS_512) {
+                    // SAFETY: only the AVX-512 variant passes `AVX512`; the function checks its slices.
+                    let outs = unsafe { weighted_lanes_avx512(scores, lanes, first, &qis, &keys, &s.v[base * d..], d, c0) };
+                    for (x, o) in outs.iter().enumerate().take(set.len()) {
+                        let (r, h) = (qis[x] / group, qis[x] % group);
+                        parts[r * width + h * (d + 2) + 2 + c0..][..VALUE_DIMS_512].copy_from_slice(o);
+                    }
+                }
+            }
+            continue;
+        }
         if steps {
             // Weighted values a few lanes at a time: each value row is read once for all of them.
             for set in live[..n_live].chunks(VALUE_LANES) {
@@ -826,6 +982,30 @@ fn tile_body(s: &Shared, bi: usize, g: usize, rows: std::ops::Range<usize>, blk:
         }
     }
 }
+
+/// Keys `PF_KEYS` ahead of `j` into L1, values of `j`'s keys into L2 (read by the value sweeps after
+/// the block's scores). The lanes kernel's four keys at a time defeat the hardware prefetcher: a
+/// 4-row pass over 30 layers × 2,900 cached keys took 19.6 ms on one thread without this and 11.9
+/// with it (11.6 with every layer's cache in cache memory). The one-row kernel got slower with it
+/// (7.5 → 9.4–9.8 ms), so it has none.
+#[inline(always)]
+fn ahead(s: &Shared, base: usize, j: usize, m: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _MM_HINT_T1, _mm_prefetch};
+        let d = s.d;
+        let lines = |t: usize| (t * d * 4..(t + m) * d * 4).step_by(64);
+        for at in lines(base + j + PF_KEYS) {
+            // SAFETY: a prefetch never faults; the address may lie past the cache.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>((s.k.as_ptr() as *const i8).wrapping_add(at)) };
+        }
+        for at in lines(base + j) {
+            // SAFETY: as above.
+            unsafe { _mm_prefetch::<_MM_HINT_T1>((s.v.as_ptr() as *const i8).wrapping_add(at)) };
+        }
+    }
+}
+const PF_KEYS: usize = 16;
 
 /// One block of keys (`blk`) for one KV head and its group of query heads, for one-row passes:
 /// writes `[m, l, acc(d)]` per head into `parts`. Each key is read once for the whole group.
@@ -1076,9 +1256,11 @@ mod tests {
     /// sliding window, start the keys at both parities.
     #[test]
     fn grouped_heads_match_the_textbook_attention_and_a_row_does_not_depend_on_its_pass() {
-        for (prompt, steps, window) in [(600, 4, None), (601, 7, None), (600, 7, Some(300)), (255, 6, Some(100))] {
-            let h = Heads { q: 6, kv: 2, scale: 0.125, softcap: 0.0, window, interleaved: false, rotary: true };
-            let (d, capacity) = (64, 700);
+        // Heads of 64 in groups of 3 (SmolLM2), of 128 in groups of 6 (Qwen2-1.5B), of 48 (no
+        // specialised kernel).
+        for (prompt, steps, window, d, q) in [(600, 4, None, 64, 6), (601, 7, None, 64, 6), (600, 7, Some(300), 64, 6), (255, 6, Some(100), 64, 6), (601, 5, None, 128, 12), (300, 3, None, 48, 6)] {
+            let h = Heads { q, kv: 2, scale: 0.125, softcap: 0.0, window, interleaved: false, rotary: true };
+            let capacity = 700;
             let (cos, sin) = rotary(capacity, d / 2);
             let width = (h.q + 2 * h.kv) * d;
             let tokens = noise((prompt + steps) * width, 7);
@@ -1111,6 +1293,37 @@ mod tests {
             assert_eq!(bits(&pairs), bits(&all), "prompt {prompt}, {steps} rows: a row's result depends on the pass it is in");
             assert_eq!(bits(&ones), bits(&all), "prompt {prompt}, {steps} rows: a one-row step rounds differently from a row of a longer step");
             assert_eq!(k1, k3);
+        }
+    }
+
+    /// A SmolLM2 step's attention (30 layers of 9 query and 3 KV heads of 64, 2,900 cached keys) for
+    /// passes of 1–9 rows, one thread (`LAYERS=1`: one layer's cache thirty times, compute alone):
+    /// `cargo test --release -p kogi-core --lib attention::tests::timing -- --ignored --nocapture`
+    #[test]
+    #[ignore]
+    fn timing() {
+        let h = Heads { q: 9, kv: 3, scale: 0.125, softcap: 0.0, window: None, interleaved: false, rotary: true };
+        let (d, cached, layers, capacity) = (64, 2900, 30, 2920);
+        let (cos, sin) = rotary(capacity, d / 2);
+        let width = (h.q + 2 * h.kv) * d;
+        let layers = std::env::var("LAYERS").map(|x| x.parse().unwrap()).unwrap_or(layers);
+        let mut caches: Vec<(Vec<f32>, Vec<f32>)> = (0..layers).map(|l| (noise(h.kv * capacity * d, 11 + l as u64), noise(h.kv * capacity * d, 99 + l as u64))).collect();
+        let tokens = noise(16 * width, 5);
+        for rows in 1..=9 {
+            let mut out = vec![0f32; rows * h.q * d];
+            let lengths = [cached + rows];
+            let pass = Pass { batch: 1, rows, head_dim: d, query: &tokens[..rows * width], key: None, value: None, lengths: &lengths, cos: &cos, sin: &sin, rot_half: d / 2 };
+            let mut times = Vec::new();
+            for _ in 0..7 {
+                let t = std::time::Instant::now();
+                for l in 0..30 {
+                    let (k, v) = &mut caches[l % layers];
+                    attend(&h, &pass, k, v, capacity, &mut out, &serial).unwrap();
+                }
+                times.push(t.elapsed().as_secs_f64() * 1e3);
+            }
+            times.sort_by(f64::total_cmp);
+            println!("{rows} rows: {:.2} ms (min {:.2})", times[3], times[0]);
         }
     }
 

@@ -317,6 +317,7 @@ impl LanguageModel {
                     let Picked { ids: preds, logprobs: lps } =
                         self.decoder.forward_greedy(&mut cache, &feed, draft.len() + 1)?;
                     let accepted = verifier::accepted(&draft, &preds);
+                    tracing::trace!(rows = feed.len(), drafted = draft.len(), accepted, "verified");
                     if !draft.is_empty() {
                         d.observe(draft.len(), accepted);
                     }
