@@ -604,22 +604,22 @@ fn weighted_lanes<const N: usize>(p: &[f32], lanes: usize, blk0: usize, qis: &[u
     even
 }
 
-/// Query lanes and value dimensions the AVX-512 kernel accumulates together: one parity at a time,
-/// five lanes of four vectors are 20 accumulators (six spill), each value row loaded once for five lanes.
+/// Most query lanes and the value dimensions the AVX-512 kernel accumulates together: one parity at
+/// a time, five lanes of four vectors are 20 accumulators (six spill), each value row loaded once for
+/// all of them.
 const VALUE_LANES_512: usize = 5;
 const VALUE_DIMS_512: usize = 4 * LANES;
 
-/// [`weighted_lanes`] for five lanes and 64 dimensions with AVX-512 intrinsics: the same products in
-/// the same chains (even key positions, then odd ones, each in key order, added at the end), but
-/// the even chain run over the keys before the odd one, so that five lanes of a whole 64-dimension
-/// slice fit in registers.
+/// [`weighted_lanes`] for up to five lanes and 64 dimensions with AVX-512 intrinsics: the same
+/// products in the same chains (even key positions, then odd ones, each in key order, added at the
+/// end), but the even chain run over the keys before the odd one, so that five lanes of a whole
+/// 64-dimension slice fit in registers.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[inline]
 #[allow(clippy::too_many_arguments)]
-fn weighted_lanes_avx512(p: &[f32], lanes: usize, blk0: usize, qis: &[usize; VALUE_LANES_512], keys: &[(usize, usize); VALUE_LANES_512], v: &[f32], d: usize, c0: usize) -> [[f32; VALUE_DIMS_512]; VALUE_LANES_512] {
+fn weighted_lanes_avx512<const X: usize>(p: &[f32], lanes: usize, blk0: usize, qis: &[usize; X], keys: &[(usize, usize); X], v: &[f32], d: usize, c0: usize) -> [[f32; VALUE_DIMS_512]; X] {
     use std::arch::x86_64::*;
-    const X: usize = VALUE_LANES_512;
     let live = || keys.iter().filter(|k| k.0 < k.1);
     let ca = live().map(|k| k.0).max().unwrap_or(0);
     let ce = live().map(|k| k.1).min().unwrap_or(0);
@@ -681,6 +681,24 @@ fn weighted_lanes_avx512(p: &[f32], lanes: usize, blk0: usize, qis: &[usize; VAL
         }
     }
     out
+}
+
+/// The weighted values of `X` lanes (`lanes_of(x)`, seeing keys `keys_of(x)`) of a block, every
+/// 64-dimension slice, into their rows' partials.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+#[allow(clippy::too_many_arguments)]
+fn values_avx512<const X: usize>(p: &[f32], lanes: usize, blk0: usize, lanes_of: impl Fn(usize) -> usize, keys_of: impl Fn(usize) -> (usize, usize), v: &[f32], d: usize, group: usize, width: usize, parts: &mut [f32]) {
+    let qis: [usize; X] = std::array::from_fn(&lanes_of);
+    let keys: [(usize, usize); X] = std::array::from_fn(&keys_of);
+    for c0 in (0..d).step_by(VALUE_DIMS_512) {
+        let outs = weighted_lanes_avx512::<X>(p, lanes, blk0, &qis, &keys, v, d, c0);
+        for (o, qi) in outs.iter().zip(qis) {
+            let (r, h) = (qi / group, qi % group);
+            parts[r * width + h * (d + 2) + 2 + c0..][..VALUE_DIMS_512].copy_from_slice(o);
+        }
+    }
 }
 
 /// Key `j`'s value row (dimensions `c0..c0 + N`) into every lane's chain, weighted by its score.
@@ -900,20 +918,24 @@ fn tile_body<const AVX512: bool>(s: &Shared, bi: usize, g: usize, rows: std::ops
         }
         #[cfg(target_arch = "x86_64")]
         if AVX512 && steps && d.is_multiple_of(VALUE_DIMS_512) {
-            for set in live[..n_live].chunks(VALUE_LANES_512) {
-                // Padding lanes repeat the first lane's scores with no keys of their own: never read.
-                let mut qis = [c * LANES + set[0]; VALUE_LANES_512];
-                let mut keys = [(0usize, 0usize); VALUE_LANES_512];
-                for (x, &l) in set.iter().enumerate() {
-                    qis[x] = c * LANES + l;
-                    keys[x] = (llo[l], lhi[l]);
-                }
-                for c0 in (0..d).step_by(VALUE_DIMS_512) {
-                    // SAFETY: only the AVX-512 variant passes `AVX512`; the function checks its slices.
-                    let outs = unsafe { weighted_lanes_avx512(scores, lanes, first, &qis, &keys, &s.v[base * d..], d, c0) };
-                    for (x, o) in outs.iter().enumerate().take(set.len()) {
-                        let (r, h) = (qis[x] / group, qis[x] % group);
-                        parts[r * width + h * (d + 2) + 2 + c0..][..VALUE_DIMS_512].copy_from_slice(o);
+            // Groups as even as they can be (six lanes: three and three, not five and one), as a
+            // group costs what its widest size does.
+            let groups = n_live.div_ceil(VALUE_LANES_512);
+            let mut at = 0;
+            for gi in 0..groups {
+                let n = n_live / groups + usize::from(gi < n_live % groups);
+                let set = &live[at..at + n];
+                at += n;
+                let (v, lanes_of) = (&s.v[base * d..], |x: usize| c * LANES + set[x]);
+                let keys_of = |x: usize| (llo[set[x]], lhi[set[x]]);
+                // SAFETY (each arm): only the AVX-512 variant passes `AVX512`.
+                unsafe {
+                    match n {
+                        1 => values_avx512::<1>(scores, lanes, first, lanes_of, keys_of, v, d, group, width, parts),
+                        2 => values_avx512::<2>(scores, lanes, first, lanes_of, keys_of, v, d, group, width, parts),
+                        3 => values_avx512::<3>(scores, lanes, first, lanes_of, keys_of, v, d, group, width, parts),
+                        4 => values_avx512::<4>(scores, lanes, first, lanes_of, keys_of, v, d, group, width, parts),
+                        _ => values_avx512::<5>(scores, lanes, first, lanes_of, keys_of, v, d, group, width, parts),
                     }
                 }
             }
