@@ -632,6 +632,11 @@ fn weighted_lanes_avx512<const X: usize>(p: &[f32], lanes: usize, blk0: usize, q
     // so `j < end` and `j >= blk0`, checked above with the lanes and dimensions.
     let row = |j: usize| -> [__m512; 4] { std::array::from_fn(|c| unsafe { _mm512_loadu_ps(vp.add(j * d + c0 + c * LANES)) }) };
     let weight = |j: usize, x: usize| -> __m512 { _mm512_set1_ps(unsafe { *pp.add((j - blk0) * lanes + qis[x]) }) };
+    let add_row = |a: &mut [__m512; 4], w: __m512, r: [__m512; 4]| {
+        for c in 0..4 {
+            a[c] = _mm512_fmadd_ps(w, r[c], a[c]);
+        }
+    };
     let mut even = [[_mm512_setzero_ps(); 4]; X];
     let mut out = [[0f32; VALUE_DIMS_512]; X];
     for parity in 0..2 {
@@ -641,10 +646,7 @@ fn weighted_lanes_avx512<const X: usize>(p: &[f32], lanes: usize, blk0: usize, q
         for x in 0..X {
             let (a, e) = keys[x];
             for j in (first(a)..e.min(ca)).step_by(2) {
-                let (r, w) = (row(j), weight(j, x));
-                for c in 0..4 {
-                    acc[x][c] = _mm512_fmadd_ps(w, r[c], acc[x][c]);
-                }
+                add_row(&mut acc[x], weight(j, x), row(j));
             }
         }
         if ca < ce {
@@ -652,10 +654,7 @@ fn weighted_lanes_avx512<const X: usize>(p: &[f32], lanes: usize, blk0: usize, q
             while j < ce {
                 let r = row(j);
                 for (x, a) in acc.iter_mut().enumerate() {
-                    let w = weight(j, x);
-                    for c in 0..4 {
-                        a[c] = _mm512_fmadd_ps(w, r[c], a[c]);
-                    }
+                    add_row(a, weight(j, x), r);
                 }
                 j += 2;
             }
@@ -663,10 +662,7 @@ fn weighted_lanes_avx512<const X: usize>(p: &[f32], lanes: usize, blk0: usize, q
         for x in 0..X {
             let (a, e) = keys[x];
             for j in (first(a.max(ce))..e).step_by(2) {
-                let (r, w) = (row(j), weight(j, x));
-                for c in 0..4 {
-                    acc[x][c] = _mm512_fmadd_ps(w, r[c], acc[x][c]);
-                }
+                add_row(&mut acc[x], weight(j, x), row(j));
             }
         }
         if parity == 0 {
@@ -1328,8 +1324,8 @@ mod tests {
         let (d, cached, layers, capacity) = (64, 2900, 30, 2920);
         let (cos, sin) = rotary(capacity, d / 2);
         let width = (h.q + 2 * h.kv) * d;
-        let layers = std::env::var("LAYERS").map(|x| x.parse().unwrap()).unwrap_or(layers);
-        let mut caches: Vec<(Vec<f32>, Vec<f32>)> = (0..layers).map(|l| (noise(h.kv * capacity * d, 11 + l as u64), noise(h.kv * capacity * d, 99 + l as u64))).collect();
+        let distinct = std::env::var("LAYERS").map_or(layers, |x| x.parse().expect("LAYERS: a number"));
+        let mut caches: Vec<(Vec<f32>, Vec<f32>)> = (0..distinct).map(|l| (noise(h.kv * capacity * d, 11 + l as u64), noise(h.kv * capacity * d, 99 + l as u64))).collect();
         let tokens = noise(16 * width, 5);
         for rows in 1..=9 {
             let mut out = vec![0f32; rows * h.q * d];
@@ -1338,8 +1334,8 @@ mod tests {
             let mut times = Vec::new();
             for _ in 0..7 {
                 let t = std::time::Instant::now();
-                for l in 0..30 {
-                    let (k, v) = &mut caches[l % layers];
+                for l in 0..layers {
+                    let (k, v) = &mut caches[l % distinct];
                     attend(&h, &pass, k, v, capacity, &mut out, &serial).unwrap();
                 }
                 times.push(t.elapsed().as_secs_f64() * 1e3);
