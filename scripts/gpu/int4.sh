@@ -11,9 +11,11 @@
 #   bash scripts/gpu/int4.sh g   the same two benched again in turn (a second round)
 #   bash scripts/gpu/int4.sh h|i (carry .gpu/i2 with kogi-before.xz) one folder converted by this build, fp16 (h) or
 #                                int4 (i), benched by the previous build and by this one in turn, twice (runtime changes)
+#   bash scripts/gpu/int4.sh j   (carry .gpu/i2) the int4 folder benched with ONNX Runtime's CUTLASS weight-only
+#                                kernels (ORT_FPA_INTB_GEMM=1) and without, in turn (call it again for another round)
 # JSON and logs land in $OUT; nvidia-smi samples GPU memory every 200 ms for the whole call.
 set -uo pipefail
-stage=${1:?a, b, c, f, g, h or i}
+stage=${1:?a, b, c, f, g, h, i or j}
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT" /tmp/k
 log() { echo "[$(date +%T)] $*"; }
 nvidia-smi --query-gpu=timestamp,memory.used,utilization.gpu --format=csv,noheader,nounits -lms 200 > "$OUT/smi-int4-$stage.csv" &
@@ -28,7 +30,7 @@ gguf=/tmp/k/r8b-q4_0.gguf
 bench() {  # $1 model name
   log "kogi bench generate $1"
   timeout 300 $K --provider cuda --json bench generate --model "$KOGI_MODELS/$1" --prompt-tokens 512,2048 --new-tokens 256 \
-    --runs 3 --variants plain,fast --prefill-chunk 2048 --gpu-memory --questions 5 > "$OUT/gen-$1.json" 2> "$OUT/gen-$1.err"
+    --runs 3 --variants ${VARIANTS:-plain,fast} --prefill-chunk 2048 --gpu-memory --questions 5 > "$OUT/gen-$1.json" 2> "$OUT/gen-$1.err"
   echo "rc=$?"; tail -3 "$OUT/gen-$1.err"
   python3 - "$OUT/gen-$1.json" <<'PY'
 import json, sys
@@ -41,6 +43,10 @@ print(" ", d["provider"], "graph", d["cuda_graph"], "device-fed", d["device_fed_
 for r in d["results"]:
     p, f = r["plain"], r["plain_one_row_steps"]
     print(f"  {r['prompt']}: ttft {p['ttft_ms']:.1f} ms, exact {p['decode_tokens_per_s']:.1f} tok/s, one-row {f['decode_tokens_per_s']:.1f} tok/s")
+    if r.get("speculative"):
+        s = r["speculative"]
+        print(f"    speculative {s['decode_tokens_per_s']:.1f} tok/s, {s['tokens_per_forward_pass']:.2f} tokens a pass (output identical to plain: checked)")
+print("  rows independent of the pass:", d.get("rows_independent"))
 q = d.get("questions") or []
 if q:
     print("  questions: MiB", [x["gpu_memory_mib"] for x in q], "tok/s", [round(x["decode_tokens_per_s"], 1) for x in q])
@@ -61,9 +67,15 @@ a)
   [ -f $gguf ] || python3 models/tools/random_llama_gguf.py --tokenizer-dir /tmp/k/tok --out $gguf | tee "$OUT/gguf.json" || exit 3
   ls -la $gguf; df -h /tmp | tail -1
   ;;
-b|c|f|g|h|i)
+b|c|f|g|h|i|j)
   [ -f $gguf ] && [ -x $K ] && [ -f /tmp/ort-gpu/libonnxruntime_providers_cuda.so ] || { echo "run the stages in order on a warm machine"; exit 3; }
-  if [ $stage = h ] || [ $stage = i ]; then
+  if [ $stage = j ]; then
+    m=r8b-int4
+    [ -f "$KOGI_MODELS/$m/manifest.json" ] || add $m cuda-int4
+    round=$(date +%H%M%S)
+    VARIANTS=plain,fast,spec ORT_FPA_INTB_GEMM=0 bench $m; mv "$OUT/gen-$m.json" "$OUT/gen-$m-ort-$round.json"
+    VARIANTS=plain,fast,spec ORT_FPA_INTB_GEMM=1 bench $m; mv "$OUT/gen-$m.json" "$OUT/gen-$m-fpaintb-$round.json"
+  elif [ $stage = h ] || [ $stage = i ]; then
     KB=/tmp/k/kogi-before
     [ -x $KB ] || { xz -dc .gpu/i2/kogi-before.xz > $KB && chmod +x $KB; }
     if [ $stage = h ]; then m=r8b-fp16; t=cuda; else m=r8b-int4; t=cuda-int4; fi

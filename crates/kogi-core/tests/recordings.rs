@@ -107,6 +107,31 @@ fn a_recording_is_imported_as_a_timed_transcript_and_kept_with_its_lecture() {
 }
 
 #[test]
+fn a_recording_whose_indexing_fails_keeps_its_lecture_and_its_recording() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = Settings { models_dir: Some(support::models_dir()), embedder: "no-such-embedder".into(), ..Default::default() };
+    let k = Kogi::new(dir.path().join("kogi.sqlite3"), settings, None);
+    let file = speech().join("ja-short.mp3");
+    let cancel = AtomicBool::new(false);
+    let e = k.import_file(&file, &ImportOptions::default(), IndexWhen::Always, &mut Job::silent(&cancel)).err().expect("indexing cannot work without the embedder");
+    assert!(e.to_string().contains("no-such-embedder"), "{e}");
+    let lecture = k.lectures(None).unwrap().pop().expect("the transcript is kept");
+    let r = k.recording(lecture.id).unwrap().expect("and so is its recording");
+    assert_eq!(std::fs::read(k.media_dir().join(&r.file)).unwrap(), std::fs::read(&file).unwrap());
+    // Importing it again finds the lecture, recording and all.
+    let again = k.import_file(&file, &ImportOptions::default(), IndexWhen::Never, &mut Job::silent(&cancel)).unwrap();
+    assert!(!again.created && again.lecture.id == lecture.id);
+    assert!(k.recording(lecture.id).unwrap().is_some());
+}
+
+#[test]
+fn a_database_named_without_a_folder_keeps_recordings_beside_it() {
+    // Not in the system's temporary folder, where they would not outlive a restart.
+    let k = Kogi::new("kogi-relative.sqlite3".into(), Settings::default(), None);
+    assert_eq!(k.media_dir(), std::env::current_dir().unwrap().join("media"));
+}
+
+#[test]
 fn bad_recordings_leave_no_lecture_and_no_file_behind() {
     let dir = tempfile::tempdir().unwrap();
     let k = kogi(dir.path());

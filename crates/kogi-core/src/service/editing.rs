@@ -90,8 +90,17 @@ impl Kogi {
         self.db()?.diff_revisions(a, b)
     }
 
+    /// After the person's own edit was saved: its draft is that edit, and goes.
     fn saved(&self, revision: Revision) -> Result<Saved> {
         self.db()?.discard_draft(revision.lecture)?;
+        Ok(Saved { revision, reindex: self.embedder_installed() })
+    }
+
+    /// After a revision the person did not type (a restore, a glossary replace, an accepted
+    /// suggestion): unsaved typing in a draft stays, to be offered again, unless the new revision
+    /// says the same.
+    fn saved_not_typed(&self, revision: Revision) -> Result<Saved> {
+        self.db()?.discard_draft_if_text(revision.lecture, &revision.text)?;
         Ok(Saved { revision, reindex: self.embedder_installed() })
     }
 
@@ -105,7 +114,7 @@ impl Kogi {
     /// Make an old revision the newest again, as a new revision (nothing is overwritten).
     pub fn restore(&self, lecture: LectureId, revision: RevisionId) -> Result<Saved> {
         let rev = self.db()?.restore_revision(lecture, revision)?;
-        self.saved(rev)
+        self.saved_not_typed(rev)
     }
 
     pub fn put_draft(&self, lecture: LectureId, parent: RevisionId, text: &str) -> Result<Draft> {
@@ -180,7 +189,7 @@ impl Kogi {
     /// Apply the occurrences the person kept, as one revision on top of `parent`.
     pub fn glossary_apply(&self, lecture: LectureId, parent: RevisionId, occurrences: &[Occurrence]) -> Result<Saved> {
         let rev = self.db()?.apply_occurrences(lecture, parent, occurrences)?;
-        self.saved(rev)
+        self.saved_not_typed(rev)
     }
 
     /// Spans of the newest revision that look like mis-heard glossary terms.
@@ -226,6 +235,6 @@ impl Kogi {
     /// Accept a suggestion: a new revision on top of `parent` with the span replaced.
     pub fn accept(&self, lecture: LectureId, parent: RevisionId, suggestion: &Suggestion) -> Result<Saved> {
         let rev = suspicious::accept(&mut *self.db()?, lecture, parent, suggestion)?;
-        self.saved(rev)
+        self.saved_not_typed(rev)
     }
 }

@@ -54,8 +54,17 @@ impl Kogi {
     }
 
     pub(super) fn store_import(&self, t: ImportedTranscript, index: IndexWhen, job: &mut Job) -> Result<ImportOutcome> {
+        self.store_import_then(t, index, job, |_| Ok(()))
+    }
+
+    /// [`Self::store_import`], with `stored` run once the lecture is committed and before it is
+    /// indexed (what must not depend on indexing succeeding).
+    pub(super) fn store_import_then(&self, t: ImportedTranscript, index: IndexWhen, job: &mut Job, stored: impl FnOnce(LectureId) -> Result<()>) -> Result<ImportOutcome> {
         let mut db = self.db()?;
         let imported = db.import_transcript(&t)?;
+        if imported.created {
+            stored(imported.lecture.id)?;
+        }
         let wanted = match index {
             IndexWhen::Always => true,
             IndexWhen::IfEmbedderInstalled => self.embedder_installed(),

@@ -108,6 +108,9 @@ pub struct Kogi {
 impl Kogi {
     /// kogi over the database file `db` with `settings` (saved to `settings_path` when changed).
     pub fn new(db: PathBuf, settings: Settings, settings_path: Option<PathBuf>) -> Self {
+        // Absolute, so that recordings kept beside the database (`media/`) stay beside it whatever
+        // the working folder of a later run (`--db lectures.sqlite3` has no parent to keep them in).
+        let db = std::path::absolute(&db).unwrap_or(db);
         Self {
             storage: Storage::File(db),
             settings: RwLock::new(settings),

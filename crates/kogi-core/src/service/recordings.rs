@@ -65,24 +65,26 @@ impl Kogi {
     pub fn import_recording(&self, path: &Path, opts: &ImportOptions, language: Option<String>, index: IndexWhen, job: &mut Job) -> Result<ImportOutcome> {
         let sha = transcribe::file_sha256(path)?;
         if let Some(lecture) = self.db()?.lecture_by_source(&sha)? {
+            // A lecture from this recording that lost its copy (an import stopped between the two
+            // steps by an older version) gets it back.
+            if self.recording(lecture.id)?.is_none() {
+                self.link_recording(lecture.id, path)?;
+            }
             return Ok(ImportOutcome { lecture, created: false, index: None });
         }
         let heard = self.transcribe(path, &transcribe::Options { language, ..Default::default() }, job)?;
         let duration_ms = (heard.duration * 1000.0).round() as u64;
         let mut t = heard.into_transcript(path, sha.clone())?;
         t.meta = opts.meta.clone().or(&t.meta);
-        // The copy first: a lecture is never left pointing at a file that is not there.
+        // The copy first: a lecture is never left pointing at a file that is not there. It is linked
+        // as soon as the lecture is stored, before indexing: a failed or cancelled indexing leaves a
+        // lecture that still has its recording (and is indexed later), not one that lost it.
         let kept = self.keep_media(path, &sha)?;
-        let outcome = self.store_import(t, index, job);
-        let outcome = match outcome {
-            Ok(o) => o,
-            Err(e) => {
-                self.forget_media_if_unused(&kept);
-                return Err(e);
-            }
-        };
-        self.link(outcome.lecture.id, path, &kept, &sha, Some(duration_ms))?;
-        Ok(outcome)
+        let outcome = self.store_import_then(t, index, job, |lecture| self.link(lecture, path, &kept, &sha, Some(duration_ms)).map(drop));
+        if outcome.is_err() {
+            self.forget_media_if_unused(&kept);
+        }
+        outcome
     }
 
     /// A recording handed over as bytes (a file picker's): written to a scratch file under its own name

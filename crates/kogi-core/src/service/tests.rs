@@ -190,3 +190,18 @@ fn quoting_needs_passages_so_the_no_context_step_is_refused_with_a_reason() {
     let err = kogi.ask(&r, &mut Job::silent(&AtomicBool::new(false))).unwrap_err();
     assert!(err.to_string().contains("none"), "{err}");
 }
+
+#[test]
+fn restoring_an_old_revision_keeps_unsaved_typing_and_saving_the_typing_discards_it() {
+    let kogi = kogi(Scripted::new(&[]));
+    let lecture = kogi.lectures(None).unwrap()[0].id;
+    let first = kogi.open_lecture(lecture).unwrap().head;
+    let second = kogi.save_edit(lecture, first.id, &first.text.replace("約20倍", "およそ20倍"), None).unwrap().revision;
+    let typing = second.text.replace("スケール則", "スケーリング則");
+    kogi.put_draft(lecture, second.id, &typing).unwrap();
+    let restored = kogi.restore(lecture, first.id).unwrap().revision;
+    let kept = kogi.open_lecture(lecture).unwrap().draft.expect("the unsaved typing is still offered");
+    assert_eq!((kept.parent, kept.text.as_str()), (second.id, typing.as_str()));
+    kogi.save_edit(lecture, restored.id, &typing, None).unwrap();
+    assert!(kogi.open_lecture(lecture).unwrap().draft.is_none(), "saved typing is no longer a draft");
+}

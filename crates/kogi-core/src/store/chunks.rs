@@ -171,10 +171,12 @@ impl Db {
         if let Some(id) = existing {
             return Ok(ChunkSetId(id));
         }
+        // Older revisions' sets go (revision 1's stays: the raw transcript is searched too). Never a
+        // newer revision's: two saves in a row index concurrently, and the later one may commit first.
         tx.execute(
             "DELETE FROM chunk_sets WHERE strategy = ?1 AND model = ?2
-               AND revision_id IN (SELECT id FROM revisions WHERE lecture_id = ?3 AND number != 1)
-               AND revision_id != ?4",
+               AND revision_id IN (SELECT id FROM revisions WHERE lecture_id = ?3 AND number != 1
+                                     AND number < (SELECT number FROM revisions WHERE id = ?4))",
             params![strategy, model, lecture.0, revision.0],
         )
         .map_err(err)?;
@@ -304,5 +306,38 @@ impl Db {
             out.insert(t.clone(), df);
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::chunk::Chunk;
+    use crate::lecture::RevisionKind;
+    use crate::store::Db;
+    use crate::text::CharSpan;
+    use crate::transcript::import::{ImportOptions, import_bytes};
+
+    #[test]
+    fn an_older_revision_indexed_last_keeps_the_newer_revisions_chunks_and_drops_only_older_ones() {
+        let mut db = Db::open_in_memory().unwrap();
+        let t = import_bytes("l.txt", "推論の話。".as_bytes(), &ImportOptions::default()).unwrap();
+        let l = db.import_transcript(&t).unwrap().lecture;
+        let r1 = l.head;
+        let r2 = db.save_edit(l.id, r1, "推論時の話。", RevisionKind::Edit, None).unwrap().id;
+        let r3 = db.save_edit(l.id, r2, "推論時の話です。", RevisionKind::Edit, None).unwrap().id;
+        let r4 = db.save_edit(l.id, r3, "推論時の話でした。", RevisionKind::Edit, None).unwrap().id;
+        let chunk = [Chunk { matched: CharSpan::new(0, 5), context: CharSpan::new(0, 5) }];
+        let put = |db: &mut Db, r| db.put_chunk_set(l.id, r, "s", "m", &chunk, &["推論時の話"]).unwrap();
+        put(&mut db, r1);
+        put(&mut db, r2);
+        // Two saves indexed at once: revision 4's indexing commits before revision 3's.
+        put(&mut db, r4);
+        put(&mut db, r3);
+        let has = |db: &Db, r| db.chunk_set(r, "s", "m").unwrap().is_some();
+        assert!(has(&db, r4), "the newest revision stays searchable");
+        assert!(has(&db, r1), "the original stays searchable");
+        assert!(!has(&db, r2), "an older intermediate revision's chunks go");
+        put(&mut db, r1);
+        assert!(has(&db, r4) && has(&db, r3), "indexing the original again drops nothing newer");
     }
 }

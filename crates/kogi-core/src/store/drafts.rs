@@ -24,15 +24,19 @@ impl Db {
         if rev.lecture != lecture {
             return Err(Error::Invalid(format!("revision {} belongs to another lecture than {lecture}", parent.0)));
         }
-        self.conn()
-            .execute(
+        // What was written, from the write itself: a save in another window may discard it next.
+        let updated_at: String = self
+            .conn()
+            .query_row(
                 "INSERT INTO drafts (lecture_id, parent_id, text) VALUES (?1, ?2, ?3)
                  ON CONFLICT (lecture_id) DO UPDATE SET parent_id = excluded.parent_id, text = excluded.text,
-                     updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')",
+                     updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
+                 RETURNING updated_at",
                 params![lecture.0, parent.0, text],
+                |r| r.get(0),
             )
             .map_err(|e| self.err(e))?;
-        Ok(self.draft(lecture)?.expect("just written"))
+        Ok(Draft { lecture, parent, text: text.to_owned(), updated_at })
     }
 
     /// The lecture's unsaved draft, if any.
@@ -50,6 +54,12 @@ impl Db {
     /// Forget the lecture's draft (after it was saved as a revision, or discarded by the person).
     pub fn discard_draft(&mut self, lecture: LectureId) -> Result<()> {
         self.conn().execute("DELETE FROM drafts WHERE lecture_id = ?1", params![lecture.0]).map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Forget the lecture's draft only if it holds `text` (nothing unsaved is lost).
+    pub fn discard_draft_if_text(&mut self, lecture: LectureId, text: &str) -> Result<()> {
+        self.conn().execute("DELETE FROM drafts WHERE lecture_id = ?1 AND text = ?2", params![lecture.0, text]).map_err(|e| self.err(e))?;
         Ok(())
     }
 }
