@@ -88,10 +88,13 @@ pub fn revisions(kogi: &Kogi, lecture: i64, out: &Out) -> Result<()> {
 
 /// After a new revision: index it again (when the embedder is installed), and say so.
 fn reindex(kogi: &Kogi, saved: &Saved, out: &Out) -> Result<()> {
-    if saved.reindex
-        && let Some(r) = out.work("re-indexing", |job| kogi.reindex_after_edit(saved.revision.lecture, job))?
-    {
-        out.line(&format!("re-indexed: {} chunks, {} embedded now, {} reused", r.chunks, r.embedded, r.reused));
+    let lecture = saved.revision.lecture;
+    match saved.reindex.then(|| out.work("re-indexing", |job| kogi.reindex_after_edit(lecture, job))).transpose()?.flatten() {
+        Some(r) => out.line(&format!("re-indexed: {} chunks, {} embedded now, {} reused", r.chunks, r.embedded, r.reused)),
+        // Searches would still find the old text: say so, and how to fix it.
+        None => out.line(&format!(
+            "not re-indexed (the embedding model is not installed): searches of lecture {lecture} find its previous text until `kogi index {lecture}` runs with the model"
+        )),
     }
     Ok(())
 }

@@ -255,6 +255,13 @@ enum Command {
 }
 
 fn main() {
+    // `kogi lectures | head` ends quietly when the reader stops, as other command-line tools do, instead
+    // of panicking on a broken pipe (sockets are unaffected: Rust writes to them without the signal).
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to its default before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     // symphonia warns of every junk byte it skips in a container: not the user's concern.
     let base = if cli.global.quiet { "error" } else { "warn" };

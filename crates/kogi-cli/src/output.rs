@@ -159,19 +159,32 @@ pub fn print_metrics(m: &RetrievalMetrics, v: TranscriptVersion) {
     }
 }
 
+/// `kogi models verify`: every model folder checked against its manifest; fails when one is not whole.
 pub fn models(kogi: &Kogi, out: &Out) -> Result<()> {
     let report = kogi.models_report();
-    if out.json(&report) {
-        return Ok(());
+    // A folder's problem, if it has one: unreadable manifest, or files that do not match it.
+    let problem = |m: &serde_json::Value| -> Option<String> {
+        let field = |k: &str| m.get(k).and_then(|v| v.as_str());
+        field("error").map(str::to_owned).or_else(|| field("verified").filter(|v| *v != "ok").map(str::to_owned))
+    };
+    let bad = report.models.iter().filter(|m| problem(m).is_some()).count();
+    if !out.json(&report) {
+        say!("ONNX Runtime: {}", report.onnxruntime);
+        say!("execution provider in use: {}", report.provider);
+        say!("models in {}:", report.models_dir.display());
+        if report.models.is_empty() {
+            say!("  none — run scripts/setup.sh to build the defaults");
+        }
+        for m in &report.models {
+            let name = m.get("name").and_then(|v| v.as_str()).map(str::to_owned).unwrap_or_else(|| m["dir"].as_str().unwrap_or("?").to_owned());
+            match problem(m) {
+                None => say!("  {name}: ok"),
+                Some(p) => say!("  {name}: {p}"),
+            }
+        }
     }
-    say!("ONNX Runtime: {}", report.onnxruntime);
-    say!("execution provider in use: {}", report.provider);
-    say!("models in {}:", report.models_dir.display());
-    if report.models.is_empty() {
-        say!("  none — run scripts/setup.sh to build the defaults");
-    }
-    for r in report.models {
-        say!("  {}", r);
+    if bad > 0 {
+        anyhow::bail!("{bad} of {} model folders failed the check — add a damaged model again (`kogi models add`), or rebuild the defaults with scripts/setup.sh", report.models.len());
     }
     Ok(())
 }

@@ -97,6 +97,7 @@ impl Error {
                 | Error::TooLarge { .. }
                 | Error::BadModelFile { .. }
                 | Error::DiskFull { .. }
+                | Error::Media { .. }
                 | Error::Invalid(_)
         )
     }

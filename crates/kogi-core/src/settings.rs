@@ -118,9 +118,10 @@ impl Settings {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, serde_json::to_vec_pretty(self).expect("serialisable")).map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)
+        // A temporary file of its own (two processes may save at once), renamed into place.
+        let mut tmp = tempfile::NamedTempFile::new_in(path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."))).map_err(io)?;
+        std::io::Write::write_all(&mut tmp, &serde_json::to_vec_pretty(self).expect("serialisable")).map_err(io)?;
+        tmp.persist(path).map_err(|e| io(e.error)).map(drop)
     }
 
     pub fn validate(&self) -> Result<()> {

@@ -341,6 +341,7 @@ pub fn apply(text: &str, occurrences: &[Occurrence]) -> String {
     for o in todo {
         if o.span.start < pos
             || o.span.end > chars.len()
+            || o.span.start > o.span.end
             || !chars[o.span.start..o.span.end].iter().copied().eq(o.found.chars())
         {
             continue;

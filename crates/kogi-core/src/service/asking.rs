@@ -71,6 +71,10 @@ impl Kogi {
     /// The passages that best match a query.
     pub fn search(&self, query: &str, params: &SearchParams, job: &mut Job) -> Result<Vec<Passage>> {
         let mut db = self.db()?;
+        // A lecture that does not exist is the question's mistake, not a missing index.
+        for &l in &params.filter.lectures {
+            db.lecture(l)?;
+        }
         let strategy = self.settings().chunking;
         // Keyword search reads the full-text index alone: it needs to know which model the chunks
         // were indexed under, not the model itself (which may be missing or damaged).

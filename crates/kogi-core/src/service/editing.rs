@@ -151,14 +151,12 @@ impl Kogi {
 
     /// Load terms from a file; terms without a course get `course`. Returns how many were stored.
     pub fn load_glossary(&self, file: &Path, course: &str) -> Result<usize> {
-        let terms = glossary::load_glossary_file(file)?;
-        let mut db = self.db()?;
-        for mut t in terms.iter().cloned() {
-            if t.course.is_empty() {
-                t.course = course.to_owned();
-            }
-            db.add_term(&t)?;
+        let mut terms = glossary::load_glossary_file(file)?;
+        for t in terms.iter_mut().filter(|t| t.course.is_empty()) {
+            t.course = course.to_owned();
         }
+        // One change: a term refused halfway leaves the glossary as it was.
+        self.db()?.add_terms(&terms)?;
         Ok(terms.len())
     }
 

@@ -89,8 +89,18 @@ impl Kogi {
             private = self.private()?;
             &private
         };
-        let lecture = k.import_file(&r.lecture_file, &ImportOptions::default(), IndexWhen::Never, job)?.lecture.id;
+        let imported = k.import_file(&r.lecture_file, &ImportOptions::default(), IndexWhen::Never, job)?;
+        let lecture = imported.lecture.id;
         let mut db = k.db()?;
+        // Gold ranges are offsets into the file: a lecture of the person's that was edited since, or
+        // that a glossary would add a revision to, is not evaluated (nor changed).
+        if !imported.created && (db.head_revision(lecture)?.number != 1 || r.glossary.is_some()) {
+            return Err(Error::Invalid(format!(
+                "lecture {lecture} in this database already holds {} and {} — evaluate without --db (kogi then uses a private copy)",
+                r.lecture_file.display(),
+                if r.glossary.is_some() { "the glossary would add a revision to it" } else { "was edited since, so the gold ranges no longer point into it" }
+            )));
+        }
         // With a glossary the transcript is corrected first (one new revision), and the gold ranges
         // are carried through that edit like any citation.
         let mut moved: Option<(String, String)> = None;
@@ -106,7 +116,8 @@ impl Kogi {
         let mut retriever = Retriever::new(embedder.as_ref(), &strategy).with_words(Some(k.words()));
         let params = SearchParams { filter: SearchFilter { lectures: vec![lecture], ..Default::default() }, ..r.search.clone() };
         let answerable: Vec<&Question> = questions.iter().filter(|q| q.answerable).collect();
-        job.enter(Phase::Evaluating, answerable.len());
+        let total = answerable.len();
+        job.enter(Phase::Evaluating, total);
         let mut results = Vec::new();
         for (i, q) in answerable.into_iter().enumerate() {
             job.check()?;
@@ -116,7 +127,7 @@ impl Kogi {
                 None => q.clone(),
             };
             results.push(eval::score_question(&q, &passages, r.transcript));
-            job.progress(i + 1, results.len().max(i + 1));
+            job.progress(i + 1, total);
         }
         Ok(eval::aggregate(results))
     }

@@ -218,11 +218,19 @@ impl Kogi {
     /// provider or threads changed are loaded afresh on next use.
     pub fn save_settings(&self, new: Settings) -> Result<()> {
         new.validate()?;
+        let mut kept_damaged = None;
         if let Some(p) = &self.settings_path {
+            // A file kogi could not read is the person's to fix: it is kept, not overwritten.
+            if p.exists() && Settings::load(p).is_err() {
+                let copy = p.with_extension(format!("damaged-{}.json", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())));
+                std::fs::copy(p, &copy).map_err(|e| Error::Io { path: copy.clone(), message: e.to_string() })?;
+                kept_damaged = Some(copy);
+            }
             new.save(p)?;
         }
         let before = std::mem::replace(&mut *self.settings.write().expect("settings"), new.clone());
-        *self.settings_problem.lock().expect("settings") = None;
+        *self.settings_problem.lock().expect("settings") = kept_damaged
+            .map(|c| format!("the settings file could not be read, so new settings were saved over it; what it held is kept in {}", c.display()));
         let runs_differently = before.provider != new.provider || before.threads != new.threads;
         let served_differently = before.engine != new.engine || before.server != new.server;
         if runs_differently || served_differently || before.embedder_dir() != new.embedder_dir() {

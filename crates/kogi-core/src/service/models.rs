@@ -319,7 +319,10 @@ impl Kogi {
         let path = dir.join("manifest.json");
         let text = std::fs::read_to_string(&path).map_err(|_| Error::Missing { message: format!("no model named {name:?} is installed"), remedy: Remedy::ListModels })?;
         let mut v: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Model { model: name.into(), message: e.to_string() })?;
-        v["languages"] = serde_json::json!(languages);
+        let Some(fields) = v.as_object_mut() else {
+            return Err(Error::Model { model: name.into(), message: "its manifest.json is not a JSON object — add the model again".into() });
+        };
+        fields.insert("languages".into(), serde_json::json!(languages));
         let tmp = dir.join("manifest.json.part");
         std::fs::write(&tmp, serde_json::to_string_pretty(&v).expect("json")).map_err(|e| Error::Io { path: tmp.clone(), message: e.to_string() })?;
         std::fs::rename(&tmp, &path).map_err(|e| Error::Io { path, message: e.to_string() })?;

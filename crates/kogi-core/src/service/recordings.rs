@@ -135,7 +135,9 @@ impl Kogi {
 
     /// The recording kept with a lecture, if any.
     pub fn recording(&self, lecture: LectureId) -> Result<Option<Recording>> {
-        self.db()?.recording(lecture)
+        let db = self.db()?;
+        db.lecture(lecture)?;
+        db.recording(lecture)
     }
 
     /// Where recordings are kept: `media` beside the database.

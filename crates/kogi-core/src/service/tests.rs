@@ -205,3 +205,22 @@ fn restoring_an_old_revision_keeps_unsaved_typing_and_saving_the_typing_discards
     kogi.save_edit(lecture, restored.id, &typing, None).unwrap();
     assert!(kogi.open_lecture(lecture).unwrap().draft.is_none(), "saved typing is no longer a draft");
 }
+
+#[test]
+fn saving_settings_over_a_damaged_file_keeps_what_it_held() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("settings.json");
+    let damaged = "{\n \"k\": 12,\n \"temperature\": 0.7,,\n}\n";
+    std::fs::write(&path, damaged).unwrap();
+    let kogi = Kogi::load(dir.path().join("kogi.sqlite3"), path.clone());
+    assert!(kogi.settings_problem().unwrap().contains("damaged"));
+    kogi.save_settings(Settings { k: 7, ..kogi.settings() }).unwrap();
+    assert_eq!(Settings::load(&path).unwrap().k, 7);
+    let kept: Vec<_> = std::fs::read_dir(dir.path()).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().contains("damaged")).collect();
+    assert_eq!(kept.len(), 1, "one copy of the damaged file");
+    assert_eq!(std::fs::read_to_string(kept[0].path()).unwrap(), damaged);
+    assert!(kogi.settings_problem().unwrap().contains(&*kept[0].file_name().to_string_lossy()));
+    // Saving again over a good file keeps no further copy.
+    kogi.save_settings(Settings { k: 6, ..kogi.settings() }).unwrap();
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().contains("damaged")).count(), 1);
+}

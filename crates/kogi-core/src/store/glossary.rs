@@ -23,39 +23,47 @@ impl Db {
     /// Store a term, or merge it into the stored one with the same (course, term): its variants are
     /// added to the stored ones, and its note (when it has one) replaces the stored note.
     pub fn add_term(&mut self, t: &Term) -> Result<Term> {
-        let t = t.normalised()?;
-        let tx = Transaction::new_unchecked(self.conn(), TransactionBehavior::Immediate).map_err(|e| self.err(e))?;
-        let existing = tx
-            .query_row(
-                &format!("SELECT {TERM_COLS} FROM glossary WHERE course = ?1 AND term = ?2"),
-                params![t.course, t.term],
-                term_from_row,
-            )
-            .optional()
-            .map_err(|e| self.err(e))?;
-        let id = match existing {
-            Some(old) => {
-                let merged = merge_terms(vec![old.clone(), t]).remove(0);
-                let variants = serde_json::to_string(&merged.variants).unwrap_or_else(|_| "[]".into());
-                tx.execute(
-                    "UPDATE glossary SET variants = ?1, note = ?2 WHERE id = ?3",
-                    params![variants, merged.note, old.id],
-                )
-                .map_err(|e| self.err(e))?;
-                old.id.unwrap_or_default()
-            }
-            None => {
-                let variants = serde_json::to_string(&t.variants).unwrap_or_else(|_| "[]".into());
-                tx.execute(
-                    "INSERT INTO glossary (course, term, variants, note) VALUES (?1, ?2, ?3, ?4)",
-                    params![t.course, t.term, variants, t.note],
-                )
-                .map_err(|e| self.err(e))?;
-                tx.last_insert_rowid()
-            }
-        };
-        tx.commit().map_err(|e| self.err(e))?;
+        let id = self.add_terms(std::slice::from_ref(t))?[0];
         self.glossary_term(id)
+    }
+
+    /// Store (or merge) several terms as one change: all of them, or none when one is refused.
+    /// Returns their ids.
+    pub fn add_terms(&mut self, terms: &[Term]) -> Result<Vec<i64>> {
+        let terms = terms.iter().map(Term::normalised).collect::<Result<Vec<_>>>()?;
+        let err = |e| super::db_error(&self.path, e);
+        let tx = Transaction::new_unchecked(self.conn(), TransactionBehavior::Immediate).map_err(err)?;
+        let mut ids = Vec::with_capacity(terms.len());
+        for t in terms {
+            let existing = tx
+                .query_row(
+                    &format!("SELECT {TERM_COLS} FROM glossary WHERE course = ?1 AND term = ?2"),
+                    params![t.course, t.term],
+                    term_from_row,
+                )
+                .optional()
+                .map_err(err)?;
+            ids.push(match existing {
+                Some(old) => {
+                    let merged = merge_terms(vec![old.clone(), t]).remove(0);
+                    let variants = serde_json::to_string(&merged.variants).unwrap_or_else(|_| "[]".into());
+                    tx.execute("UPDATE glossary SET variants = ?1, note = ?2 WHERE id = ?3", params![variants, merged.note, old.id])
+                        .map_err(err)?;
+                    old.id.unwrap_or_default()
+                }
+                None => {
+                    let variants = serde_json::to_string(&t.variants).unwrap_or_else(|_| "[]".into());
+                    tx.execute(
+                        "INSERT INTO glossary (course, term, variants, note) VALUES (?1, ?2, ?3, ?4)",
+                        params![t.course, t.term, variants, t.note],
+                    )
+                    .map_err(err)?;
+                    tx.last_insert_rowid()
+                }
+            });
+        }
+        tx.commit().map_err(err)?;
+        Ok(ids)
     }
 
     /// One stored term by id.
