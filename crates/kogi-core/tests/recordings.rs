@@ -132,6 +132,25 @@ fn a_database_named_without_a_folder_keeps_recordings_beside_it() {
 }
 
 #[test]
+fn a_recording_replaced_in_one_database_stays_for_another_database_in_the_same_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = || Settings { models_dir: Some(support::models_dir()), ..Default::default() };
+    let (a, b) = (Kogi::new(dir.path().join("a.sqlite3"), settings(), None), Kogi::new(dir.path().join("b.sqlite3"), settings(), None));
+    let cancel = AtomicBool::new(false);
+    let lecture = |k: &Kogi| k.import_bytes("l.txt", "講義です。".as_bytes(), &ImportOptions::default(), IndexWhen::Never, &mut Job::silent(&cancel)).unwrap().lecture.id;
+    let (la, lb) = (lecture(&a), lecture(&b));
+    assert_eq!(a.media_dir(), b.media_dir(), "one folder, one media folder");
+    let shared = a.link_recording(la, &speech().join("ja-short.flac")).unwrap();
+    b.link_recording(lb, &speech().join("ja-short.flac")).unwrap();
+    // a replaces its recording: the file b still keeps is not deleted with a's old link.
+    a.link_recording(la, &speech().join("ja-short.mp3")).unwrap();
+    assert!(a.media_dir().join(&shared.file).exists(), "b's recording is still there");
+    // Once nobody keeps it, it goes.
+    b.link_recording(lb, &speech().join("ja-short.mp3")).unwrap();
+    assert!(!a.media_dir().join(&shared.file).exists());
+}
+
+#[test]
 fn bad_recordings_leave_no_lecture_and_no_file_behind() {
     let dir = tempfile::tempdir().unwrap();
     let k = kogi(dir.path());

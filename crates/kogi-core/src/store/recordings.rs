@@ -49,8 +49,28 @@ impl Db {
         self.conn.query_row("SELECT EXISTS (SELECT 1 FROM recordings WHERE file = ?1)", [file], |r| r.get(0)).map_err(|e| self.err(e))
     }
 
+    /// Whether another kogi database in the folder `dir` (not `except`) keeps `file` as a recording:
+    /// databases in one folder share its `media` folder. Files that are not kogi databases, or that
+    /// cannot be read, are passed over.
+    pub fn recording_file_in_use_beside(dir: &std::path::Path, except: &std::path::Path, file: &str) -> bool {
+        let Ok(entries) = std::fs::read_dir(dir) else { return false };
+        entries.flatten().map(|e| e.path()).filter(|p| p.is_file() && !same_file(p, except)).any(|p| {
+            let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            rusqlite::Connection::open_with_flags(&p, flags)
+                .and_then(|c| c.query_row("SELECT EXISTS (SELECT 1 FROM recordings WHERE file = ?1)", [file], |r| r.get::<_, bool>(0)))
+                .unwrap_or(false)
+        })
+    }
+
     /// Bytes of all recordings kept.
     pub fn recordings_bytes(&self) -> Result<u64> {
         self.conn.query_row("SELECT coalesce(sum(bytes), 0) FROM (SELECT DISTINCT file, bytes FROM recordings)", [], |r| r.get::<_, i64>(0)).map(|b| b as u64).map_err(|e| self.err(e))
+    }
+}
+
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
     }
 }
