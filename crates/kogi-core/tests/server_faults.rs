@@ -225,6 +225,11 @@ fn every_server_fault_gets_its_message_and_changes_nothing() {
     assert_eq!(ask(&k).unwrap().answers[0].text, "The lecture says scaling helps.");
     assert!(started.elapsed() >= Duration::from_millis(900), "Retry-After was not honoured");
     // https to a server that speaks plain http: a TLS failure, said as one.
+    // An address without its /v1: everything answers 404, which must not pass as a server without a model list.
+    let no_v1 = ServerSettings { base_url: server.url().trim_end_matches("/v1").to_owned(), model: "m".into(), ..Default::default() };
+    let e = k.test_server(&no_v1, None).unwrap_err().to_string();
+    assert!(e.contains("not found") && e.contains("/v1"), "{e}");
+    seen.push(format!("no /v1: {e}"));
     let tls = ServerSettings { base_url: server.url().replace("http://", "https://"), model: "m".into(), ..Default::default() };
     let e = k.test_server(&tls, None).unwrap_err().to_string();
     assert!(e.contains("secure connection failed"), "{e}");

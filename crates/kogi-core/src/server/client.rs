@@ -255,6 +255,21 @@ impl Client {
         }
     }
 
+    /// A server that lists no models must at least have the chat endpoint: a one-token request
+    /// there, refused for any reason but "not found", shows the address is right (a 404 for
+    /// everything is a wrong path, most often a missing /v1).
+    async fn chat_endpoint_exists(&self) -> Result<()> {
+        let body = serde_json::json!({"model": self.settings.model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1});
+        match self.post_json(self.endpoint("chat/completions"), &body).await {
+            Err(Error::Server { message, .. }) if message.starts_with("not found") => Err(Error::Invalid(format!(
+                "{} answers \"not found\" for both its model list and its chat endpoint ({}) — check the address: most servers want it to end in /v1",
+                self.host(),
+                self.endpoint("chat/completions")
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     /// The context window of the chosen model and where the number comes from: the settings,
     /// vLLM's `max_model_len` in `/v1/models`, llama.cpp's `/props`, else assumed.
     pub async fn context_window(&self, models: &[Value]) -> (usize, String) {
@@ -280,6 +295,9 @@ impl Client {
         let started = std::time::Instant::now();
         self.block_on(async move {
             let entries = c.models().await?;
+            if entries.is_empty() {
+                c.chat_endpoint_exists().await?;
+            }
             let models: Vec<String> = entries.iter().filter_map(|m| m.get("id").and_then(|i| i.as_str()).map(str::to_owned)).collect();
             let (context_tokens, context_source) = c.context_window(&entries).await;
             let chosen = c.settings.model.trim();

@@ -153,7 +153,14 @@ impl ServerSettings {
 
     /// Plain http (allowed inside the network, and said so beside the address).
     pub fn unencrypted(&self) -> bool {
-        self.url().is_ok_and(|u| u.scheme() == "http")
+        // Plain http to this computer itself never crosses a network.
+        let loopback = |u: &reqwest::Url| match u.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            None => false,
+        };
+        self.url().is_ok_and(|u| u.scheme() == "http" && !loopback(&u))
     }
 }
 
@@ -207,7 +214,8 @@ mod tests {
         assert!(at("ftp://127.0.0.1/v1").validate().is_err());
         assert!(at("not an address").validate().unwrap_err().to_string().contains("not a web address"));
         assert!(at("https://user:secret@llm.example.ac.jp/v1").validate().unwrap_err().to_string().contains("API key"));
-        assert!(at("http://127.0.0.1:8080/v1").unencrypted() && !at("https://llm.example.ac.jp/v1").unencrypted());
+        assert!(at("http://192.168.1.20:8080/v1").unencrypted() && !at("https://llm.example.ac.jp/v1").unencrypted());
+        assert!(!at("http://127.0.0.1:8080/v1").unencrypted() && !at("http://localhost:11434/v1").unencrypted(), "loopback never crosses a network");
         assert_eq!(at("http://127.0.0.1:8080/v1").host(), "127.0.0.1:8080");
     }
 
