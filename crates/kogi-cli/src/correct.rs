@@ -216,9 +216,14 @@ pub fn suggest(kogi: &Kogi, lecture: i64, span: &str, accept: Option<usize>, out
     if !out.json(&suggestions) {
         if suggestions.is_empty() {
             say!("no suggestion for that span");
+            return Ok(());
         }
         for (i, s) in suggestions.iter().enumerate() {
-            say!("{}. {} → {}  ({:?}, score {:.2})", i + 1, s.original, s.replacement, s.source, s.score);
+            let from = match &s.source {
+                kogi_core::correction::suspicious::SuggestionSource::Glossary { term } => format!("glossary term {term}"),
+                kogi_core::correction::suspicious::SuggestionSource::Model => "the language model".into(),
+            };
+            say!("{}. {} → {}  (from {from}, score {:.2})", i + 1, s.original, s.replacement, s.score);
         }
         say!("accept one with --accept N (it becomes a new revision)");
     }

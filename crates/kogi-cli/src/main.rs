@@ -308,7 +308,15 @@ fn settings(g: &Global, model: Option<&Path>) -> Result<Settings> {
         s.embedder = absolute(e)?;
     }
     if let Some(m) = model {
-        s.chat_model = absolute(m)?;
+        // A folder, or the name of an installed model; named on the command line, it must exist
+        // (quoted answers because of a typo would look like the model's fault).
+        s.chat_model = if m.exists() {
+            absolute(m)?
+        } else if m.components().count() == 1 && s.models_dir().join(m).is_dir() {
+            m.to_string_lossy().into_owned()
+        } else {
+            anyhow::bail!("no model folder {} — `kogi models` lists the installed models (give a name from there, or a folder)", m.display());
+        };
     }
     if let Some(p) = g.provider {
         s.provider = p;
@@ -638,7 +646,8 @@ fn transcribe(g: &Global, file: &Path, language: Option<String>, model: Option<P
         for h in &heard.segments {
             out.line(&format!("[{} → {}] {}", stamp(h.start), stamp(h.end), h.text));
         }
-        say_err!("{}: {:.1} s of {} in {:.1} s ({:.2} × real time)", file.display(), heard.duration, heard.language, seconds, seconds / heard.duration.max(1e-9));
+        let said = if heard.segments.is_empty() { "no speech heard".to_owned() } else { format!("speech in {}", heard.language) };
+        say_err!("{}: {:.1} s, {said}, in {:.1} s ({:.2} × real time)", file.display(), heard.duration, seconds, seconds / heard.duration.max(1e-9));
     }
     Ok(())
 }

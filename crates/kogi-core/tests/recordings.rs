@@ -142,6 +142,8 @@ fn a_recording_replaced_in_one_database_stays_for_another_database_in_the_same_f
     assert_eq!(a.media_dir(), b.media_dir(), "one folder, one media folder");
     let shared = a.link_recording(la, &speech().join("ja-short.flac")).unwrap();
     b.link_recording(lb, &speech().join("ja-short.flac")).unwrap();
+    let e = a.link_recording(la, &speech().join("empty.wav")).unwrap_err().to_string();
+    assert!(e.contains("0 seconds long"), "{e}");
     // a replaces its recording: the file b still keeps is not deleted with a's old link.
     a.link_recording(la, &speech().join("ja-short.mp3")).unwrap();
     assert!(a.media_dir().join(&shared.file).exists(), "b's recording is still there");

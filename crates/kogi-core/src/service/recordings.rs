@@ -102,8 +102,12 @@ impl Kogi {
     /// citations). Replaces the lecture's earlier recording.
     pub fn link_recording(&self, lecture: LectureId, path: &Path) -> Result<Recording> {
         self.db()?.lecture(lecture)?;
-        let stream = AudioStream::open(path)?;
+        let mut stream = AudioStream::open(path)?;
         let duration_ms = stream.duration().map(|d| (d * 1000.0).round() as u64);
+        // A recording with no sound to play is refused, as an import refuses it.
+        if duration_ms == Some(0) || (duration_ms.is_none() && stream.read(1)?.is_empty()) {
+            return Err(Error::Media { path: path.to_owned(), message: "the recording is 0 seconds long — nothing to play".into() });
+        }
         drop(stream);
         let sha = transcribe::file_sha256(path)?;
         let kept = self.keep_media(path, &sha)?;
