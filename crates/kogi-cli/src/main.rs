@@ -128,7 +128,8 @@ enum Command {
         question: String,
         #[arg(long, default_value = "hybrid")]
         mode: Mode,
-        #[arg(short, default_value_t = 5)]
+        /// Passages to return (1–50)
+        #[arg(short, default_value_t = 5, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=50))]
         k: usize,
         #[arg(long = "lecture")]
         lectures: Vec<i64>,
@@ -157,7 +158,8 @@ enum Command {
         data: Option<PathBuf>,
         #[arg(long, default_value = "hybrid")]
         mode: Mode,
-        #[arg(short, default_value_t = 5)]
+        /// Passages to return (1–50)
+        #[arg(short, default_value_t = 5, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=50))]
         k: usize,
         /// Weight of the dense ranking in hybrid fusion (0–1)
         #[arg(long, default_value_t = SearchParams::default().dense_weight)]
@@ -384,6 +386,9 @@ fn run(cli: Cli) -> Result<()> {
                         ));
                         if let Some(r) = &imp.index {
                             out.line(&format!("  indexed: {} chunks ({} embedded now)", r.chunks, r.embedded));
+                        }
+                        if !imp.created && (opts.meta.title.is_some() || opts.meta.course.is_some() || opts.meta.date.is_some()) {
+                            out.line("  (its title, course and date stay as they were: the file was imported before)");
                         }
                         results.push(serde_json::json!({"file": f, "ok": true, "created": imp.created, "lecture": imp.lecture}));
                     }

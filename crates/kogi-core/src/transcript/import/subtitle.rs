@@ -69,6 +69,14 @@ pub(super) fn parse(path: &Path, text: &str, dialect: Dialect) -> Result<Parsed>
         let timing_index = if line.contains("-->") {
             i
         } else if i + 1 < n && lines[i + 1].contains("-->") {
+            // Without the WEBVTT line, a line of text before a timing line may be the transcript
+            // itself: refused rather than dropped as a cue's name (numbers are SRT-style cue numbers).
+            if dialect == Dialect::Vtt && !has_vtt_header(text) && !is_cue_number(line) {
+                return Err(malformed(
+                    i,
+                    format!("`{line}` comes before a timing line, and without the WEBVTT line at the top kogi cannot tell whether it is a cue's name or its text — add a first line `WEBVTT`, or put the text after its timing line"),
+                ));
+            }
             i + 1
         } else if dialect == Dialect::Srt && is_cue_number(line) {
             let found = match lines.get(i + 1) {

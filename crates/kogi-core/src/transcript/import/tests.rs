@@ -565,3 +565,14 @@ proptest! {
         prop_assert_eq!(t.segments.iter().map(|s| (s.start_ms, s.end_ms)).collect::<Vec<_>>(), expected);
     }
 }
+
+#[test]
+fn a_headerless_webvtt_file_with_text_before_a_timing_line_is_refused_not_dropped() {
+    let e = import_bytes("nohdr.vtt", b"hello there no header\n00:00.000 --> 00:01.000\nsecond line\n", &ImportOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("hello there no header") && e.contains("WEBVTT"), "{e}");
+    // With the header it is a cue's name; numbered cues without it read as before.
+    let t = import_bytes("hdr.vtt", b"WEBVTT\n\nintro\n00:00.000 --> 00:01.000\nsecond line\n", &ImportOptions::default()).unwrap();
+    assert_eq!(t.text.trim(), "second line");
+    let t = import_bytes("num.vtt", b"1\n00:00.000 --> 00:01.000\nfirst\n\n2\n00:01.000 --> 00:02.000\nsecond\n", &ImportOptions::default()).unwrap();
+    assert!(t.text.contains("first") && t.text.contains("second"), "{}", t.text);
+}
