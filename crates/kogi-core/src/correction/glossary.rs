@@ -132,6 +132,10 @@ pub fn load_glossary_file(path: impl AsRef<Path>) -> Result<Vec<Term>> {
 pub fn parse_glossary(text: &str, origin: &Path) -> Result<Vec<Term>> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let malformed = |line: usize, message: String| Error::Malformed { path: PathBuf::from(origin), line, message };
+    // JSON that is not the list of terms (`{"terms": …}`) would otherwise load as one odd term.
+    if text.trim_start().starts_with('{') || (origin.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")) && !text.trim_start().starts_with('[')) {
+        return Err(malformed(1, "a JSON glossary is a list of terms: [{\"term\": \"スケール則\", \"variants\": [\"スケール足\"]}, …]".into()));
+    }
     if text.trim_start().starts_with('[') {
         let terms: Vec<Term> = serde_json::from_str(text).map_err(|e| {
             malformed(e.line(), format!("not a JSON glossary ([{{\"term\": …, \"variants\": […]}}]): {e}"))
@@ -852,6 +856,10 @@ mod tests {
         assert!(matches!(err, Error::Malformed { line: 2, .. }), "{err}");
         let err = parse_glossary(r#"[{"term": "o1", "variants": [""]}]"#, p).unwrap_err();
         assert!(err.to_string().contains("entry 1"), "{err}");
+        for (text, name) in [(r#"{"terms": 5}"#, "terms.txt"), ("o1 = 大湾", "terms.json")] {
+            let err = parse_glossary(text, Path::new(name)).unwrap_err();
+            assert!(matches!(err, Error::Malformed { line: 1, .. }) && err.to_string().contains("list of terms"), "{name}: {err}");
+        }
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("g.txt");
         std::fs::write(&f, "\u{feff}o1 = 大湾\n").unwrap();
