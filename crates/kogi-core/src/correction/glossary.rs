@@ -132,11 +132,13 @@ pub fn load_glossary_file(path: impl AsRef<Path>) -> Result<Vec<Term>> {
 pub fn parse_glossary(text: &str, origin: &Path) -> Result<Vec<Term>> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let malformed = |line: usize, message: String| Error::Malformed { path: PathBuf::from(origin), line, message };
+    let list = text.trim_start().starts_with('[');
     // JSON that is not the list of terms (`{"terms": …}`) would otherwise load as one odd term.
-    if text.trim_start().starts_with('{') || (origin.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")) && !text.trim_start().starts_with('[')) {
+    let json_named = origin.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    if text.trim_start().starts_with('{') || (json_named && !list) {
         return Err(malformed(1, "a JSON glossary is a list of terms: [{\"term\": \"スケール則\", \"variants\": [\"スケール足\"]}, …]".into()));
     }
-    if text.trim_start().starts_with('[') {
+    if list {
         let terms: Vec<Term> = serde_json::from_str(text).map_err(|e| {
             malformed(e.line(), format!("not a JSON glossary ([{{\"term\": …, \"variants\": […]}}]): {e}"))
         })?;

@@ -184,7 +184,7 @@ impl Kogi {
     fn forget_media_if_unused(&self, file: &str) {
         if let Ok(db) = self.db()
             && !db.recording_file_in_use(file).unwrap_or(true)
-            && !crate::store::Db::recording_file_in_use_beside(&self.data_folder(), &self.db_path(), file)
+            && !crate::store::Db::recording_file_in_use_in_folder(&self.data_folder(), file)
         {
             let _ = std::fs::remove_file(self.media_dir().join(file));
         }

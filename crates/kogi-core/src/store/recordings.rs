@@ -6,6 +6,8 @@ use crate::lecture::LectureId;
 use crate::recording::Recording;
 use rusqlite::{OptionalExtension, params};
 
+const FILE_IN_USE: &str = "SELECT EXISTS (SELECT 1 FROM recordings WHERE file = ?1)";
+
 impl Db {
     /// Link `r` to its lecture, replacing any recording linked before; returns the file it replaced.
     pub fn set_recording(&mut self, r: &Recording) -> Result<Option<String>> {
@@ -46,18 +48,18 @@ impl Db {
 
     /// Whether any lecture still uses the media file `file`.
     pub fn recording_file_in_use(&self, file: &str) -> Result<bool> {
-        self.conn.query_row("SELECT EXISTS (SELECT 1 FROM recordings WHERE file = ?1)", [file], |r| r.get(0)).map_err(|e| self.err(e))
+        self.conn.query_row(FILE_IN_USE, [file], |r| r.get(0)).map_err(|e| self.err(e))
     }
 
-    /// Whether another kogi database in the folder `dir` (not `except`) keeps `file` as a recording:
-    /// databases in one folder share its `media` folder. Files that are not kogi databases, or that
-    /// cannot be read, are passed over.
-    pub fn recording_file_in_use_beside(dir: &std::path::Path, except: &std::path::Path, file: &str) -> bool {
+    /// Whether any kogi database in the folder `dir` keeps `file` as a recording: databases in one
+    /// folder share its `media` folder. Files that are not kogi databases, or that cannot be read,
+    /// are passed over.
+    pub fn recording_file_in_use_in_folder(dir: &std::path::Path, file: &str) -> bool {
         let Ok(entries) = std::fs::read_dir(dir) else { return false };
-        entries.flatten().map(|e| e.path()).filter(|p| p.is_file() && !same_file(p, except)).any(|p| {
-            let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        entries.flatten().map(|e| e.path()).filter(|p| p.is_file()).any(|p| {
             rusqlite::Connection::open_with_flags(&p, flags)
-                .and_then(|c| c.query_row("SELECT EXISTS (SELECT 1 FROM recordings WHERE file = ?1)", [file], |r| r.get::<_, bool>(0)))
+                .and_then(|c| c.query_row(FILE_IN_USE, [file], |r| r.get::<_, bool>(0)))
                 .unwrap_or(false)
         })
     }
@@ -65,12 +67,5 @@ impl Db {
     /// Bytes of all recordings kept.
     pub fn recordings_bytes(&self) -> Result<u64> {
         self.conn.query_row("SELECT coalesce(sum(bytes), 0) FROM (SELECT DISTINCT file, bytes FROM recordings)", [], |r| r.get::<_, i64>(0)).map(|b| b as u64).map_err(|e| self.err(e))
-    }
-}
-
-fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
     }
 }

@@ -45,7 +45,8 @@ pub(super) fn parse(path: &Path, text: &str, dialect: Dialect) -> Result<Parsed>
     let n = lines.len();
     let blank = |i: usize| lines[i].trim().is_empty();
     let mut i = 0;
-    if dialect == Dialect::Vtt && has_vtt_header(text) {
+    let headed = dialect == Dialect::Vtt && has_vtt_header(text);
+    if headed {
         // The header block: `WEBVTT …` and any header lines up to the first blank line.
         while i < n && !blank(i) {
             i += 1;
@@ -71,7 +72,7 @@ pub(super) fn parse(path: &Path, text: &str, dialect: Dialect) -> Result<Parsed>
         } else if i + 1 < n && lines[i + 1].contains("-->") {
             // Without the WEBVTT line, a line of text before a timing line may be the transcript
             // itself: refused rather than dropped as a cue's name (numbers are SRT-style cue numbers).
-            if dialect == Dialect::Vtt && !has_vtt_header(text) && !is_cue_number(line) {
+            if dialect == Dialect::Vtt && !headed && !is_cue_number(line) {
                 return Err(malformed(
                     i,
                     format!("`{line}` comes before a timing line, and without the WEBVTT line at the top kogi cannot tell whether it is a cue's name or its text — add a first line `WEBVTT`, or put the text after its timing line"),
