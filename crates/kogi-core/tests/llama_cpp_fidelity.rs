@@ -108,7 +108,7 @@ fn the_converted_smollm2_answers_and_scores_text_as_llama_cpp_does_on_the_same_f
     // 896 steps, never where llama.cpp's margin exceeds 1.08, mean KL 0.012–0.014. kogi's kernel
     // takes Q4_1's minimums as llama.cpp does (block scale × sum of the int8 block): 18 of 896,
     // widest 0.252, mean KL 0.0024 — held to that, with room for another CPU's rounding.
-    let own = kogi_core::generate::onnx::nbits::vnni() && std::env::var("KOGI_MATMUL").as_deref() != Ok("onnxruntime");
+    let own = kogi_core::generate::onnx::nbits::vector() && std::env::var("KOGI_MATMUL").as_deref() != Ok("onnxruntime");
     let (min_agree, widest, kl) = if own { (0.97, 0.6, 0.006) } else { (0.94, 1.5, 0.02) };
     let agree = 1.0 - forced.differ as f64 / forced.steps as f64;
     assert!(forced.steps >= 64, "too few steps compared: {}", forced.steps);

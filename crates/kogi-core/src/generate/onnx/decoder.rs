@@ -902,13 +902,13 @@ fn commit_edited(b: ort::session::builder::SessionBuilder, file: &Path, edited: 
 /// Which of kogi's CPU kernels float32 decoders on the CPU run. Attention: the default, since it
 /// steps faster at long prompts and is as close to llama.cpp as ONNX Runtime's kernel,
 /// teacher-forced (BENCHMARKS.md, "kogi's own attention kernel"); `KOGI_ATTENTION=onnxruntime`
-/// keeps ONNX Runtime's. `MatMulNBits`: the default on CPUs with AVX-512 VNNI, since with its weights
+/// keeps ONNX Runtime's. `MatMulNBits`: the default on CPUs with AVX-512 VNNI or AVX2 (the same bits), since with its weights
 /// packed once and the blocks' minimums folded in, first tokens come 2–2.5× and exact greedy steps
 /// 1.7× as fast as with ONNX Runtime's kernel (BENCHMARKS.md, "Exact steps of one row");
 /// `KOGI_MATMUL=onnxruntime` keeps ONNX Runtime's.
 pub(crate) fn own_kernels() -> graph::OwnKernels {
     let var = |name: &str| std::env::var(name).unwrap_or_default();
-    graph::OwnKernels { attention: var("KOGI_ATTENTION") != "onnxruntime", matmul: var("KOGI_MATMUL") != "onnxruntime" && super::nbits::vnni() }
+    graph::OwnKernels { attention: var("KOGI_ATTENTION") != "onnxruntime", matmul: var("KOGI_MATMUL") != "onnxruntime" && super::nbits::vector() }
 }
 
 /// The decoder with nodes on kogi's CPU kernels; `None` when it has none to switch. An error leaves

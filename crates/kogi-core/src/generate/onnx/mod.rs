@@ -23,14 +23,17 @@ pub const DOMAIN: &str = "kogi.kern.cpu";
 const _: () = assert!(DOMAIN.len() == "com.microsoft".len());
 
 /// What a second row adds to a one-row step on kogi's CPU kernels, as a share of the step: 0.29 for
-/// SmolLM2 at 283 cached tokens on a 2-core Zen 5 (`kogi bench generate --verify-k 2`), about 0.25 at
-/// 2,900. Model drafts must keep more than this share of their tokens to pay.
-pub const ONE_ROW_STEP_ROW_COST: f64 = 0.3;
+/// SmolLM2 at 283 cached tokens on a 2-core Zen 5 with AVX-512 (`kogi bench generate --verify-k 2`),
+/// about 0.25 at 2,900; 0.54 on a 2-core Zen 3 with AVX2 only. Model drafts must keep more than this
+/// share of their tokens to pay.
+pub fn one_row_step_row_cost() -> f64 {
+    if nbits::vnni() { 0.3 } else { 0.55 }
+}
 
 /// The drafter's row cost ([`NgramDrafter::with_row_cost`]) where plain greedy steps feed
 /// `step_rows` rows: a second row is already paid for by two-row exact steps.
 pub fn draft_row_cost(step_rows: usize) -> f64 {
-    if step_rows == 1 { ONE_ROW_STEP_ROW_COST } else { 0.0 }
+    if step_rows == 1 { one_row_step_row_cost() } else { 0.0 }
 }
 
 /// The operator domain to register on a session that runs switched nodes.

@@ -816,13 +816,32 @@ type Kernel = unsafe fn(&Packed, &Rows, std::ops::Range<usize>, Dst);
 
 fn pick() -> Kernel {
     #[cfg(target_arch = "x86_64")]
-    if vnni() {
-        return groups_avx512;
+    {
+        if vnni() {
+            return groups_avx512;
+        }
+        if avx2() {
+            return groups_avx2;
+        }
     }
     groups_plain
 }
 
-/// Whether this CPU runs the vector kernel (and so whether nodes are switched to it at all).
+/// Whether this CPU runs one of the vector kernels (and so whether nodes are switched to kogi's at all).
+pub fn vector() -> bool {
+    vnni() || avx2()
+}
+
+fn avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") && std::arch::is_x86_feature_detected!("f16c")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+/// Whether this CPU runs the AVX-512 VNNI kernel.
 pub fn vnni() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
@@ -1153,6 +1172,214 @@ unsafe fn tile<const BITS: u8, const B: usize, const R: usize, const G: usize, c
                 let col = (g0 + g) * GROUP;
                 let mask = if col + GROUP <= p.n { 0xFFFF } else { (1u16 << (p.n - col)) - 1 };
                 _mm512_mask_storeu_ps(dst.0.add((m + r) * p.n + col), mask, acc[r][g]);
+            }
+        }
+    }
+}
+
+/// [`groups_avx512`] for CPUs with AVX2 and FMA but no AVX-512 (most laptops): each 16-column group
+/// as two halves of eight, the integer dot products through `vpmaddubsw`/`vpmaddwd` (exact: no pair
+/// sum can saturate, 8-bit codes go in two nibbles), then the same float operations in the same order
+/// as [`groups_plain`], so the same bits.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn groups_avx2(p: &Packed, a: &Rows, groups: std::ops::Range<usize>, dst: Dst) {
+    assert_eq!(a.ablock, p.ablock(), "activations quantised for another node");
+    let rows = a.q.len() / a.k;
+    let fac = Fac { kind: p.scales.kind(), scales: p.scales.ptrs(), mins: p.mins.as_ref().map(Factors::ptrs) };
+    let one_zero = matches!(p.zeros, Zeros::All(_));
+    macro_rules! kinds {
+        ($bits:literal, $b:literal, $r:literal, $m:expr, $g:expr) => {
+            match (fac.kind, one_zero) {
+                (HALF, true) => tile_avx2::<$bits, $b, $r, HALF, true>(p, a, $m, $g, fac, dst),
+                (HALF, false) => tile_avx2::<$bits, $b, $r, HALF, false>(p, a, $m, $g, fac, dst),
+                (TWO, true) => tile_avx2::<$bits, $b, $r, TWO, true>(p, a, $m, $g, fac, dst),
+                (TWO, false) => tile_avx2::<$bits, $b, $r, TWO, false>(p, a, $m, $g, fac, dst),
+                (_, true) => tile_avx2::<$bits, $b, $r, FULL, true>(p, a, $m, $g, fac, dst),
+                (_, false) => tile_avx2::<$bits, $b, $r, FULL, false>(p, a, $m, $g, fac, dst),
+            }
+        };
+    }
+    macro_rules! tile {
+        ($r:literal, $m:expr, $g:expr) => {
+            match (p.bits, p.block) {
+                (4, 32) => kinds!(4, 32, $r, $m, $g),
+                (4, _) => kinds!(4, 16, $r, $m, $g),
+                (6, 32) => kinds!(6, 32, $r, $m, $g),
+                (6, _) => kinds!(6, 16, $r, $m, $g),
+                (_, 32) => kinds!(8, 32, $r, $m, $g),
+                (_, _) => kinds!(8, 16, $r, $m, $g),
+            }
+        };
+    }
+    unsafe {
+        // Rows in fours (each group's codes unpacked once for four rows), each four over the task's groups.
+        let mut m = 0;
+        while m < rows {
+            let r = (rows - m).min(4);
+            for g in groups.clone() {
+                match r {
+                    1 => tile!(1, m, g),
+                    2 | 3 => tile!(2, m, g),
+                    _ => tile!(4, m, g),
+                }
+            }
+            m += if r == 3 { 2 } else { r };
+        }
+    }
+}
+
+/// Rows `m..m + R` against group `g`, the chain [`tile`] computes, eight columns to a register.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn tile_avx2<const BITS: u8, const B: usize, const R: usize, const KIND: u8, const ONE_ZERO: bool>(p: &Packed, a: &Rows, m: usize, g: usize, fac: Fac, dst: Dst) {
+    use std::arch::x86_64::*;
+    let (kb, per) = (p.blocks(), p.per());
+    let nib = _mm256_set1_epi8(0xF);
+    let six = _mm256_set1_epi8(0x30);
+    let ones = _mm256_set1_epi16(1);
+    let mut acc = [[_mm256_setzero_ps(); 2]; R];
+    let mut part = [[_mm256_setzero_ps(); 2]; R];
+    let (scales, mins) = (fac.scales, fac.mins);
+    let (zeros, zero, zero_i) = match &p.zeros {
+        Zeros::Each(v) => (v.as_ptr(), _mm256_setzero_ps(), 0),
+        Zeros::All(z) => (std::ptr::null(), _mm256_set1_ps(*z as f32), *z as i32),
+    };
+    let sup = SUPER / B;
+    let col = g * GROUP;
+    // Lanes of each half that are real columns (the last group may be partial).
+    let mask = |h: usize| {
+        let n = p.n.saturating_sub(col + 8 * h).min(8) as i32;
+        _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+    };
+    unsafe {
+        let bcast = |r: usize, at: usize| _mm256_set1_epi32((a.q.as_ptr().add((m + r) * a.k + at) as *const i32).read_unaligned());
+        for blk in 0..kb {
+            let base = p.codes.as_ptr().add((g * kb + blk) * per);
+            if R == 1 && blk + PREFETCH_BLOCKS < kb {
+                let ahead = base.add(PREFETCH_BLOCKS * per);
+                for line in (0..per).step_by(REG) {
+                    _mm_prefetch::<_MM_HINT_T0>(ahead.add(line) as *const i8);
+                }
+                if KIND == TWO && blk % sup == 0 && blk + sup < kb {
+                    let at = (scales.bases as *const i8).add((g * scales.supers + blk / sup + 1) * scales.chunk);
+                    let skew = at as usize % REG;
+                    for line in (0..skew + scales.chunk).step_by(REG) {
+                        _mm_prefetch::<_MM_HINT_T0>(at.sub(skew).add(line));
+                    }
+                }
+            }
+            // Each half's integer dot products, eight columns in i32 lanes.
+            let mut dot = [[_mm256_setzero_si256(); 2]; R];
+            for h in 0..2 {
+                if BITS != 8 {
+                    for reg in 0..B / 8 {
+                        let raw = _mm256_loadu_si256(base.add(reg * REG + 32 * h) as *const _);
+                        let mut wl = _mm256_and_si256(raw, nib);
+                        let mut wh = _mm256_and_si256(_mm256_srli_epi16(raw, 4), nib);
+                        if BITS == 6 {
+                            let top = _mm256_loadu_si256(base.add((B / 8 + reg / 2) * REG + 32 * h) as *const _);
+                            let (l, hh) = if reg % 2 == 0 { (_mm256_slli_epi16(top, 4), _mm256_slli_epi16(top, 2)) } else { (top, _mm256_srli_epi16(top, 2)) };
+                            wl = _mm256_or_si256(wl, _mm256_and_si256(l, six));
+                            wh = _mm256_or_si256(wh, _mm256_and_si256(hh, six));
+                        }
+                        for r in 0..R {
+                            let (xl, xh) = (bcast(r, blk * B + reg * 8), bcast(r, blk * B + reg * 8 + 4));
+                            // Four products of codes < 64 by |x| ≤ 127 stay inside i16.
+                            let s = _mm256_add_epi16(_mm256_maddubs_epi16(wl, xl), _mm256_maddubs_epi16(wh, xh));
+                            dot[r][h] = _mm256_add_epi32(dot[r][h], _mm256_madd_epi16(s, ones));
+                        }
+                    }
+                } else {
+                    for reg in 0..B / 4 {
+                        let raw = _mm256_loadu_si256(base.add(reg * REG + 32 * h) as *const _);
+                        let (wl, wh) = (_mm256_and_si256(raw, nib), _mm256_and_si256(_mm256_srli_epi16(raw, 4), nib));
+                        for r in 0..R {
+                            let x = bcast(r, blk * B + reg * 4);
+                            let lo = _mm256_madd_epi16(_mm256_maddubs_epi16(wl, x), ones);
+                            let hi = _mm256_madd_epi16(_mm256_maddubs_epi16(wh, x), ones);
+                            dot[r][h] = _mm256_add_epi32(dot[r][h], _mm256_add_epi32(lo, _mm256_slli_epi32(hi, 4)));
+                        }
+                    }
+                }
+            }
+            if KIND == TWO {
+                for h in 0..2 {
+                    let at = (g * kb + blk) * GROUP + 8 * h;
+                    let ints = scales.ints.add((g * scales.supers + blk / sup) * scales.chunk + blk % sup * GROUP + 8 * h);
+                    let q = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(ints as *const _)));
+                    let z = if ONE_ZERO { _mm256_setzero_si256() } else { _mm256_cvtepu8_epi32(_mm_loadl_epi64(zeros.add(at) as *const _)) };
+                    for r in 0..R {
+                        let sum = *a.sum.get_unchecked((m + r) * kb + blk);
+                        let d = match (ONE_ZERO, zero_i) {
+                            (true, 0) => dot[r][h],
+                            (true, z) => _mm256_sub_epi32(dot[r][h], _mm256_set1_epi32(z * sum)),
+                            (false, _) => _mm256_sub_epi32(dot[r][h], _mm256_mullo_epi32(z, _mm256_set1_epi32(sum))),
+                        };
+                        part[r][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), q, part[r][h]);
+                    }
+                }
+                if (blk + 1) % sup == 0 {
+                    let sb = blk / sup;
+                    let chunk = (g * scales.supers + sb) * scales.chunk;
+                    for h in 0..2 {
+                        let bases = |f: FactorPtrs| {
+                            if f.half_bases {
+                                _mm256_cvtph_ps(_mm_loadu_si128(f.bases.add(chunk + 16 * h) as *const _))
+                            } else {
+                                _mm256_loadu_ps(f.bases.add(chunk + 32 * h) as *const f32)
+                            }
+                        };
+                        let bs = bases(scales);
+                        let mut mini = [_mm256_setzero_si256(); R];
+                        if let Some(f) = mins {
+                            for j in (blk + 1 - sup..=blk).step_by(2) {
+                                let q = _mm256_cvtepi8_epi16(_mm_loadu_si128(f.ints.add(chunk + (j - sb * sup) * GROUP + 16 * h) as *const _));
+                                for (r, mini) in mini.iter_mut().enumerate() {
+                                    let two = *a.pairs.get_unchecked(((m + r) * kb + j) / 2);
+                                    *mini = _mm256_add_epi32(*mini, _mm256_madd_epi16(q, _mm256_set1_epi32(two)));
+                                }
+                            }
+                        }
+                        let mk = mask(h);
+                        for r in 0..R {
+                            let sa = _mm256_set1_ps(*a.scale.get_unchecked((m + r) * (a.k / SUPER) + sb));
+                            let out = dst.0.add((m + r) * p.n + col + 8 * h);
+                            let prev = if sb == 0 { _mm256_setzero_ps() } else { _mm256_maskload_ps(out, mk) };
+                            let mut v = _mm256_fmadd_ps(part[r][h], _mm256_mul_ps(bs, sa), prev);
+                            part[r][h] = _mm256_setzero_ps();
+                            if let Some(f) = mins {
+                                v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mini[r]), _mm256_mul_ps(bases(f), sa), v);
+                            }
+                            _mm256_maskstore_ps(out, mk, v);
+                        }
+                    }
+                }
+                continue;
+            }
+            for h in 0..2 {
+                let at = (g * kb + blk) * GROUP + 8 * h;
+                let load = |f: FactorPtrs| match KIND {
+                    HALF => _mm256_cvtph_ps(_mm_loadu_si128(f.half.add(at) as *const _)),
+                    _ => _mm256_loadu_ps(f.full.add(at)),
+                };
+                let sw = load(scales);
+                let z = if ONE_ZERO { zero } else { _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(zeros.add(at) as *const _))) };
+                let mn = mins.map(load);
+                for r in 0..R {
+                    let (sum1, sa1) = (*a.sum.get_unchecked((m + r) * kb + blk) as f32, *a.scale.get_unchecked(((m + r) * a.k + blk * B) / ABLOCK));
+                    let (sum, sa) = (_mm256_set1_ps(sum1), _mm256_set1_ps(sa1));
+                    let d = _mm256_fnmadd_ps(z, sum, _mm256_cvtepi32_ps(dot[r][h]));
+                    acc[r][h] = _mm256_fmadd_ps(d, _mm256_mul_ps(sw, sa), acc[r][h]);
+                    if let Some(mn) = mn {
+                        acc[r][h] = _mm256_fmadd_ps(mn, _mm256_set1_ps(sa1 * sum1), acc[r][h]);
+                    }
+                }
+            }
+        }
+        for r in (0..R).filter(|_| KIND != TWO) {
+            for h in 0..2 {
+                _mm256_maskstore_ps(dst.0.add((m + r) * p.n + col + 8 * h), mask(h), acc[r][h]);
             }
         }
     }
@@ -1562,6 +1789,16 @@ mod tests {
             let mut plain = vec![0f32; rows * n];
             unsafe { groups_plain(&p, &a, 0..p.groups, Dst(plain.as_mut_ptr())) };
             assert_eq!(all, plain, "portable, {case}");
+            #[cfg(target_arch = "x86_64")]
+            if avx2() {
+                for wide in [false, true] {
+                    let q = if wide { Packed::pack(&w.weights(), true, false).unwrap() } else { Packed::new(&w.weights()).unwrap() };
+                    let (mut two, mut plain) = (vec![f32::NAN; rows * n], vec![0f32; rows * n]);
+                    unsafe { groups_avx2(&q, &a, 0..q.groups, Dst(two.as_mut_ptr())) };
+                    unsafe { groups_plain(&q, &a, 0..q.groups, Dst(plain.as_mut_ptr())) };
+                    assert_eq!(two, plain, "AVX2, {case}, f32 bases {wide}");
+                }
+            }
             for m in 0..rows {
                 for c in 0..n {
                     let rounded: f64 = (0..k).map(|i| a.q[m * k + i] as f64 * a.scale[m * (k / SUPER) + i / SUPER] as f64 * deq[c * k + i]).sum();
@@ -1648,8 +1885,8 @@ mod tests {
     }
 
     #[test]
-    fn the_vector_kernel_gives_the_portable_ones_bits() {
-        if !vnni() {
+    fn the_vector_kernels_give_the_portable_ones_bits() {
+        if !vector() {
             return;
         }
         let cases = [(4, true, 576, 70, false, 32), (4, false, 96, 16, false, 32), (8, false, 544, 37, false, 32), (8, true, 64, 5, false, 32), (4, true, 576, 40, true, 32)];
@@ -1667,6 +1904,15 @@ mod tests {
                 let mut plain = vec![0f32; rows * n];
                 unsafe { groups_plain(&p, &a, 0..p.groups, Dst(plain.as_mut_ptr())) };
                 assert_eq!(fast, plain, "{bits}-bit/{block} k {k} n {n} rows {rows}");
+                // The AVX2 kernel too where AVX-512 picks the other one (a task's groups in any split).
+                #[cfg(target_arch = "x86_64")]
+                if avx2() {
+                    let mut two = vec![f32::NAN; rows * n];
+                    let half = p.groups / 2;
+                    unsafe { groups_avx2(&p, &a, 0..half, Dst(two.as_mut_ptr())) };
+                    unsafe { groups_avx2(&p, &a, half..p.groups, Dst(two.as_mut_ptr())) };
+                    assert_eq!(two, plain, "AVX2, {bits}-bit/{block} k {k} n {n} rows {rows}");
+                }
             }
         }
     }
