@@ -159,3 +159,29 @@ function roughly(ms: number): string {
   const s = Math.ceil(ms / 1000);
   return s < 90 ? `${s} s` : `${Math.round(s / 60)} min`;
 }
+
+export type Snippet = { before: string; matched: string; after: string; cutStart: boolean; cutEnd: boolean };
+
+/**
+ * What a source shows of its passage: the sentence that matched the question (offsets in code points,
+ * absolute like the passage's span), with up to `around` characters each side and ellipses where cut.
+ * A long matched sentence is cut at `most` characters.
+ */
+export function snippet(text: string, span: { start: number; end: number }, matched: { start: number; end: number }, around = 70, most = 200): Snippet {
+  const chars = Array.from(text);
+  const clamp = (x: number) => Math.max(0, Math.min(chars.length, x));
+  let s = clamp(matched.start - span.start);
+  let e = clamp(matched.end - span.start);
+  if (e <= s) [s, e] = [0, Math.min(chars.length, most)];
+  const cutMatched = e - s > most;
+  if (cutMatched) e = s + most;
+  const from = clamp(s - around);
+  const to = cutMatched ? e : clamp(e + around);
+  return {
+    before: chars.slice(from, s).join(""),
+    matched: chars.slice(s, e).join(""),
+    after: chars.slice(e, to).join(""),
+    cutStart: from > 0,
+    cutEnd: to < chars.length,
+  };
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import { byteSize, codePointToUtf16, codePointsToUtf16, debounce, draftWorthOffering, groupByCourse, importProgress, lastAtOrBefore, percent, shortClock, splitCitations, utf16ToCodePoint } from "../src/text";
+import { byteSize, codePointToUtf16, codePointsToUtf16, debounce, draftWorthOffering, groupByCourse, importProgress, lastAtOrBefore, percent, shortClock, snippet, splitCitations, utf16ToCodePoint } from "../src/text";
 
 describe("code point offsets", () => {
   it("are the same as UTF-16 offsets for Japanese text in the BMP", () => {
@@ -112,5 +112,26 @@ describe("recordings", () => {
     expect(importProgress("indexing", 10, 40, 2000).label).toBe("indexing: 10 of 40 · about 6 s left");
     expect(importProgress("transcribing the recording", 26, 38, 800).label).toBe("transcribing the recording: 0:26 of 0:38 of speech · about 1 s left");
     expect(importProgress("transcribing the recording", 60, 5400, 10_000).label).toMatch(/about 15 min left$/);
+  });
+});
+
+describe("a source's snippet", () => {
+  // The passage spans characters 100..160 of its revision; the matched sentence is 130..140.
+  const text = "前".repeat(30) + "マッチした文😀です。" + "後".repeat(20);
+  it("shows the sentence that matched, counted in code points, with what surrounds it", () => {
+    const s = snippet(text, { start: 100, end: 160 }, { start: 130, end: 140 }, 10);
+    expect(s.matched).toBe("マッチした文😀です。");
+    expect(s.before).toBe("前".repeat(10));
+    expect(s.after).toBe("後".repeat(10));
+    expect([s.cutStart, s.cutEnd]).toEqual([true, true]);
+  });
+  it("is not cut where the passage ends", () => {
+    const s = snippet(text, { start: 100, end: 160 }, { start: 130, end: 140 }, 100);
+    expect(s.before + s.matched + s.after).toBe(text);
+    expect([s.cutStart, s.cutEnd]).toEqual([false, false]);
+  });
+  it("cuts a long matched sentence and falls back to the start when the match is outside", () => {
+    expect(snippet(text, { start: 100, end: 160 }, { start: 100, end: 160 }, 10, 5)).toMatchObject({ matched: "前前前前前", after: "", cutEnd: true });
+    expect(snippet(text, { start: 100, end: 160 }, { start: 0, end: 0 }, 10, 5).matched).toBe("前前前前前");
   });
 });

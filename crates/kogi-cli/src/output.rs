@@ -142,10 +142,22 @@ pub fn print_passages(passages: &[Passage]) {
             p.dense.map(|d| format!(", cosine {d:.3}")).unwrap_or_default(),
             p.bm25.map(|b| format!(", bm25 {b:.2}")).unwrap_or_default(),
         );
-        let text: String = p.text.chars().take(300).collect();
-        let more = if p.text.chars().count() > 300 { "…" } else { "" };
-        say!("    {}{more}\n", text.replace('\n', " "));
+        say!("    {}\n", excerpt(p, 300).replace('\n', " "));
     }
+}
+
+/// About `most` characters of a passage around the sentence that matched, which is what the reader
+/// wants to see first (a window's opening sentences are often not why it was found).
+fn excerpt(p: &Passage, most: usize) -> String {
+    let chars: Vec<char> = p.text.chars().collect();
+    let len = chars.len();
+    let s = p.matched.start.saturating_sub(p.span.start).min(len);
+    let e = p.matched.end.saturating_sub(p.span.start).clamp(s, len);
+    // Centred on the matched sentence, shifted to stay inside the passage; a long one from its start.
+    let from = if e - s >= most { s } else { ((s + e) / 2).saturating_sub(most / 2).min(len.saturating_sub(most)) };
+    let to = (from + most).min(len);
+    let text: String = chars[from..to].iter().collect();
+    format!("{}{text}{}", if from > 0 { "…" } else { "" }, if to < len { "…" } else { "" })
 }
 
 pub fn print_metrics(m: &RetrievalMetrics, v: TranscriptVersion) {
@@ -201,5 +213,32 @@ mod tests {
         let safe = json_text(&json);
         assert!(!safe.chars().any(|c| c.is_control()), "{safe}");
         assert_eq!(serde_json::from_str::<String>(&safe).unwrap(), "x\u{1b}y\u{9b}z\u{7f}", "the same JSON value");
+    }
+
+    #[test]
+    fn a_search_result_shows_the_text_around_the_sentence_that_matched() {
+        use kogi_core::lecture::{LectureId, RevisionId};
+        use kogi_core::text::CharSpan;
+        // Characters 1000..1400 of a revision; the matched sentence is 1300..1310.
+        let text = format!("{}{}{}", "前".repeat(300), "見つかった文です。ね", "後".repeat(90));
+        let p = |matched| Passage {
+            lecture: LectureId(1),
+            title: String::new(),
+            course: None,
+            revision: RevisionId(1),
+            span: CharSpan::new(1000, 1400),
+            matched,
+            text: text.clone(),
+            start_ms: None,
+            end_ms: None,
+            score: 0.0,
+            dense: None,
+            bm25: None,
+        };
+        let shown = excerpt(&p(CharSpan::new(1300, 1310)), 100);
+        assert_eq!(shown, format!("…{}見つかった文です。ね{}…", "前".repeat(45), "後".repeat(45)));
+        // Near the end it shifts back to fill the space; a whole short passage is shown as it is.
+        assert_eq!(excerpt(&p(CharSpan::new(1395, 1400)), 100), format!("…{}", &text[text.char_indices().nth(300).unwrap().0..]));
+        assert_eq!(excerpt(&p(CharSpan::new(1300, 1310)), 1000), text);
     }
 }

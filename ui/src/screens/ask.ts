@@ -4,7 +4,7 @@
 import { api, finished, message, RUNGS, type Answer, type AnswerWith, type Asked, type Passage, type QuoteReason, type Recording, type Rung } from "../api";
 import { clear, h } from "../dom";
 import { nudgeStalledClock, playbackProblem, playFrom, recordingUrl } from "../player";
-import { shortClock, splitCitations } from "../text";
+import { shortClock, snippet, splitCitations } from "../text";
 import type { Ctx } from "../main";
 
 let lastQuestion = "";
@@ -151,11 +151,18 @@ export function mountAsk(el: HTMLElement, ctx: Ctx): () => void {
     box.append(h("p", { class: "stats" }, stats.join(" · ")));
   }
 
+  // The sentence that matched the question, marked, with what surrounds it (the passage can be longer
+  // than a snippet shows, and its first lines are not always why it was found).
+  function excerpt(p: Passage) {
+    const s = snippet(p.text, p.span, p.matched);
+    return h("div", { class: "snippet" }, `${s.cutStart ? "…" : ""}${s.before}`, h("mark", {}, s.matched), `${s.after}${s.cutEnd ? "…" : ""}`);
+  }
+
   function source(p: Passage, n: number, cited: boolean) {
     const when = p.start_ms !== null && p.start_ms !== undefined ? ` @ ${shortClock(p.start_ms)}` : "";
     const li = h("li", { class: cited ? "cited" : "" },
       h("a", { href: "#", class: "source", "data-n": n, onclick: (e: Event) => { e.preventDefault(); open(p); } }, `[${n}] ${p.title}${when}`),
-      h("div", { class: "snippet" }, p.text.length > 220 ? `${p.text.slice(0, 220)}…` : p.text));
+      excerpt(p));
     if (p.start_ms !== null) recordingOf(p.lecture).then((rec) => rec && li.querySelector("a.source")!.after(" ", playControl(p, rec)));
     return li;
   }

@@ -160,6 +160,29 @@ fn within_postings_budget(dfs: impl Iterator<Item = i64>, total: i64) -> usize {
     n
 }
 
+/// `context` without what the better-ranked passages in `shown` already hold: the side of each
+/// overlap that keeps `matched`. Left whole when `matched` itself is already shown.
+fn beside_shown(shown: &[CharSpan], mut context: CharSpan, matched: CharSpan) -> CharSpan {
+    for o in shown {
+        if !o.overlaps(&context) || o.overlaps(&matched) {
+            continue;
+        }
+        context = if matched.start >= o.end { CharSpan::new(o.end, context.end) } else { CharSpan::new(context.start, o.start.min(context.end)) };
+    }
+    context
+}
+
+/// Windows overlapping a better-ranked passage by less than half are listed, but each sentence only
+/// once: the model reads nothing twice, and the reader sees why the passage is there.
+fn without_repeats<S, D, L>(chosen: &mut [(ChunkRow, S, D, L)]) {
+    for i in 1..chosen.len() {
+        let (before, rest) = chosen.split_at_mut(i);
+        let c = &mut rest[0].0;
+        let shown: Vec<CharSpan> = before.iter().filter(|(o, ..)| o.revision == c.revision).map(|(o, ..)| o.chunk.context).collect();
+        c.chunk.context = beside_shown(&shown, c.chunk.context, c.chunk.matched);
+    }
+}
+
 impl<'e> Retriever<'e> {
     pub fn new(embedder: &'e dyn Embed, strategy: &Strategy) -> Self {
         Self { embedder, words: None, readings: None, strategy: strategy.name(), dense: HashMap::new(), texts: HashMap::new(), meta: HashMap::new() }
@@ -312,6 +335,7 @@ impl<'e> Retriever<'e> {
                 }
             }
         }
+        without_repeats(&mut chosen);
         chosen.into_iter().map(|(row, score, d, l)| self.passage(db, &row, score, d, l)).collect()
     }
 
@@ -367,5 +391,25 @@ impl<'e> Retriever<'e> {
             dense,
             bm25,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_window_drops_the_sentences_a_better_passage_shows_and_keeps_its_own() {
+        let span = CharSpan::new;
+        // Shown 0..100; the window 80..200 matched 120..150: it starts where the shown one ends.
+        assert_eq!(beside_shown(&[span(0, 100)], span(80, 200), span(120, 150)), span(100, 200));
+        // Shown after it: it ends where the shown one starts.
+        assert_eq!(beside_shown(&[span(150, 300)], span(50, 180), span(60, 90)), span(50, 150));
+        // Shown on both sides.
+        assert_eq!(beside_shown(&[span(0, 60), span(150, 300)], span(40, 180), span(70, 90)), span(60, 150));
+        // Its own matched sentence already shown: nothing to gain by cutting, left whole.
+        assert_eq!(beside_shown(&[span(0, 130)], span(80, 200), span(120, 150)), span(80, 200));
+        // Apart: untouched.
+        assert_eq!(beside_shown(&[span(0, 50)], span(80, 200), span(120, 150)), span(80, 200));
     }
 }
