@@ -747,7 +747,56 @@ fn quantize_row(row: &[f32], q: &mut [i8], scale: &mut [f32], sum: &mut [i32]) {
         // SAFETY: the CPU has the features; slices sized by `Rows`.
         return unsafe { quantize_row_avx512(row, q, scale, sum) };
     }
+    #[cfg(target_arch = "x86_64")]
+    if avx2() {
+        // SAFETY: as above.
+        return unsafe { quantize_row_avx2(row, q, scale, sum) };
+    }
     quantize_row_plain(row, q, scale, sum)
+}
+
+/// [`quantize_row_plain`] with AVX2: the same bytes, scales and sums (the portable rounding is a
+/// library call on CPUs without SSE4.1 in the base target: a 283-token prompt's down projection spent
+/// a fifth of its time here).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn quantize_row_avx2(row: &[f32], q: &mut [i8], scale: &mut [f32], sum: &mut [i32]) {
+    use std::arch::x86_64::*;
+    let (ablock, block) = (row.len() / scale.len(), row.len() / sum.len());
+    assert!(ablock.is_multiple_of(8) && block.is_multiple_of(8) && q.len() == row.len());
+    let abs = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff));
+    // Each i32 lane's low byte (what `as i8` keeps), four to each half's first word.
+    let low = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+    let mut s = _mm256_setzero_si256();
+    for (blk, x) in row.chunks_exact(ablock).enumerate() {
+        unsafe {
+            let mut m = _mm256_setzero_ps();
+            for i in (0..ablock).step_by(8) {
+                // A NaN input is passed over as `f32::max` passes it (the second operand is taken on NaN).
+                m = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(x.as_ptr().add(i)), abs), m);
+            }
+            let h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps::<1>(m));
+            let h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+            let amax = _mm_cvtss_f32(_mm_max_ss(h, _mm_shuffle_ps::<1>(h, h)));
+            let (d, inv) = if amax > 0.0 { (amax / 127.0, 127.0 / amax) } else { (0.0, 0.0) };
+            let v = _mm256_set1_ps(inv);
+            for i in (0..ablock).step_by(8) {
+                let at = blk * ablock + i;
+                let b = _mm256_shuffle_epi8(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x.as_ptr().add(i)), v)), low);
+                let eight = _mm_unpacklo_epi32(_mm256_castsi256_si128(b), _mm256_extracti128_si256::<1>(b));
+                _mm_storel_epi64(q.as_mut_ptr().add(at) as *mut _, eight);
+                // Summed as stored (a NaN's integer narrows to 0, as the portable cast gives).
+                s = _mm256_add_epi32(s, _mm256_cvtepi8_epi32(eight));
+                if (at + 8) % block == 0 {
+                    let t = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256::<1>(s));
+                    let t = _mm_add_epi32(t, _mm_shuffle_epi32::<0b01_00_11_10>(t));
+                    *sum.get_unchecked_mut(at / block) = _mm_cvtsi128_si32(_mm_add_epi32(t, _mm_shuffle_epi32::<0b10_11_00_01>(t)));
+                    s = _mm256_setzero_si256();
+                }
+            }
+            scale[blk] = d;
+        }
+    }
 }
 
 /// [`quantize_row_plain`] in vector registers: the same bytes, scales and sums.
@@ -1273,6 +1322,10 @@ unsafe fn tile_avx2<const BITS: u8, const B: usize, const R: usize, const KIND: 
             let mut dot = [[_mm256_setzero_si256(); 2]; R];
             for h in 0..2 {
                 if BITS != 8 {
+                    // Four-bit codes: a block's sixteen products per lane (≤ 16 · 15 · 127) stay inside
+                    // i16, so they are added there and widened once (three multiplies per row and
+                    // register become two and a quarter: the multiply ports bound the prompt's tile).
+                    let mut s16 = [_mm256_setzero_si256(); R];
                     for reg in 0..B / 8 {
                         let raw = _mm256_loadu_si256(base.add(reg * REG + 32 * h) as *const _);
                         let mut wl = _mm256_and_si256(raw, nib);
@@ -1287,7 +1340,16 @@ unsafe fn tile_avx2<const BITS: u8, const B: usize, const R: usize, const KIND: 
                             let (xl, xh) = (bcast(r, blk * B + reg * 8), bcast(r, blk * B + reg * 8 + 4));
                             // Four products of codes < 64 by |x| ≤ 127 stay inside i16.
                             let s = _mm256_add_epi16(_mm256_maddubs_epi16(wl, xl), _mm256_maddubs_epi16(wh, xh));
-                            dot[r][h] = _mm256_add_epi32(dot[r][h], _mm256_madd_epi16(s, ones));
+                            if BITS == 4 {
+                                s16[r] = _mm256_add_epi16(s16[r], s);
+                            } else {
+                                dot[r][h] = _mm256_add_epi32(dot[r][h], _mm256_madd_epi16(s, ones));
+                            }
+                        }
+                    }
+                    if BITS == 4 {
+                        for r in 0..R {
+                            dot[r][h] = _mm256_madd_epi16(s16[r], ones);
                         }
                     }
                 } else {
@@ -1919,7 +1981,7 @@ mod tests {
 
     #[test]
     fn vector_quantisation_gives_the_same_bytes_as_the_portable_one() {
-        if !vnni() {
+        if !vector() {
             return;
         }
         let mut r = Lcg(13);
@@ -1935,9 +1997,15 @@ mod tests {
             let (ka, kb) = (512 / ablock, 512 / block);
             let (mut qa, mut sa, mut ua) = (vec![0i8; 512], vec![0f32; ka], vec![0i32; kb]);
             let (mut qb, mut sb, mut ub) = (vec![0i8; 512], vec![0f32; ka], vec![0i32; kb]);
-            unsafe { quantize_row_avx512(&x, &mut qa, &mut sa, &mut ua) };
             quantize_row_plain(&x, &mut qb, &mut sb, &mut ub);
-            assert_eq!((qa, sa, ua), (qb, sb, ub), "block {block}, a scale per {ablock}");
+            if vnni() {
+                unsafe { quantize_row_avx512(&x, &mut qa, &mut sa, &mut ua) };
+                assert_eq!((&qa, &sa, &ua), (&qb, &sb, &ub), "AVX-512, block {block}, a scale per {ablock}");
+            }
+            if avx2() {
+                unsafe { quantize_row_avx2(&x, &mut qa, &mut sa, &mut ua) };
+                assert_eq!((qa, sa, ua), (qb, sb, ub), "AVX2, block {block}, a scale per {ablock}");
+            }
         }
     }
 
