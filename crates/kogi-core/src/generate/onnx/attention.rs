@@ -350,7 +350,7 @@ impl BlockKernel {
 }
 
 macro_rules! variants {
-    ($($(#[$attr:meta])* $block:ident, $tile:ident, $wide:expr;)*) => {$(
+    ($($(#[$attr:meta])* $block:ident, $tile:ident, $wide:expr, $avx2:expr;)*) => {$(
         $(#[$attr])*
         unsafe fn $block(s: &Shared, bi: usize, g: usize, rows: std::ops::Range<usize>, blk: usize, parts: &mut [f32]) {
             block_body(s, bi, g, rows, blk, parts)
@@ -358,7 +358,7 @@ macro_rules! variants {
         $(#[$attr])*
         #[allow(clippy::too_many_arguments)]
         unsafe fn $tile(s: &Shared, bi: usize, g: usize, rows: std::ops::Range<usize>, blk: usize, parts: &mut [f32], qt: &[f32], scores: &mut [f32], steps: bool) {
-            tile_body::<$wide>(s, bi, g, rows, blk, parts, qt, scores, steps)
+            tile_body::<$wide, $avx2>(s, bi, g, rows, blk, parts, qt, scores, steps)
         }
     )*};
 }
@@ -366,11 +366,11 @@ macro_rules! variants {
 variants! {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx2,fma")]
-    block_avx512, tile_avx512, true;
+    block_avx512, tile_avx512, true, false;
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    block_avx2, tile_avx2, false;
-    block_plain, tile_plain, false;
+    block_avx2, tile_avx2, false, true;
+    block_plain, tile_plain, false, false;
 }
 
 fn pick_kernel() -> BlockKernel {
@@ -504,6 +504,49 @@ fn lane_scores4_avx512<const D: usize>(qt: &[f32], lanes: usize, c: usize, ks: &
     for (t, x) in sum.iter().enumerate() {
         // SAFETY: checked above: key `t`'s lanes lie inside `out`.
         unsafe { _mm512_storeu_ps(out.as_mut_ptr().add(t * lanes), _mm512_mul_ps(*x, scale)) };
+    }
+}
+
+/// [`lane_scores4_avx512`] for CPUs with AVX2 only: the sixteen lanes as two halves of eight, each
+/// half the same chains and tree (eight accumulators and the two query rows fit sixteen registers).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn lane_scores4_avx2<const D: usize>(qt: &[f32], lanes: usize, c: usize, ks: &[f32], d: usize, scale: f32, out: &mut [f32]) {
+    use std::arch::x86_64::*;
+    let d = if D > 0 { D } else { d };
+    assert!(d % LANES == 0 && ks.len() >= KEYS * d && qt.len() >= d * lanes && (c + 1) * LANES <= lanes && out.len() >= (KEYS - 1) * lanes + LANES);
+    let k = ks.as_ptr();
+    let add = |x: [__m256; KEYS], y: [__m256; KEYS]| -> [__m256; KEYS] { std::array::from_fn(|t| _mm256_add_ps(x[t], y[t])) };
+    for half in 0..2 {
+        let q = qt[c * LANES + 8 * half..].as_ptr();
+        let pair = |p: usize| -> [__m256; KEYS] {
+            let (mut a, mut b) = ([_mm256_setzero_ps(); KEYS], [_mm256_setzero_ps(); KEYS]);
+            let mut dd = p;
+            while dd < d {
+                // SAFETY: `dd + 8 < d` and the half's eight lanes lie inside lane group `c`, so both
+                // query rows lie in `qt` and every key's dimension in `ks`.
+                unsafe {
+                    let (q0, q8) = (_mm256_loadu_ps(q.add(dd * lanes)), _mm256_loadu_ps(q.add((dd + 8) * lanes)));
+                    for t in 0..KEYS {
+                        a[t] = _mm256_fmadd_ps(q0, _mm256_set1_ps(*k.add(t * d + dd)), a[t]);
+                        b[t] = _mm256_fmadd_ps(q8, _mm256_set1_ps(*k.add(t * d + dd + 8)), b[t]);
+                    }
+                }
+                dd += LANES;
+            }
+            std::array::from_fn(|t| _mm256_add_ps(a[t], b[t]))
+        };
+        let b0 = add(pair(0), pair(4));
+        let c0 = add(b0, add(pair(2), pair(6)));
+        let b1 = add(pair(1), pair(5));
+        let c1 = add(b1, add(pair(3), pair(7)));
+        let sum = add(c0, c1);
+        let scale = _mm256_set1_ps(scale);
+        for (t, x) in sum.iter().enumerate() {
+            // SAFETY: checked above: key `t`'s lanes lie inside `out`.
+            unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(t * lanes + 8 * half), _mm256_mul_ps(*x, scale)) };
+        }
     }
 }
 
@@ -697,6 +740,93 @@ fn values_avx512<const X: usize>(p: &[f32], lanes: usize, blk0: usize, lanes_of:
     }
 }
 
+/// Lanes and value dimensions the AVX2 kernel accumulates together: five lanes of two vectors are
+/// ten accumulators, beside the value row's two and a weight (the portable chains of four lanes
+/// and 32 dimensions spill: a quarter of a two-row pass's time went to reloading them).
+const VALUE_LANES_256: usize = 5;
+const VALUE_DIMS_256: usize = LANES;
+
+/// [`weighted_lanes_avx512`] with AVX2: the same chains in the same order, sixteen dimensions at a time.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+#[allow(clippy::too_many_arguments)]
+fn weighted_lanes_avx2<const X: usize>(p: &[f32], lanes: usize, blk0: usize, qis: &[usize; X], keys: &[(usize, usize); X], v: &[f32], d: usize, c0: usize) -> [[f32; VALUE_DIMS_256]; X] {
+    use std::arch::x86_64::*;
+    let live = || keys.iter().filter(|k| k.0 < k.1);
+    let ca = live().map(|k| k.0).max().unwrap_or(0);
+    let ce = live().map(|k| k.1).min().unwrap_or(0);
+    let (ca, ce) = if ca < ce { (ca, ce) } else { (usize::MAX, usize::MAX) };
+    let end = live().map(|k| k.1).max().unwrap_or(0);
+    assert!(live().all(|k| k.0 >= blk0) && qis.iter().all(|&q| q < lanes) && c0 + VALUE_DIMS_256 <= d);
+    assert!(end == 0 || ((end - blk0) * lanes <= p.len() && end * d <= v.len()));
+    let (pp, vp) = (p.as_ptr(), v.as_ptr());
+    // SAFETY (every pointer read below): as in `weighted_lanes_avx512`.
+    let row = |j: usize| -> [__m256; 2] { std::array::from_fn(|c| unsafe { _mm256_loadu_ps(vp.add(j * d + c0 + c * 8)) }) };
+    let weight = |j: usize, x: usize| -> __m256 { _mm256_set1_ps(unsafe { *pp.add((j - blk0) * lanes + qis[x]) }) };
+    let add_row = |a: &mut [__m256; 2], w: __m256, r: [__m256; 2]| {
+        for c in 0..2 {
+            a[c] = _mm256_fmadd_ps(w, r[c], a[c]);
+        }
+    };
+    let mut even = [[_mm256_setzero_ps(); 2]; X];
+    let mut out = [[0f32; VALUE_DIMS_256]; X];
+    for parity in 0..2 {
+        let mut acc = [[_mm256_setzero_ps(); 2]; X];
+        let first = |a: usize| a.saturating_add((a & 1) ^ parity);
+        for x in 0..X {
+            let (a, e) = keys[x];
+            for j in (first(a)..e.min(ca)).step_by(2) {
+                add_row(&mut acc[x], weight(j, x), row(j));
+            }
+        }
+        if ca < ce {
+            let mut j = first(ca);
+            while j < ce {
+                let r = row(j);
+                for (x, a) in acc.iter_mut().enumerate() {
+                    add_row(a, weight(j, x), r);
+                }
+                j += 2;
+            }
+        }
+        for x in 0..X {
+            let (a, e) = keys[x];
+            for j in (first(a.max(ce))..e).step_by(2) {
+                add_row(&mut acc[x], weight(j, x), row(j));
+            }
+        }
+        if parity == 0 {
+            even = acc;
+        } else {
+            for x in 0..X {
+                for c in 0..2 {
+                    // SAFETY: `out[x]` holds two vectors.
+                    unsafe { _mm256_storeu_ps(out[x].as_mut_ptr().add(c * 8), _mm256_add_ps(even[x][c], acc[x][c])) };
+                }
+            }
+        }
+    }
+    out
+}
+
+/// [`values_avx512`] with [`weighted_lanes_avx2`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+#[allow(clippy::too_many_arguments)]
+fn values_avx2<const X: usize>(p: &[f32], lanes: usize, blk0: usize, lanes_of: impl Fn(usize) -> usize, keys_of: impl Fn(usize) -> (usize, usize), v: &[f32], d: usize, group: usize, width: usize, parts: &mut [f32]) {
+    let qis: [usize; X] = std::array::from_fn(&lanes_of);
+    let keys: [(usize, usize); X] = std::array::from_fn(&keys_of);
+    for c0 in (0..d).step_by(VALUE_DIMS_256) {
+        let outs = weighted_lanes_avx2::<X>(p, lanes, blk0, &qis, &keys, v, d, c0);
+        for (o, qi) in outs.iter().zip(qis) {
+            let (r, h) = (qi / group, qi % group);
+            parts[r * width + h * (d + 2) + 2 + c0..][..VALUE_DIMS_256].copy_from_slice(o);
+        }
+    }
+}
+
 /// Key `j`'s value row (dimensions `c0..c0 + N`) into every lane's chain, weighted by its score.
 /// The caller has checked that key `j`'s scores and value row lie inside `p` and `v`.
 #[allow(clippy::too_many_arguments)]
@@ -740,7 +870,7 @@ fn weighted_all(p: impl Fn(usize) -> f32 + Copy, n: usize, first: usize, v: &[f3
 /// each query's weighted values. `scores` holds `[BLOCK][lanes]`.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn tile_body<const AVX512: bool>(s: &Shared, bi: usize, g: usize, rows: std::ops::Range<usize>, blk: usize, parts: &mut [f32], qt: &[f32], scores: &mut [f32], steps: bool) {
+fn tile_body<const AVX512: bool, const AVX2: bool>(s: &Shared, bi: usize, g: usize, rows: std::ops::Range<usize>, blk: usize, parts: &mut [f32], qt: &[f32], scores: &mut [f32], steps: bool) {
     let d = s.d;
     let group = s.group;
     let width = group * (d + 2);
@@ -780,6 +910,19 @@ fn tile_body<const AVX512: bool>(s: &Shared, bi: usize, g: usize, rows: std::ops
                             64 => lane_scores4_avx512::<64>(qt, lanes, c, ks, d, s.heads.scale, out),
                             128 => lane_scores4_avx512::<128>(qt, lanes, c, ks, d, s.heads.scale, out),
                             _ => lane_scores4_avx512::<0>(qt, lanes, c, ks, d, s.heads.scale, out),
+                        }
+                    };
+                    continue;
+                }
+                #[cfg(target_arch = "x86_64")]
+                if AVX2 && m == KEYS {
+                    // SAFETY: only the AVX2 variant passes `AVX2`; `lane_scores4_avx2` checks the slices.
+                    let out = &mut scores[(j - first) * lanes + c * LANES..];
+                    unsafe {
+                        match d {
+                            64 => lane_scores4_avx2::<64>(qt, lanes, c, ks, d, s.heads.scale, out),
+                            128 => lane_scores4_avx2::<128>(qt, lanes, c, ks, d, s.heads.scale, out),
+                            _ => lane_scores4_avx2::<0>(qt, lanes, c, ks, d, s.heads.scale, out),
                         }
                     };
                     continue;
@@ -932,6 +1075,29 @@ fn tile_body<const AVX512: bool>(s: &Shared, bi: usize, g: usize, rows: std::ops
                         3 => values_avx512::<3>(scores, lanes, first, lanes_of, keys_of, v, d, group, width, parts),
                         4 => values_avx512::<4>(scores, lanes, first, lanes_of, keys_of, v, d, group, width, parts),
                         _ => values_avx512::<5>(scores, lanes, first, lanes_of, keys_of, v, d, group, width, parts),
+                    }
+                }
+            }
+            continue;
+        }
+        #[cfg(target_arch = "x86_64")]
+        if AVX2 && steps && d.is_multiple_of(VALUE_DIMS_256) {
+            let groups = n_live.div_ceil(VALUE_LANES_256);
+            let mut at = 0;
+            for gi in 0..groups {
+                let n = n_live / groups + usize::from(gi < n_live % groups);
+                let set = &live[at..at + n];
+                at += n;
+                let (v, lanes_of) = (&s.v[base * d..], |x: usize| c * LANES + set[x]);
+                let keys_of = |x: usize| (llo[set[x]], lhi[set[x]]);
+                // SAFETY (each arm): only the AVX2 variant passes `AVX2`.
+                unsafe {
+                    match n {
+                        1 => values_avx2::<1>(scores, lanes, first, lanes_of, keys_of, v, d, group, width, parts),
+                        2 => values_avx2::<2>(scores, lanes, first, lanes_of, keys_of, v, d, group, width, parts),
+                        3 => values_avx2::<3>(scores, lanes, first, lanes_of, keys_of, v, d, group, width, parts),
+                        4 => values_avx2::<4>(scores, lanes, first, lanes_of, keys_of, v, d, group, width, parts),
+                        _ => values_avx2::<5>(scores, lanes, first, lanes_of, keys_of, v, d, group, width, parts),
                     }
                 }
             }

@@ -24,10 +24,10 @@ const _: () = assert!(DOMAIN.len() == "com.microsoft".len());
 
 /// What a second row adds to a one-row step on kogi's CPU kernels, as a share of the step: 0.29 for
 /// SmolLM2 at 283 cached tokens on a 2-core Zen 5 with AVX-512 (`kogi bench generate --verify-k 2`),
-/// about 0.25 at 2,900; 0.54 on a 2-core Zen 3 with AVX2 only. Model drafts must keep more than this
-/// share of their tokens to pay.
+/// about 0.25 at 2,900; 0.26–0.30 on a 2-core Zen 3 with AVX2 only (0.54 before its attention and
+/// four-bit sums had intrinsics). Model drafts must keep more than this share of their tokens to pay.
 pub fn one_row_step_row_cost() -> f64 {
-    if nbits::vnni() { 0.3 } else { 0.55 }
+    if nbits::vector() { 0.3 } else { 0.55 }
 }
 
 /// The drafter's row cost ([`NgramDrafter::with_row_cost`]) where plain greedy steps feed

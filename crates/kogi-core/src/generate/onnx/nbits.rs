@@ -1269,11 +1269,12 @@ unsafe fn groups_avx2(p: &Packed, a: &Rows, groups: std::ops::Range<usize>, dst:
             for g in groups.clone() {
                 match r {
                     1 => tile!(1, m, g),
-                    2 | 3 => tile!(2, m, g),
+                    2 => tile!(2, m, g),
+                    3 => tile!(3, m, g),
                     _ => tile!(4, m, g),
                 }
             }
-            m += if r == 3 { 2 } else { r };
+            m += r;
         }
     }
 }
