@@ -39,11 +39,22 @@ async function start() {
     root.textContent = `kogi could not start: ${message(e)}`;
     return;
   }
+  // Bumped by every status the window takes in (a save, a model chosen): an answer to a refresh asked
+  // for before one of them must not put the old settings back.
+  let taken = 0;
   const ctx: Ctx = {
-    status,
+    get status() {
+      return status;
+    },
+    set status(st: AppStatus) {
+      status = st;
+      taken++;
+    },
     go,
     async refreshStatus() {
-      ctx.status = await api.status();
+      const asked = taken;
+      const st = await api.status();
+      if (taken === asked) ctx.status = st;
       return ctx.status;
     },
     toast(text, kind = "info") {

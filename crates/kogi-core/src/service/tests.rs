@@ -224,3 +224,21 @@ fn saving_settings_over_a_damaged_file_keeps_what_it_held() {
     kogi.save_settings(Settings { k: 6, ..kogi.settings() }).unwrap();
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().contains("damaged")).count(), 1);
 }
+
+#[test]
+fn the_status_answers_while_a_model_is_being_loaded() {
+    let k = kogi(Scripted::new(&[]));
+    // `embedder()` and `generator()` hold their slot for the whole of a load.
+    let loading = (k.embedder.lock().unwrap(), k.generator.lock().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let answered = std::thread::scope(|s| {
+        s.spawn(|| {
+            let st = k.status();
+            let _ = tx.send((st.embedder_provider.is_none(), st.chat_provider.is_none()));
+        });
+        let got = rx.recv_timeout(std::time::Duration::from_secs(20));
+        drop(loading);
+        got
+    });
+    assert_eq!(answered, Ok((true, true)), "the status waited for the load, or reported a model that is not loaded yet");
+}
