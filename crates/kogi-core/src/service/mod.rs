@@ -322,9 +322,10 @@ impl Kogi {
         Ok(e)
     }
 
-    /// The embedder when it is loaded already.
+    /// The embedder when it is loaded already. `embedder()` holds the slot for a whole load: one
+    /// being loaded is not loaded yet, and nobody asking this waits for it.
     pub fn loaded_embedder(&self) -> Option<Arc<dyn TextEmbedder>> {
-        self.embedder.lock().expect("embedder").clone()
+        self.embedder.try_lock().ok().and_then(|e| e.clone())
     }
 
     /// The chat model, loaded on first use. Callers lock it for the whole of their generation; a
@@ -353,7 +354,7 @@ impl Kogi {
 
     /// The chat model when it is loaded and not busy.
     pub fn loaded_generator(&self) -> Option<SharedGenerator> {
-        self.generator.lock().expect("generator").clone()
+        self.generator.try_lock().ok().and_then(|g| g.clone())
     }
 
     /// Whether the chat model the settings name can read Japanese (`None`: no usable model folder).

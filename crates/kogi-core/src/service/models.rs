@@ -66,10 +66,8 @@ impl Kogi {
             settings,
             settings_problem: self.settings_problem(),
             runtime: runtime_library(),
-            // A model being loaded holds its slot for the whole load: the status says "not loaded
-            // yet" instead of waiting (the settings screen waited on a chat model's load).
-            embedder_provider: self.embedder.try_lock().ok().and_then(|e| e.clone()).and_then(|e| e.provider()),
-            chat_provider: self.generator.try_lock().ok().and_then(|g| g.clone()).and_then(|g| g.try_lock().ok().and_then(|g| g.provider())),
+            embedder_provider: self.loaded_embedder().and_then(|e| e.provider()),
+            chat_provider: self.loaded_generator().and_then(|g| g.try_lock().ok().and_then(|g| g.provider())),
             chat_fit: self.chat_fit(),
             server_key: self.server_key_hint(),
         }
