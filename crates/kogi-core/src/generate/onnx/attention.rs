@@ -508,17 +508,18 @@ fn lane_scores4_avx512<const D: usize>(qt: &[f32], lanes: usize, c: usize, ks: &
 }
 
 /// [`lane_scores4_avx512`] for CPUs with AVX2 only: the sixteen lanes as two halves of eight, each
-/// half the same chains and tree (eight accumulators and the two query rows fit sixteen registers).
+/// half the same chains and tree (eight accumulators and the two query rows fit sixteen registers);
+/// `halves` 1 scores the first eight lanes only.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-fn lane_scores4_avx2<const D: usize>(qt: &[f32], lanes: usize, c: usize, ks: &[f32], d: usize, scale: f32, out: &mut [f32]) {
+fn lane_scores4_avx2<const D: usize>(qt: &[f32], lanes: usize, c: usize, halves: usize, ks: &[f32], d: usize, scale: f32, out: &mut [f32]) {
     use std::arch::x86_64::*;
     let d = if D > 0 { D } else { d };
     assert!(d % LANES == 0 && ks.len() >= KEYS * d && qt.len() >= d * lanes && (c + 1) * LANES <= lanes && out.len() >= (KEYS - 1) * lanes + LANES);
     let k = ks.as_ptr();
     let add = |x: [__m256; KEYS], y: [__m256; KEYS]| -> [__m256; KEYS] { std::array::from_fn(|t| _mm256_add_ps(x[t], y[t])) };
-    for half in 0..2 {
+    for half in 0..halves.min(2) {
         let q = qt[c * LANES + 8 * half..].as_ptr();
         let pair = |p: usize| -> [__m256; KEYS] {
             let (mut a, mut b) = ([_mm256_setzero_ps(); KEYS], [_mm256_setzero_ps(); KEYS]);
@@ -891,6 +892,9 @@ fn tile_body<const AVX512: bool, const AVX2: bool>(s: &Shared, bi: usize, g: usi
         return;
     }
     let n = hi - lo;
+    // AVX2 steps take lanes in eights: a last group of eight is neither scored nor exponentiated
+    // (a two-row pass of SmolLM2 uses 6 of 16 lanes).
+    let used = (rows.len() * group).div_ceil(8) * 8;
     if steps {
         // Each lane's score rounds as the one-row kernel's `dot`: sixteen partial sums by dimension
         // (dimension mod 16, in order), then the same tree, so a row's scores do not depend on
@@ -916,13 +920,14 @@ fn tile_body<const AVX512: bool, const AVX2: bool>(s: &Shared, bi: usize, g: usi
                 }
                 #[cfg(target_arch = "x86_64")]
                 if AVX2 && m == KEYS {
+                    let halves = (used - c * LANES).min(LANES) / 8;
                     // SAFETY: only the AVX2 variant passes `AVX2`; `lane_scores4_avx2` checks the slices.
                     let out = &mut scores[(j - first) * lanes + c * LANES..];
                     unsafe {
                         match d {
-                            64 => lane_scores4_avx2::<64>(qt, lanes, c, ks, d, s.heads.scale, out),
-                            128 => lane_scores4_avx2::<128>(qt, lanes, c, ks, d, s.heads.scale, out),
-                            _ => lane_scores4_avx2::<0>(qt, lanes, c, ks, d, s.heads.scale, out),
+                            64 => lane_scores4_avx2::<64>(qt, lanes, c, halves, ks, d, s.heads.scale, out),
+                            128 => lane_scores4_avx2::<128>(qt, lanes, c, halves, ks, d, s.heads.scale, out),
+                            _ => lane_scores4_avx2::<0>(qt, lanes, c, halves, ks, d, s.heads.scale, out),
                         }
                     };
                     continue;
@@ -974,164 +979,12 @@ fn tile_body<const AVX512: bool, const AVX2: bool>(s: &Shared, bi: usize, g: usi
             lane_hi[r * group + h] = e;
         }
     }
+    let t = Lanes { s, rows: rows.len(), lanes, first, lo, hi, base, lane_lo: &lane_lo, lane_hi: &lane_hi, steps };
     for c in 0..lanes / LANES {
-        let (llo, lhi): (&[usize; LANES], &[usize; LANES]) =
-            (lane_lo[c * LANES..(c + 1) * LANES].try_into().expect("a lane group"), lane_hi[c * LANES..(c + 1) * LANES].try_into().expect("a lane group"));
-        let at = |j: usize| (j - first) * lanes + c * LANES;
-        if s.heads.softcap > 0.0 {
-            for j in lo..hi {
-                for x in &mut scores[at(j)..at(j) + LANES] {
-                    *x = s.heads.softcap * (*x / s.heads.softcap).tanh();
-                }
-            }
-        }
-        // Keys every used lane of the group sees need no mask (padding lanes' results are never
-        // read); only the edges do. The same values, in the same order, as masking every key.
-        let used = (0..LANES).filter(|&l| c * LANES + l < rows.len() * group && llo[l] < lhi[l]);
-        let (clo, chi) = used.fold((lo, hi), |(a, e), l| (a.max(llo[l]), e.min(lhi[l])));
-        let (clo, chi) = if clo < chi { (clo, chi) } else { (hi, hi) };
-        let mut m = [f32::NEG_INFINITY; LANES];
-        for j in (lo..clo).chain(chi..hi) {
-            let x: &[f32; LANES] = scores[at(j)..at(j) + LANES].try_into().expect("a lane group");
-            for l in 0..LANES {
-                let seen = j >= llo[l] && j < lhi[l];
-                m[l] = if seen && x[l] > m[l] { x[l] } else { m[l] };
-            }
-        }
-        for j in clo..chi {
-            let x: &[f32; LANES] = scores[at(j)..at(j) + LANES].try_into().expect("a lane group");
-            for l in 0..LANES {
-                m[l] = if x[l] > m[l] { x[l] } else { m[l] };
-            }
-        }
-        // Sums by key position mod 16, then the one-row kernel's tree (steps), or in key order
-        // (prompts).
-        let mut sums = [[0f32; LANES]; LANES];
-        let masked = |j: usize, x: &mut [f32; LANES], sum: &mut [f32; LANES], m: &[f32; LANES]| {
-            for l in 0..LANES {
-                let seen = j >= llo[l] && j < lhi[l];
-                let p = exp_nonpositive(x[l] - m[l]);
-                x[l] = if seen { p } else { 0.0 };
-                sum[l] += x[l];
-            }
-        };
-        for j in lo..clo {
-            let x: &mut [f32; LANES] = (&mut scores[at(j)..at(j) + LANES]).try_into().expect("a lane group");
-            masked(j, x, &mut sums[if steps { j % LANES } else { 0 }], &m);
-        }
-        for j in clo..chi {
-            let x: &mut [f32; LANES] = (&mut scores[at(j)..at(j) + LANES]).try_into().expect("a lane group");
-            let sum = &mut sums[if steps { j % LANES } else { 0 }];
-            for l in 0..LANES {
-                x[l] = exp_nonpositive(x[l] - m[l]);
-                sum[l] += x[l];
-            }
-        }
-        for j in chi.max(clo)..hi {
-            let x: &mut [f32; LANES] = (&mut scores[at(j)..at(j) + LANES]).try_into().expect("a lane group");
-            masked(j, x, &mut sums[if steps { j % LANES } else { 0 }], &m);
-        }
-        let mut w = LANES / 2;
-        while steps && w > 0 {
-            for p in 0..w {
-                for l in 0..LANES {
-                    sums[p][l] += sums[p + w][l];
-                }
-            }
-            w /= 2;
-        }
-        let sum = sums[0];
-        let mut live = [0usize; LANES];
-        let mut n_live = 0;
-        for l in 0..LANES {
-            let qi = c * LANES + l;
-            let (r, h) = (qi / group, qi % group);
-            if r >= rows.len() || llo[l] >= lhi[l] {
-                continue;
-            }
-            let out = &mut parts[r * width + h * (d + 2)..r * width + (h + 1) * (d + 2)];
-            out[0] = m[l];
-            out[1] = sum[l];
-            live[n_live] = l;
-            n_live += 1;
-        }
-        #[cfg(target_arch = "x86_64")]
-        if AVX512 && steps && d.is_multiple_of(VALUE_DIMS_512) {
-            // Groups as even as they can be (six lanes: three and three, not five and one), as a
-            // group costs what its widest size does.
-            let groups = n_live.div_ceil(VALUE_LANES_512);
-            let mut at = 0;
-            for gi in 0..groups {
-                let n = n_live / groups + usize::from(gi < n_live % groups);
-                let set = &live[at..at + n];
-                at += n;
-                let (v, lanes_of) = (&s.v[base * d..], |x: usize| c * LANES + set[x]);
-                let keys_of = |x: usize| (llo[set[x]], lhi[set[x]]);
-                // SAFETY (each arm): only the AVX-512 variant passes `AVX512`.
-                unsafe {
-                    match n {
-                        1 => values_avx512::<1>(scores, lanes, first, lanes_of, keys_of, v, d, group, width, parts),
-                        2 => values_avx512::<2>(scores, lanes, first, lanes_of, keys_of, v, d, group, width, parts),
-                        3 => values_avx512::<3>(scores, lanes, first, lanes_of, keys_of, v, d, group, width, parts),
-                        4 => values_avx512::<4>(scores, lanes, first, lanes_of, keys_of, v, d, group, width, parts),
-                        _ => values_avx512::<5>(scores, lanes, first, lanes_of, keys_of, v, d, group, width, parts),
-                    }
-                }
-            }
-            continue;
-        }
-        #[cfg(target_arch = "x86_64")]
-        if AVX2 && steps && d.is_multiple_of(VALUE_DIMS_256) {
-            let groups = n_live.div_ceil(VALUE_LANES_256);
-            let mut at = 0;
-            for gi in 0..groups {
-                let n = n_live / groups + usize::from(gi < n_live % groups);
-                let set = &live[at..at + n];
-                at += n;
-                let (v, lanes_of) = (&s.v[base * d..], |x: usize| c * LANES + set[x]);
-                let keys_of = |x: usize| (llo[set[x]], lhi[set[x]]);
-                // SAFETY (each arm): only the AVX2 variant passes `AVX2`.
-                unsafe {
-                    match n {
-                        1 => values_avx2::<1>(scores, lanes, first, lanes_of, keys_of, v, d, group, width, parts),
-                        2 => values_avx2::<2>(scores, lanes, first, lanes_of, keys_of, v, d, group, width, parts),
-                        3 => values_avx2::<3>(scores, lanes, first, lanes_of, keys_of, v, d, group, width, parts),
-                        4 => values_avx2::<4>(scores, lanes, first, lanes_of, keys_of, v, d, group, width, parts),
-                        _ => values_avx2::<5>(scores, lanes, first, lanes_of, keys_of, v, d, group, width, parts),
-                    }
-                }
-            }
-            continue;
-        }
-        if steps {
-            // Weighted values a few lanes at a time: each value row is read once for all of them.
-            for set in live[..n_live].chunks(VALUE_LANES) {
-                let mut qis = [0usize; VALUE_LANES];
-                let mut keys = [(0usize, 0usize); VALUE_LANES];
-                for (x, &l) in set.iter().enumerate() {
-                    qis[x] = c * LANES + l;
-                    keys[x] = (llo[l], lhi[l]);
-                }
-                let values = &s.v[base * d..];
-                let mut c0 = 0;
-                while c0 < d {
-                    let wide = c0 + 2 * LANES <= d;
-                    let mut outs = [[0f32; 2 * LANES]; VALUE_LANES];
-                    if wide {
-                        outs = weighted_lanes::<{ 2 * LANES }>(scores, lanes, first, &qis, &keys, values, d, c0);
-                    } else {
-                        for (o, x) in outs.iter_mut().zip(weighted_lanes::<LANES>(scores, lanes, first, &qis, &keys, values, d, c0)) {
-                            o[..LANES].copy_from_slice(&x);
-                        }
-                    }
-                    let n = if wide { 2 * LANES } else { LANES };
-                    for (x, o) in outs.iter().enumerate().take(set.len()) {
-                        let (r, h) = (qis[x] / group, qis[x] % group);
-                        parts[r * width + h * (d + 2) + 2 + c0..][..n].copy_from_slice(&o[..n]);
-                    }
-                    c0 += n;
-                }
-            }
+        if AVX2 && steps && (c + 1) * LANES > used {
+            lane_group::<8, AVX512, AVX2>(&t, c * LANES, scores, parts);
+        } else {
+            lane_group::<LANES, AVX512, AVX2>(&t, c * LANES, scores, parts);
         }
     }
     if steps {
@@ -1163,6 +1016,186 @@ fn tile_body<const AVX512: bool, const AVX2: bool>(s: &Shared, bi: usize, g: usi
         let (r, h) = (qi / group, qi % group);
         if r < rows.len() && lane_lo[qi] < lane_hi[qi] {
             parts[r * width + h * (d + 2) + 2..r * width + (h + 1) * (d + 2)].copy_from_slice(x);
+        }
+    }
+}
+
+/// What a tile's lane groups share.
+struct Lanes<'a> {
+    s: &'a Shared<'a>,
+    rows: usize,
+    lanes: usize,
+    first: usize,
+    lo: usize,
+    hi: usize,
+    base: usize,
+    lane_lo: &'a [usize],
+    lane_hi: &'a [usize],
+    steps: bool,
+}
+
+/// Lanes `l0..l0 + W` of a tile's block: per lane its maximum, exponentials and sum over the keys its
+/// row may see (others count as absent), then each live lane's weighted values into `parts`.
+#[inline(always)]
+fn lane_group<const W: usize, const AVX512: bool, const AVX2: bool>(t: &Lanes, l0: usize, scores: &mut [f32], parts: &mut [f32]) {
+    let (s, lanes, first, lo, hi, base, steps) = (t.s, t.lanes, t.first, t.lo, t.hi, t.base, t.steps);
+    let (d, group) = (s.d, s.group);
+    let width = group * (d + 2);
+    let (llo, lhi): (&[usize; W], &[usize; W]) = (t.lane_lo[l0..l0 + W].try_into().expect("a lane group"), t.lane_hi[l0..l0 + W].try_into().expect("a lane group"));
+    let at = |j: usize| (j - first) * lanes + l0;
+    if s.heads.softcap > 0.0 {
+        for j in lo..hi {
+            for x in &mut scores[at(j)..at(j) + W] {
+                *x = s.heads.softcap * (*x / s.heads.softcap).tanh();
+            }
+        }
+    }
+    // Keys every used lane of the group sees need no mask (padding lanes' results are never
+    // read); only the edges do. The same values, in the same order, as masking every key.
+    let used = (0..W).filter(|&l| l0 + l < t.rows * group && llo[l] < lhi[l]);
+    let (clo, chi) = used.fold((lo, hi), |(a, e), l| (a.max(llo[l]), e.min(lhi[l])));
+    let (clo, chi) = if clo < chi { (clo, chi) } else { (hi, hi) };
+    let mut m = [f32::NEG_INFINITY; W];
+    for j in (lo..clo).chain(chi..hi) {
+        let x: &[f32; W] = scores[at(j)..at(j) + W].try_into().expect("a lane group");
+        for l in 0..W {
+            let seen = j >= llo[l] && j < lhi[l];
+            m[l] = if seen && x[l] > m[l] { x[l] } else { m[l] };
+        }
+    }
+    for j in clo..chi {
+        let x: &[f32; W] = scores[at(j)..at(j) + W].try_into().expect("a lane group");
+        for l in 0..W {
+            m[l] = if x[l] > m[l] { x[l] } else { m[l] };
+        }
+    }
+    // Sums by key position mod 16, then the one-row kernel's tree (steps), or in key order
+    // (prompts).
+    let mut sums = [[0f32; W]; LANES];
+    let masked = |j: usize, x: &mut [f32; W], sum: &mut [f32; W], m: &[f32; W]| {
+        for l in 0..W {
+            let seen = j >= llo[l] && j < lhi[l];
+            let p = exp_nonpositive(x[l] - m[l]);
+            x[l] = if seen { p } else { 0.0 };
+            sum[l] += x[l];
+        }
+    };
+    for j in lo..clo {
+        let x: &mut [f32; W] = (&mut scores[at(j)..at(j) + W]).try_into().expect("a lane group");
+        masked(j, x, &mut sums[if steps { j % LANES } else { 0 }], &m);
+    }
+    for j in clo..chi {
+        let x: &mut [f32; W] = (&mut scores[at(j)..at(j) + W]).try_into().expect("a lane group");
+        let sum = &mut sums[if steps { j % LANES } else { 0 }];
+        for l in 0..W {
+            x[l] = exp_nonpositive(x[l] - m[l]);
+            sum[l] += x[l];
+        }
+    }
+    for j in chi.max(clo)..hi {
+        let x: &mut [f32; W] = (&mut scores[at(j)..at(j) + W]).try_into().expect("a lane group");
+        masked(j, x, &mut sums[if steps { j % LANES } else { 0 }], &m);
+    }
+    let mut w = LANES / 2;
+    while steps && w > 0 {
+        for p in 0..w {
+            for l in 0..W {
+                sums[p][l] += sums[p + w][l];
+            }
+        }
+        w /= 2;
+    }
+    let sum = sums[0];
+    let mut live = [0usize; W];
+    let mut n_live = 0;
+    for l in 0..W {
+        let qi = l0 + l;
+        let (r, h) = (qi / group, qi % group);
+        if r >= t.rows || llo[l] >= lhi[l] {
+            continue;
+        }
+        let out = &mut parts[r * width + h * (d + 2)..r * width + (h + 1) * (d + 2)];
+        out[0] = m[l];
+        out[1] = sum[l];
+        live[n_live] = l;
+        n_live += 1;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if AVX512 && steps && d.is_multiple_of(VALUE_DIMS_512) {
+        // Groups as even as they can be (six lanes: three and three, not five and one), as a
+        // group costs what its widest size does.
+        let groups = n_live.div_ceil(VALUE_LANES_512);
+        let mut at = 0;
+        for gi in 0..groups {
+            let n = n_live / groups + usize::from(gi < n_live % groups);
+            let set = &live[at..at + n];
+            at += n;
+            let (v, lanes_of) = (&s.v[base * d..], |x: usize| l0 + set[x]);
+            let keys_of = |x: usize| (llo[set[x]], lhi[set[x]]);
+            // SAFETY (each arm): only the AVX-512 variant passes `AVX512`.
+            unsafe {
+                match n {
+                    1 => values_avx512::<1>(scores, lanes, first, lanes_of, keys_of, v, d, group, width, parts),
+                    2 => values_avx512::<2>(scores, lanes, first, lanes_of, keys_of, v, d, group, width, parts),
+                    3 => values_avx512::<3>(scores, lanes, first, lanes_of, keys_of, v, d, group, width, parts),
+                    4 => values_avx512::<4>(scores, lanes, first, lanes_of, keys_of, v, d, group, width, parts),
+                    _ => values_avx512::<5>(scores, lanes, first, lanes_of, keys_of, v, d, group, width, parts),
+                }
+            }
+        }
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if AVX2 && steps && d.is_multiple_of(VALUE_DIMS_256) {
+        let groups = n_live.div_ceil(VALUE_LANES_256);
+        let mut at = 0;
+        for gi in 0..groups {
+            let n = n_live / groups + usize::from(gi < n_live % groups);
+            let set = &live[at..at + n];
+            at += n;
+            let (v, lanes_of) = (&s.v[base * d..], |x: usize| l0 + set[x]);
+            let keys_of = |x: usize| (llo[set[x]], lhi[set[x]]);
+            // SAFETY (each arm): only the AVX2 variant passes `AVX2`.
+            unsafe {
+                match n {
+                    1 => values_avx2::<1>(scores, lanes, first, lanes_of, keys_of, v, d, group, width, parts),
+                    2 => values_avx2::<2>(scores, lanes, first, lanes_of, keys_of, v, d, group, width, parts),
+                    3 => values_avx2::<3>(scores, lanes, first, lanes_of, keys_of, v, d, group, width, parts),
+                    4 => values_avx2::<4>(scores, lanes, first, lanes_of, keys_of, v, d, group, width, parts),
+                    _ => values_avx2::<5>(scores, lanes, first, lanes_of, keys_of, v, d, group, width, parts),
+                }
+            }
+        }
+        return;
+    }
+    if steps {
+        // Weighted values a few lanes at a time: each value row is read once for all of them.
+        for set in live[..n_live].chunks(VALUE_LANES) {
+            let mut qis = [0usize; VALUE_LANES];
+            let mut keys = [(0usize, 0usize); VALUE_LANES];
+            for (x, &l) in set.iter().enumerate() {
+                qis[x] = l0 + l;
+                keys[x] = (llo[l], lhi[l]);
+            }
+            let values = &s.v[base * d..];
+            let mut c0 = 0;
+            while c0 < d {
+                let wide = c0 + 2 * LANES <= d;
+                let mut outs = [[0f32; 2 * LANES]; VALUE_LANES];
+                if wide {
+                    outs = weighted_lanes::<{ 2 * LANES }>(scores, lanes, first, &qis, &keys, values, d, c0);
+                } else {
+                    for (o, x) in outs.iter_mut().zip(weighted_lanes::<LANES>(scores, lanes, first, &qis, &keys, values, d, c0)) {
+                        o[..LANES].copy_from_slice(&x);
+                    }
+                }
+                let n = if wide { 2 * LANES } else { LANES };
+                for (x, o) in outs.iter().enumerate().take(set.len()) {
+                    let (r, h) = (qis[x] / group, qis[x] % group);
+                    parts[r * width + h * (d + 2) + 2 + c0..][..n].copy_from_slice(&o[..n]);
+                }
+                c0 += n;
+            }
         }
     }
 }
@@ -1481,7 +1514,7 @@ mod tests {
     }
 
     /// A SmolLM2 step's attention (30 layers of 9 query and 3 KV heads of 64, 2,900 cached keys) for
-    /// passes of 1–9 rows, one thread (`LAYERS=1`: one layer's cache thirty times, compute alone):
+    /// passes of 1–9 rows, one thread (`LAYERS=1`: one layer's cache thirty times, compute alone; `ROWS=n`: n rows only, 100 times, for `perf`):
     /// `cargo test --release -p kogi-core --lib attention::tests::timing -- --ignored --nocapture`
     #[test]
     #[ignore]
@@ -1493,12 +1526,13 @@ mod tests {
         let distinct = std::env::var("LAYERS").map_or(layers, |x| x.parse().expect("LAYERS: a number"));
         let mut caches: Vec<(Vec<f32>, Vec<f32>)> = (0..distinct).map(|l| (noise(h.kv * capacity * d, 11 + l as u64), noise(h.kv * capacity * d, 99 + l as u64))).collect();
         let tokens = noise(16 * width, 5);
-        for rows in 1..=9 {
+        let only: Option<usize> = std::env::var("ROWS").ok().map(|x| x.parse().expect("ROWS: a number"));
+        for rows in (1..=9).filter(|r| only.is_none_or(|o| o == *r)) {
             let mut out = vec![0f32; rows * h.q * d];
             let lengths = [cached + rows];
             let pass = Pass { batch: 1, rows, head_dim: d, query: &tokens[..rows * width], key: None, value: None, lengths: &lengths, cos: &cos, sin: &sin, rot_half: d / 2 };
             let mut times = Vec::new();
-            for _ in 0..7 {
+            for _ in 0..if only.is_some() { 100 } else { 7 } {
                 let t = std::time::Instant::now();
                 for l in 0..layers {
                     let (k, v) = &mut caches[l % distinct];
@@ -1507,7 +1541,7 @@ mod tests {
                 times.push(t.elapsed().as_secs_f64() * 1e3);
             }
             times.sort_by(f64::total_cmp);
-            println!("{rows} rows: {:.2} ms (min {:.2})", times[3], times[0]);
+            println!("{rows} rows: {:.2} ms (min {:.2})", times[times.len() / 2], times[0]);
         }
     }
 
