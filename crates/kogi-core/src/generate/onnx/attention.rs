@@ -507,47 +507,80 @@ fn lane_scores4_avx512<const D: usize>(qt: &[f32], lanes: usize, c: usize, ks: &
     }
 }
 
-/// [`lane_scores4_avx512`] for CPUs with AVX2 only: the sixteen lanes as two halves of eight, each
-/// half the same chains and tree (eight accumulators and the two query rows fit sixteen registers);
-/// `halves` 1 scores the first eight lanes only.
+/// [`lane_scores4_avx512`] for CPUs with AVX2 only. Both halves of eight lanes: leaf by leaf, each
+/// key dimension broadcast once for both halves (eight chains), the first level of the tree added
+/// in memory and the rest from there — broadcasts were most of this loop's time when each half
+/// broadcast the keys again. `halves` 1: the first eight lanes alone, their chains and tree in registers.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[inline]
+#[allow(clippy::too_many_arguments)]
 fn lane_scores4_avx2<const D: usize>(qt: &[f32], lanes: usize, c: usize, halves: usize, ks: &[f32], d: usize, scale: f32, out: &mut [f32]) {
     use std::arch::x86_64::*;
     let d = if D > 0 { D } else { d };
     assert!(d % LANES == 0 && ks.len() >= KEYS * d && qt.len() >= d * lanes && (c + 1) * LANES <= lanes && out.len() >= (KEYS - 1) * lanes + LANES);
-    let k = ks.as_ptr();
-    let add = |x: [__m256; KEYS], y: [__m256; KEYS]| -> [__m256; KEYS] { std::array::from_fn(|t| _mm256_add_ps(x[t], y[t])) };
-    for half in 0..halves.min(2) {
-        let q = qt[c * LANES + 8 * half..].as_ptr();
-        let pair = |p: usize| -> [__m256; KEYS] {
-            let (mut a, mut b) = ([_mm256_setzero_ps(); KEYS], [_mm256_setzero_ps(); KEYS]);
+    let (q, k) = (qt[c * LANES..].as_ptr(), ks.as_ptr());
+    let scale = _mm256_set1_ps(scale);
+    if halves >= 2 {
+        // Leaf `p` of the four keys, both halves: `[key·2 + half]`.
+        let leaf = |p: usize| -> [__m256; 2 * KEYS] {
+            let mut acc = [_mm256_setzero_ps(); 2 * KEYS];
             let mut dd = p;
             while dd < d {
-                // SAFETY: `dd + 8 < d` and the half's eight lanes lie inside lane group `c`, so both
-                // query rows lie in `qt` and every key's dimension in `ks`.
+                // SAFETY: `dd < d`: the query row's sixteen lanes of group `c` lie in `qt`, every key's dimension in `ks`.
                 unsafe {
-                    let (q0, q8) = (_mm256_loadu_ps(q.add(dd * lanes)), _mm256_loadu_ps(q.add((dd + 8) * lanes)));
+                    let (q0, q1) = (_mm256_loadu_ps(q.add(dd * lanes)), _mm256_loadu_ps(q.add(dd * lanes + 8)));
                     for t in 0..KEYS {
-                        a[t] = _mm256_fmadd_ps(q0, _mm256_set1_ps(*k.add(t * d + dd)), a[t]);
-                        b[t] = _mm256_fmadd_ps(q8, _mm256_set1_ps(*k.add(t * d + dd + 8)), b[t]);
+                        let kd = _mm256_set1_ps(*k.add(t * d + dd));
+                        acc[2 * t] = _mm256_fmadd_ps(q0, kd, acc[2 * t]);
+                        acc[2 * t + 1] = _mm256_fmadd_ps(q1, kd, acc[2 * t + 1]);
                     }
                 }
                 dd += LANES;
             }
-            std::array::from_fn(|t| _mm256_add_ps(a[t], b[t]))
+            acc
         };
-        let b0 = add(pair(0), pair(4));
-        let c0 = add(b0, add(pair(2), pair(6)));
-        let b1 = add(pair(1), pair(5));
-        let c1 = add(b1, add(pair(3), pair(7)));
-        let sum = add(c0, c1);
-        let scale = _mm256_set1_ps(scale);
-        for (t, x) in sum.iter().enumerate() {
-            // SAFETY: checked above: key `t`'s lanes lie inside `out`.
-            unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(t * lanes + 8 * half), _mm256_mul_ps(*x, scale)) };
+        let mut pairs = [[_mm256_setzero_ps(); 2 * KEYS]; 8];
+        for p in 0..8 {
+            pairs[p] = leaf(p);
+            let b = leaf(p + 8);
+            for (x, y) in pairs[p].iter_mut().zip(b) {
+                *x = _mm256_add_ps(*x, y);
+            }
         }
+        let add = |x: [__m256; 2 * KEYS], y: [__m256; 2 * KEYS]| -> [__m256; 2 * KEYS] { std::array::from_fn(|i| _mm256_add_ps(x[i], y[i])) };
+        let c0 = add(add(pairs[0], pairs[4]), add(pairs[2], pairs[6]));
+        let c1 = add(add(pairs[1], pairs[5]), add(pairs[3], pairs[7]));
+        for (i, x) in add(c0, c1).iter().enumerate() {
+            // SAFETY: checked above: key `i / 2`'s lanes lie inside `out`.
+            unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(i / 2 * lanes + 8 * (i % 2)), _mm256_mul_ps(*x, scale)) };
+        }
+        return;
+    }
+    let add = |x: [__m256; KEYS], y: [__m256; KEYS]| -> [__m256; KEYS] { std::array::from_fn(|t| _mm256_add_ps(x[t], y[t])) };
+    let pair = |p: usize| -> [__m256; KEYS] {
+        let (mut a, mut b) = ([_mm256_setzero_ps(); KEYS], [_mm256_setzero_ps(); KEYS]);
+        let mut dd = p;
+        while dd < d {
+            // SAFETY: `dd + 8 < d`, so both query rows lie in `qt` and every key's dimension in `ks`.
+            unsafe {
+                let (q0, q8) = (_mm256_loadu_ps(q.add(dd * lanes)), _mm256_loadu_ps(q.add((dd + 8) * lanes)));
+                for t in 0..KEYS {
+                    a[t] = _mm256_fmadd_ps(q0, _mm256_set1_ps(*k.add(t * d + dd)), a[t]);
+                    b[t] = _mm256_fmadd_ps(q8, _mm256_set1_ps(*k.add(t * d + dd + 8)), b[t]);
+                }
+            }
+            dd += LANES;
+        }
+        std::array::from_fn(|t| _mm256_add_ps(a[t], b[t]))
+    };
+    let b0 = add(pair(0), pair(4));
+    let c0 = add(b0, add(pair(2), pair(6)));
+    let b1 = add(pair(1), pair(5));
+    let c1 = add(b1, add(pair(3), pair(7)));
+    for (t, x) in add(c0, c1).iter().enumerate() {
+        // SAFETY: checked above: key `t`'s first eight lanes lie inside `out`.
+        unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(t * lanes), _mm256_mul_ps(*x, scale)) };
     }
 }
 
