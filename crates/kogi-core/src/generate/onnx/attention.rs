@@ -146,8 +146,7 @@ pub fn attend(h: &Heads, p: &Pass, present_key: &mut [f32], present_value: &mut 
             if s <= ROW_BY_ROW {
                 kernel.block(&shared, bi, g, 0..s, blk, part);
             } else {
-                let mut scores = vec![0f32; BLOCK * lanes];
-                kernel.tile(&shared, bi, g, 0..s, blk, part, &qts[bi * h.kv + g], &mut scores, true);
+                with_scores(BLOCK * lanes, |scores| kernel.tile(&shared, bi, g, 0..s, blk, part, &qts[bi * h.kv + g], scores, true));
             }
         });
         let mut t = 0;
@@ -177,11 +176,10 @@ pub fn attend(h: &Heads, p: &Pass, present_key: &mut [f32], present_value: &mut 
             let hi = rows.clone().map(|i| shared.keys(bi, i).1).max().unwrap_or(0);
             let lanes = (rows.len() * group).div_ceil(LANES) * LANES;
             let qt = transposed_queries(&shared, bi, g, rows.clone(), lanes);
-            let mut scores = vec![0f32; BLOCK * lanes];
             let mut accs: Vec<Running> = rows.clone().map(|_| Running::new(group, d)).collect();
             let mut parts = vec![0f32; rows.len() * width];
             for blk in lo / BLOCK..hi.div_ceil(BLOCK) {
-                kernel.tile(&shared, bi, g, rows.clone(), blk, &mut parts, &qt, &mut scores, false);
+                with_scores(BLOCK * lanes, |scores| kernel.tile(&shared, bi, g, rows.clone(), blk, &mut parts, &qt, scores, false));
                 for (acc, part) in accs.iter_mut().zip(parts.chunks_exact(width)) {
                     acc.combine(part);
                 }
@@ -192,6 +190,22 @@ pub fn attend(h: &Heads, p: &Pass, present_key: &mut [f32], present_value: &mut 
         });
     }
     Ok(())
+}
+
+thread_local! {
+    /// A task's scores, kept for the thread's next task: zeroing a fresh block of them for every
+    /// task was 4% of a verification pass. The kernels write every score they read.
+    static SCORES: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// `f` with this thread's scratch of `n` scores (contents left from earlier tasks).
+fn with_scores<R>(n: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    SCORES.with_borrow_mut(|v| {
+        if v.len() < n {
+            v.resize(n, 0.0);
+        }
+        f(&mut v[..n])
+    })
 }
 
 /// The queries of `rows` of batch row `bi` for KV head `g`'s group, as `[dim][row·group + head]`
