@@ -630,7 +630,7 @@ impl Packed {
             return Err("MatMulNBits: input and output of inconsistent sizes".into());
         }
         let a = Rows::quantize(x, rows, self.k, self.block, self.ablock(), par);
-        let kernel = pick();
+        let kernel = pick(rows);
         let dst = Dst(out.as_mut_ptr());
         par(self.groups.div_ceil(TASK_GROUPS), &|t| {
             let groups = t * TASK_GROUPS..((t + 1) * TASK_GROUPS).min(self.groups);
@@ -863,10 +863,13 @@ unsafe impl Sync for Dst {}
 
 type Kernel = unsafe fn(&Packed, &Rows, std::ops::Range<usize>, Dst);
 
-fn pick() -> Kernel {
+/// Passes of up to this many rows take the AVX2 kernel on CPUs that run AVX-512 as two halves.
+const HALVED_STEP_ROWS: usize = 4;
+
+fn pick(rows: usize) -> Kernel {
     #[cfg(target_arch = "x86_64")]
     {
-        if vnni() {
+        if vnni() && !(rows <= HALVED_STEP_ROWS && halved_avx512() && avx2()) {
             return groups_avx512;
         }
         if avx2() {
@@ -885,6 +888,27 @@ fn avx2() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") && std::arch::is_x86_feature_detected!("f16c")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+/// Whether this CPU executes 512-bit instructions as two 256-bit halves: AMD's family 19h, whose
+/// only AVX-512 parts are Zen 4. There, streaming a step's weights from memory, the AVX2 kernel is
+/// the faster one (30 SmolLM2 layers and its head, one thread: one row 6.0 against 7.6–7.9 ms, two
+/// 6.1–6.3 against 8.1–8.4, four 8.8–9.4 against 10.1–10.2, six at par); prompt passes, which
+/// compute more than they read, stay on AVX-512. Both give the same bits, so the choice is free.
+fn halved_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        static HALVED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *HALVED.get_or_init(|| {
+            use std::arch::x86_64::__cpuid;
+            let (vendor, sig) = (__cpuid(0), __cpuid(1).eax);
+            let amd = (vendor.ebx, vendor.edx, vendor.ecx) == (u32::from_le_bytes(*b"Auth"), u32::from_le_bytes(*b"enti"), u32::from_le_bytes(*b"cAMD"));
+            let family = ((sig >> 8) & 0xF) + if (sig >> 8) & 0xF == 0xF { (sig >> 20) & 0xFF } else { 0 };
+            amd && family == 0x19
+        })
     }
     #[cfg(not(target_arch = "x86_64"))]
     false
@@ -2072,6 +2096,45 @@ mod timing {
             }
             let quant = t.elapsed().as_secs_f64() / reps as f64;
             println!("n {n} k {k} rows {rows} bits {bits} block {block}: {:.3} ms (quantising {:.3} ms), {:.1} GMAC/s one thread; packed in {:.1} ms", per * 1e3, quant * 1e3, (n * k * rows) as f64 / per / 1e9, packing * 1e3);
+        }
+    }
+
+    /// The two vector kernels streaming a step's weights from memory (30 SmolLM2 layers and its
+    /// head, one thread, interleaved): which one [`pick`] should give short passes.
+    /// `cargo test --release -p kogi-core --lib nbits::timing::both_kernels_streaming -- --ignored --nocapture`
+    #[test]
+    #[ignore]
+    fn both_kernels_streaming_a_step() {
+        let serial = |c: usize, f: &(dyn Fn(usize) + Sync)| (0..c).for_each(f);
+        let layer = [(960usize, 576usize, 4usize, 32usize), (576, 576, 4, 32), (3072, 576, 4, 32), (576, 1536, 4, 32)];
+        let mut shapes: Vec<(usize, usize, usize, usize)> = (0..30).flat_map(|_| layer).collect();
+        shapes.push((49152, 576, 8, 32));
+        let packed: Vec<Packed> = shapes.iter().map(|&(n, k, bits, block)| {
+            let kb = k / block;
+            let b: Vec<u8> = (0..n * kb * block * bits / 8).map(|i| (i * 7 % 251) as u8).collect();
+            let scales = vec![0.01f32; n * kb];
+            let zeros: Option<Vec<u8>> = (bits == 4).then(|| vec![0x88; n * kb.div_ceil(2)]);
+            let w = Weights { n, k, bits: bits as u8, block, b: &b, scales: &scales, zeros: zeros.as_deref(), mins: None };
+            Packed::new(&w).unwrap()
+        }).collect();
+        for rows in [1usize, 2, 3, 4, 6, 8, 16] {
+            let mut t = [Vec::new(), Vec::new()];
+            for rep in 0..12 {
+                for (which, kernel) in [(0, groups_avx512 as Kernel), (1, groups_avx2 as Kernel)] {
+                    let start = std::time::Instant::now();
+                    for (p, &(n, k, _, _)) in packed.iter().zip(&shapes) {
+                        let x: Vec<f32> = (0..rows * k).map(|i| ((i * 13 % 17) as f32 - 8.0) * 0.1).collect();
+                        let mut out = vec![0f32; rows * n];
+                        let a = Rows::quantize(&x, rows, k, p.block, p.ablock(), &serial);
+                        let dst = Dst(out.as_mut_ptr());
+                        unsafe { kernel(p, &a, 0..p.groups, dst) };
+                        std::hint::black_box(&out);
+                    }
+                    if rep > 0 { t[which].push(start.elapsed().as_secs_f64() * 1e3); }
+                }
+            }
+            for v in &mut t { v.sort_by(f64::total_cmp); }
+            println!("rows {rows}: avx512 {:.3} ms, avx2 {:.3} ms, avx2/avx512 {:.3}", t[0][t[0].len() / 2], t[1][t[1].len() / 2], t[1][t[1].len() / 2] / t[0][t[0].len() / 2]);
         }
     }
 
