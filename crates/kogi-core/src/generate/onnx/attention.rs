@@ -554,14 +554,10 @@ fn lane_scores4_avx2<const D: usize>(qt: &[f32], lanes: usize, c: usize, halves:
             }
             acc
         };
-        let mut pairs = [[_mm256_setzero_ps(); 2 * KEYS]; 8];
-        for p in 0..8 {
-            pairs[p] = leaf(p);
-            let b = leaf(p + 8);
-            for (x, y) in pairs[p].iter_mut().zip(b) {
-                *x = _mm256_add_ps(*x, y);
-            }
-        }
+        let pairs: [[__m256; 2 * KEYS]; 8] = std::array::from_fn(|p| {
+            let (a, b) = (leaf(p), leaf(p + 8));
+            std::array::from_fn(|i| _mm256_add_ps(a[i], b[i]))
+        });
         let add = |x: [__m256; 2 * KEYS], y: [__m256; 2 * KEYS]| -> [__m256; 2 * KEYS] { std::array::from_fn(|i| _mm256_add_ps(x[i], y[i])) };
         let c0 = add(add(pairs[0], pairs[4]), add(pairs[2], pairs[6]));
         let c1 = add(add(pairs[1], pairs[5]), add(pairs[3], pairs[7]));
@@ -1167,52 +1163,35 @@ fn lane_group<const W: usize, const AVX512: bool, const AVX2: bool>(t: &Lanes, l
         live[n_live] = l;
         n_live += 1;
     }
+    // Each live lane's weighted values by the vector sweep `$values`, lanes `$most` at a time at most.
     #[cfg(target_arch = "x86_64")]
-    if AVX512 && steps && d.is_multiple_of(VALUE_DIMS_512) {
-        // Groups as even as they can be (six lanes: three and three, not five and one), as a
-        // group costs what its widest size does.
-        let groups = n_live.div_ceil(VALUE_LANES_512);
-        let mut at = 0;
-        for gi in 0..groups {
-            let n = n_live / groups + usize::from(gi < n_live % groups);
-            let set = &live[at..at + n];
-            at += n;
-            let (v, lanes_of) = (&s.v[base * d..], |x: usize| l0 + set[x]);
-            let keys_of = |x: usize| (llo[set[x]], lhi[set[x]]);
-            // SAFETY (each arm): only the AVX-512 variant passes `AVX512`.
-            unsafe {
-                match n {
-                    1 => values_avx512::<1>(scores, lanes, first, lanes_of, keys_of, v, d, group, width, parts),
-                    2 => values_avx512::<2>(scores, lanes, first, lanes_of, keys_of, v, d, group, width, parts),
-                    3 => values_avx512::<3>(scores, lanes, first, lanes_of, keys_of, v, d, group, width, parts),
-                    4 => values_avx512::<4>(scores, lanes, first, lanes_of, keys_of, v, d, group, width, parts),
-                    _ => values_avx512::<5>(scores, lanes, first, lanes_of, keys_of, v, d, group, width, parts),
+    macro_rules! sweep {
+        ($values:ident, $most:expr) => {
+            for set in even_groups(&live[..n_live], $most) {
+                let (v, lanes_of) = (&s.v[base * d..], |x: usize| l0 + set[x]);
+                let keys_of = |x: usize| (llo[set[x]], lhi[set[x]]);
+                // SAFETY (each arm): called only in the variant whose features `$values` needs.
+                unsafe {
+                    match set.len() {
+                        1 => $values::<1>(scores, lanes, first, lanes_of, keys_of, v, d, group, width, parts),
+                        2 => $values::<2>(scores, lanes, first, lanes_of, keys_of, v, d, group, width, parts),
+                        3 => $values::<3>(scores, lanes, first, lanes_of, keys_of, v, d, group, width, parts),
+                        4 => $values::<4>(scores, lanes, first, lanes_of, keys_of, v, d, group, width, parts),
+                        _ => $values::<5>(scores, lanes, first, lanes_of, keys_of, v, d, group, width, parts),
+                    }
                 }
             }
-        }
+        };
+    }
+    // Only the AVX-512 variant passes `AVX512`, only the AVX2 one `AVX2`.
+    #[cfg(target_arch = "x86_64")]
+    if AVX512 && steps && d.is_multiple_of(VALUE_DIMS_512) {
+        sweep!(values_avx512, VALUE_LANES_512);
         return;
     }
     #[cfg(target_arch = "x86_64")]
     if AVX2 && steps && d.is_multiple_of(VALUE_DIMS_256) {
-        let groups = n_live.div_ceil(VALUE_LANES_256);
-        let mut at = 0;
-        for gi in 0..groups {
-            let n = n_live / groups + usize::from(gi < n_live % groups);
-            let set = &live[at..at + n];
-            at += n;
-            let (v, lanes_of) = (&s.v[base * d..], |x: usize| l0 + set[x]);
-            let keys_of = |x: usize| (llo[set[x]], lhi[set[x]]);
-            // SAFETY (each arm): only the AVX2 variant passes `AVX2`.
-            unsafe {
-                match n {
-                    1 => values_avx2::<1>(scores, lanes, first, lanes_of, keys_of, v, d, group, width, parts),
-                    2 => values_avx2::<2>(scores, lanes, first, lanes_of, keys_of, v, d, group, width, parts),
-                    3 => values_avx2::<3>(scores, lanes, first, lanes_of, keys_of, v, d, group, width, parts),
-                    4 => values_avx2::<4>(scores, lanes, first, lanes_of, keys_of, v, d, group, width, parts),
-                    _ => values_avx2::<5>(scores, lanes, first, lanes_of, keys_of, v, d, group, width, parts),
-                }
-            }
-        }
+        sweep!(values_avx2, VALUE_LANES_256);
         return;
     }
     if steps {
@@ -1245,6 +1224,18 @@ fn lane_group<const W: usize, const AVX512: bool, const AVX2: bool>(t: &Lanes, l
             }
         }
     }
+}
+
+/// `live` in groups of at most `most`, as even as they can be (six lanes: three and three, not five
+/// and one), as a group of the value sweep costs what its widest size does.
+fn even_groups(live: &[usize], most: usize) -> impl Iterator<Item = &[usize]> {
+    let groups = live.len().div_ceil(most);
+    let mut at = 0;
+    (0..groups).map(move |gi| {
+        let n = live.len() / groups + usize::from(gi < live.len() % groups);
+        at += n;
+        &live[at - n..at]
+    })
 }
 
 /// Keys `PF_KEYS` ahead of `j` into L1, values of `j`'s keys into L2 (read by the value sweeps after
