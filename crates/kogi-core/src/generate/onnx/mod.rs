@@ -294,7 +294,9 @@ impl LanguageModel {
             let base = cache.len - 1;
             match drafter.as_mut() {
                 None if !exact_steps => {
+                    let pass = std::time::Instant::now();
                     (next, next_lp) = step(&mut self.decoder, &mut cache, &[next], &mut sampler, &history)?;
+                    tracing::trace!(us = pass.elapsed().as_micros() as u64, "stepped");
                 }
                 None => {
                     self.decoder.truncate(&mut cache, base)?;
@@ -317,10 +319,11 @@ impl LanguageModel {
                     feed.push(next);
                     feed.extend_from_slice(&draft);
                     // Greedy prediction after `next` and after each draft; accept drafts while they agree.
+                    let pass = std::time::Instant::now();
                     let Picked { ids: preds, logprobs: lps } =
                         self.decoder.forward_greedy(&mut cache, &feed, draft.len() + 1)?;
                     let accepted = verifier::accepted(&draft, &preds);
-                    tracing::trace!(rows = feed.len(), drafted = draft.len(), accepted, "verified");
+                    tracing::trace!(rows = feed.len(), drafted = draft.len(), accepted, us = pass.elapsed().as_micros() as u64, "verified");
                     if !draft.is_empty() {
                         d.observe(draft.len(), accepted);
                     }

@@ -898,7 +898,7 @@ fn avx2() -> bool {
 /// the faster one (30 SmolLM2 layers and its head, one thread: one row 6.0 against 7.6–7.9 ms, two
 /// 6.1–6.3 against 8.1–8.4, four 8.8–9.4 against 10.1–10.2, six at par); prompt passes, which
 /// compute more than they read, stay on AVX-512. Both give the same bits, so the choice is free.
-fn halved_avx512() -> bool {
+pub(super) fn halved_avx512() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         static HALVED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
@@ -2100,7 +2100,7 @@ mod timing {
     }
 
     /// The two vector kernels streaming a step's weights from memory (30 SmolLM2 layers and its
-    /// head, one thread, interleaved): which one [`pick`] should give short passes.
+    /// head, one thread, interleaved): which one [`pick`] should give short passes (`ROWS=1,5,17`: those passes).
     /// `cargo test --release -p kogi-core --lib nbits::timing::both_kernels_streaming -- --ignored --nocapture`
     #[test]
     #[ignore]
@@ -2117,7 +2117,8 @@ mod timing {
             let w = Weights { n, k, bits: bits as u8, block, b: &b, scales: &scales, zeros: zeros.as_deref(), mins: None };
             Packed::new(&w).unwrap()
         }).collect();
-        for rows in [1usize, 2, 3, 4, 6, 8, 16] {
+        let list: Vec<usize> = std::env::var("ROWS").map_or(vec![1, 2, 3, 4, 6, 8, 16], |x| x.split(',').map(|r| r.parse().expect("ROWS: numbers")).collect());
+        for rows in list {
             let mut t = [Vec::new(), Vec::new()];
             for rep in 0..12 {
                 for (which, kernel) in [(0, groups_avx512 as Kernel), (1, groups_avx2 as Kernel)] {
