@@ -12,11 +12,18 @@
 //! one-row kernel does, so a plain step and a speculative verification pass compute a row bit for bit
 //! alike; longer (prompt) passes score and weight tiles of rows as matrix products (`matrixmultiply`).
 //!
+//! The cache is kept in half precision (as llama.cpp keeps it): at a RAG answer's 2,900 keys SmolLM2's
+//! f32 cache was 134 MB a step, more than its weights. Keys and values are widened to f32 as the
+//! kernels stream them (in registers for one-row steps), so every kernel reads the same numbers.
+//!
 //! Semantics are ONNX Runtime's (com.microsoft `GroupQueryAttention`, BNSH cache, rotary from the
-//! cos/sin caches, lengths from `seqlens_k`); the nodes are switched to this kernel when kogi opens a
-//! float32 decoder on the CPU ([`super::graph::with_own_kernels`]); the file stays as it is.
+//! cos/sin caches, lengths from `seqlens_k`) but for the cache's type; the nodes are switched to this
+//! kernel, and the graph's cache inputs and outputs declared float16, when kogi opens a float32
+//! decoder on the CPU ([`super::graph::with_own_kernels`]); the file stays as it is.
 
 use crate::generate::sampling::exp_nonpositive;
+use half::f16;
+use half::slice::HalfFloatSliceExt;
 use ort::operator::{BoxedKernel, ComputeContext, KernelContext, Operator, OperatorInput, OperatorOutput};
 use ort::value::TensorElementType;
 
@@ -58,12 +65,12 @@ pub type Par<'a> = &'a dyn Fn(usize, &(dyn Fn(usize) + Sync));
 
 /// The output `[batch, rows, q·head_dim]`, with the new keys and values written into the caches
 /// (`[batch, kv, capacity, head_dim]`, earlier positions already there).
-pub fn attend(h: &Heads, p: &Pass, present_key: &mut [f32], present_value: &mut [f32], capacity: usize, out: &mut [f32], par: Par) -> Result<(), String> {
+pub fn attend(h: &Heads, p: &Pass, present_key: &mut [f16], present_value: &mut [f16], capacity: usize, out: &mut [f32], par: Par) -> Result<(), String> {
     attend_with(pick_kernel(), h, p, present_key, present_value, capacity, out, par)
 }
 
 #[allow(clippy::too_many_arguments)]
-fn attend_with(kernel: BlockKernel, h: &Heads, p: &Pass, present_key: &mut [f32], present_value: &mut [f32], capacity: usize, out: &mut [f32], par: Par) -> Result<(), String> {
+fn attend_with(kernel: BlockKernel, h: &Heads, p: &Pass, present_key: &mut [f16], present_value: &mut [f16], capacity: usize, out: &mut [f32], par: Par) -> Result<(), String> {
     let (b, s, d) = (p.batch, p.rows, p.head_dim);
     if h.kv == 0 || !h.q.is_multiple_of(h.kv) || d == 0 {
         return Err(format!("{} query heads cannot share {} key/value heads", h.q, h.kv));
@@ -79,8 +86,10 @@ fn attend_with(kernel: BlockKernel, h: &Heads, p: &Pass, present_key: &mut [f32]
     if rot > d || p.cos.len() != p.sin.len() {
         return Err("GroupQueryAttention: the rotary caches do not fit the head size".into());
     }
-    // Queries, rotated, in one buffer; new keys (rotated) and values into the caches.
+    // Queries, rotated, in one buffer; new keys (rotated) and values into the caches, in half
+    // precision (every kernel reads them back the same way, so rows stay independent of their pass).
     let mut q = vec![0f32; b * s * h.q * d];
+    let mut key = vec![0f32; d];
     for bi in 0..b {
         let past = p.lengths[bi].saturating_sub(s);
         if past + s > capacity {
@@ -112,10 +121,10 @@ fn attend_with(kernel: BlockKernel, h: &Heads, p: &Pass, present_key: &mut [f32]
             }
             for g in 0..h.kv {
                 let at = ((bi * h.kv + g) * capacity + pos) * d;
-                let kd = &mut present_key[at..at + d];
-                kd.copy_from_slice(&ks[g * d..(g + 1) * d]);
-                rotate(kd, cos, sin, h.interleaved);
-                present_value[at..at + d].copy_from_slice(&vs[g * d..(g + 1) * d]);
+                key.copy_from_slice(&ks[g * d..(g + 1) * d]);
+                rotate(&mut key, cos, sin, h.interleaved);
+                present_key[at..at + d].convert_from_f32_slice(&key);
+                present_value[at..at + d].convert_from_f32_slice(&vs[g * d..(g + 1) * d]);
             }
         }
     }
@@ -202,7 +211,45 @@ thread_local! {
     static SCORES: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// `f` with this thread's scratch of `n` scores (contents left from earlier tasks).
+thread_local! {
+    /// A task's block of keys and values in f32, widened from the half-precision cache as the
+    /// kernels stream it: the lanes kernel reads each value row for every set of lanes.
+    static BLOCK_KV: std::cell::RefCell<(Vec<f32>, Vec<f32>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// `f(keys, values)` with this thread's block scratch (`BLOCK` rows of `d` each, contents stale).
+fn with_block<R>(d: usize, f: impl FnOnce(&mut [f32], &mut [f32]) -> R) -> R {
+    BLOCK_KV.with(|cell| {
+        let mut kv = cell.borrow_mut();
+        let (kb, vb) = &mut *kv;
+        if kb.len() < BLOCK * d {
+            *kb = vec![0f32; BLOCK * d];
+            *vb = vec![0f32; BLOCK * d];
+        }
+        f(&mut kb[..BLOCK * d], &mut vb[..BLOCK * d])
+    })
+}
+
+/// `src` in f32 (exact); `f16c`: eight at a time by F16C (only the vector variants, whose features
+/// include it, pass true).
+#[inline(always)]
+fn widen(src: &[f16], dst: &mut [f32], f16c: bool) {
+    assert_eq!(src.len(), dst.len());
+    let mut n = 0;
+    #[cfg(target_arch = "x86_64")]
+    if f16c {
+        use std::arch::x86_64::{_mm_loadu_si128, _mm256_cvtph_ps, _mm256_storeu_ps};
+        n = src.len() / 8 * 8;
+        for i in (0..n).step_by(8) {
+            // SAFETY: `i + 8 <= n <= len` for both slices; only variants compiled with F16C pass `F16C`.
+            unsafe { _mm256_storeu_ps(dst.as_mut_ptr().add(i), _mm256_cvtph_ps(_mm_loadu_si128(src.as_ptr().add(i) as *const _))) };
+        }
+    }
+    if n < src.len() {
+        src[n..].convert_to_f32_slice(&mut dst[n..]);
+    }
+}
+
 fn with_scores<R>(n: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
     SCORES.with_borrow_mut(|v| {
         if v.len() < n {
@@ -277,8 +324,8 @@ impl Out {
 
 struct Shared<'a> {
     q: &'a [f32],
-    k: &'a [f32],
-    v: &'a [f32],
+    k: &'a [f16],
+    v: &'a [f16],
     out: Out,
     capacity: usize,
     d: usize,
@@ -347,8 +394,8 @@ impl Running {
     }
 }
 
-type BlockFn = unsafe fn(&Shared, usize, usize, std::ops::Range<usize>, usize, &mut [f32]);
-type TileFn = unsafe fn(&Shared, usize, usize, std::ops::Range<usize>, usize, &mut [f32], &[f32], &mut [f32], bool);
+type BlockFn = unsafe fn(&Shared, usize, usize, std::ops::Range<usize>, usize, &mut [f32], &mut [f32], &mut [f32]);
+type TileFn = unsafe fn(&Shared, usize, usize, std::ops::Range<usize>, usize, &mut [f32], &[f32], &mut [f32], bool, &mut [f32], &mut [f32]);
 
 /// The kernels, compiled for the widest vector unit the machine has.
 #[derive(Clone, Copy)]
@@ -357,36 +404,37 @@ struct BlockKernel(BlockFn, TileFn);
 impl BlockKernel {
     fn block(&self, s: &Shared, bi: usize, g: usize, rows: std::ops::Range<usize>, blk: usize, parts: &mut [f32]) {
         // SAFETY: `pick_kernel` chose a variant whose features this CPU has.
-        unsafe { (self.0)(s, bi, g, rows, blk, parts) }
+        with_block(s.d, |kb, vb| unsafe { (self.0)(s, bi, g, rows, blk, parts, kb, vb) })
     }
 
     #[allow(clippy::too_many_arguments)]
     fn tile(&self, s: &Shared, bi: usize, g: usize, rows: std::ops::Range<usize>, blk: usize, parts: &mut [f32], qt: &[f32], scores: &mut [f32], steps: bool) {
         // SAFETY: `pick_kernel` chose a variant whose features this CPU has.
-        unsafe { (self.1)(s, bi, g, rows, blk, parts, qt, scores, steps) }
+        with_block(s.d, |kb, vb| unsafe { (self.1)(s, bi, g, rows, blk, parts, qt, scores, steps, kb, vb) })
     }
 }
 
 macro_rules! variants {
     ($($(#[$attr:meta])* $block:ident, $tile:ident, $wide:expr, $avx2:expr;)*) => {$(
         $(#[$attr])*
-        unsafe fn $block(s: &Shared, bi: usize, g: usize, rows: std::ops::Range<usize>, blk: usize, parts: &mut [f32]) {
-            block_body(s, bi, g, rows, blk, parts)
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $block(s: &Shared, bi: usize, g: usize, rows: std::ops::Range<usize>, blk: usize, parts: &mut [f32], kb: &mut [f32], vb: &mut [f32]) {
+            block_body::<{ $wide || $avx2 }>(s, bi, g, rows, blk, parts, kb, vb)
         }
         $(#[$attr])*
         #[allow(clippy::too_many_arguments)]
-        unsafe fn $tile(s: &Shared, bi: usize, g: usize, rows: std::ops::Range<usize>, blk: usize, parts: &mut [f32], qt: &[f32], scores: &mut [f32], steps: bool) {
-            tile_body::<$wide, $avx2>(s, bi, g, rows, blk, parts, qt, scores, steps)
+        unsafe fn $tile(s: &Shared, bi: usize, g: usize, rows: std::ops::Range<usize>, blk: usize, parts: &mut [f32], qt: &[f32], scores: &mut [f32], steps: bool, kb: &mut [f32], vb: &mut [f32]) {
+            tile_body::<$wide, $avx2>(s, bi, g, rows, blk, parts, qt, scores, steps, kb, vb)
         }
     )*};
 }
 
 variants! {
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[target_feature(enable = "avx512f,avx2,fma,f16c")]
     block_avx512, tile_avx512, true, false;
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
+    #[target_feature(enable = "avx2,fma,f16c")]
     block_avx2, tile_avx2, false, true;
     block_plain, tile_plain, false, false;
 }
@@ -397,11 +445,11 @@ variants! {
 fn pick_kernel() -> BlockKernel {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            let halved = super::nbits::halved_avx512() && std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma");
-            return BlockKernel(if halved { block_avx2 } else { block_avx512 }, tile_avx512);
+        let avx2 = std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") && std::arch::is_x86_feature_detected!("f16c");
+        if std::arch::is_x86_feature_detected!("avx512f") && avx2 {
+            return BlockKernel(if super::nbits::halved_avx512() { block_avx2 } else { block_avx512 }, tile_avx512);
         }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        if avx2 {
             return BlockKernel(block_avx2, tile_avx2);
         }
     }
@@ -428,6 +476,29 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
         }
     }
     reduce(acc)
+}
+
+/// [`dot`] of a query with a half-precision key, the key widened in registers: the same products,
+/// chains and tree, so the same bits.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn dot_f16c(q: &[f32], k: &[f16]) -> f32 {
+    use std::arch::x86_64::*;
+    debug_assert!(q.len() == k.len() && q.len().is_multiple_of(LANES));
+    unsafe {
+        let (mut lo, mut hi) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+        for c in (0..q.len()).step_by(LANES) {
+            let kl = _mm256_cvtph_ps(_mm_loadu_si128(k.as_ptr().add(c) as *const _));
+            let kh = _mm256_cvtph_ps(_mm_loadu_si128(k.as_ptr().add(c + 8) as *const _));
+            lo = _mm256_fmadd_ps(_mm256_loadu_ps(q.as_ptr().add(c)), kl, lo);
+            hi = _mm256_fmadd_ps(_mm256_loadu_ps(q.as_ptr().add(c + 8)), kh, hi);
+        }
+        // The tree of `reduce`: lanes l + 8, then l + 4, l + 2, l + 1 added to lane l.
+        let x = _mm256_add_ps(lo, hi);
+        let x = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps::<1>(x));
+        let x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+        _mm_cvtss_f32(_mm_add_ss(x, _mm_shuffle_ps::<1>(x, x)))
+    }
 }
 
 #[inline(always)]
@@ -645,7 +716,7 @@ const VALUE_LANES: usize = 4;
 /// (`qis[x]`, its scores `p[(j - blk0) * lanes + qis[x]]`) over its keys `keys[x]`, the same
 /// products added in the same order (even and odd key positions in two chains, each in key order),
 /// but each value row read once for every lane over the keys they all see. Keys are absolute
-/// positions into `v` (`j * d`); lanes past the set's end have empty ranges.
+/// positions; `v` holds the block's value rows from `blk0` (`(j - blk0) * d`); lanes past the set's end have empty ranges.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn weighted_lanes<const N: usize>(p: &[f32], lanes: usize, blk0: usize, qis: &[usize; VALUE_LANES], keys: &[(usize, usize); VALUE_LANES], v: &[f32], d: usize, c0: usize) -> [[f32; N]; VALUE_LANES] {
@@ -657,7 +728,7 @@ fn weighted_lanes<const N: usize>(p: &[f32], lanes: usize, blk0: usize, qis: &[u
     let (ca, ce) = if ca < ce { (ca, ce) } else { (usize::MAX, usize::MAX) };
     let alone = |even: &mut [[f32; N]; VALUE_LANES], odd: &mut [[f32; N]; VALUE_LANES], x: usize, j: usize| {
         let chain = if j & 1 == 0 { &mut even[x] } else { &mut odd[x] };
-        fma_row::<N>(chain, p[(j - blk0) * lanes + qis[x]], &v[j * d + c0..][..N]);
+        fma_row::<N>(chain, p[(j - blk0) * lanes + qis[x]], &v[(j - blk0) * d + c0..][..N]);
     };
     for x in 0..VALUE_LANES {
         let (a, e) = keys[x];
@@ -668,7 +739,7 @@ fn weighted_lanes<const N: usize>(p: &[f32], lanes: usize, blk0: usize, qis: &[u
     if ca < ce {
         // Parity is static inside the loop and the chains pass by value, so they stay in registers;
         // the lanes' score columns are checked once here, not per key.
-        assert!(qis.iter().all(|&q| q < lanes) && (ce - blk0) * lanes <= p.len() && ce * d <= v.len() && c0 + N <= d);
+        assert!(qis.iter().all(|&q| q < lanes) && (ce - blk0) * lanes <= p.len() && (ce - blk0) * d <= v.len() && c0 + N <= d);
         let (mut e2, mut o2) = (even, odd);
         let mut j = ca;
         if j & 1 == 1 {
@@ -721,11 +792,11 @@ fn weighted_lanes_avx512<const X: usize>(p: &[f32], lanes: usize, blk0: usize, q
     let (ca, ce) = if ca < ce { (ca, ce) } else { (usize::MAX, usize::MAX) };
     let end = live().map(|k| k.1).max().unwrap_or(0);
     assert!(live().all(|k| k.0 >= blk0) && qis.iter().all(|&q| q < lanes) && c0 + VALUE_DIMS_512 <= d);
-    assert!(end == 0 || ((end - blk0) * lanes <= p.len() && end * d <= v.len()));
+    assert!(end == 0 || ((end - blk0) * lanes <= p.len() && (end - blk0) * d <= v.len()));
     let (pp, vp) = (p.as_ptr(), v.as_ptr());
     // SAFETY (every pointer read below): key `j` lies in some live lane's range (or the common one),
     // so `j < end` and `j >= blk0`, checked above with the lanes and dimensions.
-    let row = |j: usize| -> [__m512; 4] { std::array::from_fn(|c| unsafe { _mm512_loadu_ps(vp.add(j * d + c0 + c * LANES)) }) };
+    let row = |j: usize| -> [__m512; 4] { std::array::from_fn(|c| unsafe { _mm512_loadu_ps(vp.add((j - blk0) * d + c0 + c * LANES)) }) };
     let weight = |j: usize, x: usize| -> __m512 { _mm512_set1_ps(unsafe { *pp.add((j - blk0) * lanes + qis[x]) }) };
     let add_row = |a: &mut [__m512; 4], w: __m512, r: [__m512; 4]| {
         for c in 0..4 {
@@ -811,10 +882,10 @@ fn weighted_lanes_avx2<const X: usize>(p: &[f32], lanes: usize, blk0: usize, qis
     let (ca, ce) = if ca < ce { (ca, ce) } else { (usize::MAX, usize::MAX) };
     let end = live().map(|k| k.1).max().unwrap_or(0);
     assert!(live().all(|k| k.0 >= blk0) && qis.iter().all(|&q| q < lanes) && c0 + VALUE_DIMS_256 <= d);
-    assert!(end == 0 || ((end - blk0) * lanes <= p.len() && end * d <= v.len()));
+    assert!(end == 0 || ((end - blk0) * lanes <= p.len() && (end - blk0) * d <= v.len()));
     let (pp, vp) = (p.as_ptr(), v.as_ptr());
     // SAFETY (every pointer read below): as in `weighted_lanes_avx512`.
-    let row = |j: usize| -> [__m256; 2] { std::array::from_fn(|c| unsafe { _mm256_loadu_ps(vp.add(j * d + c0 + c * 8)) }) };
+    let row = |j: usize| -> [__m256; 2] { std::array::from_fn(|c| unsafe { _mm256_loadu_ps(vp.add((j - blk0) * d + c0 + c * 8)) }) };
     let weight = |j: usize, x: usize| -> __m256 { _mm256_set1_ps(unsafe { *pp.add((j - blk0) * lanes + qis[x]) }) };
     let add_row = |a: &mut [__m256; 2], w: __m256, r: [__m256; 2]| {
         for c in 0..2 {
@@ -885,7 +956,7 @@ fn values_avx2<const X: usize>(p: &[f32], lanes: usize, blk0: usize, lanes_of: i
 #[inline(always)]
 fn together<const N: usize>(mut chains: [[f32; N]; VALUE_LANES], p: &[f32], lanes: usize, blk0: usize, qis: &[usize; VALUE_LANES], v: &[f32], d: usize, c0: usize, j: usize) -> [[f32; N]; VALUE_LANES] {
     // SAFETY: checked by the caller (see `weighted_lanes`): `j < ce`, `qis[x] < lanes`, `c0 + N <= d`.
-    let row = unsafe { &*(v.as_ptr().add(j * d + c0) as *const [f32; N]) };
+    let row = unsafe { &*(v.as_ptr().add((j - blk0) * d + c0) as *const [f32; N]) };
     for x in 0..VALUE_LANES {
         // SAFETY: as above.
         let wx = unsafe { *p.get_unchecked((j - blk0) * lanes + qis[x]) };
@@ -922,7 +993,7 @@ fn weighted_all(p: impl Fn(usize) -> f32 + Copy, n: usize, first: usize, v: &[f3
 /// each query's weighted values. `scores` holds `[BLOCK][lanes]`.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn tile_body<const AVX512: bool, const AVX2: bool>(s: &Shared, bi: usize, g: usize, rows: std::ops::Range<usize>, blk: usize, parts: &mut [f32], qt: &[f32], scores: &mut [f32], steps: bool) {
+fn tile_body<const AVX512: bool, const AVX2: bool>(s: &Shared, bi: usize, g: usize, rows: std::ops::Range<usize>, blk: usize, parts: &mut [f32], qt: &[f32], scores: &mut [f32], steps: bool, kb: &mut [f32], vb: &mut [f32]) {
     let d = s.d;
     let group = s.group;
     let width = group * (d + 2);
@@ -953,8 +1024,12 @@ fn tile_body<const AVX512: bool, const AVX2: bool>(s: &Shared, bi: usize, g: usi
         let mut j = lo;
         while j < hi {
             let m = if j + KEYS <= hi { KEYS } else { 1 };
+            // Keys and values widened as they stream in, so the memory reads overlap the scoring.
             ahead(s, base, j, m);
-            let ks = &s.k[(base + j) * d..(base + j + m) * d];
+            let at = (j - first) * d..(j - first + m) * d;
+            widen(&s.k[(base + j) * d..][..m * d], &mut kb[at.clone()], AVX512 || AVX2);
+            widen(&s.v[(base + j) * d..][..m * d], &mut vb[at.clone()], AVX512 || AVX2);
+            let ks = &kb[at];
             for c in 0..lanes / LANES {
                 #[cfg(target_arch = "x86_64")]
                 if AVX512 && m == KEYS {
@@ -1000,6 +1075,8 @@ fn tile_body<const AVX512: bool, const AVX2: bool>(s: &Shared, bi: usize, g: usi
         }
     } else {
         // A prompt's tile: the scores as one matrix product.
+        widen(&s.k[(base + lo) * d..(base + hi) * d], &mut kb[(lo - first) * d..(hi - first) * d], AVX512 || AVX2);
+        widen(&s.v[(base + lo) * d..(base + hi) * d], &mut vb[(lo - first) * d..(hi - first) * d], AVX512 || AVX2);
         // SAFETY: the strides describe `n × d` keys, `d × lanes` queries and `n × lanes` scores,
         // all inside their slices.
         unsafe {
@@ -1008,7 +1085,7 @@ fn tile_body<const AVX512: bool, const AVX2: bool>(s: &Shared, bi: usize, g: usi
                 d,
                 lanes,
                 s.heads.scale,
-                s.k[(base + lo) * d..].as_ptr(),
+                kb[(lo - first) * d..].as_ptr(),
                 d as isize,
                 1,
                 qt.as_ptr(),
@@ -1030,7 +1107,8 @@ fn tile_body<const AVX512: bool, const AVX2: bool>(s: &Shared, bi: usize, g: usi
             lane_hi[r * group + h] = e;
         }
     }
-    let t = Lanes { s, rows: rows.len(), lanes, first, lo, hi, base, lane_lo: &lane_lo, lane_hi: &lane_hi, steps };
+    let vb: &[f32] = vb;
+    let t = Lanes { s, rows: rows.len(), lanes, first, lo, hi, v: vb, lane_lo: &lane_lo, lane_hi: &lane_hi, steps };
     for c in 0..lanes / LANES {
         if AVX2 && steps && (c + 1) * LANES > used {
             lane_group::<8, AVX512, AVX2>(&t, c * LANES, scores, parts);
@@ -1054,7 +1132,7 @@ fn tile_body<const AVX512: bool, const AVX2: bool>(s: &Shared, bi: usize, g: usi
             scores[(lo - first) * lanes..].as_ptr(),
             1,
             lanes as isize,
-            s.v[(base + lo) * d..].as_ptr(),
+            vb[(lo - first) * d..].as_ptr(),
             d as isize,
             1,
             0.0,
@@ -1079,7 +1157,8 @@ struct Lanes<'a> {
     first: usize,
     lo: usize,
     hi: usize,
-    base: usize,
+    /// The block's value rows from `first`.
+    v: &'a [f32],
     lane_lo: &'a [usize],
     lane_hi: &'a [usize],
     steps: bool,
@@ -1089,7 +1168,7 @@ struct Lanes<'a> {
 /// row may see (others count as absent), then each live lane's weighted values into `parts`.
 #[inline(always)]
 fn lane_group<const W: usize, const AVX512: bool, const AVX2: bool>(t: &Lanes, l0: usize, scores: &mut [f32], parts: &mut [f32]) {
-    let (s, lanes, first, lo, hi, base, steps) = (t.s, t.lanes, t.first, t.lo, t.hi, t.base, t.steps);
+    let (s, lanes, first, lo, hi, steps) = (t.s, t.lanes, t.first, t.lo, t.hi, t.steps);
     let (d, group) = (s.d, s.group);
     let width = group * (d + 2);
     let (llo, lhi): (&[usize; W], &[usize; W]) = (t.lane_lo[l0..l0 + W].try_into().expect("a lane group"), t.lane_hi[l0..l0 + W].try_into().expect("a lane group"));
@@ -1176,7 +1255,7 @@ fn lane_group<const W: usize, const AVX512: bool, const AVX2: bool>(t: &Lanes, l
     macro_rules! sweep {
         ($values:ident, $most:expr) => {
             for set in even_groups(&live[..n_live], $most) {
-                let (v, lanes_of) = (&s.v[base * d..], |x: usize| l0 + set[x]);
+                let (v, lanes_of) = (t.v, |x: usize| l0 + set[x]);
                 let keys_of = |x: usize| (llo[set[x]], lhi[set[x]]);
                 // SAFETY (each arm): called only in the variant whose features `$values` needs.
                 unsafe {
@@ -1211,7 +1290,7 @@ fn lane_group<const W: usize, const AVX512: bool, const AVX2: bool>(t: &Lanes, l
                 qis[x] = l0 + l;
                 keys[x] = (llo[l], lhi[l]);
             }
-            let values = &s.v[base * d..];
+            let values = t.v;
             let mut c0 = 0;
             while c0 < d {
                 let wide = c0 + 2 * LANES <= d;
@@ -1246,25 +1325,22 @@ fn even_groups(live: &[usize], most: usize) -> impl Iterator<Item = &[usize]> {
     })
 }
 
-/// Keys `PF_KEYS` ahead of `j` into L1, values of `j`'s keys into L2 (read by the value sweeps after
-/// the block's scores). The lanes kernel's four keys at a time defeat the hardware prefetcher: a
-/// 4-row pass over 30 layers × 2,900 cached keys took 19.6 ms on one thread without this and 11.9
-/// with it (11.6 with every layer's cache in cache memory). The one-row kernel got slower with it
-/// (7.5 → 9.4–9.8 ms), so it has none.
+/// The cache's keys and values `PF_KEYS` ahead of `j` into L1: the lanes kernel's four keys at a
+/// time defeat the hardware prefetcher (a 4-row pass over 30 layers × 2,900 cached f32 keys took
+/// 19.6 ms on one thread without this and 11.9 with it).
 #[inline(always)]
 fn ahead(s: &Shared, base: usize, j: usize, m: usize) {
     #[cfg(target_arch = "x86_64")]
     {
-        use std::arch::x86_64::{_MM_HINT_T0, _MM_HINT_T1, _mm_prefetch};
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
         let d = s.d;
-        let lines = |t: usize| (t * d * 4..(t + m) * d * 4).step_by(64);
-        for at in lines(base + j + PF_KEYS) {
+        let size = std::mem::size_of::<f16>();
+        for at in ((base + j + PF_KEYS) * d * size..(base + j + PF_KEYS + m) * d * size).step_by(64) {
             // SAFETY: a prefetch never faults; the address may lie past the cache.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>((s.k.as_ptr() as *const i8).wrapping_add(at)) };
-        }
-        for at in lines(base + j) {
-            // SAFETY: as above.
-            unsafe { _mm_prefetch::<_MM_HINT_T1>((s.v.as_ptr() as *const i8).wrapping_add(at)) };
+            unsafe {
+                _mm_prefetch::<_MM_HINT_T0>((s.k.as_ptr() as *const i8).wrapping_add(at));
+                _mm_prefetch::<_MM_HINT_T0>((s.v.as_ptr() as *const i8).wrapping_add(at));
+            }
         }
     }
 }
@@ -1272,8 +1348,9 @@ const PF_KEYS: usize = 16;
 
 /// One block of keys (`blk`) for one KV head and its group of query heads, for one-row passes:
 /// writes `[m, l, acc(d)]` per head into `parts`. Each key is read once for the whole group.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn block_body(s: &Shared, bi: usize, g: usize, rows: std::ops::Range<usize>, blk: usize, parts: &mut [f32]) {
+fn block_body<const F16C: bool>(s: &Shared, bi: usize, g: usize, rows: std::ops::Range<usize>, blk: usize, parts: &mut [f32], kb: &mut [f32], vb: &mut [f32]) {
     let d = s.d;
     let width = s.group * (d + 2);
     let base = (bi * s.heads.kv + g) * s.capacity;
@@ -1294,12 +1371,25 @@ fn block_body(s: &Shared, bi: usize, g: usize, rows: std::ops::Range<usize>, blk
         let q0 = ((bi * s.rows + i) * s.heads.q + g * s.group) * d;
         let qs = &s.q[q0..q0 + s.group * d];
         for j in a..e {
-            let k = &s.k[(base + j) * d..][..d];
+            // Each value row widened as it streams in; keys widened in registers where F16C is there.
+            let at = (j - first) * d..(j - first + 1) * d;
+            widen(&s.v[(base + j) * d..][..d], &mut vb[at.clone()], F16C);
+            let kh = &s.k[(base + j) * d..][..d];
+            #[cfg(target_arch = "x86_64")]
+            if F16C {
+                for (h, q) in qs.chunks_exact(d).enumerate() {
+                    // SAFETY: only variants compiled with AVX2, FMA and F16C pass `F16C`; `d` is a multiple of 16.
+                    scores[h][j - first] = unsafe { dot_f16c(q, kh) } * s.heads.scale;
+                }
+                continue;
+            }
+            widen(kh, &mut kb[at.clone()], false);
+            let k = &kb[at];
             for (h, q) in qs.chunks_exact(d).enumerate() {
                 scores[h][j - first] = dot(q, k) * s.heads.scale;
             }
         }
-        let vrows = &s.v[(base + a) * d..(base + e) * d];
+        let vrows = &vb[ca * d..ce * d];
         for h in 0..s.group {
             let live = &mut scores[h][ca..ce];
             if s.heads.softcap > 0.0 {
@@ -1343,13 +1433,13 @@ impl Operator for GroupQueryAttention {
     }
 
     fn inputs(&self) -> impl IntoIterator<Item = OperatorInput> {
-        use TensorElementType::{Float32, Int32};
+        use TensorElementType::{Float16, Float32, Int32};
         [
             OperatorInput::required(Float32),
             OperatorInput::optional(Float32),
             OperatorInput::optional(Float32),
-            OperatorInput::optional(Float32),
-            OperatorInput::optional(Float32),
+            OperatorInput::optional(Float16),
+            OperatorInput::optional(Float16),
             OperatorInput::required(Int32),
             OperatorInput::required(Int32),
             OperatorInput::optional(Float32),
@@ -1358,8 +1448,8 @@ impl Operator for GroupQueryAttention {
     }
 
     fn outputs(&self) -> impl IntoIterator<Item = OperatorOutput> {
-        use TensorElementType::Float32;
-        [OperatorOutput::required(Float32), OperatorOutput::required(Float32), OperatorOutput::required(Float32)]
+        use TensorElementType::{Float16, Float32};
+        [OperatorOutput::required(Float32), OperatorOutput::required(Float16), OperatorOutput::required(Float16)]
     }
 
     fn create_kernel<'attr>(&self, k: &KernelContext<'attr>) -> ort::Result<Self::Kernel<'attr>> {
@@ -1394,7 +1484,7 @@ fn compute(heads: &Heads, ctx: &ComputeContext) -> ort::Result<()> {
     let total = input(6)?.ok_or_else(|| missing("total_sequence_length"))?;
     let cos = input(7)?;
     let sin = input(8)?;
-    let (pshape, _) = past_key.try_extract_tensor::<f32>()?;
+    let (pshape, _) = past_key.try_extract_tensor::<f16>()?;
     let (b, s) = (qshape[0] as usize, qshape[1] as usize);
     let d = pshape[3] as usize;
     let past_capacity = pshape[2] as usize;
@@ -1429,12 +1519,12 @@ fn compute(heads: &Heads, ctx: &ComputeContext) -> ort::Result<()> {
     let mut pk = ctx.output(1, shape)?.ok_or_else(|| missing("present key"))?;
     let mut pv = ctx.output(2, shape)?.ok_or_else(|| missing("present value"))?;
     let (_, out) = out.try_extract_tensor_mut::<f32>()?;
-    let (_, pk) = pk.try_extract_tensor_mut::<f32>()?;
-    let (_, pv) = pv.try_extract_tensor_mut::<f32>()?;
+    let (_, pk) = pk.try_extract_tensor_mut::<f16>()?;
+    let (_, pv) = pv.try_extract_tensor_mut::<f16>()?;
     // The cache shared with the past (kogi binds one buffer to both) needs no copy; otherwise the
     // past rows are carried over first.
     for (past, present) in [(&past_key, &mut *pk), (&past_value, &mut *pv)] {
-        let (_, src) = past.try_extract_tensor::<f32>()?;
+        let (_, src) = past.try_extract_tensor::<f16>()?;
         if src.as_ptr() != present.as_ptr() && !src.is_empty() {
             for bh in 0..b * h.kv {
                 let n = past_capacity.min(capacity) * d;
@@ -1452,7 +1542,7 @@ mod tests {
     use super::*;
 
     /// The textbook computation: every query head against its KV head's keys 0..=pos.
-    fn reference(h: &Heads, p: &Pass, k: &[f32], v: &[f32], capacity: usize) -> Vec<f32> {
+    fn reference(h: &Heads, p: &Pass, k: &[f16], v: &[f16], capacity: usize) -> Vec<f32> {
         let (b, s, d) = (p.batch, p.rows, p.head_dim);
         let mut q = vec![0f32; b * s * h.q * d];
         let stride = (h.q + 2 * h.kv) * d;
@@ -1468,13 +1558,13 @@ mod tests {
                     rotate(x, &p.cos[pos * half..(pos + 1) * half], &p.sin[pos * half..(pos + 1) * half], h.interleaved);
                     let g = hh / (h.q / h.kv);
                     let scores: Vec<f64> = (0..=pos)
-                        .map(|j| x.iter().zip(&k[((bi * h.kv + g) * capacity + j) * d..][..d]).map(|(a, b)| (*a as f64) * (*b as f64)).sum::<f64>() * h.scale as f64)
+                        .map(|j| x.iter().zip(&k[((bi * h.kv + g) * capacity + j) * d..][..d]).map(|(a, b)| (*a as f64) * (b.to_f64())).sum::<f64>() * h.scale as f64)
                         .collect();
                     let m = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
                     let e: Vec<f64> = scores.iter().map(|x| (x - m).exp()).collect();
                     let z: f64 = e.iter().sum();
                     for dd in 0..d {
-                        let y: f64 = (0..=pos).map(|j| e[j] * v[((bi * h.kv + g) * capacity + j) * d + dd] as f64).sum::<f64>() / z;
+                        let y: f64 = (0..=pos).map(|j| e[j] * v[((bi * h.kv + g) * capacity + j) * d + dd].to_f64()).sum::<f64>() / z;
                         out[((bi * s + i) * h.q + hh) * d + dd] = y as f32;
                     }
                 }
@@ -1527,7 +1617,7 @@ mod tests {
             let (cos, sin) = rotary(capacity, d / 2);
             let width = (h.q + 2 * h.kv) * d;
             let tokens = noise((prompt + steps) * width, 7);
-            let run = |k: &mut Vec<f32>, v: &mut Vec<f32>, from: usize, n: usize| {
+            let run = |k: &mut Vec<f16>, v: &mut Vec<f16>, from: usize, n: usize| {
                 let mut out = vec![0f32; n * h.q * d];
                 let lengths = [from + n];
                 let pass = Pass { batch: 1, rows: n, head_dim: d, query: &tokens[from * width..(from + n) * width], key: None, value: None, lengths: &lengths, cos: &cos, sin: &sin, rot_half: d / 2 };
@@ -1539,7 +1629,7 @@ mod tests {
                 }
                 out
             };
-            let fresh = || (vec![0f32; h.kv * capacity * d], vec![0f32; h.kv * capacity * d]);
+            let fresh = || (vec![f16::ZERO; h.kv * capacity * d], vec![f16::ZERO; h.kv * capacity * d]);
             let (mut k1, mut v1) = fresh();
             run(&mut k1, &mut v1, 0, prompt);
             let ones: Vec<f32> = (0..steps).flat_map(|i| run(&mut k1, &mut v1, prompt + i, 1)).collect();
@@ -1566,10 +1656,11 @@ mod tests {
         let mut variants = vec![("plain", BlockKernel(block_plain, tile_plain))];
         #[cfg(target_arch = "x86_64")]
         {
-            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            let avx2 = std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") && std::arch::is_x86_feature_detected!("f16c");
+            if avx2 {
                 variants.push(("avx2", BlockKernel(block_avx2, tile_avx2)));
             }
-            if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            if std::arch::is_x86_feature_detected!("avx512f") && avx2 {
                 variants.push(("avx512", BlockKernel(block_avx512, tile_avx512)));
             }
         }
@@ -1580,7 +1671,7 @@ mod tests {
             let width = (h.q + 2 * h.kv) * d;
             let tokens = noise((prompt + 16) * width, 3);
             let outputs: Vec<Vec<u32>> = variants.iter().map(|&(_, kernel)| {
-                let (mut k, mut v) = (vec![0f32; h.kv * capacity * d], vec![0f32; h.kv * capacity * d]);
+                let (mut k, mut v) = (vec![f16::ZERO; h.kv * capacity * d], vec![f16::ZERO; h.kv * capacity * d]);
                 let mut all = Vec::new();
                 // The prompt by the portable kernel, so every variant starts from the same cache.
                 let mut from = 0;
@@ -1611,7 +1702,8 @@ mod tests {
         let (cos, sin) = rotary(capacity, d / 2);
         let width = (h.q + 2 * h.kv) * d;
         let distinct = std::env::var("LAYERS").map_or(layers, |x| x.parse().expect("LAYERS: a number"));
-        let mut caches: Vec<(Vec<f32>, Vec<f32>)> = (0..distinct).map(|l| (noise(h.kv * capacity * d, 11 + l as u64), noise(h.kv * capacity * d, 99 + l as u64))).collect();
+        let halves = |x: Vec<f32>| x.into_iter().map(f16::from_f32).collect::<Vec<f16>>();
+        let mut caches: Vec<(Vec<f16>, Vec<f16>)> = (0..distinct).map(|l| (halves(noise(h.kv * capacity * d, 11 + l as u64)), halves(noise(h.kv * capacity * d, 99 + l as u64)))).collect();
         let tokens = noise(MAX_STEP_ROWS * width, 5);
         let only: Option<Vec<usize>> = std::env::var("ROWS").ok().map(|x| x.split(',').map(|r| r.parse().expect("ROWS: numbers")).collect());
         for rows in only.clone().unwrap_or((1..=9).collect()) {
@@ -1636,7 +1728,7 @@ mod tests {
     fn heads_that_do_not_divide_are_refused() {
         let h = Heads { q: 5, kv: 2, scale: 1.0, softcap: 0.0, window: None, interleaved: false, rotary: false };
         let pass = Pass { batch: 1, rows: 1, head_dim: 4, query: &[0.0; 36], key: None, value: None, lengths: &[1], cos: &[], sin: &[], rot_half: 0 };
-        let err = attend(&h, &pass, &mut [0.0; 8], &mut [0.0; 8], 1, &mut [0.0; 20], &serial).unwrap_err();
+        let err = attend(&h, &pass, &mut [f16::ZERO; 8], &mut [f16::ZERO; 8], 1, &mut [0.0; 20], &serial).unwrap_err();
         assert!(err.contains("cannot share"), "{err}");
     }
 }

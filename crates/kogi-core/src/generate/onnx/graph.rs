@@ -138,7 +138,19 @@ pub fn with_own_kernels(model: &[u8], which: OwnKernels, folder: Option<&std::pa
     let mut out = model.to_vec();
     let mut switched = 0;
     let mut left = 0;
+    let mut which = which;
     for graph in fields(model, 0..model.len(), 7)? {
+        // kogi's attention keeps the cache in half precision: its nodes move only if the cache
+        // tensors are theirs alone, and then the graph's cache inputs and outputs become float16.
+        if which.attention {
+            match half_caches(model, &mut out, graph.clone())? {
+                Ok(()) => {}
+                Err(why) => {
+                    tracing::info!(%why, "attention stays on ONNX Runtime's kernel");
+                    which.attention = false;
+                }
+            }
+        }
         // Names of the graph's uint8 initializers (zero points the kernel can take).
         let uint8: std::collections::HashSet<String> = if which.matmul {
             initializers(model, graph.clone())?.0.into_iter().filter(|(_, (t, _))| *t == 2).map(|(name, _)| name).collect()
@@ -177,6 +189,54 @@ pub fn with_own_kernels(model: &[u8], which: OwnKernels, folder: Option<&std::pa
         .encode(&mut out)
         .map_err(|e| e.to_string())?;
     Ok(Some(Switched { model: out, rows_independent: left == 0, parked }))
+}
+
+/// The cache tensors of the graph at `graph` (the past inputs and present outputs of its
+/// `GroupQueryAttention` nodes) declared float16 in `out` wherever they are declared float (inputs,
+/// outputs, value infos; one byte each), or why not: another node reads or writes one of them, or a
+/// declaration is not float.
+fn half_caches(model: &[u8], out: &mut [u8], graph: std::ops::Range<usize>) -> Result<Result<(), String>, String> {
+    use std::collections::HashSet;
+    let mut caches: HashSet<String> = HashSet::new();
+    let mut others: Vec<String> = Vec::new();
+    for node in fields(model, graph.clone(), 1)? {
+        let n = onnx::NodeProto::decode(&model[node]).map_err(|e| e.to_string())?;
+        if n.op_type == "GroupQueryAttention" && n.domain == "com.microsoft" {
+            caches.extend(n.input.iter().skip(3).take(2).chain(n.output.iter().skip(1).take(2)).filter(|x| !x.is_empty()).cloned());
+            others.extend(n.input.iter().take(3).chain(n.input.iter().skip(5)).chain(n.output.iter().take(1)).cloned());
+        } else {
+            others.extend(n.input.iter().chain(&n.output).cloned());
+        }
+    }
+    if let Some(x) = others.iter().find(|x| caches.contains(*x)) {
+        return Ok(Err(format!("the cache tensor {x} is used by other nodes")));
+    }
+    let mut edits = Vec::new();
+    for field in [11, 12, 13] {
+        for info in fields(model, graph.clone(), field)? {
+            let name = fields(model, info.clone(), 1)?.into_iter().next().map(|r| String::from_utf8_lossy(&model[r]).into_owned()).unwrap_or_default();
+            if !caches.contains(&name) {
+                continue;
+            }
+            for ty in fields(model, info.clone(), 2)? {
+                for tensor in fields(model, ty, 1)? {
+                    for r in records(model, tensor)? {
+                        if r.tag == 1 && !r.delimited {
+                            // A one-byte varint: FLOAT (1) becomes FLOAT16 (10), same length.
+                            if r.whole.len() != 2 || model[r.whole.start + 1] != 1 {
+                                return Ok(Err(format!("the cache tensor {name} is not float")));
+                            }
+                            edits.push(r.whole.start + 1);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for at in edits {
+        out[at] = 10;
+    }
+    Ok(Ok(()))
 }
 
 /// kogi's conversions of blocks with minimums (Q4_1, Q4_K, Q5_*: `d·q + m`) add the minimums on a
