@@ -697,6 +697,38 @@ mod tests {
     }
 
     #[test]
+    fn the_cache_becomes_half_precision_only_where_attention_alone_uses_it() {
+        let with_own_attention = |m: &[u8]| with_own_kernels(m, OwnKernels { attention: true, matmul: false }, None).unwrap().map(|s| s.model);
+        let gqa = |g: &mut Nodes| {
+            g.add_in("com.microsoft", "GroupQueryAttention", "attn", &["q", "", "", "past.0.key", "past.0.value", "seqlens", "total"], &["z", "present.0.key", "present.0.value"], vec![]);
+        };
+        let io = |extra: &[&str]| {
+            let mut inputs = vec![tensor("q", FLOAT, &["n"]), tensor("past.0.key", FLOAT, &["b", "h", "s", "d"]), tensor("past.0.value", FLOAT, &["b", "h", "s", "d"])];
+            inputs.extend(extra.iter().map(|x| tensor(x, FLOAT, &["n"])));
+            let outputs = vec![tensor("z", FLOAT, &["n"]), tensor("present.0.key", FLOAT, &["b", "h", "s", "d"]), tensor("present.0.value", FLOAT, &["b", "h", "s", "d"])];
+            (inputs, outputs)
+        };
+        let types = |m: &[u8]| {
+            let g = ModelProto::decode(m).unwrap().graph.unwrap();
+            let t = |v: &ValueInfoProto| (v.name.clone(), v.r#type.as_ref().unwrap().tensor_type.as_ref().unwrap().elem_type);
+            g.input.iter().chain(&g.output).map(t).collect::<Vec<_>>()
+        };
+        let mut g = Nodes::default();
+        gqa(&mut g);
+        let (inputs, outputs) = io(&[]);
+        let out = with_own_attention(&head_model("m", g, inputs, outputs)).expect("switched");
+        let want = |name: &str| if name.contains("past") || name.contains("present") { 10 } else { FLOAT };
+        assert!(types(&out).iter().all(|(n, t)| *t == want(n)), "{:?}", types(&out));
+        // Another node reading the cache: attention stays on ONNX Runtime's kernel, the types as they were.
+        let mut g = Nodes::default();
+        gqa(&mut g);
+        g.add("Shape", "shape", &["past.0.key"], &["s"], vec![]);
+        let (inputs, outputs) = io(&[]);
+        let model = head_model("m", g, inputs, outputs);
+        assert!(with_own_attention(&model).is_none());
+    }
+
+    #[test]
     fn only_attention_nodes_move_to_kogis_kernel_and_everything_else_stays_byte_for_byte() {
         let with_own_attention = |m: &[u8]| with_own_kernels(m, OwnKernels { attention: true, matmul: false }, None).map(|s| s.map(|s| s.model));
         let mut g = Nodes::default();
