@@ -1370,20 +1370,16 @@ fn block_body<const F16C: bool>(s: &Shared, bi: usize, g: usize, rows: std::ops:
         let (ca, ce) = (a - first, e - first);
         let q0 = ((bi * s.rows + i) * s.heads.q + g * s.group) * d;
         let qs = &s.q[q0..q0 + s.group * d];
+        #[cfg(target_arch = "x86_64")]
+        if F16C {
+            // SAFETY: only variants compiled with AVX2, FMA and F16C pass `F16C`; `d` is a multiple of 16.
+            unsafe { row_f16c(s, base, a, e, first, qs, part, &mut scores) };
+            continue;
+        }
         for j in a..e {
-            // Each value row widened as it streams in; keys widened in registers where F16C is there.
             let at = (j - first) * d..(j - first + 1) * d;
-            widen(&s.v[(base + j) * d..][..d], &mut vb[at.clone()], F16C);
-            let kh = &s.k[(base + j) * d..][..d];
-            #[cfg(target_arch = "x86_64")]
-            if F16C {
-                for (h, q) in qs.chunks_exact(d).enumerate() {
-                    // SAFETY: only variants compiled with AVX2, FMA and F16C pass `F16C`; `d` is a multiple of 16.
-                    scores[h][j - first] = unsafe { dot_f16c(q, kh) } * s.heads.scale;
-                }
-                continue;
-            }
-            widen(kh, &mut kb[at.clone()], false);
+            widen(&s.v[(base + j) * d..][..d], &mut vb[at.clone()], false);
+            widen(&s.k[(base + j) * d..][..d], &mut kb[at.clone()], false);
             let k = &kb[at];
             for (h, q) in qs.chunks_exact(d).enumerate() {
                 scores[h][j - first] = dot(q, k) * s.heads.scale;
@@ -1391,33 +1387,260 @@ fn block_body<const F16C: bool>(s: &Shared, bi: usize, g: usize, rows: std::ops:
         }
         let vrows = &vb[ca * d..ce * d];
         for h in 0..s.group {
-            let live = &mut scores[h][ca..ce];
-            if s.heads.softcap > 0.0 {
-                for x in live.iter_mut() {
-                    *x = s.heads.softcap * (*x / s.heads.softcap).tanh();
-                }
-            }
-            let m = live.iter().fold(f32::NEG_INFINITY, |a, &b| if b > a { b } else { a });
-            for x in live.iter_mut() {
-                *x = exp_nonpositive(*x - m);
-            }
-            // The sum in sixteen lanes by key position.
-            let (w0, w1) = (ca / LANES * LANES, ce.div_ceil(LANES) * LANES);
-            let row = &mut scores[h];
-            row[w0..ca].fill(0.0);
-            row[ce..w1].fill(0.0);
-            let mut sums = [0f32; LANES];
-            for c in row[w0..w1].chunks_exact(LANES) {
-                let c: &[f32; LANES] = c.try_into().expect("a lane group");
-                for l in 0..LANES {
-                    sums[l] += c[l];
-                }
-            }
+            let (m, l) = softmax_block(&mut scores[h], ca, ce, s.heads.softcap);
             let out = &mut part[h * (d + 2)..(h + 1) * (d + 2)];
             out[0] = m;
-            out[1] = reduce(sums);
-            let ps = &row[ca..ce];
+            out[1] = l;
+            let ps = &scores[h][ca..ce];
             weighted_all(|t| ps[t], ce - ca, a, vrows, d, &mut out[2..]);
+        }
+    }
+}
+
+/// A head's scores at `ca..ce` of its block turned into `exp(x - max)` in place; `(max, sum)`,
+/// the sum in sixteen lanes by key position (the lanes kernel sums alike).
+#[inline(always)]
+fn softmax_block(row: &mut [f32; BLOCK], ca: usize, ce: usize, softcap: f32) -> (f32, f32) {
+    let live = &mut row[ca..ce];
+    if softcap > 0.0 {
+        for x in live.iter_mut() {
+            *x = softcap * (*x / softcap).tanh();
+        }
+    }
+    let m = live.iter().fold(f32::NEG_INFINITY, |a, &b| if b > a { b } else { a });
+    for x in live.iter_mut() {
+        *x = exp_nonpositive(*x - m);
+    }
+    let (w0, w1) = (ca / LANES * LANES, ce.div_ceil(LANES) * LANES);
+    row[w0..ca].fill(0.0);
+    row[ce..w1].fill(0.0);
+    let mut sums = [0f32; LANES];
+    for c in row[w0..w1].chunks_exact(LANES) {
+        let c: &[f32; LANES] = c.try_into().expect("a lane group");
+        for l in 0..LANES {
+            sums[l] += c[l];
+        }
+    }
+    (m, reduce(sums))
+}
+
+/// Heads scored or weighted together in [`row_f16c`]: their chains stay in registers (AVX2 has 16).
+const HEADS_AT_ONCE: usize = 3;
+
+/// One row's block (keys `a..e`, block starting at `first`) for the vector variants, straight from
+/// the half-precision cache: each key is widened once for the whole group and scored eight keys at
+/// a time, their sums reduced together ([`reduce8`]); each value row is widened once per sixteen
+/// dimensions for the group's heads. The products, chains and trees are [`dot`]'s and
+/// [`weighted`]'s, so the bits are the lanes kernel's. Keys and values are fetched into L2 while
+/// the scores are computed, so reading the cache overlaps the work (see [`fetch`]).
+///
+/// # Safety
+/// The CPU has AVX2, FMA and F16C; `s.d` is a multiple of 16.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn row_f16c(s: &Shared, base: usize, a: usize, e: usize, first: usize, qs: &[f32], part: &mut [f32], scores: &mut [[f32; BLOCK]; MAX_GROUP]) {
+    let (d, group, scale) = (s.d, s.group, s.heads.scale);
+    let keys = &s.k[(base + a) * d..(base + e) * d];
+    let values = &s.v[(base + a) * d..(base + e) * d];
+    let (ca, n) = (a - first, e - a);
+    let mut h0 = 0;
+    while h0 < group {
+        let heads = (group - h0).min(HEADS_AT_ONCE);
+        let q = &qs[h0 * d..(h0 + heads) * d];
+        let rows = &mut scores[h0..h0 + heads];
+        let mut t = 0;
+        while t + 8 <= n {
+            if h0 == 0 {
+                // Into L2 (L1 is too small for a block's keys and values): the keys a little
+                // ahead, the values for the weighting after the scores.
+                fetch::<{ L2 }>(keys, (t + PF_ROW) * d, 8 * d);
+                fetch::<{ L2 }>(values, t * d, 8 * d);
+            }
+            // SAFETY: the caller's features; eight keys from `t` lie in `keys`.
+            unsafe {
+                match heads {
+                    3 => scores8::<3>(q, &keys[t * d..], d, scale, rows, ca + t),
+                    2 => scores8::<2>(q, &keys[t * d..], d, scale, rows, ca + t),
+                    _ => scores8::<1>(q, &keys[t * d..], d, scale, rows, ca + t),
+                }
+            }
+            t += 8;
+        }
+        for t in t..n {
+            for (h, q) in q.chunks_exact(d).enumerate() {
+                // SAFETY: the caller's features.
+                rows[h][ca + t] = unsafe { dot_f16c(q, &keys[t * d..(t + 1) * d]) } * scale;
+            }
+        }
+        h0 += heads;
+    }
+    fetch::<{ L1 }>(values, 0, SUB.min(n) * d);
+    for h in 0..group {
+        let (m, l) = softmax_block(&mut scores[h], ca, ca + n, s.heads.softcap);
+        part[h * (d + 2)] = m;
+        part[h * (d + 2) + 1] = l;
+    }
+    let mut h0 = 0;
+    while h0 < group {
+        let heads = (group - h0).min(HEADS_AT_ONCE);
+        let ps = &scores[h0..h0 + heads];
+        let out = &mut part[h0 * (d + 2)..(h0 + heads) * (d + 2)];
+        // SAFETY: the caller's features.
+        unsafe {
+            match heads {
+                3 => weighted_f16c::<3>(ps, ca, n, a, values, d, out),
+                2 => weighted_f16c::<2>(ps, ca, n, a, values, d, out),
+                _ => weighted_f16c::<1>(ps, ca, n, a, values, d, out),
+            }
+        }
+        h0 += heads;
+    }
+}
+
+/// Keys ahead of the one-row kernel's reads.
+const PF_ROW: usize = 16;
+
+/// Prefetch hints for [`fetch`].
+const L1: i32 = 3;
+const L2: i32 = 2;
+
+/// `n` halves of `x` from `at` on into cache level `HINT` (a prefetch never faults; past the end is
+/// harmless). Streaming the cache, keys and values fetched into L2 as the scores are computed took
+/// the one-row kernel from 10.2 to 7.4 ms (`tests::timing`, one row, one thread); into L1 they
+/// evicted each other.
+#[inline(always)]
+fn fetch<const HINT: i32>(x: &[f16], at: usize, n: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::_mm_prefetch;
+        let p = x.as_ptr() as *const i8;
+        for b in (at * 2..(at + n) * 2).step_by(64) {
+            // SAFETY: a prefetch never faults.
+            unsafe { _mm_prefetch::<HINT>(p.wrapping_add(b)) };
+        }
+    }
+}
+
+/// Scores of eight keys (`k`, `8 × d` from its start) for `G` heads' queries (`q`, `G × d`), times
+/// `scale`, into `rows[h][at..at + 8]`: [`dot_f16c`]'s chains per key and head, each key widened
+/// once for all `G`.
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::needless_range_loop)]
+#[inline(always)]
+unsafe fn scores8<const G: usize>(q: &[f32], k: &[f16], d: usize, scale: f32, rows: &mut [[f32; BLOCK]], at: usize) {
+    use std::arch::x86_64::*;
+    assert!(q.len() >= G * d && k.len() >= 8 * d && rows.len() >= G && at + 8 <= BLOCK && d.is_multiple_of(LANES));
+    unsafe {
+        let mut x = [[_mm256_setzero_ps(); 8]; G];
+        for t in 0..8 {
+            let kt = k.as_ptr().add(t * d);
+            let (mut lo, mut hi) = ([_mm256_setzero_ps(); G], [_mm256_setzero_ps(); G]);
+            let mut c = 0;
+            while c < d {
+                let kl = _mm256_cvtph_ps(_mm_loadu_si128(kt.add(c) as *const _));
+                let kh = _mm256_cvtph_ps(_mm_loadu_si128(kt.add(c + 8) as *const _));
+                for h in 0..G {
+                    lo[h] = _mm256_fmadd_ps(_mm256_loadu_ps(q.as_ptr().add(h * d + c)), kl, lo[h]);
+                    hi[h] = _mm256_fmadd_ps(_mm256_loadu_ps(q.as_ptr().add(h * d + c + 8)), kh, hi[h]);
+                }
+                c += LANES;
+            }
+            for h in 0..G {
+                x[h][t] = _mm256_add_ps(lo[h], hi[h]);
+            }
+        }
+        let scale = _mm256_set1_ps(scale);
+        for h in 0..G {
+            _mm256_storeu_ps(rows[h].as_mut_ptr().add(at), _mm256_mul_ps(reduce8(&x[h]), scale));
+        }
+    }
+}
+
+/// [`reduce`]'s tree (lanes `l + 4`, then `l + 2`, then `l + 1`) for eight keys' eight-lane sums at
+/// once: the same additions of the same pairs, in shuffles across keys, the results in key order.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn reduce8(x: &[std::arch::x86_64::__m256; 8]) -> std::arch::x86_64::__m256 {
+    use std::arch::x86_64::*;
+    unsafe {
+        // Keys t and t + 4 in the two halves: [s0..s3 of t | s0..s3 of t + 4], s_l = x_l + x_{l+4}.
+        let y: [__m256; 4] = std::array::from_fn(|t| _mm256_add_ps(_mm256_permute2f128_ps::<0x20>(x[t], x[t + 4]), _mm256_permute2f128_ps::<0x31>(x[t], x[t + 4])));
+        // u0 = s0 + s2, u1 = s1 + s3: [u0, u1 of t, u0, u1 of t + 1 | the same of t + 4, t + 5].
+        let z0 = _mm256_add_ps(_mm256_shuffle_ps::<0b01_00_01_00>(y[0], y[1]), _mm256_shuffle_ps::<0b11_10_11_10>(y[0], y[1]));
+        let z1 = _mm256_add_ps(_mm256_shuffle_ps::<0b01_00_01_00>(y[2], y[3]), _mm256_shuffle_ps::<0b11_10_11_10>(y[2], y[3]));
+        // u0 + u1: [keys 0, 1, 2, 3 | 4, 5, 6, 7].
+        _mm256_add_ps(_mm256_shuffle_ps::<0b10_00_10_00>(z0, z1), _mm256_shuffle_ps::<0b11_01_11_01>(z0, z1))
+    }
+}
+
+/// [`weighted`] for `G` heads over a half-precision block (`v`, `n × d`, its first key at absolute
+/// position `first`; weights `ps[h][ca..ca + n]`) into each head's `out[h·(d + 2) + 2..]`: per
+/// sixteen dimensions, even and odd keys in two chains per head and half, each value row widened
+/// once for all `G`. Keys go in runs of [`SUB`], every dimension's chains kept in memory between
+/// runs, so a run's rows are read from memory once and the next run's are fetched meanwhile.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn weighted_f16c<const G: usize>(ps: &[[f32; BLOCK]], ca: usize, n: usize, first: usize, v: &[f16], d: usize, out: &mut [f32]) {
+    use std::arch::x86_64::*;
+    assert!(ps.len() >= G && ca + n <= BLOCK && v.len() >= n * d && out.len() >= G * (d + 2) && d.is_multiple_of(LANES) && d <= MAX_HEAD);
+    unsafe {
+        let zero = _mm256_setzero_ps();
+        // [chunk][head][even, odd][half]
+        let mut chains = [[[[zero; 2]; 2]; G]; MAX_HEAD / LANES];
+        let chunks = d / LANES;
+        let mut t0 = 0;
+        while t0 < n {
+            let t1 = (t0 + SUB).min(n);
+            fetch::<{ L1 }>(v, t1 * d, SUB * d);
+            for (ci, ch) in chains.iter_mut().enumerate().take(chunks) {
+                let c = ci * LANES;
+                let (mut even, mut odd): ([[__m256; 2]; G], [[__m256; 2]; G]) = (std::array::from_fn(|h| ch[h][0]), std::array::from_fn(|h| ch[h][1]));
+                let mut t = t0;
+                if (first + t) & 1 == 1 {
+                    fma_f16c::<G>(&mut odd, ps, ca, t, v.as_ptr().add(t * d + c));
+                    t += 1;
+                }
+                while t + 1 < t1 {
+                    fma_f16c::<G>(&mut even, ps, ca, t, v.as_ptr().add(t * d + c));
+                    fma_f16c::<G>(&mut odd, ps, ca, t + 1, v.as_ptr().add((t + 1) * d + c));
+                    t += 2;
+                }
+                if t < t1 {
+                    fma_f16c::<G>(&mut even, ps, ca, t, v.as_ptr().add(t * d + c));
+                }
+                for h in 0..G {
+                    ch[h] = [even[h], odd[h]];
+                }
+            }
+            t0 = t1;
+        }
+        for (ci, ch) in chains.iter().enumerate().take(chunks) {
+            for (h, [even, odd]) in ch.iter().enumerate() {
+                let o = out.as_mut_ptr().add(h * (d + 2) + 2 + ci * LANES);
+                _mm256_storeu_ps(o, _mm256_add_ps(even[0], odd[0]));
+                _mm256_storeu_ps(o.add(8), _mm256_add_ps(even[1], odd[1]));
+            }
+        }
+    }
+}
+
+/// Keys a run of [`weighted_f16c`] takes: their value rows stay in L1 for all of the run's passes.
+const SUB: usize = 32;
+
+/// `acc[h] += ps[h][ca + t] · v[..16]` for `G` heads, `v` widened once.
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::needless_range_loop)]
+#[inline(always)]
+unsafe fn fma_f16c<const G: usize>(acc: &mut [[std::arch::x86_64::__m256; 2]; G], ps: &[[f32; BLOCK]], ca: usize, t: usize, v: *const f16) {
+    use std::arch::x86_64::*;
+    unsafe {
+        let lo = _mm256_cvtph_ps(_mm_loadu_si128(v as *const _));
+        let hi = _mm256_cvtph_ps(_mm_loadu_si128(v.add(8) as *const _));
+        for h in 0..G {
+            let w = _mm256_broadcast_ss(ps.get_unchecked(h).get_unchecked(ca + t));
+            acc[h][0] = _mm256_fmadd_ps(w, lo, acc[h][0]);
+            acc[h][1] = _mm256_fmadd_ps(w, hi, acc[h][1]);
         }
     }
 }
@@ -1664,8 +1887,10 @@ mod tests {
                 variants.push(("avx512", BlockKernel(block_avx512, tile_avx512)));
             }
         }
-        for (prompt, d, q) in [(601, 64, 6), (300, 128, 12)] {
-            let h = Heads { q, kv: 2, scale: 0.125, softcap: 0.0, window: None, interleaved: false, rotary: true };
+        // Groups of 3, 6, 4 and 5 query heads (the one-row kernel takes three at a time); windows
+        // that start blocks' keys at odd positions.
+        for (prompt, d, q, window) in [(601, 64, 6, None), (300, 128, 12, None), (411, 64, 8, Some(37)), (333, 32, 10, Some(300))] {
+            let h = Heads { q, kv: 2, scale: 0.125, softcap: 0.0, window, interleaved: false, rotary: true };
             let capacity = 700;
             let (cos, sin) = rotary(capacity, d / 2);
             let width = (h.q + 2 * h.kv) * d;
@@ -1686,7 +1911,7 @@ mod tests {
                 all
             }).collect();
             for (o, (name, _)) in outputs.iter().zip(&variants).skip(1) {
-                assert!(o == &outputs[0], "heads of {d}: the {name} kernels round differently from the portable ones");
+                assert!(o == &outputs[0], "heads of {d}, {q} query heads: the {name} kernels round differently from the portable ones");
             }
         }
     }
