@@ -7,10 +7,10 @@
 //!
 //! Keys are taken in blocks at fixed positions (0..256, 256..512, …): each block gives a partial
 //! softmax (maximum, sum, weighted values) and partials are combined in block order. Three kernels:
-//! one-row steps score by dot products (each key read once for the group); passes of 2 to
-//! [`MAX_STEP_ROWS`] rows put their queries side by side in vector lanes, rounding each row as the
-//! one-row kernel does, so a plain step and a speculative verification pass compute a row bit for bit
-//! alike; longer (prompt) passes score and weight tiles of rows as matrix products (`matrixmultiply`).
+//! steps of one or two rows score by dot products (each key read once for all their heads); passes
+//! of 3 to [`MAX_STEP_ROWS`] rows put their queries side by side in vector lanes, rounding each row as
+//! the dot products do, so a plain step and a speculative verification pass compute a row bit for
+//! bit alike; longer (prompt) passes score and weight tiles of rows as matrix products (`matrixmultiply`).
 //!
 //! The cache is kept in half precision (as llama.cpp keeps it): at a RAG answer's 2,900 keys SmolLM2's
 //! f32 cache was 134 MB a step, more than its weights. Keys and values are widened to f32 as the
@@ -133,7 +133,7 @@ fn attend_with(kernel: BlockKernel, h: &Heads, p: &Pass, present_key: &mut [f16]
     let width = group * (d + 2);
     if s <= MAX_STEP_ROWS {
         // Steps: the cache's blocks spread over threads, their partials combined in order after.
-        // Up to ROW_BY_ROW rows score by dot products, a row at a time; more put their queries side by side in vector lanes,
+        // Up to ROW_BY_ROW rows score by dot products; more put their queries side by side in vector lanes,
         // each score a plain chain of products over the head's dimensions and each sum over key
         // positions, so a row comes out bit for bit the same in any such pass (two-row exact steps,
         // speculative verification).
@@ -275,10 +275,10 @@ fn transposed_queries(s: &Shared, bi: usize, g: usize, rows: std::ops::Range<usi
     qt
 }
 
-/// Passes of up to this many rows run the one-row kernel row by row. Since the lanes kernel
-/// prefetches and scores with intrinsics, two rows take 10.3 ms in lanes at 2,900 cached tokens on 2
-/// cores (row by row: 10.5–11.7), three 10.9 (12.7); see `tests::timing`.
-const ROW_BY_ROW: usize = 1;
+/// Passes of up to this many rows score by dot products ([`rows_f16c`], each key widened once for
+/// all their heads); more take the lanes kernel. One thread, 30 layers × 2,900 cached keys (Zen 4,
+/// `tests::timing`): two rows 10.9 ms against 12.9 in lanes, three 16.4 against 14.2.
+const ROW_BY_ROW: usize = 2;
 
 /// Passes of 2 to this many rows take the lanes kernel (speculative drafts are far shorter).
 pub const MAX_STEP_ROWS: usize = 64;
@@ -394,7 +394,7 @@ impl Running {
     }
 }
 
-type BlockFn = unsafe fn(&Shared, usize, usize, std::ops::Range<usize>, usize, &mut [f32], &mut [f32], &mut [f32]);
+type BlockFn = unsafe fn(&Shared, usize, usize, std::ops::Range<usize>, usize, &mut [f32], &mut [f32], &mut [f32], &mut [f32]);
 type TileFn = unsafe fn(&Shared, usize, usize, std::ops::Range<usize>, usize, &mut [f32], &[f32], &mut [f32], bool, &mut [f32], &mut [f32]);
 
 /// The kernels, compiled for the widest vector unit the machine has.
@@ -403,8 +403,9 @@ struct BlockKernel(BlockFn, TileFn);
 
 impl BlockKernel {
     fn block(&self, s: &Shared, bi: usize, g: usize, rows: std::ops::Range<usize>, blk: usize, parts: &mut [f32]) {
+        let n = rows.len() * s.group * BLOCK;
         // SAFETY: `pick_kernel` chose a variant whose features this CPU has.
-        with_block(s.d, |kb, vb| unsafe { (self.0)(s, bi, g, rows, blk, parts, kb, vb) })
+        with_block(s.d, |kb, vb| with_scores(n, |scores| unsafe { (self.0)(s, bi, g, rows, blk, parts, kb, vb, scores) }))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -418,8 +419,8 @@ macro_rules! variants {
     ($($(#[$attr:meta])* $block:ident, $tile:ident, $wide:expr, $avx2:expr;)*) => {$(
         $(#[$attr])*
         #[allow(clippy::too_many_arguments)]
-        unsafe fn $block(s: &Shared, bi: usize, g: usize, rows: std::ops::Range<usize>, blk: usize, parts: &mut [f32], kb: &mut [f32], vb: &mut [f32]) {
-            block_body::<{ $wide || $avx2 }>(s, bi, g, rows, blk, parts, kb, vb)
+        unsafe fn $block(s: &Shared, bi: usize, g: usize, rows: std::ops::Range<usize>, blk: usize, parts: &mut [f32], kb: &mut [f32], vb: &mut [f32], scores: &mut [f32]) {
+            block_body::<{ $wide || $avx2 }>(s, bi, g, rows, blk, parts, kb, vb, scores)
         }
         $(#[$attr])*
         #[allow(clippy::too_many_arguments)]
@@ -1350,18 +1351,27 @@ const PF_KEYS: usize = 16;
 /// writes `[m, l, acc(d)]` per head into `parts`. Each key is read once for the whole group.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn block_body<const F16C: bool>(s: &Shared, bi: usize, g: usize, rows: std::ops::Range<usize>, blk: usize, parts: &mut [f32], kb: &mut [f32], vb: &mut [f32]) {
+fn block_body<const F16C: bool>(s: &Shared, bi: usize, g: usize, rows: std::ops::Range<usize>, blk: usize, parts: &mut [f32], kb: &mut [f32], vb: &mut [f32], scores: &mut [f32]) {
     let d = s.d;
     let width = s.group * (d + 2);
     let base = (bi * s.heads.kv + g) * s.capacity;
     let first = blk * BLOCK;
-    let mut scores = [[0f32; BLOCK]; MAX_GROUP];
-    for (r, i) in rows.clone().enumerate() {
-        let part = &mut parts[r * width..(r + 1) * width];
+    for part in parts.chunks_exact_mut(width).take(rows.len()) {
         for p in part.chunks_exact_mut(d + 2) {
             p.fill(0.0);
             p[0] = f32::NEG_INFINITY;
         }
+    }
+    #[cfg(target_arch = "x86_64")]
+    if F16C {
+        // SAFETY: only variants compiled with AVX2, FMA and F16C pass `F16C`; `d` is a multiple of 16.
+        // (No closure here: it would not take the variant's target features.)
+        unsafe { rows_f16c(s, bi, g, base, rows, first, parts, scores.as_chunks_mut::<BLOCK>().0) };
+        return;
+    }
+    let scores = scores.as_chunks_mut::<BLOCK>().0;
+    for (r, i) in rows.clone().enumerate() {
+        let part = &mut parts[r * width..(r + 1) * width];
         let (rlo, rhi) = s.keys(bi, i);
         let (a, e) = (rlo.max(first), rhi.min(first + BLOCK));
         if a >= e {
@@ -1370,12 +1380,6 @@ fn block_body<const F16C: bool>(s: &Shared, bi: usize, g: usize, rows: std::ops:
         let (ca, ce) = (a - first, e - first);
         let q0 = ((bi * s.rows + i) * s.heads.q + g * s.group) * d;
         let qs = &s.q[q0..q0 + s.group * d];
-        #[cfg(target_arch = "x86_64")]
-        if F16C {
-            // SAFETY: only variants compiled with AVX2, FMA and F16C pass `F16C`; `d` is a multiple of 16.
-            unsafe { row_f16c(s, base, a, e, first, qs, part, &mut scores) };
-            continue;
-        }
         for j in a..e {
             let at = (j - first) * d..(j - first + 1) * d;
             widen(&s.v[(base + j) * d..][..d], &mut vb[at.clone()], false);
@@ -1424,31 +1428,49 @@ fn softmax_block(row: &mut [f32; BLOCK], ca: usize, ce: usize, softcap: f32) -> 
     (m, reduce(sums))
 }
 
-/// Heads scored or weighted together in [`row_f16c`]: their chains stay in registers (AVX2 has 16).
-const HEADS_AT_ONCE: usize = 3;
+/// Query heads (of one row or several) scored together in [`rows_f16c`], and weighted together:
+/// their chains stay in registers (AVX2 has 16).
+const SCORED_AT_ONCE: usize = 6;
+const WEIGHTED_AT_ONCE: usize = 3;
 
-/// One row's block (keys `a..e`, block starting at `first`) for the vector variants, straight from
-/// the half-precision cache: each key is widened once for the whole group and scored eight keys at
-/// a time, their sums reduced together ([`reduce8`]); each value row is widened once per sixteen
-/// dimensions for the group's heads. The products, chains and trees are [`dot`]'s and
-/// [`weighted`]'s, so the bits are the lanes kernel's. Keys and values are fetched into L2 while
-/// the scores are computed, so reading the cache overlaps the work (see [`fetch`]).
+/// A block (starting at key `first`) for passes of up to [`ROW_BY_ROW`] rows, for the vector
+/// variants, straight from the half-precision cache: each key is widened once for all the rows'
+/// query heads and scored eight keys at a time, their sums reduced together ([`reduce8`]); each
+/// value row is widened once per sixteen dimensions for three heads of a row. The products, chains
+/// and trees are [`dot`]'s and [`weighted`]'s, so the bits are the lanes kernel's. Keys and values
+/// are fetched into L2 while the scores are computed, so reading the cache overlaps the work (see
+/// [`fetch`]). `scores` holds a block per head of each row.
 ///
 /// # Safety
 /// The CPU has AVX2, FMA and F16C; `s.d` is a multiple of 16.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn row_f16c(s: &Shared, base: usize, a: usize, e: usize, first: usize, qs: &[f32], part: &mut [f32], scores: &mut [[f32; BLOCK]; MAX_GROUP]) {
+unsafe fn rows_f16c(s: &Shared, bi: usize, g: usize, base: usize, rows: std::ops::Range<usize>, first: usize, parts: &mut [f32], scores: &mut [[f32; BLOCK]]) {
     let (d, group, scale) = (s.d, s.group, s.heads.scale);
+    let width = group * (d + 2);
+    // Each row's keys in this block, and all of them (a row's scores past its own keys are
+    // computed and never read).
+    let spans: Vec<(usize, usize)> = rows.clone().map(|i| {
+        let (lo, hi) = s.keys(bi, i);
+        (lo.max(first), hi.min(first + BLOCK))
+    }).collect();
+    let (a, e) = spans.iter().filter(|(a, e)| a < e).fold((usize::MAX, 0), |(a, e), &(x, y)| (a.min(x), e.max(y)));
+    if a >= e {
+        return;
+    }
     let keys = &s.k[(base + a) * d..(base + e) * d];
     let values = &s.v[(base + a) * d..(base + e) * d];
     let (ca, n) = (a - first, e - a);
+    let heads = rows.len() * group;
+    let query = |x: usize| -> &[f32] {
+        let at = ((bi * s.rows + rows.start + x / group) * s.heads.q + g * group + x % group) * d;
+        &s.q[at..at + d]
+    };
     let mut h0 = 0;
-    while h0 < group {
-        let heads = (group - h0).min(HEADS_AT_ONCE);
-        let q = &qs[h0 * d..(h0 + heads) * d];
-        let rows = &mut scores[h0..h0 + heads];
+    while h0 < heads {
+        let m = (heads - h0).min(SCORED_AT_ONCE);
+        let rows = &mut scores[h0..h0 + m];
         let mut t = 0;
         while t + 8 <= n {
             if h0 == 0 {
@@ -1457,44 +1479,57 @@ unsafe fn row_f16c(s: &Shared, base: usize, a: usize, e: usize, first: usize, qs
                 fetch::<{ L2 }>(keys, (t + PF_ROW) * d, 8 * d);
                 fetch::<{ L2 }>(values, t * d, 8 * d);
             }
+            let k = &keys[t * d..];
             // SAFETY: the caller's features; eight keys from `t` lie in `keys`.
             unsafe {
-                match heads {
-                    3 => scores8::<3>(q, &keys[t * d..], d, scale, rows, ca + t),
-                    2 => scores8::<2>(q, &keys[t * d..], d, scale, rows, ca + t),
-                    _ => scores8::<1>(q, &keys[t * d..], d, scale, rows, ca + t),
+                match m {
+                    6 => scores8::<6>(std::array::from_fn(|x| query(h0 + x)), k, d, scale, rows, ca + t),
+                    5 => scores8::<5>(std::array::from_fn(|x| query(h0 + x)), k, d, scale, rows, ca + t),
+                    4 => scores8::<4>(std::array::from_fn(|x| query(h0 + x)), k, d, scale, rows, ca + t),
+                    3 => scores8::<3>(std::array::from_fn(|x| query(h0 + x)), k, d, scale, rows, ca + t),
+                    2 => scores8::<2>(std::array::from_fn(|x| query(h0 + x)), k, d, scale, rows, ca + t),
+                    _ => scores8::<1>(std::array::from_fn(|x| query(h0 + x)), k, d, scale, rows, ca + t),
                 }
             }
             t += 8;
         }
         for t in t..n {
-            for (h, q) in q.chunks_exact(d).enumerate() {
+            for (h, row) in rows.iter_mut().enumerate() {
                 // SAFETY: the caller's features.
-                rows[h][ca + t] = unsafe { dot_f16c(q, &keys[t * d..(t + 1) * d]) } * scale;
+                row[ca + t] = unsafe { dot_f16c(query(h0 + h), &keys[t * d..(t + 1) * d]) } * scale;
             }
         }
-        h0 += heads;
+        h0 += m;
     }
     fetch::<{ L1 }>(values, 0, SUB.min(n) * d);
-    for h in 0..group {
-        let (m, l) = softmax_block(&mut scores[h], ca, ca + n, s.heads.softcap);
-        part[h * (d + 2)] = m;
-        part[h * (d + 2) + 1] = l;
-    }
-    let mut h0 = 0;
-    while h0 < group {
-        let heads = (group - h0).min(HEADS_AT_ONCE);
-        let ps = &scores[h0..h0 + heads];
-        let out = &mut part[h0 * (d + 2)..(h0 + heads) * (d + 2)];
-        // SAFETY: the caller's features.
-        unsafe {
-            match heads {
-                3 => weighted_f16c::<3>(ps, ca, n, a, values, d, out),
-                2 => weighted_f16c::<2>(ps, ca, n, a, values, d, out),
-                _ => weighted_f16c::<1>(ps, ca, n, a, values, d, out),
-            }
+    for (r, &(ra, re)) in spans.iter().enumerate() {
+        if ra >= re {
+            continue;
         }
-        h0 += heads;
+        let (rca, rn) = (ra - first, re - ra);
+        let part = &mut parts[r * width..(r + 1) * width];
+        let ps = &mut scores[r * group..(r + 1) * group];
+        for (h, row) in ps.iter_mut().enumerate() {
+            let (m, l) = softmax_block(row, rca, rca + rn, s.heads.softcap);
+            part[h * (d + 2)] = m;
+            part[h * (d + 2) + 1] = l;
+        }
+        let v = &values[(ra - a) * d..];
+        let mut h0 = 0;
+        while h0 < group {
+            let m = (group - h0).min(WEIGHTED_AT_ONCE);
+            let ps = &ps[h0..h0 + m];
+            let out = &mut part[h0 * (d + 2)..(h0 + m) * (d + 2)];
+            // SAFETY: the caller's features.
+            unsafe {
+                match m {
+                    3 => weighted_f16c::<3>(ps, rca, rn, ra, v, d, out),
+                    2 => weighted_f16c::<2>(ps, rca, rn, ra, v, d, out),
+                    _ => weighted_f16c::<1>(ps, rca, rn, ra, v, d, out),
+                }
+            }
+            h0 += m;
+        }
     }
 }
 
@@ -1522,15 +1557,15 @@ fn fetch<const HINT: i32>(x: &[f16], at: usize, n: usize) {
     }
 }
 
-/// Scores of eight keys (`k`, `8 × d` from its start) for `G` heads' queries (`q`, `G × d`), times
+/// Scores of eight keys (`k`, `8 × d` from its start) for `G` heads' queries (`q`, `d` each), times
 /// `scale`, into `rows[h][at..at + 8]`: [`dot_f16c`]'s chains per key and head, each key widened
 /// once for all `G`.
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::needless_range_loop)]
 #[inline(always)]
-unsafe fn scores8<const G: usize>(q: &[f32], k: &[f16], d: usize, scale: f32, rows: &mut [[f32; BLOCK]], at: usize) {
+unsafe fn scores8<const G: usize>(q: [&[f32]; G], k: &[f16], d: usize, scale: f32, rows: &mut [[f32; BLOCK]], at: usize) {
     use std::arch::x86_64::*;
-    assert!(q.len() >= G * d && k.len() >= 8 * d && rows.len() >= G && at + 8 <= BLOCK && d.is_multiple_of(LANES));
+    assert!(q.iter().all(|q| q.len() >= d) && k.len() >= 8 * d && rows.len() >= G && at + 8 <= BLOCK && d.is_multiple_of(LANES));
     unsafe {
         let mut x = [[_mm256_setzero_ps(); 8]; G];
         for t in 0..8 {
@@ -1541,8 +1576,8 @@ unsafe fn scores8<const G: usize>(q: &[f32], k: &[f16], d: usize, scale: f32, ro
                 let kl = _mm256_cvtph_ps(_mm_loadu_si128(kt.add(c) as *const _));
                 let kh = _mm256_cvtph_ps(_mm_loadu_si128(kt.add(c + 8) as *const _));
                 for h in 0..G {
-                    lo[h] = _mm256_fmadd_ps(_mm256_loadu_ps(q.as_ptr().add(h * d + c)), kl, lo[h]);
-                    hi[h] = _mm256_fmadd_ps(_mm256_loadu_ps(q.as_ptr().add(h * d + c + 8)), kh, hi[h]);
+                    lo[h] = _mm256_fmadd_ps(_mm256_loadu_ps(q[h].as_ptr().add(c)), kl, lo[h]);
+                    hi[h] = _mm256_fmadd_ps(_mm256_loadu_ps(q[h].as_ptr().add(c + 8)), kh, hi[h]);
                 }
                 c += LANES;
             }
