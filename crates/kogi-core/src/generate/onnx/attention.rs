@@ -14,7 +14,7 @@
 //!
 //! The cache is kept in half precision (as llama.cpp keeps it): at a RAG answer's 2,900 keys SmolLM2's
 //! f32 cache was 134 MB a step, more than its weights. Keys and values are widened to f32 as the
-//! kernels stream them (in registers for one-row steps), so every kernel reads the same numbers.
+//! kernels stream them (in registers for steps of one or two rows), so every kernel reads the same numbers.
 //!
 //! Semantics are ONNX Runtime's (com.microsoft `GroupQueryAttention`, BNSH cache, rotary from the
 //! cos/sin caches, lengths from `seqlens_k`) but for the cache's type; the nodes are switched to this
@@ -280,7 +280,7 @@ fn transposed_queries(s: &Shared, bi: usize, g: usize, rows: std::ops::Range<usi
 /// `tests::timing`): two rows 10.9 ms against 12.9 in lanes, three 16.4 against 14.2.
 const ROW_BY_ROW: usize = 2;
 
-/// Passes of 2 to this many rows take the lanes kernel (speculative drafts are far shorter).
+/// Passes of `ROW_BY_ROW + 1` to this many rows take the lanes kernel (speculative drafts are far shorter).
 pub const MAX_STEP_ROWS: usize = 64;
 /// Rows of a prompt pass per task (keys read by one row are still in cache for the next).
 const TILE: usize = 128;
@@ -1347,8 +1347,8 @@ fn ahead(s: &Shared, base: usize, j: usize, m: usize) {
 }
 const PF_KEYS: usize = 16;
 
-/// One block of keys (`blk`) for one KV head and its group of query heads, for one-row passes:
-/// writes `[m, l, acc(d)]` per head into `parts`. Each key is read once for the whole group.
+/// One block of keys (`blk`) for one KV head and its group of query heads, for passes of up to
+/// [`ROW_BY_ROW`] rows: writes `[m, l, acc(d)]` per head of each row into `parts`.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn block_body<const F16C: bool>(s: &Shared, bi: usize, g: usize, rows: std::ops::Range<usize>, blk: usize, parts: &mut [f32], kb: &mut [f32], vb: &mut [f32], scores: &mut [f32]) {
@@ -1451,10 +1451,14 @@ unsafe fn rows_f16c(s: &Shared, bi: usize, g: usize, base: usize, rows: std::ops
     let width = group * (d + 2);
     // Each row's keys in this block, and all of them (a row's scores past its own keys are
     // computed and never read).
-    let spans: Vec<(usize, usize)> = rows.clone().map(|i| {
+    // (An array, not a Vec: this runs for every block of every step.)
+    assert!(rows.len() <= ROW_BY_ROW);
+    let mut spans = [(0usize, 0usize); ROW_BY_ROW];
+    for (span, i) in spans.iter_mut().zip(rows.clone()) {
         let (lo, hi) = s.keys(bi, i);
-        (lo.max(first), hi.min(first + BLOCK))
-    }).collect();
+        *span = (lo.max(first), hi.min(first + BLOCK));
+    }
+    let spans = &spans[..rows.len()];
     let (a, e) = spans.iter().filter(|(a, e)| a < e).fold((usize::MAX, 0), |(a, e), &(x, y)| (a.min(x), e.max(y)));
     if a >= e {
         return;
@@ -1542,8 +1546,8 @@ const L2: i32 = 2;
 
 /// `n` halves of `x` from `at` on into cache level `HINT` (a prefetch never faults; past the end is
 /// harmless). Streaming the cache, keys and values fetched into L2 as the scores are computed took
-/// the one-row kernel from 10.2 to 7.4 ms (`tests::timing`, one row, one thread); into L1 they
-/// evicted each other.
+/// the one-row kernel from 9.5–10.1 to 7.4–7.6 ms (`tests::timing`, one row, one thread); into L1
+/// they evicted each other (8.5–9.0).
 #[inline(always)]
 fn fetch<const HINT: i32>(x: &[f16], at: usize, n: usize) {
     #[cfg(target_arch = "x86_64")]
