@@ -1194,10 +1194,28 @@ fn lane_group<const W: usize, const AVX512: bool, const AVX2: bool>(t: &Lanes, l
             m[l] = if seen && x[l] > m[l] { x[l] } else { m[l] };
         }
     }
-    for j in clo..chi {
+    // Four maxima side by side: one would wait on the last comparison every key.
+    let mut m4 = [m; 4];
+    let mut j = clo;
+    while j + 4 <= chi {
+        for (t, mt) in m4.iter_mut().enumerate() {
+            let x: &[f32; W] = scores[at(j + t)..at(j + t) + W].try_into().expect("a lane group");
+            for l in 0..W {
+                mt[l] = if x[l] > mt[l] { x[l] } else { mt[l] };
+            }
+        }
+        j += 4;
+    }
+    for j in j..chi {
         let x: &[f32; W] = scores[at(j)..at(j) + W].try_into().expect("a lane group");
         for l in 0..W {
-            m[l] = if x[l] > m[l] { x[l] } else { m[l] };
+            m4[0][l] = if x[l] > m4[0][l] { x[l] } else { m4[0][l] };
+        }
+    }
+    let mut m = m4[0];
+    for mt in &m4[1..] {
+        for l in 0..W {
+            m[l] = if mt[l] > m[l] { mt[l] } else { m[l] };
         }
     }
     // Sums by key position mod 16, then the one-row kernel's tree (steps), or in key order
@@ -1215,13 +1233,29 @@ fn lane_group<const W: usize, const AVX512: bool, const AVX2: bool>(t: &Lanes, l
         let x: &mut [f32; W] = (&mut scores[at(j)..at(j) + W]).try_into().expect("a lane group");
         masked(j, x, &mut sums[if steps { j % LANES } else { 0 }], &m);
     }
-    for j in clo..chi {
+    let common = |j: usize, scores: &mut [f32], sum: &mut [f32; W]| {
         let x: &mut [f32; W] = (&mut scores[at(j)..at(j) + W]).try_into().expect("a lane group");
-        let sum = &mut sums[if steps { j % LANES } else { 0 }];
         for l in 0..W {
             x[l] = exp_nonpositive(x[l] - m[l]);
             sum[l] += x[l];
         }
+    };
+    let mut j = clo;
+    if steps {
+        // Sixteen keys at a time from a multiple of sixteen, so every key's sum is a register.
+        while j < chi && j % LANES != 0 {
+            common(j, scores, &mut sums[j % LANES]);
+            j += 1;
+        }
+        while j + LANES <= chi {
+            for (t, sum) in sums.iter_mut().enumerate() {
+                common(j + t, scores, sum);
+            }
+            j += LANES;
+        }
+    }
+    for j in j..chi {
+        common(j, scores, &mut sums[if steps { j % LANES } else { 0 }]);
     }
     for j in chi.max(clo)..hi {
         let x: &mut [f32; W] = (&mut scores[at(j)..at(j) + W]).try_into().expect("a lane group");
