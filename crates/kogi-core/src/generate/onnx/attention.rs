@@ -1194,7 +1194,8 @@ fn lane_group<const W: usize, const AVX512: bool, const AVX2: bool>(t: &Lanes, l
             m[l] = if seen && x[l] > m[l] { x[l] } else { m[l] };
         }
     }
-    // Four maxima side by side: one would wait on the last comparison every key.
+    // Four maxima side by side: one would wait on the last comparison every key. A maximum does not
+    // depend on the order it is taken in, so the bits stay those of one chain.
     let mut m4 = [m; 4];
     let mut j = clo;
     while j + 4 <= chi {
