@@ -282,6 +282,17 @@ const ROW_BY_ROW: usize = 2;
 
 /// Passes of `ROW_BY_ROW + 1` to this many rows take the lanes kernel (speculative drafts are far shorter).
 pub const MAX_STEP_ROWS: usize = 64;
+
+/// The most rows a step pass of `rows` rows could have for the same sets of sixteen lanes, with
+/// `group` query heads a row (`rows` itself where rows score by dot products). Scoring costs a
+/// pass by its lane sets, so the rows that fill the last one cost only their values and products:
+/// SmolLM2's three heads a row fill sets at 5, 10, 16 and 21 rows.
+pub fn rows_filling_lanes(rows: usize, group: usize) -> usize {
+    if rows <= ROW_BY_ROW || rows > MAX_STEP_ROWS || group == 0 {
+        return rows;
+    }
+    ((rows * group).div_ceil(LANES) * LANES / group).min(MAX_STEP_ROWS)
+}
 /// Rows of a prompt pass per task (keys read by one row are still in cache for the next).
 const TILE: usize = 128;
 /// Most query heads per KV head the kernel takes (`attend` refuses more).
@@ -2020,6 +2031,26 @@ mod tests {
             }
             times.sort_by(f64::total_cmp);
             println!("{rows} rows: {:.2} ms (min {:.2})", times[times.len() / 2], times[0]);
+        }
+    }
+
+    #[test]
+    fn rows_that_fill_the_last_lane_set_are_the_most_for_the_same_sets() {
+        // Three heads a row (SmolLM2): sets of sixteen lanes are full at 5, 10, 16 and 21 rows.
+        let filled: Vec<usize> = (1..=22).map(|r| rows_filling_lanes(r, 3)).collect();
+        assert_eq!(filled, [1, 2, 5, 5, 5, 10, 10, 10, 10, 10, 16, 16, 16, 16, 16, 16, 21, 21, 21, 21, 21, 26]);
+        // Six (Qwen2-1.5B): 8 rows fill three sets, 9 need a fourth.
+        assert_eq!((rows_filling_lanes(8, 6), rows_filling_lanes(9, 6)), (8, 10));
+        // Filling never passes the lanes kernel's largest pass.
+        assert_eq!(rows_filling_lanes(MAX_STEP_ROWS, 3), MAX_STEP_ROWS);
+        for rows in 1..=MAX_STEP_ROWS {
+            for group in 1..=MAX_GROUP {
+                let f = rows_filling_lanes(rows, group);
+                assert!(f >= rows && f <= MAX_STEP_ROWS.max(rows), "{rows} rows of {group}");
+                if rows > ROW_BY_ROW {
+                    assert_eq!((f * group).div_ceil(LANES), (rows * group).div_ceil(LANES), "{rows} rows of {group}: same sets");
+                }
+            }
         }
     }
 

@@ -74,6 +74,9 @@ pub struct Decoder {
     /// A step's row comes out the same in a pass of one row as in one of several (every attention and
     /// int4 product node on kogi's kernels): greedy steps need no second row to equal speculation.
     pub rows_independent: bool,
+    /// Query heads a row puts in the vector lanes of kogi's attention kernel, when attention runs there
+    /// ([`super::attention::rows_filling_lanes`]).
+    pub heads_per_kv: Option<usize>,
 }
 
 /// How decode steps get their inputs and make their greedy choice.
@@ -195,10 +198,12 @@ impl Decoder {
         let fused = std::cell::Cell::new(false);
         let fused_note = std::cell::RefCell::new(None);
         let rows_independent = std::cell::Cell::new(false);
+        let heads_per_kv = std::cell::Cell::new(None);
         let own = own_kernels();
         let commit = |b: &mut ort::session::builder::SessionBuilder, p: Provider| {
             fused.set(false);
             rows_independent.set(false);
+            heads_per_kv.set(None);
             let wanted = match steps {
                 DeviceSteps::Auto => matches!(p, Provider::Cuda | Provider::TensorRt),
                 DeviceSteps::On => true,
@@ -206,8 +211,9 @@ impl Decoder {
             };
             if p == Provider::Cpu && (own.attention || own.matmul) {
                 match with_own_kernels(b, &model_file, own) {
-                    Ok(Some((session, independent))) => {
+                    Ok(Some((session, independent, heads))) => {
                         rows_independent.set(independent);
+                        heads_per_kv.set(heads);
                         return Ok(session);
                     }
                     Ok(None) => {}
@@ -244,6 +250,7 @@ impl Decoder {
         let fused = fused.get();
         let fused_note = fused_note.into_inner();
         let rows_independent = rows_independent.get();
+        let heads_per_kv = heads_per_kv.get();
         let inputs: Vec<(String, ValueType)> =
             session.inputs().iter().map(|o| (o.name().to_owned(), o.dtype().clone())).collect();
         let outputs: Vec<(String, ValueType)> =
@@ -344,6 +351,7 @@ impl Decoder {
             host_steps_possible,
             spare: None,
             rows_independent,
+            heads_per_kv,
         };
         // On other providers graphs do not apply; on CUDA they need the step outputs.
         if captures && !fused && me.cuda_graph_note.is_none() {
@@ -913,7 +921,7 @@ pub(crate) fn own_kernels() -> graph::OwnKernels {
 
 /// The decoder with nodes on kogi's CPU kernels; `None` when it has none to switch. An error leaves
 /// the caller to open the file as it is.
-fn with_own_kernels(b: &mut ort::session::builder::SessionBuilder, file: &Path, which: graph::OwnKernels) -> std::result::Result<Option<(Session, bool)>, String> {
+fn with_own_kernels(b: &mut ort::session::builder::SessionBuilder, file: &Path, which: graph::OwnKernels) -> std::result::Result<Option<(Session, bool, Option<usize>)>, String> {
     let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
     let Some(edited) = graph::with_own_kernels(&bytes, which, file.parent())? else { return Ok(None) };
     drop(bytes);
@@ -922,7 +930,7 @@ fn with_own_kernels(b: &mut ort::session::builder::SessionBuilder, file: &Path, 
     tracing::debug!(mb = moved >> 20, ms = t.elapsed().as_millis() as u64, packed_mb = edited.parked.bytes() >> 20, "packed weights in huge pages");
     let domain = super::kernels_domain().map_err(|e| e.to_string())?;
     let b = b.clone().with_operators(domain).map_err(|e| e.to_string())?;
-    commit_edited(b, file, &edited.model).map(|s| Some((s, edited.rows_independent)))
+    commit_edited(b, file, &edited.model).map(|s| Some((s, edited.rows_independent, edited.heads_per_kv)))
 }
 
 /// Which positions' scores a pass returns: the last `n`, or one position (padded prefill).

@@ -124,6 +124,9 @@ pub struct Switched {
     /// depend on how many rows its pass has (prompts of more than [`super::attention::MAX_STEP_ROWS`]
     /// aside): one-row steps then compute what a speculative verification pass computes.
     pub rows_independent: bool,
+    /// Query heads a row puts in the attention kernel's lanes (every attention node's alike), when
+    /// attention is on kogi's kernel.
+    pub heads_per_kv: Option<usize>,
     /// Weights packed for kogi's int4/8-bit kernels, to be kept until the session is built.
     pub parked: super::nbits::Parked,
 }
@@ -138,6 +141,7 @@ pub fn with_own_kernels(model: &[u8], which: OwnKernels, folder: Option<&std::pa
     let mut out = model.to_vec();
     let mut switched = 0;
     let mut left = 0;
+    let mut groups = std::collections::BTreeSet::new();
     let mut which = which;
     for graph in fields(model, 0..model.len(), 7)? {
         // kogi's attention keeps the cache in half precision: its nodes move only if the cache
@@ -166,10 +170,16 @@ pub fn with_own_kernels(model: &[u8], which: OwnKernels, folder: Option<&std::pa
             }
             let take = match &model[op.clone()] {
                 b"GroupQueryAttention" => which.attention,
-                b"MatMulNBits" => which.matmul && nbits_fits(&onnx::NodeProto::decode(&model[node]).map_err(|e| e.to_string())?, &uint8),
+                b"MatMulNBits" => which.matmul && nbits_fits(&onnx::NodeProto::decode(&model[node.clone()]).map_err(|e| e.to_string())?, &uint8),
                 _ => false,
             };
             if take {
+                if &model[op.clone()] == b"GroupQueryAttention" {
+                    let n = onnx::NodeProto::decode(&model[node.clone()]).map_err(|e| e.to_string())?;
+                    let attr = |name: &str| n.attribute.iter().find(|a| a.name == name).and_then(|a| a.i).unwrap_or(0);
+                    let (q, kv) = (attr("num_heads"), attr("kv_num_heads"));
+                    groups.insert(if kv > 0 { q / kv } else { 0 });
+                }
                 out[dom.clone()].copy_from_slice(super::DOMAIN.as_bytes());
                 switched += 1;
             } else if matches!(&model[op.clone()], b"GroupQueryAttention" | b"MatMulNBits") {
@@ -188,7 +198,11 @@ pub fn with_own_kernels(model: &[u8], which: OwnKernels, folder: Option<&std::pa
     ModelProto { opset_import: vec![OperatorSetIdProto { domain: super::DOMAIN.into(), version: 1 }], ..Default::default() }
         .encode(&mut out)
         .map_err(|e| e.to_string())?;
-    Ok(Some(Switched { model: out, rows_independent: left == 0, parked }))
+    let heads_per_kv = match (groups.len(), groups.first()) {
+        (1, Some(&g)) if g > 0 => Some(g as usize),
+        _ => None,
+    };
+    Ok(Some(Switched { model: out, rows_independent: left == 0, heads_per_kv, parked }))
 }
 
 /// The cache tensors of the graph at `graph` (the past inputs and present outputs of its
@@ -747,6 +761,22 @@ mod tests {
         let mut plain = Nodes::default();
         plain.add("Add", "add", &["x", "x"], &["out"], vec![]);
         assert!(with_own_attention(&head_model("p", plain, vec![], vec![])).unwrap().is_none());
+    }
+
+    #[test]
+    fn the_heads_a_row_puts_in_lanes_are_known_only_when_every_attention_node_agrees() {
+        let heads = |groups: &[(i64, i64)]| {
+            let mut g = Nodes::default();
+            for (i, &(q, kv)) in groups.iter().enumerate() {
+                g.add_in("com.microsoft", "GroupQueryAttention", format!("attn{i}"), &["x"], &[&format!("y{i}")], vec![int("num_heads", q), int("kv_num_heads", kv)]);
+            }
+            let model = head_model("m", g, vec![tensor("x", FLOAT, &["n"])], vec![]);
+            with_own_kernels(&model, OwnKernels { attention: true, matmul: false }, None).unwrap().expect("switched").heads_per_kv
+        };
+        assert_eq!(heads(&[(9, 3), (9, 3)]), Some(3));
+        assert_eq!(heads(&[(12, 2)]), Some(6));
+        assert_eq!(heads(&[(9, 3), (8, 2)]), None);
+        assert_eq!(heads(&[(9, 0)]), None);
     }
 
     #[test]

@@ -258,7 +258,9 @@ impl LanguageModel {
         let independent = self.decoder.rows_independent;
         let exact_steps = params.exact_steps && params.sampling.is_greedy() && !independent;
         let mut drafter = speculate.map(|cfg| {
-            let mut d = NgramDrafter::new(cfg).with_table(self.drafts.clone()).with_row_cost(draft_row_cost(if exact_steps { 2 } else { 1 }));
+            // Drafts fill the lanes their verification opens (rows-independent decoders verify on kogi's kernel).
+            let fill = self.decoder.heads_per_kv.map(|g| std::sync::Arc::new(move |rows| attention::rows_filling_lanes(rows, g)) as std::sync::Arc<dyn Fn(usize) -> usize + Send + Sync>);
+            let mut d = NgramDrafter::new(cfg).with_table(self.drafts.clone()).with_row_cost(draft_row_cost(if exact_steps { 2 } else { 1 })).with_fill(fill);
             d.extend(prompt);
             d
         });

@@ -19,6 +19,10 @@ use std::sync::Arc;
 /// Draft tokens allowed per matched token (see [`NgramDrafter::draft`]).
 pub const DRAFT_PER_MATCHED: usize = 2;
 
+/// Drafts this long or longer are lengthened to fill their verification pass ([`NgramDrafter::with_fill`]):
+/// shorter ones come from a falling acceptance or a short match, where a longer draft is mostly wasted.
+pub const FILL_FROM: usize = 4;
+
 /// Suffix lengths to look up and draft lengths to adapt between.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -119,6 +123,8 @@ pub struct NgramDrafter {
     row_cost: f64,
     /// Draftless passes left before model drafts are tried again while they do not pay.
     model_rest: usize,
+    /// The most rows a verification pass could have at about the cost of `rows` ([`Self::with_fill`]).
+    fill: Option<Arc<dyn Fn(usize) -> usize + Send + Sync>>,
 }
 
 /// While model drafts do not pay, one draftless pass in this many tries one anyway, so the
@@ -155,7 +161,17 @@ impl NgramDrafter {
             last_from_model: false,
             row_cost: 0.0,
             model_rest: 0,
+            fill: None,
         }
+    }
+
+    /// Lengthen context drafts of at least [`FILL_FROM`] tokens to the most rows `fill(rows)` says a
+    /// verification pass takes at about the same cost (kogi's attention kernel scores rows in sets
+    /// of vector lanes: a draft of 16 makes SmolLM2's seventeenth row open a set that 20 would fill).
+    /// Past K, but never past what the match predicts (twice its length).
+    pub fn with_fill(mut self, fill: Option<Arc<dyn Fn(usize) -> usize + Send + Sync>>) -> Self {
+        self.fill = fill;
+        self
     }
 
     /// `cost`: what one drafted row adds to a verification pass, as a share of a plain step's time.
@@ -293,7 +309,11 @@ impl NgramDrafter {
     /// Up to K tokens after `from`, and at most `DRAFT_PER_MATCHED * n` of them: a short match
     /// predicts only a little way ahead, and every drafted token costs a row in the verifying pass.
     fn continuation(&self, tokens: &[u32], from: usize, n: usize) -> Vec<u32> {
-        let k = self.k.min(DRAFT_PER_MATCHED * n);
+        let mut k = self.k.min(DRAFT_PER_MATCHED * n);
+        if let Some(fill) = self.fill.as_ref().filter(|_| k >= FILL_FROM) {
+            // The verifying pass has the drafts and the token before them.
+            k = (fill(k + 1) - 1).clamp(k, DRAFT_PER_MATCHED * n);
+        }
         tokens[from..tokens.len().min(from + k)].to_vec()
     }
 
@@ -389,6 +409,37 @@ mod tests {
         let d = drafter(4, 2, 8);
         assert!(both(&d, &[1, 9, 2, 3, 1]).is_empty());
         assert_eq!(both(&d, &[1, 9, 2, 3, 1, 9]), vec![2, 3, 1, 9]);
+    }
+
+    #[test]
+    fn drafts_of_four_or_more_fill_their_pass_but_stay_within_twice_the_match() {
+        // Lane sets of sixteen, three heads a row: a pass of 17 rows costs its sets as one of 21.
+        let fill = |rows: usize| if rows <= 2 { rows } else { (rows * 3).div_ceil(16) * 16 / 3 };
+        let filled = |max_k: usize, tokens: &[u32]| {
+            let mut d = drafter(12, 1, max_k).with_fill(Some(Arc::new(fill)));
+            d.extend(tokens);
+            d.draft_next().len()
+        };
+        let long: Vec<u32> = (0..40).chain(0..12).collect();
+        assert_eq!(filled(16, &long), 20);
+        assert_eq!(filled(8, &long), 9);
+        assert_eq!(filled(4, &long), 4, "five rows fill a set already");
+        assert_eq!(filled(3, &long), 3, "short drafts stay as they are");
+        assert_eq!(filled(2, &long), 2);
+        // A match of three tokens predicts six at most, filled or not.
+        let short: Vec<u32> = (0..40).chain([100, 1, 2, 3]).collect();
+        assert_eq!(filled(16, &short), 6);
+        // No more than the sequence holds after the match.
+        let end: Vec<u32> = (0..20).chain(100..112).chain(0..12).collect();
+        assert_eq!(filled(16, &end), 20);
+        let end: Vec<u32> = (0..12).chain(100..118).chain(0..12).collect();
+        assert_eq!(filled(16, &end), 20);
+        let near: Vec<u32> = (0..12).chain(100..105).chain(0..12).collect();
+        assert_eq!(filled(16, &near), 17, "the five tokens after the match, then the match itself again");
+        // Without a fill rule K alone decides.
+        let mut d = drafter(12, 1, 16);
+        d.extend(&long);
+        assert_eq!(d.draft_next().len(), 16);
     }
 
     #[test]
