@@ -293,6 +293,7 @@ pub fn rows_filling_lanes(rows: usize, group: usize) -> usize {
     }
     ((rows * group).div_ceil(LANES) * LANES / group).min(MAX_STEP_ROWS)
 }
+
 /// Rows of a prompt pass per task (keys read by one row are still in cache for the next).
 const TILE: usize = 128;
 /// Most query heads per KV head the kernel takes (`attend` refuses more).

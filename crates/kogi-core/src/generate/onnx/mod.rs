@@ -52,7 +52,7 @@ pub(crate) fn on_pool(ctx: &ort::operator::ComputeContext, n: usize, f: &(dyn Fn
 use super::chat::{ChatTokenizer, Message, StreamDecoder};
 use super::params::{FinishReason, GenerateParams, Generation, GenerationStats};
 use super::sampling::{Sampler, log_softmax, logsumexp};
-use super::speculative::{BigramTable, NgramDrafter, verifier};
+use super::speculative::{BigramTable, Fill, NgramDrafter, verifier};
 use super::{Chat, Generator, TokenScore, TokenWindows};
 use crate::inference::runtime::SessionConfig;
 use crate::{Error, Result};
@@ -258,8 +258,8 @@ impl LanguageModel {
         let independent = self.decoder.rows_independent;
         let exact_steps = params.exact_steps && params.sampling.is_greedy() && !independent;
         let mut drafter = speculate.map(|cfg| {
-            // Drafts fill the lanes their verification opens (rows-independent decoders verify on kogi's kernel).
-            let fill = self.decoder.heads_per_kv.map(|g| std::sync::Arc::new(move |rows| attention::rows_filling_lanes(rows, g)) as std::sync::Arc<dyn Fn(usize) -> usize + Send + Sync>);
+            // Where attention runs on kogi's kernel, drafts fill the lane sets their verification opens.
+            let fill = self.decoder.heads_per_kv.map(|g| std::sync::Arc::new(move |rows| attention::rows_filling_lanes(rows, g)) as Fill);
             let mut d = NgramDrafter::new(cfg).with_table(self.drafts.clone()).with_row_cost(draft_row_cost(if exact_steps { 2 } else { 1 })).with_fill(fill);
             d.extend(prompt);
             d

@@ -8,4 +8,4 @@ pub mod proposer;
 pub mod verifier;
 
 pub use bigram::BigramTable;
-pub use proposer::{DraftStats, NgramConfig, NgramDrafter};
+pub use proposer::{DraftStats, Fill, NgramConfig, NgramDrafter};

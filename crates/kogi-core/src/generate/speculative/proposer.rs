@@ -23,6 +23,9 @@ pub const DRAFT_PER_MATCHED: usize = 2;
 /// shorter ones come from a falling acceptance or a short match, where a longer draft is mostly wasted.
 pub const FILL_FROM: usize = 4;
 
+/// The most rows a verification pass could have at about the cost of a pass of `rows` ([`NgramDrafter::with_fill`]).
+pub type Fill = Arc<dyn Fn(usize) -> usize + Send + Sync>;
+
 /// Suffix lengths to look up and draft lengths to adapt between.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -123,8 +126,7 @@ pub struct NgramDrafter {
     row_cost: f64,
     /// Draftless passes left before model drafts are tried again while they do not pay.
     model_rest: usize,
-    /// The most rows a verification pass could have at about the cost of `rows` ([`Self::with_fill`]).
-    fill: Option<Arc<dyn Fn(usize) -> usize + Send + Sync>>,
+    fill: Option<Fill>,
 }
 
 /// While model drafts do not pay, one draftless pass in this many tries one anyway, so the
@@ -169,7 +171,7 @@ impl NgramDrafter {
     /// verification pass takes at about the same cost (kogi's attention kernel scores rows in sets
     /// of vector lanes: a draft of 16 makes SmolLM2's seventeenth row open a set that 20 would fill).
     /// Past K, but never past what the match predicts (twice its length).
-    pub fn with_fill(mut self, fill: Option<Arc<dyn Fn(usize) -> usize + Send + Sync>>) -> Self {
+    pub fn with_fill(mut self, fill: Option<Fill>) -> Self {
         self.fill = fill;
         self
     }
